@@ -19,10 +19,12 @@ rw_err_vset(struct rw_err *err, const char *suffix, const char *fmt, va_list ap)
 	if (!err)
 		return 0;
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	if (suffix)
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", tmp, suffix);
-	else
-		snprintf(err->msg, sizeof(err->msg), "%s", tmp);
+	/* Messages longer than the buffer are cut; the front says the most. */
+	if (suffix) {
+		if (snprintf(err->msg, sizeof(err->msg), "%s: %s", tmp, suffix) < 0)
+			err->msg[0] = 0;
+	} else if (snprintf(err->msg, sizeof(err->msg), "%s", tmp) < 0)
+		err->msg[0] = 0;
 	return 0;
 }
 

@@ -1,0 +1,457 @@
+/*
+ * state: the agent's SQLite state file. See state.h.
+ *
+ * Schema (user_version 1):
+ *   accepted(app, version, blake2b, accepted_usec)  PK(app, version)
+ *   apps(app PK, current, previous, health, health_usec)
+ *   inflight(app PK, op, from_version, to_version, phase, started_usec, pid)
+ *   history(id PK, app, op, from_version, to_version, result, message,
+ *           started_usec, finished_usec)
+ */
+#include "state.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+struct state {
+	sqlite3 *db;
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE accepted (app TEXT NOT NULL, version TEXT NOT NULL,"
+	" blake2b BLOB NOT NULL, accepted_usec INTEGER NOT NULL,"
+	" PRIMARY KEY (app, version));"
+	"CREATE TABLE apps (app TEXT PRIMARY KEY, current TEXT NOT NULL DEFAULT '',"
+	" previous TEXT NOT NULL DEFAULT '', health TEXT NOT NULL DEFAULT 'unknown',"
+	" health_usec INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE inflight (app TEXT PRIMARY KEY, op TEXT NOT NULL,"
+	" from_version TEXT NOT NULL, to_version TEXT NOT NULL, phase INTEGER NOT NULL,"
+	" started_usec INTEGER NOT NULL, pid INTEGER NOT NULL);"
+	"CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,"
+	" op TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL,"
+	" result TEXT NOT NULL, message TEXT NOT NULL, started_usec INTEGER NOT NULL,"
+	" finished_usec INTEGER NOT NULL);"
+	"CREATE INDEX history_app ON history (app, id);",
+};
+
+static int
+sql_errno(sqlite3 *db)
+{
+	switch (sqlite3_errcode(db)) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+static int
+exec_sql(struct state *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : sql_errno(s->db);
+}
+
+static void
+finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(finalizep)
+
+static int
+prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
+{
+	return sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : sql_errno(s->db);
+}
+
+static void
+copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int
+state_open(const char *state_dir, struct state **ret, struct rw_err *err)
+{
+	char path[PATH_MAX];
+	struct state *s;
+	sqlite3_stmt *st = NULL;
+	int version, r;
+
+	r = mkdir_p(state_dir, 0700);
+	if (r < 0)
+		return rw_err_set(err, r, "cannot create state directory %s: %s", state_dir,
+			strerror(-r));
+	r = xsnprintf(path, sizeof(path), "%s/state.db", state_dir);
+	if (r < 0)
+		return rw_err_set(err, r, "state directory path too long");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &s->db,
+		    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) !=
+		SQLITE_OK) {
+		r = rw_err_set(err, -EIO, "cannot open state database %s: %s", path,
+			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	chmod(path, 0600);
+	sqlite3_busy_timeout(s->db, 10000);
+	r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			"PRAGMA foreign_keys=ON;");
+	if (r < 0) {
+		rw_err_set(err, r, "cannot set up state database %s: %s", path,
+			sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (prepare(s, "PRAGMA user_version", &st) < 0 || sqlite3_step(st) != SQLITE_ROW) {
+		r = rw_err_set(err, sql_errno(s->db), "state database %s is unreadable: %s", path,
+			sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		goto fail;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)ELEMENTSOF(migrations)) {
+		r = rw_err_set(err, -EPROTO,
+			"state database %s has schema %d, newer than this agent knows (%zu)", path,
+			version, ELEMENTSOF(migrations));
+		goto fail;
+	}
+	for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
+		if (exec_sql(s, "BEGIN IMMEDIATE") < 0 || exec_sql(s, migrations[v]) < 0 ||
+			exec_sql(s, pragma) < 0 || exec_sql(s, "COMMIT") < 0) {
+			r = rw_err_set(err, sql_errno(s->db),
+				"cannot migrate state database %s to schema %d: %s", path, v + 1,
+				sqlite3_errmsg(s->db));
+			exec_sql(s, "ROLLBACK");
+			goto fail;
+		}
+	}
+	*ret = s;
+	return 0;
+fail:
+	state_close(s);
+	return r;
+}
+
+void
+state_close(struct state *s)
+{
+	if (!s)
+		return;
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int
+state_begin(struct state *s)
+{
+	return exec_sql(s, "BEGIN IMMEDIATE");
+}
+
+int
+state_commit(struct state *s)
+{
+	return exec_sql(s, "COMMIT");
+}
+
+void
+state_rollback(struct state *s)
+{
+	(void)exec_sql(s, "ROLLBACK");
+}
+
+/* Walks all accepted versions: SQL cannot order by our version rules. */
+int
+state_highest_accepted(struct state *s, const char *app, char ret[static VERSION_MAX + 1])
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char best[VERSION_MAX + 1] = "";
+	int r;
+
+	r = prepare(s, "SELECT version FROM accepted WHERE app = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char v[VERSION_MAX + 1];
+
+		copy_col(st, 0, v, sizeof(v));
+		if (!version_is_valid(v))
+			continue;
+		if (!best[0] || version_compare(v, best) > 0)
+			strcpy(best, v);
+	}
+	if (r != SQLITE_DONE)
+		return sql_errno(s->db);
+	strcpy(ret, best);
+	return 0;
+}
+
+int
+state_accepted_hash(struct state *s, const char *app, const char *version, uint8_t ret[64])
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s, "SELECT blake2b FROM accepted WHERE app = ? AND version = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sql_errno(s->db);
+	if (sqlite3_column_bytes(st, 0) != 64)
+		return -EBADMSG;
+	memcpy(ret, sqlite3_column_blob(st, 0), 64);
+	return 0;
+}
+
+int
+state_record_accepted(struct state *s, const char *app, const char *version,
+	const uint8_t hash[64])
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+		"INSERT INTO accepted (app, version, blake2b, accepted_usec) VALUES (?, ?, ?, ?)"
+		" ON CONFLICT (app, version) DO NOTHING",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hash, 64, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_realtime_usec());
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_get_app(struct state *s, const char *app, struct app_record *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct app_record a = { 0 };
+	int r;
+
+	r = prepare(s, "SELECT current, previous, health, health_usec FROM apps WHERE app = ?",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sql_errno(s->db);
+	copy_col(st, 0, a.current, sizeof(a.current));
+	copy_col(st, 1, a.previous, sizeof(a.previous));
+	copy_col(st, 2, a.health, sizeof(a.health));
+	a.health_usec = (uint64_t)sqlite3_column_int64(st, 3);
+	*ret = a;
+	return 0;
+}
+
+int
+state_set_app(struct state *s, const char *app, const struct app_record *a)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+		"INSERT INTO apps (app, current, previous, health, health_usec)"
+		" VALUES (?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET"
+		" current = excluded.current, previous = excluded.previous,"
+		" health = excluded.health, health_usec = excluded.health_usec",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->current, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->previous, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, a->health[0] ? a->health : "unknown", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)a->health_usec);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_set_health(struct state *s, const char *app, const char *health)
+{
+	struct app_record a = { 0 };
+	int r;
+
+	r = state_get_app(s, app, &a);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	snprintf(a.health, sizeof(a.health), "%s", health);
+	a.health_usec = now_realtime_usec();
+	return state_set_app(s, app, &a);
+}
+
+int
+state_inflight_get(struct state *s, const char *app, struct inflight *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct inflight in = { 0 };
+	int r, phase;
+
+	r = prepare(s,
+		"SELECT op, from_version, to_version, phase, started_usec, pid FROM inflight"
+		" WHERE app = ?",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sql_errno(s->db);
+	copy_col(st, 0, in.op, sizeof(in.op));
+	copy_col(st, 1, in.from, sizeof(in.from));
+	copy_col(st, 2, in.to, sizeof(in.to));
+	phase = sqlite3_column_int(st, 3);
+	if (phase < INFLIGHT_STAGING || phase > INFLIGHT_CHECKING)
+		return -EBADMSG;
+	in.phase = (enum inflight_phase)phase;
+	in.started_usec = (uint64_t)sqlite3_column_int64(st, 4);
+	in.pid = sqlite3_column_int64(st, 5);
+	*ret = in;
+	return 0;
+}
+
+int
+state_inflight_set(struct state *s, const char *app, const struct inflight *in)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+		"INSERT INTO inflight (app, op, from_version, to_version, phase, started_usec, pid)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET op = excluded.op,"
+		" from_version = excluded.from_version, to_version = excluded.to_version,"
+		" phase = excluded.phase, started_usec = excluded.started_usec,"
+		" pid = excluded.pid",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->op, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, in->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, in->to, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, (int)in->phase);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)in->started_usec);
+	sqlite3_bind_int64(st, 7, in->pid);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_inflight_clear(struct state *s, const char *app)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s, "DELETE FROM inflight WHERE app = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_history_add(struct state *s, const char *app, const struct history_entry *h)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+		"INSERT INTO history (app, op, from_version, to_version, result, message,"
+		" started_usec, finished_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, h->op, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, h->to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, h->result, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, h->message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)h->started_usec);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)h->finished_usec);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_history_foreach(struct state *s, const char *app, unsigned limit,
+	int (*cb)(void *userdata, const struct history_entry *h), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+		"SELECT id, app, op, from_version, to_version, result, message, started_usec,"
+		" finished_usec FROM history WHERE (?1 IS NULL OR app = ?1)"
+		" ORDER BY id DESC LIMIT ?2",
+		&st);
+	if (r < 0)
+		return r;
+	if (app)
+		sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct history_entry h = { 0 };
+		int q;
+
+		h.id = sqlite3_column_int64(st, 0);
+		copy_col(st, 1, h.app, sizeof(h.app));
+		copy_col(st, 2, h.op, sizeof(h.op));
+		copy_col(st, 3, h.from, sizeof(h.from));
+		copy_col(st, 4, h.to, sizeof(h.to));
+		copy_col(st, 5, h.result, sizeof(h.result));
+		copy_col(st, 6, h.message, sizeof(h.message));
+		h.started_usec = (uint64_t)sqlite3_column_int64(st, 7);
+		h.finished_usec = (uint64_t)sqlite3_column_int64(st, 8);
+		q = cb(userdata, &h);
+		if (q < 0)
+			return q;
+	}
+	return r == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+const char *
+inflight_phase_to_string(enum inflight_phase p)
+{
+	switch (p) {
+	case INFLIGHT_STAGING:
+		return "staging";
+	case INFLIGHT_ACTIVATING:
+		return "activating";
+	case INFLIGHT_CHECKING:
+		return "checking";
+	}
+	return "unknown";
+}
