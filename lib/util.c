@@ -54,6 +54,19 @@ rw_err_prefix(struct rw_err *err, int r, const char *fmt, ...)
 	return r;
 }
 
+void
+strbuf_printf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (size == 0)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(buf, size, fmt, ap) < 0)
+		buf[0] = 0;
+	va_end(ap);
+}
+
 int
 xsnprintf(char *buf, size_t size, const char *fmt, ...)
 {
@@ -304,6 +317,28 @@ mkdir_p(const char *path, mode_t mode)
 		*p = '/';
 	}
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int
+mkdir_p_at(int dfd, const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	int r;
+
+	r = xsnprintf(buf, sizeof(buf), "%s", path);
+	if (r < 0)
+		return r;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdirat(dfd, buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdirat(dfd, buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }

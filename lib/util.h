@@ -91,6 +91,10 @@ int rw_err_set(struct rw_err *err, int r, const char *fmt, ...) _printf_(3, 4);
 /* Prefixes an existing message: "prefix: old message". Returns r. */
 int rw_err_prefix(struct rw_err *err, int r, const char *fmt, ...) _printf_(3, 4);
 
+/* snprintf for messages and display strings where cutting a long value is
+ * the intended behaviour (always NUL-terminates). */
+void strbuf_printf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
+
 /* snprintf that fails with -ENAMETOOLONG on truncation instead of cutting. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 
@@ -116,6 +120,8 @@ int fsync_path(const char *path);
 int fsync_fd(int fd);
 /* mkdir -p with the given mode for newly created components. */
 int mkdir_p(const char *path, mode_t mode);
+/* mkdir -p of path relative to dirfd. */
+int mkdir_p_at(int dirfd, const char *path, mode_t mode);
 /* Removes a tree below dirfd/name without following symlinks. ENOENT is 0. */
 int rm_rf_at(int parent_fd, const char *name);
 

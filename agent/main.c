@@ -1,0 +1,551 @@
+/*
+ * rollwave-agent: the host agent's command line.
+ *
+ *   rollwave-agent [--config FILE] deploy APP --manifest URL|PATH
+ *   rollwave-agent [--config FILE] rollback APP [--to VERSION]
+ *   rollwave-agent [--config FILE] status [APP] [--json]
+ *   rollwave-agent [--config FILE] releases APP [--json]
+ *   rollwave-agent [--config FILE] recover [APP]
+ *
+ * Exit status: 0 success, 1 failure (see the one-line reason), 2 usage or
+ * configuration error, 3 the new release was unhealthy and this host rolled
+ * back to the previous one on its own.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "engine.h"
+#include "layout.h"
+#include "log.h"
+
+#define EXIT_USAGE 2
+#define EXIT_ROLLED_BACK 3
+
+struct verb {
+	const char *name;
+	int (*run)(const struct agent_config *cfg, int argc, char **argv);
+	const char *usage;
+};
+
+static bool arg_quiet;
+
+static void
+print_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
+	const char *error)
+{
+	(void)userdata;
+	(void)error;
+	if (arg_quiet || phase >= ENGINE_PHASE_COMMITTED)
+		return;
+	fprintf(stderr, "rollwave-agent: %s %s: %s\n", app, isempty(version) ? "" : version,
+		engine_phase_to_string(phase));
+}
+
+static int
+report(const struct engine_result *res, int r)
+{
+	char timings[512] = "";
+	size_t off = 0;
+
+	for (int p = 0; p < ENGINE_PHASE_COMMITTED; p++) {
+		if (!res->phase_usec[p])
+			continue;
+		int n = snprintf(timings + off, sizeof(timings) - off, "%s%s %.2fs",
+			off ? ", " : "", engine_phase_to_string((enum engine_phase)p),
+			(double)res->phase_usec[p] / 1e6);
+		if (n < 0 || (size_t)n >= sizeof(timings) - off)
+			break;
+		off += (size_t)n;
+	}
+	if (!arg_quiet && timings[0])
+		fprintf(stderr, "rollwave-agent: timings: %s\n", timings);
+	switch (res->outcome) {
+	case ENGINE_COMMITTED:
+		printf("%s\n", res->message);
+		return 0;
+	case ENGINE_UNCHANGED:
+		if (r >= 0) {
+			printf("%s\n", res->message);
+			return 0;
+		}
+		log_error("%s", res->message);
+		return 1;
+	case ENGINE_ROLLED_BACK:
+		log_error("%s", res->message);
+		return EXIT_ROLLED_BACK;
+	case ENGINE_FAILED:
+		break;
+	}
+	log_error("%s", res->message);
+	return 1;
+}
+
+static int
+open_engine(const struct agent_config *cfg, struct engine **ret)
+{
+	struct rw_err err = { { 0 } };
+	int r = engine_open(cfg, ret, &err);
+
+	if (r < 0)
+		log_error("%s", err.msg);
+	return r;
+}
+
+static int
+load_app(const struct agent_config *cfg, const char *app, struct app_config *ret)
+{
+	struct rw_err err = { { 0 } };
+	int r = app_config_load(cfg, app, ret, &err);
+
+	if (r < 0)
+		log_error("%s", err.msg);
+	return r;
+}
+
+static int
+verb_deploy(const struct agent_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "manifest", required_argument, NULL, 'm' },
+		{},
+	};
+	const char *manifest = NULL;
+	struct app_config app;
+	struct engine_result res;
+	struct engine *e = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "m:", opts, NULL)) >= 0) {
+		if (c != 'm')
+			return -EXIT_USAGE;
+		manifest = optarg;
+	}
+	if (optind + 1 != argc || !manifest)
+		return -EXIT_USAGE;
+	if (load_app(cfg, argv[optind], &app) < 0)
+		return EXIT_USAGE;
+	if (open_engine(cfg, &e) < 0) {
+		app_config_done(&app);
+		return 1;
+	}
+	engine_set_phase_cb(e, print_phase, NULL);
+	r = engine_deploy(e, &app, manifest, &res);
+	r = report(&res, r);
+	engine_close(e);
+	app_config_done(&app);
+	return r;
+}
+
+static int
+verb_rollback(const struct agent_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{},
+	};
+	const char *to = NULL;
+	struct app_config app;
+	struct engine_result res;
+	struct engine *e = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0) {
+		if (c != 't')
+			return -EXIT_USAGE;
+		to = optarg;
+	}
+	if (optind + 1 != argc)
+		return -EXIT_USAGE;
+	if (load_app(cfg, argv[optind], &app) < 0)
+		return EXIT_USAGE;
+	if (open_engine(cfg, &e) < 0) {
+		app_config_done(&app);
+		return 1;
+	}
+	engine_set_phase_cb(e, print_phase, NULL);
+	r = engine_rollback(e, &app, to, &res);
+	r = report(&res, r);
+	engine_close(e);
+	app_config_done(&app);
+	return r;
+}
+
+static int
+verb_recover(const struct agent_config *cfg, int argc, char **argv)
+{
+	_cleanup_strv_free_ char **apps = NULL;
+	struct rw_err err = { { 0 } };
+	struct engine *e = NULL;
+	int ret = 0, r;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return -EXIT_USAGE;
+	if (argc == 2) {
+		r = strv_split(argv[1], 1, &apps);
+		if (r < 0)
+			return -EXIT_USAGE;
+	} else if (app_config_list(cfg, &apps, &err) < 0) {
+		log_error("%s", err.msg);
+		return EXIT_USAGE;
+	}
+	if (open_engine(cfg, &e) < 0)
+		return 1;
+	for (char **a = apps; *a; a++) {
+		struct app_config app;
+		struct engine_result res;
+
+		if (load_app(cfg, *a, &app) < 0) {
+			ret = 1;
+			continue;
+		}
+		r = engine_recover(e, &app, &res);
+		printf("%s: %s\n", *a, res.message);
+		if (r < 0 || res.outcome == ENGINE_FAILED)
+			ret = 1;
+		else if (res.outcome == ENGINE_ROLLED_BACK && ret == 0)
+			ret = EXIT_ROLLED_BACK;
+		app_config_done(&app);
+	}
+	engine_close(e);
+	return ret;
+}
+
+/* ---- status and releases: read-only, no lock ---- */
+
+static void
+fmt_time(uint64_t usec, char *buf, size_t size)
+{
+	if (!usec) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	format_timestamp_utc(usec, buf, size);
+}
+
+static int
+last_history_cb(void *userdata, const struct history_entry *h)
+{
+	*(struct history_entry *)userdata = *h;
+	return 0;
+}
+
+static json_t *
+app_status_json(const struct agent_config *cfg, struct state *s, const char *name,
+	struct rw_err *err)
+{
+	_cleanup_strv_free_ char **versions = NULL;
+	struct history_entry last = { 0 };
+	struct app_config app;
+	struct app_record rec = { 0 };
+	struct inflight in;
+	char current[VERSION_MAX + 1] = "", ts[32];
+	_cleanup_close_ int rootfd = -1;
+	json_t *o, *rel;
+	int r;
+
+	r = app_config_load(cfg, name, &app, err);
+	if (r < 0)
+		return NULL;
+	o = json_object();
+	json_object_set_new(o, "app", json_string(name));
+	json_object_set_new(o, "root", json_string(app.root));
+	r = layout_open_root(app.root, false, &rootfd, NULL);
+	if (r >= 0) {
+		if (layout_read_current(rootfd, current) < 0)
+			strcpy(current, "");
+		(void)layout_list_releases(rootfd, &versions);
+	}
+	(void)state_get_app(s, name, &rec);
+	json_object_set_new(o, "current", current[0] ? json_string(current) : json_null());
+	json_object_set_new(o, "previous", rec.previous[0] ? json_string(rec.previous) : json_null());
+	json_object_set_new(o, "health", json_string(rec.health[0] ? rec.health : "unknown"));
+	fmt_time(rec.health_usec, ts, sizeof(ts));
+	json_object_set_new(o, "health_checked", rec.health_usec ? json_string(ts) : json_null());
+	rel = json_array();
+	for (char **v = versions; v && *v; v++)
+		json_array_append_new(rel, json_string(*v));
+	json_object_set_new(o, "releases", rel);
+	if (state_inflight_get(s, name, &in) >= 0)
+		json_object_set_new(o, "in_flight",
+			json_pack("{s:s, s:s, s:s, s:s, s:I}", "op", in.op, "from", in.from, "to",
+				in.to, "phase", inflight_phase_to_string(in.phase), "pid",
+				(json_int_t)in.pid));
+	else
+		json_object_set_new(o, "in_flight", json_null());
+	if (state_history_foreach(s, name, 1, last_history_cb, &last) >= 0 && last.id) {
+		fmt_time(last.finished_usec, ts, sizeof(ts));
+		json_object_set_new(o, "last_operation",
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", last.op, "from",
+				last.from, "to", last.to, "result", last.result, "message",
+				last.message, "finished", ts));
+	} else
+		json_object_set_new(o, "last_operation", json_null());
+	app_config_done(&app);
+	return o;
+}
+
+static int
+open_state_readonly(const struct agent_config *cfg, struct state **ret)
+{
+	struct rw_err err = { { 0 } };
+	int r = state_open(cfg->state_dir, ret, &err);
+
+	if (r < 0)
+		log_error("%s", err.msg);
+	return r;
+}
+
+static void
+print_app_text(json_t *o)
+{
+	json_t *in = json_object_get(o, "in_flight"), *last = json_object_get(o, "last_operation");
+	json_t *rel = json_object_get(o, "releases"), *v;
+	const char *cur = json_string_value(json_object_get(o, "current"));
+	const char *prev = json_string_value(json_object_get(o, "previous"));
+	size_t i;
+
+	printf("%s\n", json_string_value(json_object_get(o, "app")));
+	printf("  current:   %s\n", cur ? cur : "(none)");
+	printf("  previous:  %s\n", prev ? prev : "(none)");
+	printf("  health:    %s", json_string_value(json_object_get(o, "health")));
+	if (json_is_string(json_object_get(o, "health_checked")))
+		printf(" (checked %s)", json_string_value(json_object_get(o, "health_checked")));
+	printf("\n  releases: ");
+	json_array_foreach(rel, i, v)
+		printf(" %s", json_string_value(v));
+	printf("%s\n", json_array_size(rel) ? "" : " (none)");
+	if (json_is_object(in))
+		printf("  in flight: interrupted %s %s -> %s at phase %s (run 'rollwave-agent "
+		       "recover')\n",
+			json_string_value(json_object_get(in, "op")),
+			json_string_value(json_object_get(in, "from")),
+			json_string_value(json_object_get(in, "to")),
+			json_string_value(json_object_get(in, "phase")));
+	if (json_is_object(last))
+		printf("  last:      %s %s -> %s: %s (%s)\n",
+			json_string_value(json_object_get(last, "op")),
+			json_string_value(json_object_get(last, "from")),
+			json_string_value(json_object_get(last, "to")),
+			json_string_value(json_object_get(last, "result")),
+			json_string_value(json_object_get(last, "finished")));
+}
+
+static int
+verb_status(const struct agent_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{},
+	};
+	_cleanup_strv_free_ char **apps = NULL;
+	struct rw_err err = { { 0 } };
+	struct state *s = NULL;
+	bool json = false;
+	json_t *arr;
+	int c, ret = 0;
+
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) >= 0) {
+		if (c != 'j')
+			return -EXIT_USAGE;
+		json = true;
+	}
+	if (argc - optind > 1)
+		return -EXIT_USAGE;
+	if (optind < argc) {
+		if (strv_split(argv[optind], 1, &apps) < 0)
+			return -EXIT_USAGE;
+	} else if (app_config_list(cfg, &apps, &err) < 0) {
+		log_error("%s", err.msg);
+		return EXIT_USAGE;
+	}
+	if (open_state_readonly(cfg, &s) < 0)
+		return 1;
+	arr = json_array();
+	for (char **a = apps; *a; a++) {
+		json_t *o = app_status_json(cfg, s, *a, &err);
+
+		if (!o) {
+			log_error("%s", err.msg);
+			ret = 1;
+			continue;
+		}
+		json_array_append_new(arr, o);
+	}
+	if (json) {
+		json_t *doc = json_pack("{s:s, s:o}", "agent_version", ROLLWAVE_VERSION, "apps", arr);
+
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		size_t i;
+		json_t *o;
+
+		if (json_array_size(arr) == 0)
+			printf("no apps configured in %s\n", cfg->apps_dir);
+		json_array_foreach(arr, i, o)
+			print_app_text(o);
+		json_decref(arr);
+	}
+	state_close(s);
+	return ret;
+}
+
+static int
+verb_releases(const struct agent_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{},
+	};
+	_cleanup_strv_free_ char **versions = NULL;
+	struct rw_err err = { { 0 } };
+	_cleanup_close_ int rootfd = -1;
+	struct app_record rec = { 0 };
+	char current[VERSION_MAX + 1] = "";
+	struct app_config app;
+	struct state *s = NULL;
+	bool json = false;
+	json_t *arr;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) >= 0) {
+		if (c != 'j')
+			return -EXIT_USAGE;
+		json = true;
+	}
+	if (argc - optind != 1)
+		return -EXIT_USAGE;
+	if (load_app(cfg, argv[optind], &app) < 0)
+		return EXIT_USAGE;
+	r = layout_open_root(app.root, false, &rootfd, &err);
+	if (r >= 0) {
+		(void)layout_read_current(rootfd, current);
+		r = layout_list_releases(rootfd, &versions);
+	} else if (r == -ENOENT)
+		r = strv_split("", 1, &versions);
+	if (r < 0) {
+		log_error("cannot list releases of %s: %s", app.name,
+			err.msg[0] ? err.msg : strerror(-r));
+		app_config_done(&app);
+		return 1;
+	}
+	if (open_state_readonly(cfg, &s) >= 0) {
+		(void)state_get_app(s, app.name, &rec);
+		state_close(s);
+	}
+	arr = json_array();
+	for (char **v = versions; *v; v++) {
+		char path[PATH_MAX + 128], ts[32] = "-";
+		struct stat st;
+		const char *mark = streq(*v, current) ? "current"
+			: streq(*v, rec.previous)     ? "previous"
+						      : "";
+
+		if (xsnprintf(path, sizeof(path), "releases/%s", *v) >= 0 &&
+			fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			format_timestamp_utc((uint64_t)st.st_mtime * USEC_PER_SEC, ts, sizeof(ts));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "version", *v, "state",
+						   mark, "installed", ts));
+	}
+	if (json) {
+		json_t *doc = json_pack("{s:s, s:o}", "app", app.name, "releases", arr);
+
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		size_t i;
+		json_t *o;
+
+		printf("%-24s %-9s %s\n", "VERSION", "STATE", "INSTALLED");
+		json_array_foreach(arr, i, o)
+			printf("%-24s %-9s %s\n", json_string_value(json_object_get(o, "version")),
+				json_string_value(json_object_get(o, "state")),
+				json_string_value(json_object_get(o, "installed")));
+		json_decref(arr);
+	}
+	app_config_done(&app);
+	return 0;
+}
+
+static const struct verb verbs[] = {
+	{ "deploy", verb_deploy, "deploy APP --manifest URL|PATH" },
+	{ "rollback", verb_rollback, "rollback APP [--to VERSION]" },
+	{ "status", verb_status, "status [APP] [--json]" },
+	{ "releases", verb_releases, "releases APP [--json]" },
+	{ "recover", verb_recover, "recover [APP]" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: rollwave-agent [--config FILE] [--quiet] COMMAND ...\n\ncommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		fprintf(f, "  rollwave-agent %s\n", verbs[i].usage);
+	fprintf(f, "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
+		   "3 unhealthy release rolled back on this host\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config = NULL;
+	struct agent_config cfg;
+	struct rw_err err = { { 0 } };
+	int i, r;
+
+	log_setup("rollwave-agent", LOG_TARGET_AUTO, LOG_INFO);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (streq(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+		else if (streq(argv[i], "--quiet") || streq(argv[i], "-q"))
+			arg_quiet = true;
+		else if (streq(argv[i], "--version")) {
+			printf("rollwave-agent %s\n", ROLLWAVE_VERSION);
+			return 0;
+		} else if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "rollwave-agent: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		log_error("cannot initialise libsodium");
+		return 1;
+	}
+	for (size_t v = 0; v < ELEMENTSOF(verbs); v++) {
+		if (!streq(argv[i], verbs[v].name))
+			continue;
+		r = agent_config_load(config, &cfg, &err);
+		if (r < 0) {
+			log_error("%s", err.msg);
+			return EXIT_USAGE;
+		}
+		optind = 1;
+		r = verbs[v].run(&cfg, argc - i, argv + i);
+		agent_config_done(&cfg);
+		if (r < 0) {
+			fprintf(stderr, "usage: rollwave-agent %s\n", verbs[v].usage);
+			return EXIT_USAGE;
+		}
+		return r;
+	}
+	fprintf(stderr, "rollwave-agent: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
