@@ -1,0 +1,50 @@
+/*
+ * cli: the `rollwave` admin command line.
+ *
+ * main.c dispatches argv[1] through a table of verbs; each verb lives in its
+ * own cmd_<verb>.c and exports one const struct cli_verb. Adding a verb is
+ * one file plus one row in main.c's table.
+ *
+ * Verbs return a process exit code: CLI_EXIT_OK, CLI_EXIT_FAILURE when the
+ * operation failed (after logging a one-line reason), CLI_EXIT_USAGE for bad
+ * command lines. Only main() calls exit().
+ */
+#ifndef ROLLWAVE_CLI_H
+#define ROLLWAVE_CLI_H
+
+#include "util.h"
+
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,
+	CLI_EXIT_USAGE = 2,
+};
+
+struct cli_verb {
+	const char *name;
+	const char *summary; /* one line for `rollwave help` */
+	const char *usage;   /* full usage text, printed by `rollwave help <verb>` */
+	/* argv[0] is the verb's name. Returns an exit code. */
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct cli_verb cmd_release_entry;
+
+/* Prints "rollwave: error: <msg>" and the verb's usage hint to stderr;
+ * returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_verb *verb, const char *fmt, ...) _printf_(2, 3);
+
+/* Reads a password: from $ROLLWAVE_PASSWORD if set, else from the terminal
+ * with echo off when stdin is a tty (asking twice when confirm), else one
+ * line from stdin (with confirm, an optional second line must match).
+ * *ret_password is freed and wiped with minisign_text_free(). */
+int cli_password_read(const char *prompt, bool confirm, char **ret_password, struct rw_err *err);
+
+/* Loads a secret key, asking for its password only if it is encrypted. */
+struct minisign_seckey;
+int cli_seckey_load(const char *path, struct minisign_seckey *ret, struct rw_err *err);
+
+/* The last path component of path (path itself if it has no '/'). */
+const char *cli_basename(const char *path);
+
+#endif
