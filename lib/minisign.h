@@ -11,7 +11,8 @@
  *                       memlimit[8 LE] || keynum_sk) "\n"
  *                with keynum_sk = keyid[8] || sk[64] || BLAKE2b-256("Ed" || keyid || sk),
  *                XORed with an scrypt keystream when kdf_alg is "Sc" and stored in
- *                clear when kdf_alg is "\0\0" (minisign -W).
+ *                clear when kdf_alg is "\0\0" (minisign -W; minisign 0.11 leaves the
+ *                checksum of such keys all zero, which is accepted).
  *   signature    "untrusted comment: <text>\n"
  *                base64("ED" || keyid[8] || Ed25519(BLAKE2b-512(file))) "\n"
  *                "trusted comment: <text>\n"
