@@ -21,7 +21,12 @@ PROBE="$BUILD_DIR/tests/integration/units_probe"
 [ -x "$PROBE" ] || { echo "test_units: $PROBE not built (ninja units_probe)" >&2; exit 2; }
 
 source "$SRC_DIR/tests/harness/testhost.sh"
-export TH_RUN_DIR=${TH_RUN_DIR:-$(mktemp -d /var/tmp/rwt-units.XXXXXX)}
+own_run_dir=
+if [ -z "${TH_RUN_DIR:-}" ]; then
+	TH_RUN_DIR=$(mktemp -d /var/tmp/rwt-units.XXXXXX) || exit 1
+	own_run_dir=$TH_RUN_DIR
+fi
+export TH_RUN_DIR
 th_install_traps
 
 H=units1
@@ -217,4 +222,10 @@ RC=$(th_exec $H env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/nonexistent "$PROBE" 
 	ok "DBUS_SYSTEM_BUS_ADDRESS is honoured" || not_ok "DBUS_SYSTEM_BUS_ADDRESS is honoured: $RC"
 
 echo "$passed passed, $failed failed"
+th_teardown_all
+if [ "$failed" = 0 ] && [ -n "$own_run_dir" ]; then
+	rm -rf "$own_run_dir"
+else
+	echo "# host logs kept in $TH_RUN_DIR"
+fi
 [ "$failed" = 0 ]
