@@ -1,0 +1,366 @@
+# testhost.sh — boot and drive rollwave test hosts (bash library; source it).
+#
+# A test host is the machine's own root filesystem with a real systemd as
+# PID 1 in new PID, mount and network namespaces (DESIGN.md, "Real components
+# in tests"). Only /run, /tmp, /var/tmp, /srv and /etc/rollwave are private
+# to a host (tmpfs); everything else on disk is shared with the machine, so
+# binaries of a build directory outside those paths run inside hosts as is.
+#
+#   source tests/harness/testhost.sh
+#   th_install_traps                  # tear every host down on exit/INT/TERM
+#   th_boot web1                      # 10.231.0.2, running within seconds
+#   th_boot web2 7                    # 10.231.0.7
+#   th_write web1 /run/systemd/system/x.service <<<"$unit_text"
+#   th_systemctl web1 daemon-reload
+#   th_exec web1 rollwave-agent deploy sample --manifest ...
+#   curl "http://$(th_ip web1):8080/version"
+#
+# Functions (all return non-zero on failure and say why on stderr):
+#   th_boot NAME [INDEX]    boot host NAME at 10.231.0.INDEX (2..254, default:
+#                           lowest free); waits until `systemctl
+#                           is-system-running` says running/degraded
+#   th_exec NAME CMD...     run CMD inside the host (PID+mount+net ns of its
+#                           PID 1, cwd /); stdin/stdout/stderr/exit status pass
+#   th_systemctl NAME ARGS  systemctl inside the host (--no-pager)
+#   th_write NAME PATH [MODE]  write stdin to PATH inside the host
+#   th_put NAME SRC DEST [MODE] copy a machine file to DEST inside the host
+#   th_pid NAME             outer PID of the host's systemd
+#   th_ip NAME              the host's address
+#   th_console NAME         print the host's console log (systemd's output)
+#   th_kill NAME            kill -9 the host's PID 1 (the host dies at once)
+#   th_hosts                names of hosts started by this harness
+#   th_teardown_all         kill every host this harness started, delete its
+#                           netns, veths, cgroups and (when unused) the
+#                           bridge; idempotent
+#   th_install_traps        EXIT/INT/TERM traps that call th_teardown_all
+#
+# Environment:
+#   TH_RUN_DIR       per-run state (pids, console logs); default: a new
+#                    mktemp -d under /var/tmp. Not visible inside hosts.
+#   TH_SRV_SIZE      size of each host's /srv tmpfs (default 256m); small
+#                    values make "disk full" tests
+#   TH_ETC_SIZE      size of each host's /etc/rollwave tmpfs (default 16m)
+#   TH_BOOT_TIMEOUT  seconds th_boot waits for the host (default 30)
+#
+# Network: bridge rwbr0 (10.231.0.1/24) in the machine's namespace; host NAME
+# lives in netns rwt-NAME with eth0 = 10.231.0.INDEX/24 (veth, machine side
+# rwv-INDEX) and lo up. Hosts reach each other and the machine (10.231.0.1).
+# Processes started with th_exec are in the host's namespaces but not in its
+# cgroup tree; use a unit (or systemd-run inside) for supervised processes.
+
+TH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TH_BRIDGE=rwbr0
+TH_NET_PREFIX=10.231.0
+TH_LOCK=/run/lock/rwt-harness.lock
+TH_CGROUP_ROOTS=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup)
+
+th__err() { echo "testhost: $*" >&2; }
+
+# Create the run dir if needed. Must run in the caller's shell (not in $(...))
+# so that TH_RUN_DIR sticks.
+th__run_dir_init() {
+	if [ -z "${TH_RUN_DIR:-}" ]; then
+		TH_RUN_DIR=$(mktemp -d /var/tmp/rwt-run.XXXXXX) || return 1
+		export TH_RUN_DIR
+	fi
+	mkdir -p "$TH_RUN_DIR/hosts"
+}
+
+th__hostdir() {
+	if [ -z "${TH_RUN_DIR:-}" ]; then
+		th__err "no host '$1' (TH_RUN_DIR is not set; th_boot sets it)"
+		return 1
+	fi
+	echo "$TH_RUN_DIR/hosts/$1"
+}
+
+th__valid_name() {
+	[[ $1 =~ ^[a-z0-9][a-z0-9-]{0,10}$ ]] || {
+		th__err "bad host name '$1' (a-z0-9-, at most 11 characters)"
+		return 1
+	}
+}
+
+# Run "$@" holding the machine-wide harness lock (bridge and index
+# allocation are shared by every harness running on this machine).
+th__locked() {
+	mkdir -p "$(dirname "$TH_LOCK")"
+	(
+		flock -w 60 9 || { th__err "cannot take $TH_LOCK"; exit 1; }
+		"$@"
+	) 9>"$TH_LOCK"
+}
+
+th__bridge_up() {
+	if ! ip link show "$TH_BRIDGE" >/dev/null 2>&1; then
+		ip link add "$TH_BRIDGE" type bridge || return 1
+		ip addr add "$TH_NET_PREFIX.1/24" dev "$TH_BRIDGE" || return 1
+	fi
+	ip link set "$TH_BRIDGE" up
+}
+
+# Delete the bridge when no veth of any harness is attached any more.
+th__bridge_down() {
+	ip link show "$TH_BRIDGE" >/dev/null 2>&1 || return 0
+	if [ -z "$(ls "/sys/class/net/$TH_BRIDGE/brif" 2>/dev/null)" ]; then
+		ip link del "$TH_BRIDGE"
+	fi
+}
+
+th__netns_exists() {
+	[ -e "/run/netns/rwt-$1" ] || ip netns list | awk '{ print $1 }' | grep -qx "rwt-$1"
+}
+
+# Pick INDEX (or the lowest free one) and create the netns and veth pair.
+th__net_setup() {
+	local name=$1 index=$2 hdir=$3 ns=rwt-$1 i
+	if th__netns_exists "$name"; then
+		th__err "netns $ns exists already (another run, or a leftover: ip netns del $ns)"
+		return 1
+	fi
+	if [ -z "$index" ]; then
+		for i in $(seq 2 254); do
+			ip link show "rwv-$i" >/dev/null 2>&1 || { index=$i; break; }
+		done
+		[ -n "$index" ] || { th__err "no free host index"; return 1; }
+	elif ip link show "rwv-$index" >/dev/null 2>&1; then
+		th__err "host index $index is in use (veth rwv-$index exists)"
+		return 1
+	fi
+	th__bridge_up || return 1
+	ip netns add "$ns" || return 1
+	# From here on the netns is ours: teardown deletes only what is marked.
+	echo "$ns" >"$hdir/netns"
+	echo "$index" >"$hdir/index"
+	ip link add "rwv-$index" type veth peer name eth0 netns "$ns" || return 1
+	ip link set "rwv-$index" master "$TH_BRIDGE" up || return 1
+	ip -n "$ns" link set lo up || return 1
+	ip -n "$ns" addr add "$TH_NET_PREFIX.$index/24" dev eth0 || return 1
+	ip -n "$ns" link set eth0 up || return 1
+	ip -n "$ns" route add default via "$TH_NET_PREFIX.1" || return 1
+}
+
+# Outer PID of the process that is PID 1 in netns rwt-NAME, if any.
+th__find_pid1() {
+	local p nspid
+	for p in $(ip netns pids "rwt-$1" 2>/dev/null); do
+		nspid=$(awk '/^NSpid:/ { print $NF; exit }' "/proc/$p/status" 2>/dev/null)
+		if [ "$nspid" = 1 ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+th_pid() {
+	local hdir pid
+	hdir=$(th__hostdir "$1") || return 1
+	pid=$(cat "$hdir/pid" 2>/dev/null) || { th__err "no host '$1'"; return 1; }
+	# Guard against PID reuse: the PID must still be PID 1 of that netns.
+	if [ "$(th__find_pid1 "$1")" != "$pid" ]; then
+		th__err "host '$1' is not running"
+		return 1
+	fi
+	echo "$pid"
+}
+
+th_ip() {
+	local hdir
+	hdir=$(th__hostdir "$1") || return 1
+	[ -f "$hdir/index" ] || { th__err "no host '$1'"; return 1; }
+	echo "$TH_NET_PREFIX.$(cat "$hdir/index")"
+}
+
+th_hosts() {
+	local h
+	[ -n "${TH_RUN_DIR:-}" ] || return 0
+	for h in "$TH_RUN_DIR"/hosts/*/; do
+		[ -d "$h" ] && basename "$h"
+	done
+	return 0
+}
+
+th_console() {
+	local hdir
+	hdir=$(th__hostdir "$1") || return 1
+	cat "$hdir/boot.log" 2>/dev/null
+	# script(1) records the console with CRs; strip them for reading.
+	tr -d '\r' <"$hdir/console" 2>/dev/null
+}
+
+th_exec() {
+	local name=$1 pid
+	shift
+	pid=$(th_pid "$name") || return 1
+	nsenter -t "$pid" -p -m -n --wd=/ -- "$@"
+}
+
+th_systemctl() {
+	local name=$1
+	shift
+	th_exec "$name" systemctl --no-pager "$@"
+}
+
+# th_write NAME PATH [MODE] — write stdin to PATH inside host NAME (creating
+# its directory), e.g. a unit under /run/systemd/system or a config file
+# under /etc/rollwave.
+th_write() {
+	local name=$1 path=$2 mode=${3:-0644}
+	th_exec "$name" sh -c 'mkdir -p "$(dirname "$1")" && cat >"$1.th-tmp" &&
+		chmod "$2" "$1.th-tmp" && mv -f "$1.th-tmp" "$1"' th_write "$path" "$mode"
+}
+
+# th_put NAME SRC DEST [MODE] — copy the machine's file SRC to DEST inside
+# host NAME (for files the host cannot see, e.g. under /var/tmp or /tmp).
+th_put() {
+	local mode=${4:-$(stat -c %a "$2")}
+	th_write "$1" "$3" "$mode" <"$2"
+}
+
+# Put the calling (sub)shell into cgroup rwt-NAME of every mounted hierarchy
+# that systemd uses, so the host's systemd takes that as its root and never
+# shares (or cleans up) the machine's root cgroup with other hosts.
+th__cgroup_enter() {
+	local root
+	for root in "${TH_CGROUP_ROOTS[@]}"; do
+		[ -f "$root/cgroup.procs" ] || continue
+		mkdir -p "$root/rwt-$1" && echo "$BASHPID" >"$root/rwt-$1/cgroup.procs" || return 1
+	done
+}
+
+th__cgroup_remove() {
+	local root try
+	for root in "${TH_CGROUP_ROOTS[@]}"; do
+		[ -d "$root/rwt-$1" ] || continue
+		for try in $(seq 1 50); do
+			find "$root/rwt-$1" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$root/rwt-$1" ] || break
+			sleep 0.1
+		done
+		[ -d "$root/rwt-$1" ] && th__err "cannot remove cgroup $root/rwt-$1"
+	done
+	return 0
+}
+
+th_boot() {
+	local name=$1 index=${2:-} hdir pid state launcher deadline t0
+	th__valid_name "$name" || return 1
+	th__run_dir_init || return 1
+	hdir=$(th__hostdir "$name") || return 1
+	if [ -e "$hdir/netns" ]; then
+		th__err "host '$name' was booted already in this run"
+		return 1
+	fi
+	mkdir -p "$hdir" || return 1
+	: >"$hdir/console"
+	: >"$hdir/boot.log"
+	t0=$EPOCHREALTIME
+	# The machine-side mount point for the private /etc/rollwave (empty dir).
+	[ -d /etc/rollwave ] || mkdir -p /etc/rollwave
+	echo "$name" >"$hdir/name"
+	if ! th__locked th__net_setup "$name" "$index" "$hdir" >>"$hdir/boot.log" 2>&1; then
+		th__err "network setup of host '$name' failed:"
+		cat "$hdir/boot.log" >&2
+		th__teardown_host "$name"
+		rm -rf "$hdir"
+		return 1
+	fi
+	index=$(cat "$hdir/index")
+	# script(1) gives the host a pseudo-terminal as /dev/console and records
+	# it; the command is DESIGN.md's recipe.
+	(
+		th__cgroup_enter "$name" || exit 1
+		exec script -qfec "exec ip netns exec rwt-$name unshare --pid --fork --mount \
+--mount-proc --propagation private $TH_DIR/th-boot.sh $name" "$hdir/console"
+	) </dev/null >/dev/null 2>>"$hdir/boot.log" &
+	launcher=$!
+	echo "$launcher" >"$hdir/launcher"
+
+	deadline=$((SECONDS + ${TH_BOOT_TIMEOUT:-30}))
+	pid=
+	while [ $SECONDS -lt $deadline ]; do
+		if [ -z "$pid" ]; then
+			pid=$(th__find_pid1 "$name") && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] || pid=
+			[ -n "$pid" ] && echo "$pid" >"$hdir/pid"
+		fi
+		if [ -n "$pid" ]; then
+			state=$(nsenter -t "$pid" -p -m -n --wd=/ systemctl is-system-running 2>/dev/null)
+			case $state in
+			running | degraded)
+				awk -v a="$t0" -v b="$EPOCHREALTIME" -v h="$name $pid $TH_NET_PREFIX.$index" \
+					'BEGIN { printf "%s %.2fs\n", h, b - a }' >"$hdir/booted"
+				[ "$state" = degraded ] && th__err "host '$name' is degraded:" &&
+					th_systemctl "$name" --failed >&2
+				return 0
+				;;
+			esac
+		fi
+		if ! kill -0 "$launcher" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	th__err "host '$name' did not boot (state '${state:-none}', pid '${pid:-none}'); console:"
+	th_console "$name" | tail -n 60 | sed 's/^/    /' >&2
+	th__teardown_host "$name"
+	return 1
+}
+
+th_kill() {
+	local pid
+	pid=$(th_pid "$1") || return 1
+	kill -9 "$pid"
+}
+
+# Kill host NAME (if it runs) and delete everything the harness made for it.
+th__teardown_host() {
+	local name=$1 hdir pid launcher index t
+	hdir=$(th__hostdir "$name") || return 1
+	# Never touch a netns (or its processes) another run created.
+	[ -f "$hdir/netns" ] || return 0
+	pid=$(th__find_pid1 "$name") && kill -9 "$pid" 2>/dev/null
+	# Anything else still in the netns (e.g. a process the boot script left
+	# before becoming systemd, or a stray nsenter).
+	for t in $(seq 1 50); do
+		pid=$(ip netns pids "rwt-$name" 2>/dev/null)
+		[ -z "$pid" ] && break
+		kill -9 $pid 2>/dev/null
+		sleep 0.1
+	done
+	launcher=$(cat "$hdir/launcher" 2>/dev/null) || launcher=
+	# Only if that PID still is our launcher (script ... rwt-NAME ...).
+	if [ -n "$launcher" ] && tr '\0' ' ' 2>/dev/null <"/proc/$launcher/cmdline" |
+		grep -q "ip netns exec rwt-$name unshare"; then
+		kill -9 "$launcher" 2>/dev/null
+		wait "$launcher" 2>/dev/null
+	fi
+	index=$(cat "$hdir/index" 2>/dev/null) || index=
+	if [ -n "$index" ]; then
+		ip link del "rwv-$index" 2>/dev/null
+	fi
+	if th__netns_exists "$name"; then
+		ip netns del "rwt-$name" || th__err "cannot delete netns rwt-$name"
+	fi
+	th__cgroup_remove "$name"
+	rm -f "$hdir/pid" "$hdir/launcher" "$hdir/index" "$hdir/netns"
+	return 0
+}
+
+th_teardown_all() {
+	local dir h
+	dir=${TH_RUN_DIR:-}
+	[ -n "$dir" ] && [ -d "$dir/hosts" ] || return 0
+	for h in "$dir"/hosts/*/; do
+		[ -d "$h" ] || continue
+		th__teardown_host "$(basename "$h")"
+	done
+	th__locked th__bridge_down
+	return 0
+}
+
+th_install_traps() {
+	trap 'th__rc=$?; trap - EXIT; th_teardown_all; exit $th__rc' EXIT
+	trap 'th_teardown_all; trap - INT; kill -INT $$' INT
+	trap 'th_teardown_all; trap - TERM; kill -TERM $$' TERM
+}
