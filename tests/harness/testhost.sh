@@ -31,7 +31,8 @@
 #   th_hosts                names of hosts started by this harness
 #   th_teardown_all         kill every host this harness started, delete its
 #                           netns, veths, cgroups and (when unused) the
-#                           bridge; idempotent
+#                           bridge; idempotent. Leaves TH_RUN_DIR (logs) in
+#                           place; delete it yourself after teardown.
 #   th_install_traps        EXIT/INT/TERM traps that call th_teardown_all
 #
 # Environment:
@@ -55,6 +56,11 @@ TH_LOCK=/run/lock/rwt-harness.lock
 TH_CGROUP_ROOTS=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup)
 
 th__err() { echo "testhost: $*" >&2; }
+
+# Hosts this shell booted, also kept in memory: teardown still finds them
+# if the run dir was deleted early.
+declare -p TH__INDEX >/dev/null 2>&1 || declare -gA TH__INDEX=()
+declare -p TH__LAUNCHER >/dev/null 2>&1 || declare -gA TH__LAUNCHER=()
 
 # Create the run dir if needed. Must run in the caller's shell (not in $(...))
 # so that TH_RUN_DIR sticks.
@@ -267,6 +273,7 @@ th_boot() {
 		return 1
 	fi
 	index=$(cat "$hdir/index")
+	TH__INDEX[$name]=$index
 	# script(1) gives the host a pseudo-terminal as /dev/console and records
 	# it; the command is DESIGN.md's recipe.
 	(
@@ -275,6 +282,7 @@ th_boot() {
 --mount-proc --propagation private $TH_DIR/th-boot.sh $name" "$hdir/console"
 	) </dev/null >/dev/null 2>>"$hdir/boot.log" &
 	launcher=$!
+	TH__LAUNCHER[$name]=$launcher
 	echo "$launcher" >"$hdir/launcher"
 
 	deadline=$((SECONDS + ${TH_BOOT_TIMEOUT:-30}))
@@ -316,9 +324,9 @@ th_kill() {
 # Kill host NAME (if it runs) and delete everything the harness made for it.
 th__teardown_host() {
 	local name=$1 hdir pid launcher index t
-	hdir=$(th__hostdir "$name") || return 1
+	hdir=$(th__hostdir "$name" 2>/dev/null) || hdir=/nonexistent
 	# Never touch a netns (or its processes) another run created.
-	[ -f "$hdir/netns" ] || return 0
+	[ -f "$hdir/netns" ] || [ -n "${TH__INDEX[$name]+set}" ] || return 0
 	pid=$(th__find_pid1 "$name") && kill -9 "$pid" 2>/dev/null
 	# Anything else still in the netns (e.g. a process the boot script left
 	# before becoming systemd, or a stray nsenter).
@@ -328,14 +336,14 @@ th__teardown_host() {
 		kill -9 $pid 2>/dev/null
 		sleep 0.1
 	done
-	launcher=$(cat "$hdir/launcher" 2>/dev/null) || launcher=
+	launcher=$(cat "$hdir/launcher" 2>/dev/null) || launcher=${TH__LAUNCHER[$name]:-}
 	# Only if that PID still is our launcher (script ... rwt-NAME ...).
 	if [ -n "$launcher" ] && tr '\0' ' ' 2>/dev/null <"/proc/$launcher/cmdline" |
 		grep -q "ip netns exec rwt-$name unshare"; then
 		kill -9 "$launcher" 2>/dev/null
 		wait "$launcher" 2>/dev/null
 	fi
-	index=$(cat "$hdir/index" 2>/dev/null) || index=
+	index=$(cat "$hdir/index" 2>/dev/null) || index=${TH__INDEX[$name]:-}
 	if [ -n "$index" ]; then
 		ip link del "rwv-$index" 2>/dev/null
 	fi
@@ -343,17 +351,21 @@ th__teardown_host() {
 		ip netns del "rwt-$name" || th__err "cannot delete netns rwt-$name"
 	fi
 	th__cgroup_remove "$name"
-	rm -f "$hdir/pid" "$hdir/launcher" "$hdir/index" "$hdir/netns"
+	rm -f "$hdir/pid" "$hdir/launcher" "$hdir/index" "$hdir/netns" 2>/dev/null
+	unset "TH__INDEX[$name]" "TH__LAUNCHER[$name]"
 	return 0
 }
 
 th_teardown_all() {
-	local dir h
-	dir=${TH_RUN_DIR:-}
-	[ -n "$dir" ] && [ -d "$dir/hosts" ] || return 0
-	for h in "$dir"/hosts/*/; do
-		[ -d "$h" ] || continue
-		th__teardown_host "$(basename "$h")"
+	local h names=("${!TH__INDEX[@]}")
+	if [ -n "${TH_RUN_DIR:-}" ] && [ -d "$TH_RUN_DIR/hosts" ]; then
+		for h in "$TH_RUN_DIR"/hosts/*/; do
+			[ -d "$h" ] && names+=("$(basename "$h")")
+		done
+	fi
+	[ ${#names[@]} -gt 0 ] || return 0
+	for h in $(printf '%s\n' "${names[@]}" | sort -u); do
+		th__teardown_host "$h"
 	done
 	th__locked th__bridge_down
 	return 0
