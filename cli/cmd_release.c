@@ -121,6 +121,7 @@ release_sign(int argc, char **argv)
 	_cleanup_free_ char *defsig = NULL, *deftc = NULL, *sigtext = NULL;
 	_cleanup_seckey_ struct minisign_seckey sk = {{0}, {0}};
 	_cleanup_close_ int fd = -1;
+	uint8_t hash[MINISIGN_HASH_BYTES];
 	struct rw_err err = {""};
 	int c, r;
 
@@ -179,7 +180,9 @@ release_sign(int argc, char **argv)
 	}
 	r = cli_seckey_load(sec, &sk, &err);
 	if (r >= 0)
-		r = minisign_sign_fd(&sk, fd, tc, uc, &sigtext, &err);
+		r = cli_hash_fd(fd, hash, NULL, &err);
+	if (r >= 0)
+		r = minisign_sign_hash(&sk, hash, tc, uc, &sigtext, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		return CLI_EXIT_FAILURE;
@@ -198,6 +201,7 @@ release_verify(int argc, char **argv)
 	const char *pub = NULL, *sigpath = NULL, *file = NULL;
 	_cleanup_free_ char *defsig = NULL;
 	_cleanup_close_ int fd = -1;
+	uint8_t hash[MINISIGN_HASH_BYTES];
 	struct minisign_pubkey pk;
 	struct minisign_sig sig;
 	struct rw_err err = {""};
@@ -251,7 +255,11 @@ release_verify(int argc, char **argv)
 		log_error("cannot open %s: %s", file, strerror(errno));
 		return CLI_EXIT_FAILURE;
 	}
-	r = minisign_verify_fd(&pk, 1, fd, &sig, &err);
+	r = minisign_sig_check_keyid(&pk, 1, &sig, &err);
+	if (r >= 0)
+		r = cli_hash_fd(fd, hash, NULL, &err);
+	if (r >= 0)
+		r = minisign_verify_hash(&pk, 1, hash, &sig, NULL, &err);
 	if (r < 0) {
 		log_error("%s: %s", file, err.msg);
 		return CLI_EXIT_FAILURE;

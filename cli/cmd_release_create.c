@@ -130,7 +130,7 @@ build_manifest(const struct create_args *a, struct manifest *m, struct rw_err *e
 	if (strlen(art) > MANIFEST_ARTIFACT_MAX)
 		return rw_err_set(err, -EINVAL, "artifact name longer than %d characters",
 		        MANIFEST_ARTIFACT_MAX);
-	r = minisign_hash_fd(fd, m->blake2b, &m->size, err);
+	r = cli_hash_fd(fd, m->blake2b, &m->size, err);
 	if (r < 0)
 		return rw_err_prefix(err, r, "%s", a->artifact);
 	if (m->size == 0)

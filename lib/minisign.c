@@ -905,20 +905,15 @@ minisign_sign_buffer(const struct minisign_seckey *sec, const void *data, size_t
 
 /* ---- verification ---- */
 
-static bool
-have_keyid(const struct minisign_pubkey *keys, size_t nkeys, const struct minisign_sig *sig)
-{
-	for (size_t i = 0; i < nkeys; i++)
-		if (memcmp(keys[i].keyid, sig->keyid, MINISIGN_KEYID_BYTES) == 0)
-			return true;
-	return false;
-}
-
-static int
-untrusted_key_error(const struct minisign_sig *sig, struct rw_err *err)
+int
+minisign_sig_check_keyid(const struct minisign_pubkey *keys, size_t nkeys,
+        const struct minisign_sig *sig, struct rw_err *err)
 {
 	char id[MINISIGN_KEYID_STR_MAX];
 
+	for (size_t i = 0; i < nkeys; i++)
+		if (memcmp(keys[i].keyid, sig->keyid, MINISIGN_KEYID_BYTES) == 0)
+			return 0;
 	minisign_keyid_format(sig->keyid, id);
 	return rw_err_set(err, -ENOKEY, "signed by untrusted key %s", id);
 }
@@ -936,8 +931,9 @@ minisign_verify_hash(const struct minisign_pubkey *keys, size_t nkeys,
 	r = sodium_ready(err);
 	if (r < 0)
 		return r;
-	if (!have_keyid(keys, nkeys, sig))
-		return untrusted_key_error(sig, err);
+	r = minisign_sig_check_keyid(keys, nkeys, sig, err);
+	if (r < 0)
+		return r;
 	/* Key ids are random 64-bit labels; should two trusted keys share one,
 	 * any of them may have made the signature. */
 	for (size_t i = 0; i < nkeys; i++) {
@@ -970,8 +966,9 @@ minisign_verify_fd(const struct minisign_pubkey *keys, size_t nkeys, int fd,
 	int r;
 
 	/* Do not read a gigabyte to learn that nobody trusts the signer. */
-	if (!have_keyid(keys, nkeys, sig))
-		return untrusted_key_error(sig, err);
+	r = minisign_sig_check_keyid(keys, nkeys, sig, err);
+	if (r < 0)
+		return r;
 	r = minisign_hash_fd(fd, hash, NULL, err);
 	if (r < 0)
 		return r;

@@ -193,6 +193,11 @@ int minisign_sign_buffer(const struct minisign_seckey *sec, const void *data, si
 int minisign_verify_hash(const struct minisign_pubkey *keys, size_t nkeys,
         const uint8_t hash[static MINISIGN_HASH_BYTES], const struct minisign_sig *sig,
         size_t *ret_key, struct rw_err *err);
+/* Checks only that sig's key id names one of keys (-ENOKEY, "signed by
+ * untrusted key <ID>", otherwise): lets a caller refuse before hashing a
+ * large file. minisign_verify_hash() checks it again. */
+int minisign_sig_check_keyid(const struct minisign_pubkey *keys, size_t nkeys,
+        const struct minisign_sig *sig, struct rw_err *err);
 /* minisign_verify_hash() of the data read from fd (current offset to EOF).
  * The key id is looked up before the data is read. */
 int minisign_verify_fd(const struct minisign_pubkey *keys, size_t nkeys, int fd,

@@ -168,8 +168,8 @@ test_pubkey_parse_refuses_garbage(void **state)
 	        "untrusted comment: x\n",
 	        "untrusted comment: x\nRWS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe\n",
 	        "untrusted comment: x\nRWS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe9A\n",
-	        "untrusted comment: "
-	        "x\nRWS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe9\nmore\n",
+	        ("untrusted comment: x\n"
+	         "RWS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe9\nmore\n"),
 	        "untrusted comment: x\n!WS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe9\n",
 	        /* "ED" instead of "Ed" as the key algorithm */
 	        "untrusted comment: x\nRUS0w6UtA/F+oMgZ9lsfsgKNcAlHYE5znvqqoliXIiUwGmCp0LJLkGe9\n",
