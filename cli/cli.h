@@ -3,7 +3,7 @@
  *
  * main.c dispatches argv[1] through a table of verbs; each verb lives in its
  * own cmd_<verb>.c and exports one const struct cli_verb. Adding a verb is
- * one file plus one row in main.c's table.
+ * one file, its extern line below and one row in main.c's cli_verbs[].
  *
  * Verbs return a process exit code: CLI_EXIT_OK, CLI_EXIT_FAILURE when the
  * operation failed (after logging a one-line reason), CLI_EXIT_USAGE for bad
@@ -30,6 +30,9 @@ struct cli_verb {
 };
 
 extern const struct cli_verb cmd_release_entry;
+
+/* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
+int cmd_release_create(int argc, char **argv);
 
 /* Prints "rollwave: error: <msg>" and the verb's usage hint to stderr;
  * returns CLI_EXIT_USAGE. */

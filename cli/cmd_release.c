@@ -15,8 +15,6 @@
 #include "log.h"
 #include "minisign.h"
 
-int cmd_release_create(int argc, char **argv);
-
 static const char release_usage[] =
         "Usage:\n"
         "  rollwave release keygen -p PUBFILE -s SECFILE [-W] [-f]\n"

@@ -19,8 +19,6 @@
 #include "manifest.h"
 #include "minisign.h"
 
-int cmd_release_create(int argc, char **argv);
-
 struct create_args {
 	const char *app, *version, *artifact, *seckey, *output, *artifact_url;
 	uint64_t expires_in_usec;
