@@ -212,11 +212,14 @@ op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ..
 static int
 op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
 {
+	char msg[sizeof(op->res->message)];
 	va_list ap;
 
+	/* fmt's arguments may point into res->message: format aside first. */
 	va_start(ap, fmt);
-	vsnprintf(op->res->message, sizeof(op->res->message), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(op->res->message, msg, sizeof(msg));
 	op->res->outcome = outcome;
 	switch (outcome) {
 	case ENGINE_COMMITTED:

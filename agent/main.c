@@ -42,8 +42,8 @@ print_phase(void *userdata, const char *app, const char *version, enum engine_ph
 	(void)error;
 	if (arg_quiet || phase >= ENGINE_PHASE_COMMITTED)
 		return;
-	fprintf(stderr, "rollwave-agent: %s %s: %s\n", app, isempty(version) ? "" : version,
-		engine_phase_to_string(phase));
+	fprintf(stderr, "rollwave-agent: %s%s%s: %s\n", app, isempty(version) ? "" : " ",
+		isempty(version) ? "" : version, engine_phase_to_string(phase));
 }
 
 static int

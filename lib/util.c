@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+static int rw_err_vset(struct rw_err *err, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static int
 rw_err_vset(struct rw_err *err, const char *suffix, const char *fmt, va_list ap)
 {

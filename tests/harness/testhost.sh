@@ -137,6 +137,8 @@ th__net_setup() {
 	ip netns add "$ns" || return 1
 	# From here on the netns is ours: teardown deletes only what is marked.
 	echo "$ns" >"$hdir/netns"
+	# Who owns it: cleanup-leftovers.sh leaves hosts of live harnesses alone.
+	mkdir -p /run/rwt-owners && echo "$$" >"/run/rwt-owners/$ns"
 	echo "$index" >"$hdir/index"
 	ip link add "rwv-$index" type veth peer name eth0 netns "$ns" || return 1
 	ip link set "rwv-$index" master "$TH_BRIDGE" up || return 1
@@ -349,6 +351,7 @@ th__teardown_host() {
 	fi
 	if th__netns_exists "$name"; then
 		ip netns del "rwt-$name" || th__err "cannot delete netns rwt-$name"
+		rm -f "/run/rwt-owners/rwt-$name"
 	fi
 	th__cgroup_remove "$name"
 	rm -f "$hdir/pid" "$hdir/launcher" "$hdir/index" "$hdir/netns" 2>/dev/null
