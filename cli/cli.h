@@ -47,11 +47,6 @@ int cli_password_read(const char *prompt, bool confirm, char **ret_password, str
 /* Loads a secret key, asking for its password only if it is encrypted. */
 int cli_seckey_load(const char *path, struct minisign_seckey *ret, struct rw_err *err);
 
-/* Streams fd (current offset to EOF) through BLAKE2b-512 with libcrypto,
- * in 1 MiB reads with sequential read-ahead. ret_size may be NULL. */
-int cli_hash_fd(int fd, uint8_t ret_hash[static MINISIGN_HASH_BYTES], uint64_t *ret_size,
-        struct rw_err *err);
-
 /* The last path component of path (path itself if it has no '/'). */
 const char *cli_basename(const char *path);
 

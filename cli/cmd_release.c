@@ -178,7 +178,7 @@ release_sign(int argc, char **argv)
 	}
 	r = cli_seckey_load(sec, &sk, &err);
 	if (r >= 0)
-		r = cli_hash_fd(fd, hash, NULL, &err);
+		r = minisign_hash_fd(fd, hash, NULL, &err);
 	if (r >= 0)
 		r = minisign_sign_hash(&sk, hash, tc, uc, &sigtext, &err);
 	if (r < 0) {
@@ -255,7 +255,7 @@ release_verify(int argc, char **argv)
 	}
 	r = minisign_sig_check_keyid(&pk, 1, &sig, &err);
 	if (r >= 0)
-		r = cli_hash_fd(fd, hash, NULL, &err);
+		r = minisign_hash_fd(fd, hash, NULL, &err);
 	if (r >= 0)
 		r = minisign_verify_hash(&pk, 1, hash, &sig, NULL, &err);
 	if (r < 0) {

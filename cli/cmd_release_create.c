@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <sys/stat.h>
 
+#include "blake2b.h"
 #include "cli.h"
 #include "log.h"
 #include "manifest.h"
@@ -128,9 +129,9 @@ build_manifest(const struct create_args *a, struct manifest *m, struct rw_err *e
 	if (strlen(art) > MANIFEST_ARTIFACT_MAX)
 		return rw_err_set(err, -EINVAL, "artifact name longer than %d characters",
 		        MANIFEST_ARTIFACT_MAX);
-	r = cli_hash_fd(fd, m->blake2b, &m->size, err);
+	r = blake2b512_fd_size(fd, m->blake2b, &m->size);
 	if (r < 0)
-		return rw_err_prefix(err, r, "%s", a->artifact);
+		return rw_err_set(err, r, "%s: cannot hash: %s", a->artifact, strerror(-r));
 	if (m->size == 0)
 		return rw_err_set(err, -EINVAL, "%s is empty", a->artifact);
 	strcpy(m->app, a->app);

@@ -18,15 +18,17 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
-#define FILE_CHUNK      (256 * 1024)
+#include "blake2b.h"
+
+_Static_assert(FETCH_HASH_LEN == BLAKE2B512_BYTES, "fetch hashes with BLAKE2b-512");
+
+#define FILE_CHUNK      BLAKE2B512_READ_SIZE
 #define CURL_BUFFERSIZE (256 * 1024L)
 
 enum sink_kind {
 	SINK_FD,     /* write fully to fd */
 	SINK_BUFFER, /* append to a growing buffer */
-	SINK_HASH,   /* hash only */
 };
 
 struct sink {
@@ -35,8 +37,7 @@ struct sink {
 	struct rw_err *err;
 	uint64_t max;
 	uint64_t size;
-	bool hash;
-	crypto_generichash_state state;
+	struct blake2b512 *hash; /* NULL for SINK_BUFFER; freed by sink_done() */
 	int fd;
 	char *buf;
 	size_t buf_cap;
@@ -49,10 +50,6 @@ static int fetch_init_result;
 static void
 fetch_init_once(void)
 {
-	if (sodium_init() < 0) {
-		fetch_init_result = -EIO;
-		return;
-	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fetch_init_result = -EIO;
 }
@@ -65,8 +62,7 @@ fetch_init(struct rw_err *err)
 	if (r != 0)
 		return rw_err_set(err, -r, "fetch: initialisation failed: %s", strerror(r));
 	if (fetch_init_result < 0)
-		return rw_err_set(
-		        err, fetch_init_result, "fetch: initialising libsodium or libcurl failed");
+		return rw_err_set(err, fetch_init_result, "fetch: initialising libcurl failed");
 	return 0;
 }
 
@@ -76,7 +72,7 @@ has_prefix_ci(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Initialises libsodium/libcurl (once) and the sink. */
+/* Initialises libcurl (once) and the sink; sink_done() releases it. */
 static int
 sink_init(struct sink *s, enum sink_kind kind, const char *url, int fd, uint64_t max,
         struct rw_err *err)
@@ -90,12 +86,22 @@ sink_init(struct sink *s, enum sink_kind kind, const char *url, int fd, uint64_t
 	        .url = url,
 	        .err = err,
 	        .max = max,
-	        .hash = kind != SINK_BUFFER,
 	        .fd = fd,
 	};
-	if (s->hash && crypto_generichash_init(&s->state, NULL, 0, FETCH_HASH_LEN) != 0)
-		return rw_err_set(err, -EIO, "fetch '%s': cannot initialise BLAKE2b", url);
+	if (kind != SINK_BUFFER) {
+		r = blake2b512_new(&s->hash);
+		if (r < 0)
+			return rw_err_set(err, r, "fetch '%s': cannot initialise BLAKE2b-512: %s",
+			        url, strerror(-r));
+	}
 	return 0;
+}
+
+/* Frees the hash context; the buffer of a SINK_BUFFER is the caller's. */
+static void
+sink_done(struct sink *s)
+{
+	s->hash = blake2b512_free(s->hash);
 }
 
 static int
@@ -175,14 +181,13 @@ sink_push(struct sink *s, const void *data, size_t n)
 		        rw_err_set(s->err, -EFBIG,
 		                "fetch '%s': artifact larger than the declared %" PRIu64 " bytes",
 		                s->url, s->max));
-	if (s->hash)
-		crypto_generichash_update(&s->state, data, n);
+	if (s->hash && blake2b512_update(s->hash, data, n) < 0)
+		return sink_fail(s,
+		        rw_err_set(s->err, -EIO, "fetch '%s': BLAKE2b-512 update failed", s->url));
 	if (s->kind == SINK_FD)
 		r = sink_write_fd(s, data, n);
-	else if (s->kind == SINK_BUFFER)
-		r = sink_append(s, data, n);
 	else
-		r = 0;
+		r = sink_append(s, data, n);
 	if (r < 0)
 		return r;
 	s->size += n;
@@ -506,9 +511,11 @@ fetch_to_fd(const char *url, int out_fd, const struct fetch_opts *o,
 	if (r < 0)
 		return r;
 	r = fetch_any(url, o, &s);
+	if (r >= 0 && blake2b512_final(s.hash, h) < 0)
+		r = rw_err_set(err, -EIO, "fetch '%s': BLAKE2b-512 final failed", url);
+	sink_done(&s);
 	if (r < 0)
 		return r;
-	crypto_generichash_final(&s.state, h, sizeof(h));
 	if (ret_blake2b)
 		memcpy(ret_blake2b, h, sizeof(h));
 	if (ret_size)
@@ -532,6 +539,7 @@ fetch_to_buffer(const char *url, size_t max, const struct fetch_opts *o, char **
 	if (r < 0)
 		return r;
 	r = fetch_any(url, o, &s);
+	sink_done(&s);
 	if (r >= 0 && !s.buf) {
 		s.buf = malloc(1);
 		if (!s.buf)
@@ -545,24 +553,6 @@ fetch_to_buffer(const char *url, size_t max, const struct fetch_opts *o, char **
 	*ret_buf = s.buf;
 	if (ret_len)
 		*ret_len = (size_t)s.size;
-	return 0;
-}
-
-int
-blake2b512_fd(int fd, uint8_t ret[static FETCH_HASH_LEN])
-{
-	struct sink s;
-	int r;
-
-	if (fd < 0)
-		return -EBADF;
-	r = sink_init(&s, SINK_HASH, "fd", -1, UINT64_MAX, NULL);
-	if (r < 0)
-		return r;
-	r = source_fd(fd, &s);
-	if (r < 0)
-		return r;
-	crypto_generichash_final(&s.state, ret, FETCH_HASH_LEN);
 	return 0;
 }
 

@@ -20,7 +20,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "blake2b.h"
 #include "ini.h"
+
+_Static_assert(MINISIGN_HASH_BYTES == BLAKE2B512_BYTES, "minisign prehashes with BLAKE2b-512");
 
 #define SIGALG        "Ed"
 #define SIGALG_HASHED "ED"
@@ -31,7 +34,6 @@
 #define UNTRUSTED_PREFIX "untrusted comment: "
 #define TRUSTED_PREFIX   "trusted comment: "
 
-#define HASH_BUF_SIZE (1024 * 1024)
 /* Upper bound on the scrypt cost read from a secret key file. */
 #define KDF_MEMLIMIT_MAX ((uint64_t)4 << 30)
 #define KDF_OPSLIMIT_MAX ((uint64_t)1 << 36)
@@ -674,43 +676,26 @@ int
 minisign_hash_fd(int fd, uint8_t ret_hash[static MINISIGN_HASH_BYTES], uint64_t *ret_size,
         struct rw_err *err)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	crypto_generichash_state hs;
-	uint64_t total = 0;
-	int r;
+	int r = blake2b512_fd_size(fd, ret_hash, ret_size);
 
-	r = sodium_ready(err);
+	if (r == -ENOMEM)
+		return rw_err_set(err, r, "out of memory");
+	if (r == -EOPNOTSUPP)
+		return rw_err_set(err, r, "BLAKE2b-512 is not available in libcrypto");
 	if (r < 0)
-		return r;
-	buf = malloc(HASH_BUF_SIZE);
-	if (!buf)
-		return rw_err_set(err, -ENOMEM, "out of memory");
-	/* Only advice: fails harmlessly on pipes. */
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	crypto_generichash_init(&hs, NULL, 0, MINISIGN_HASH_BYTES);
-	for (;;) {
-		ssize_t n = read(fd, buf, HASH_BUF_SIZE);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return rw_err_set(err, -errno, "read error: %s", strerror(errno));
-		}
-		if (n == 0)
-			break;
-		crypto_generichash_update(&hs, buf, (unsigned long long)n);
-		total += (uint64_t)n;
-	}
-	crypto_generichash_final(&hs, ret_hash, MINISIGN_HASH_BYTES);
-	if (ret_size)
-		*ret_size = total;
+		return rw_err_set(err, r, "read error: %s", strerror(-r));
 	return 0;
 }
 
-static void
-hash_buffer(const void *data, size_t len, uint8_t out[static MINISIGN_HASH_BYTES])
+static int
+hash_buffer(
+        const void *data, size_t len, uint8_t out[static MINISIGN_HASH_BYTES], struct rw_err *err)
 {
-	crypto_generichash(out, MINISIGN_HASH_BYTES, data, len, NULL, 0);
+	int r = blake2b512_buffer(data, len, out);
+
+	if (r < 0)
+		return rw_err_set(err, r, "BLAKE2b-512 failed: %s", strerror(-r));
+	return 0;
 }
 
 /* ---- signature files ---- */
@@ -896,10 +881,9 @@ minisign_sign_buffer(const struct minisign_seckey *sec, const void *data, size_t
 	uint8_t hash[MINISIGN_HASH_BYTES];
 	int r;
 
-	r = sodium_ready(err);
+	r = hash_buffer(data, len, hash, err);
 	if (r < 0)
 		return r;
-	hash_buffer(data, len, hash);
 	return minisign_sign_hash(sec, hash, trusted_comment, untrusted_comment, ret_sigtext, err);
 }
 
@@ -982,9 +966,8 @@ minisign_verify_buffer(const struct minisign_pubkey *keys, size_t nkeys, const v
 	uint8_t hash[MINISIGN_HASH_BYTES];
 	int r;
 
-	r = sodium_ready(err);
+	r = hash_buffer(data, len, hash, err);
 	if (r < 0)
 		return r;
-	hash_buffer(data, len, hash);
 	return minisign_verify_hash(keys, nkeys, hash, sig, NULL, err);
 }
