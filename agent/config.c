@@ -23,13 +23,13 @@ strv_extend(char ***v, const char *value, struct rw_err *err, const char *key)
 	}
 	r = strv_split(value, CONFIG_LIST_MAX, &words);
 	if (r < 0)
-		return rw_err_set(err, r, "too many values for %s= (at most %d)", key,
-			CONFIG_LIST_MAX);
+		return rw_err_set(
+		        err, r, "too many values for %s= (at most %d)", key, CONFIG_LIST_MAX);
 	n = strv_length(*v);
 	m = strv_length(words);
 	if (n + m > CONFIG_LIST_MAX)
-		return rw_err_set(err, -E2BIG, "too many values for %s= (at most %d)", key,
-			CONFIG_LIST_MAX);
+		return rw_err_set(
+		        err, -E2BIG, "too many values for %s= (at most %d)", key, CONFIG_LIST_MAX);
 	nv = realloc(*v, (n + m + 1) * sizeof(char *));
 	if (!nv)
 		return -ENOMEM;
@@ -55,8 +55,8 @@ strv_append_one(char ***v, const char *value, struct rw_err *err, const char *ke
 		return 0;
 	}
 	if (n + 1 > CONFIG_LIST_MAX)
-		return rw_err_set(err, -E2BIG, "too many %s= lines (at most %d)", key,
-			CONFIG_LIST_MAX);
+		return rw_err_set(
+		        err, -E2BIG, "too many %s= lines (at most %d)", key, CONFIG_LIST_MAX);
 	nv = realloc(*v, (n + 2) * sizeof(char *));
 	if (!nv)
 		return -ENOMEM;
@@ -72,9 +72,10 @@ static int
 set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
 {
 	if (value[0] != '/')
-		return rw_err_set(err, -EINVAL, "%s= must be an absolute path, got '%s'", key,
-			value);
-	if (strstr(value, "/../") || (strlen(value) >= 3 && streq(value + strlen(value) - 3, "/..")))
+		return rw_err_set(
+		        err, -EINVAL, "%s= must be an absolute path, got '%s'", key, value);
+	if (strstr(value, "/../") ||
+	        (strlen(value) >= 3 && streq(value + strlen(value) - 3, "/..")))
 		return rw_err_set(err, -EINVAL, "%s= must not contain '..', got '%s'", key, value);
 	if (xsnprintf(dst, size, "%s", value) < 0)
 		return rw_err_set(err, -ENAMETOOLONG, "%s= path too long", key);
@@ -91,13 +92,13 @@ set_duration(uint64_t *dst, const char *value, const char *key, struct rw_err *e
 
 	if (r < 0)
 		return rw_err_set(err, r,
-			"invalid duration '%s' for %s= (use e.g. 500ms, 10s, 5m, 1h)", value, key);
+		        "invalid duration '%s' for %s= (use e.g. 500ms, 10s, 5m, 1h)", value, key);
 	return 0;
 }
 
 static int
-agent_handler(void *userdata, const char *section, const char *key, const char *value,
-	struct rw_err *err)
+agent_handler(
+        void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
 {
 	struct agent_config *c = userdata;
 
@@ -115,7 +116,7 @@ agent_handler(void *userdata, const char *section, const char *key, const char *
 int
 agent_config_load(const char *path, struct agent_config *ret, struct rw_err *err)
 {
-	struct agent_config c = { 0 };
+	struct agent_config c = {0};
 	bool is_default = !path;
 	int r;
 
@@ -148,8 +149,7 @@ agent_config_done(struct agent_config *c)
 static bool
 unit_name_is_valid(const char *u)
 {
-	static const char *const suffixes[] = { ".service", ".socket", ".target", ".timer",
-		".path" };
+	static const char *const suffixes[] = {".service", ".socket", ".target", ".timer", ".path"};
 	size_t n = strlen(u);
 
 	if (n == 0 || n > 255)
@@ -189,8 +189,8 @@ shared_dir_is_valid(const char *d)
 }
 
 static int
-app_handler(void *userdata, const char *section, const char *key, const char *value,
-	struct rw_err *err)
+app_handler(
+        void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
 {
 	struct app_config *c = userdata;
 	uint64_t v;
@@ -200,7 +200,7 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 		if (streq(key, "Name")) {
 			if (!app_name_is_valid(value))
 				return rw_err_set(err, -EINVAL,
-					"invalid app name '%s' (use a-z, 0-9, '-', '_')", value);
+				        "invalid app name '%s' (use a-z, 0-9, '-', '_')", value);
 			strcpy(c->name, value);
 			return 0;
 		}
@@ -212,15 +212,16 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 				return r;
 			for (char **u = c->units; u && *u; u++)
 				if (!unit_name_is_valid(*u))
-					return rw_err_set(err, -EINVAL, "invalid unit name '%s'", *u);
+					return rw_err_set(
+					        err, -EINVAL, "invalid unit name '%s'", *u);
 			return 0;
 		}
 		if (streq(key, "KeepReleases")) {
 			r = parse_uint64(value, &v);
 			if (r < 0 || v < 2 || v > 1000)
 				return rw_err_set(err, -EINVAL,
-					"KeepReleases= must be an integer from 2 to 1000, got '%s'",
-					value);
+				        "KeepReleases= must be an integer from 2 to 1000, got '%s'",
+				        value);
 			c->keep_releases = (unsigned)v;
 			return 0;
 		}
@@ -231,9 +232,10 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 			for (char **d = c->shared_dirs; d && *d; d++)
 				if (!shared_dir_is_valid(*d))
 					return rw_err_set(err, -EINVAL,
-						"invalid shared dir '%s' (a relative path without '.' "
-						"or '..')",
-						*d);
+					        "invalid shared dir '%s' (a relative path without "
+					        "'.' "
+					        "or '..')",
+					        *d);
 			return 0;
 		}
 	} else if (streq(section, "Health")) {
@@ -242,9 +244,11 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 			if (r < 0)
 				return r;
 			for (char **u = c->http_get; u && *u; u++)
-				if (strncmp(*u, "http://", 7) != 0 && strncmp(*u, "https://", 8) != 0)
+				if (strncmp(*u, "http://", 7) != 0 &&
+				        strncmp(*u, "https://", 8) != 0)
 					return rw_err_set(err, -EINVAL,
-						"HttpGet= takes http:// or https:// URLs, got '%s'", *u);
+					        "HttpGet= takes http:// or https:// URLs, got '%s'",
+					        *u);
 			return 0;
 		}
 		if (streq(key, "TcpConnect")) {
@@ -256,9 +260,9 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 				uint64_t port;
 
 				if (!colon || colon == *u || parse_uint64(colon + 1, &port) < 0 ||
-					port == 0 || port > 65535)
+				        port == 0 || port > 65535)
 					return rw_err_set(err, -EINVAL,
-						"TcpConnect= takes HOST:PORT, got '%s'", *u);
+					        "TcpConnect= takes HOST:PORT, got '%s'", *u);
 			}
 			return 0;
 		}
@@ -281,16 +285,16 @@ app_handler(void *userdata, const char *section, const char *key, const char *va
 }
 
 int
-app_config_parse(const char *name, const char *buf, size_t len, struct app_config *ret,
-	struct rw_err *err)
+app_config_parse(
+        const char *name, const char *buf, size_t len, struct app_config *ret, struct rw_err *err)
 {
 	struct app_config c = {
-		.keep_releases = 5,
-		.min_healthy_usec = 10 * USEC_PER_SEC,
-		.deadline_usec = 120 * USEC_PER_SEC,
-		.interval_usec = 1 * USEC_PER_SEC,
-		.probe_timeout_usec = 5 * USEC_PER_SEC,
-		.hook_timeout_usec = 300 * USEC_PER_SEC,
+	        .keep_releases = 5,
+	        .min_healthy_usec = 10 * USEC_PER_SEC,
+	        .deadline_usec = 120 * USEC_PER_SEC,
+	        .interval_usec = 1 * USEC_PER_SEC,
+	        .probe_timeout_usec = 5 * USEC_PER_SEC,
+	        .hook_timeout_usec = 300 * USEC_PER_SEC,
 	};
 	int r;
 
@@ -323,8 +327,8 @@ fail:
 }
 
 int
-app_config_load(const struct agent_config *ac, const char *app, struct app_config *ret,
-	struct rw_err *err)
+app_config_load(
+        const struct agent_config *ac, const char *app, struct app_config *ret, struct rw_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	char path[PATH_MAX];
@@ -339,16 +343,16 @@ app_config_load(const struct agent_config *ac, const char *app, struct app_confi
 		return rw_err_set(err, r, "apps directory path too long");
 	r = read_full_file(path, INI_FILE_MAX, true, &buf, &len);
 	if (r == -ENOENT)
-		return rw_err_set(err, r, "app '%s' is not configured: %s does not exist", app,
-			path);
+		return rw_err_set(
+		        err, r, "app '%s' is not configured: %s does not exist", app, path);
 	if (r < 0)
 		return rw_err_set(err, r, "cannot read %s: %s", path, strerror(-r));
 	r = app_config_parse(path, buf, len, &c, err);
 	if (r < 0)
 		return r;
 	if (!streq(c.name, app)) {
-		rw_err_set(err, -EINVAL, "%s: Name='%s' does not match the file name", path,
-			c.name);
+		rw_err_set(
+		        err, -EINVAL, "%s: Name='%s' does not match the file name", path, c.name);
 		app_config_done(&c);
 		return -EINVAL;
 	}

@@ -17,10 +17,10 @@
 #include "util.h"
 #include "version.h"
 
-#define AGENT_CONFIG_DEFAULT "/etc/rollwave/agent.conf"
+#define AGENT_CONFIG_DEFAULT    "/etc/rollwave/agent.conf"
 #define AGENT_STATE_DIR_DEFAULT "/var/lib/rollwave-agent"
-#define AGENT_APPS_DIR_DEFAULT "/etc/rollwave/apps"
-#define CONFIG_LIST_MAX 64
+#define AGENT_APPS_DIR_DEFAULT  "/etc/rollwave/apps"
+#define CONFIG_LIST_MAX         64
 
 struct agent_config {
 	char config_path[PATH_MAX];
@@ -56,11 +56,11 @@ int agent_config_load(const char *path, struct agent_config *ret, struct rw_err 
 void agent_config_done(struct agent_config *c);
 
 /* Loads <apps_dir>/<app>.conf and checks that Name= matches app. */
-int app_config_load(const struct agent_config *ac, const char *app, struct app_config *ret,
-	struct rw_err *err);
+int app_config_load(
+        const struct agent_config *ac, const char *app, struct app_config *ret, struct rw_err *err);
 /* Parses one app config from a buffer (for tests and fuzzing). */
-int app_config_parse(const char *name, const char *buf, size_t len, struct app_config *ret,
-	struct rw_err *err);
+int app_config_parse(
+        const char *name, const char *buf, size_t len, struct app_config *ret, struct rw_err *err);
 void app_config_done(struct app_config *c);
 
 /* Lists the apps configured in apps_dir (names of *.conf files, sorted). */

@@ -22,7 +22,7 @@
 #include "unpack.h"
 #include "units.h"
 
-#define MANIFEST_MAX (64 * 1024)
+#define MANIFEST_MAX           (64 * 1024)
 #define UNITS_JOB_TIMEOUT_USEC (90 * USEC_PER_SEC)
 
 struct engine {
@@ -49,15 +49,15 @@ struct op {
 };
 
 static const char *const phase_names[_ENGINE_PHASE_MAX] = {
-	[ENGINE_PHASE_FETCHING] = "fetching",
-	[ENGINE_PHASE_VERIFYING] = "verifying",
-	[ENGINE_PHASE_UNPACKING] = "unpacking",
-	[ENGINE_PHASE_ACTIVATING] = "activating",
-	[ENGINE_PHASE_RESTARTING] = "restarting",
-	[ENGINE_PHASE_HEALTH] = "health",
-	[ENGINE_PHASE_COMMITTED] = "committed",
-	[ENGINE_PHASE_ROLLED_BACK] = "rolled_back",
-	[ENGINE_PHASE_FAILED] = "failed",
+        [ENGINE_PHASE_FETCHING] = "fetching",
+        [ENGINE_PHASE_VERIFYING] = "verifying",
+        [ENGINE_PHASE_UNPACKING] = "unpacking",
+        [ENGINE_PHASE_ACTIVATING] = "activating",
+        [ENGINE_PHASE_RESTARTING] = "restarting",
+        [ENGINE_PHASE_HEALTH] = "health",
+        [ENGINE_PHASE_COMMITTED] = "committed",
+        [ENGINE_PHASE_ROLLED_BACK] = "rolled_back",
+        [ENGINE_PHASE_FAILED] = "failed",
 };
 
 const char *
@@ -93,7 +93,7 @@ engine_open(const struct agent_config *cfg, struct engine **ret, struct rw_err *
 	r = mkdir_p(cfg->state_dir, 0700);
 	if (r < 0)
 		return rw_err_set(err, r, "cannot create state directory %s: %s", cfg->state_dir,
-			strerror(-r));
+		        strerror(-r));
 	r = xsnprintf(lock_path, sizeof(lock_path), "%s/lock", cfg->state_dir);
 	if (r < 0)
 		return rw_err_set(err, r, "state directory path too long");
@@ -125,19 +125,19 @@ engine_open(const struct agent_config *cfg, struct engine **ret, struct rw_err *
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct rw_err kerr = { { 0 } };
+		struct rw_err kerr = {{0}};
 
 		r = minisign_pubkey_load(cfg->trusted_keys[i], &e->keys[e->nkeys], &kerr);
 		if (r < 0) {
 			strbuf_printf(e->keys_error, sizeof(e->keys_error), "trusted key %s: %s",
-				cfg->trusted_keys[i], kerr.msg);
+			        cfg->trusted_keys[i], kerr.msg);
 			continue;
 		}
 		e->nkeys++;
 	}
 	if (n == 0)
 		strbuf_printf(e->keys_error, sizeof(e->keys_error),
-			"no TrustedKeys= configured in %s", cfg->config_path);
+		        "no TrustedKeys= configured in %s", cfg->config_path);
 	*ret = e;
 	return 0;
 fail:
@@ -176,12 +176,12 @@ op_init(struct op *op, struct engine *e, const struct app_config *app, struct en
 	memset(res, 0, sizeof(*res));
 	strbuf_printf(res->app, sizeof(res->app), "%s", app->name);
 	*op = (struct op) {
-		.e = e,
-		.app = app,
-		.res = res,
-		.phase = _ENGINE_PHASE_MAX,
-		.started = now_monotonic_usec(),
-		.rootfd = -1,
+	        .e = e,
+	        .app = app,
+	        .res = res,
+	        .phase = _ENGINE_PHASE_MAX,
+	        .started = now_monotonic_usec(),
+	        .rootfd = -1,
 	};
 }
 
@@ -196,7 +196,7 @@ op_phase(struct op *op, enum engine_phase p)
 	op->phase_start = now;
 	if (op->e->phase_cb)
 		op->e->phase_cb(op->e->phase_userdata, op->app->name, op->res->to, p,
-			p == ENGINE_PHASE_FAILED ? op->res->message : NULL);
+		        p == ENGINE_PHASE_FAILED ? op->res->message : NULL);
 }
 
 static void
@@ -206,9 +206,8 @@ op_done(struct op *op)
 }
 
 /* Ends the operation with outcome and a message; returns r. */
-static int
-op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
-	_printf_(4, 5);
+static int op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
+        _printf_(4, 5);
 static int
 op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
 {
@@ -257,7 +256,7 @@ engine_bus(struct engine *e, sd_bus **ret, struct rw_err *err)
 static void
 history(struct op *op, const char *kind, const char *result)
 {
-	struct history_entry h = { 0 };
+	struct history_entry h = {0};
 	int r;
 
 	strbuf_printf(h.op, sizeof(h.op), "%s", kind);
@@ -270,7 +269,7 @@ history(struct op *op, const char *kind, const char *result)
 	r = state_history_add(op->e->state, op->app->name, &h);
 	if (r < 0)
 		log_struct(LOG_WARNING, NULL, op->app->name, op->res->to,
-			"cannot record history: %s", strerror(-r));
+		        "cannot record history: %s", strerror(-r));
 }
 
 static void
@@ -279,21 +278,21 @@ log_hook_output(const struct op *op, const char *name, const struct hook_result 
 	if (!hr->ran || hr->output_len == 0)
 		return;
 	log_struct(LOG_INFO, MSGID_HOOK_OUTPUT, op->app->name, op->res->to,
-		"hook '%s' output%s:\n%.*s", name, hr->truncated ? " (truncated)" : "",
-		(int)hr->output_len, hr->output);
+	        "hook '%s' output%s:\n%.*s", name, hr->truncated ? " (truncated)" : "",
+	        (int)hr->output_len, hr->output);
 }
 
 static int
 run_hook(struct op *op, const char *version, const char *previous, const char *name,
-	struct rw_err *err)
+        struct rw_err *err)
 {
-	struct hook_result hr = { 0 };
+	struct hook_result hr = {0};
 	char dir[PATH_MAX];
 	struct hook_env env = {
-		.app = op->app->name,
-		.version = version,
-		.previous_version = previous ? previous : "",
-		.release_dir = dir,
+	        .app = op->app->name,
+	        .version = version,
+	        .previous_version = previous ? previous : "",
+	        .release_dir = dir,
 	};
 	int r;
 
@@ -312,15 +311,15 @@ activate_and_check(struct op *op, const char *version, const char *previous, str
 {
 	const struct app_config *app = op->app;
 	struct health_config hc = {
-		.http_get = app->http_get,
-		.tcp_connect = app->tcp_connect,
-		.exec = app->exec,
-		.min_healthy_usec = app->min_healthy_usec,
-		.deadline_usec = app->deadline_usec,
-		.interval_usec = app->interval_usec,
-		.probe_timeout_usec = app->probe_timeout_usec,
+	        .http_get = app->http_get,
+	        .tcp_connect = app->tcp_connect,
+	        .exec = app->exec,
+	        .min_healthy_usec = app->min_healthy_usec,
+	        .deadline_usec = app->deadline_usec,
+	        .interval_usec = app->interval_usec,
+	        .probe_timeout_usec = app->probe_timeout_usec,
 	};
-	struct health_result hr = { 0 };
+	struct health_result hr = {0};
 	char dir[PATH_MAX];
 	sd_bus *bus = NULL;
 	int r;
@@ -340,10 +339,10 @@ activate_and_check(struct op *op, const char *version, const char *previous, str
 		return rw_err_set(err, r, "release path too long");
 	{
 		struct hook_env env = {
-			.app = app->name,
-			.version = version,
-			.previous_version = previous ? previous : "",
-			.release_dir = dir,
+		        .app = app->name,
+		        .version = version,
+		        .previous_version = previous ? previous : "",
+		        .release_dir = dir,
 		};
 
 		r = health_wait(bus, app->units, &hc, &env, &hr, err);
@@ -357,7 +356,7 @@ activate_and_check(struct op *op, const char *version, const char *previous, str
 static int
 commit(struct op *op, const char *kind, const char *version, const char *previous)
 {
-	struct app_record rec = { 0 };
+	struct app_record rec = {0};
 	struct state *s = op->e->state;
 	int r;
 
@@ -369,9 +368,9 @@ commit(struct op *op, const char *kind, const char *version, const char *previou
 	if (r < 0)
 		return r;
 	strbuf_printf(op->res->message, sizeof(op->res->message), "%s %s is live and healthy",
-		op->app->name, version);
+	        op->app->name, version);
 	if ((r = state_set_app(s, op->app->name, &rec)) < 0 ||
-		(r = state_inflight_clear(s, op->app->name)) < 0) {
+	        (r = state_inflight_clear(s, op->app->name)) < 0) {
 		state_rollback(s);
 		return r;
 	}
@@ -382,9 +381,9 @@ commit(struct op *op, const char *kind, const char *version, const char *previou
 /* Records the end of an operation that did not commit. */
 static void
 finish_uncommitted(struct op *op, const char *kind, const char *result, const char *current,
-	const char *previous, const char *health)
+        const char *previous, const char *health)
 {
-	struct app_record rec = { 0 };
+	struct app_record rec = {0};
 	struct state *s = op->e->state;
 
 	if (state_begin(s) < 0)
@@ -409,43 +408,43 @@ finish_uncommitted(struct op *op, const char *kind, const char *result, const ch
  */
 static int
 roll_back_locally(struct op *op, const char *kind, const char *sick, const char *back_to,
-	const char *keep_previous, const char *reason)
+        const char *keep_previous, const char *reason)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	char why[768];
 	int r;
 
 	strbuf_printf(why, sizeof(why), "%s", reason);
 	if (isempty(back_to) || !layout_release_exists(op->rootfd, back_to)) {
 		strbuf_printf(op->res->message, sizeof(op->res->message),
-			"%s %s is unhealthy (%s); no previous release on disk to return to, "
-			"'current' stays at %s",
-			op->app->name, sick, why, sick);
+		        "%s %s is unhealthy (%s); no previous release on disk to return to, "
+		        "'current' stays at %s",
+		        op->app->name, sick, why, sick);
 		finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
 		return op_finish(op, ENGINE_FAILED, -EPROTO, "%s", op->res->message);
 	}
 	log_struct(LOG_WARNING, MSGID_ROLLED_BACK, op->app->name, sick,
-		"%s %s is unhealthy (%s); swapping back to %s", op->app->name, sick, why, back_to);
+	        "%s %s is unhealthy (%s); swapping back to %s", op->app->name, sick, why, back_to);
 	op_phase(op, ENGINE_PHASE_ACTIVATING);
 	r = layout_swap_current(op->rootfd, back_to, &err);
 	if (r < 0) {
 		strbuf_printf(op->res->message, sizeof(op->res->message),
-			"%s %s is unhealthy (%s) and swapping back to %s failed: %s", op->app->name,
-			sick, why, back_to, err.msg);
+		        "%s %s is unhealthy (%s) and swapping back to %s failed: %s", op->app->name,
+		        sick, why, back_to, err.msg);
 		finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
 		return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 	}
 	r = activate_and_check(op, back_to, NULL, &err);
 	if (r < 0) {
 		strbuf_printf(op->res->message, sizeof(op->res->message),
-			"%s %s was unhealthy (%s); rolled back to %s, which is not healthy either: "
-			"%s",
-			op->app->name, sick, why, back_to, err.msg);
+		        "%s %s was unhealthy (%s); rolled back to %s, which is not healthy either: "
+		        "%s",
+		        op->app->name, sick, why, back_to, err.msg);
 		finish_uncommitted(op, kind, "failed", back_to, keep_previous, "unhealthy");
 		return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 	}
 	strbuf_printf(op->res->message, sizeof(op->res->message),
-		"rolled back to %s: %s %s was unhealthy: %s", back_to, op->app->name, sick, why);
+	        "rolled back to %s: %s %s was unhealthy: %s", back_to, op->app->name, sick, why);
 	finish_uncommitted(op, kind, "rolled_back_locally", back_to, keep_previous, "healthy");
 	return op_finish(op, ENGINE_ROLLED_BACK, -EPROTO, "%s", op->res->message);
 }
@@ -454,10 +453,10 @@ roll_back_locally(struct op *op, const char *kind, const char *sick, const char 
  * in-flight row must already say ACTIVATING. */
 static int
 swap_and_check(struct op *op, const char *kind, const char *version, const char *from,
-	const char *old_previous, bool may_roll_back)
+        const char *old_previous, bool may_roll_back)
 {
-	struct inflight in = { 0 };
-	struct rw_err err = { { 0 } };
+	struct inflight in = {0};
+	struct rw_err err = {{0}};
 	int r;
 
 	op_phase(op, ENGINE_PHASE_ACTIVATING);
@@ -475,7 +474,8 @@ swap_and_check(struct op *op, const char *kind, const char *version, const char 
 	if (r < 0) {
 		if (!may_roll_back) {
 			strbuf_printf(op->res->message, sizeof(op->res->message),
-				"%s %s is live but not healthy: %s", op->app->name, version, err.msg);
+			        "%s %s is live but not healthy: %s", op->app->name, version,
+			        err.msg);
 			finish_uncommitted(op, kind, "failed", version, old_previous, "unhealthy");
 			return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 		}
@@ -484,32 +484,31 @@ swap_and_check(struct op *op, const char *kind, const char *version, const char 
 	r = commit(op, kind, version, from);
 	if (r < 0)
 		return op_finish(op, ENGINE_FAILED, r,
-			"%s %s is healthy but recording it failed: %s", op->app->name, version,
-			strerror(-r));
+		        "%s %s is healthy but recording it failed: %s", op->app->name, version,
+		        strerror(-r));
 	return 0;
 }
 
 static void
 after_commit(struct op *op, const char *version, const char *previous)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	int r;
 
 	r = run_hook(op, version, previous, "after_activate", &err);
 	if (r < 0)
 		log_struct(LOG_WARNING, NULL, op->app->name, version,
-			"after_activate failed (the release stays live): %s", err.msg);
+		        "after_activate failed (the release stays live): %s", err.msg);
 	r = layout_prune(op->rootfd, op->app->keep_releases, version, previous);
 	if (r > 0)
-		log_struct(LOG_INFO, NULL, op->app->name, version, "pruned %d old release(s)",
-			r);
+		log_struct(LOG_INFO, NULL, op->app->name, version, "pruned %d old release(s)", r);
 }
 
 static int
 set_inflight(struct op *op, const char *kind, const char *from, const char *to,
-	enum inflight_phase phase)
+        enum inflight_phase phase)
 {
-	struct inflight in = { 0 };
+	struct inflight in = {0};
 
 	strbuf_printf(in.op, sizeof(in.op), "%s", kind);
 	strbuf_printf(in.from, sizeof(in.from), "%s", from);
@@ -542,10 +541,9 @@ fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_e
 
 	op_phase(op, ENGINE_PHASE_VERIFYING);
 	if (op->e->nkeys == 0)
-		return rw_err_set(err, -ENOKEY, "cannot verify the manifest: %s",
-			op->e->keys_error);
-	r = manifest_verify_and_parse(buf, len, sig, siglen, op->e->keys, op->e->nkeys, ret,
-		err);
+		return rw_err_set(
+		        err, -ENOKEY, "cannot verify the manifest: %s", op->e->keys_error);
+	r = manifest_verify_and_parse(buf, len, sig, siglen, op->e->keys, op->e->nkeys, ret, err);
 	if (r < 0)
 		return rw_err_prefix(err, r, "manifest %s rejected", url);
 	return 0;
@@ -554,7 +552,7 @@ fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_e
 /* The rollback-attack guard and the other checks on a verified manifest. */
 static int
 check_manifest(struct op *op, const struct manifest *m, const char *current, bool *ret_live,
-	struct rw_err *err)
+        struct rw_err *err)
 {
 	char highest[VERSION_MAX + 1];
 	uint8_t seen[64];
@@ -562,21 +560,21 @@ check_manifest(struct op *op, const struct manifest *m, const char *current, boo
 
 	*ret_live = false;
 	if (!streq(m->app, op->app->name))
-		return rw_err_set(err, -EPERM, "manifest is for app '%s', not '%s'", m->app,
-			op->app->name);
+		return rw_err_set(
+		        err, -EPERM, "manifest is for app '%s', not '%s'", m->app, op->app->name);
 	if (m->expires_usec <= now_realtime_usec()) {
 		char ts[32];
 
 		format_timestamp_utc(m->expires_usec, ts, sizeof(ts));
 		return rw_err_set(err, -EKEYEXPIRED, "manifest of %s %s expired at %s", m->app,
-			m->version, ts);
+		        m->version, ts);
 	}
 	r = state_accepted_hash(op->e->state, m->app, m->version, seen);
 	if (r >= 0 && sodium_memcmp(seen, m->blake2b, 64) != 0)
 		return rw_err_set(err, -EPERM,
-			"%s %s was accepted before with a different artifact hash; a version's "
-			"content never changes",
-			m->app, m->version);
+		        "%s %s was accepted before with a different artifact hash; a version's "
+		        "content never changes",
+		        m->app, m->version);
 	if (r < 0 && r != -ENOENT)
 		return rw_err_set(err, r, "cannot read the state file: %s", strerror(-r));
 	if (current && streq(current, m->version)) {
@@ -589,28 +587,28 @@ check_manifest(struct op *op, const struct manifest *m, const char *current, boo
 	if (highest[0] && version_compare(m->version, highest) < 0) {
 		if (layout_release_exists(op->rootfd, m->version))
 			return rw_err_set(err, -EPERM,
-				"%s %s is older than %s, the newest release this host accepted; "
-				"it is still on disk: use 'rollwave-agent rollback %s --to %s'",
-				m->app, m->version, highest, m->app, m->version);
+			        "%s %s is older than %s, the newest release this host accepted; "
+			        "it is still on disk: use 'rollwave-agent rollback %s --to %s'",
+			        m->app, m->version, highest, m->app, m->version);
 		return rw_err_set(err, -EPERM,
-			"%s %s is older than %s, the newest release this host accepted "
-			"(rollback-attack guard)",
-			m->app, m->version, highest);
+		        "%s %s is older than %s, the newest release this host accepted "
+		        "(rollback-attack guard)",
+		        m->app, m->version, highest);
 	}
 	return 0;
 }
 
 /* Fetches and verifies the artifact, then unpacks it into releases/<v>. */
 static int
-install_release(struct op *op, const char *manifest_url, const struct manifest *m,
-	struct rw_err *err)
+install_release(
+        struct op *op, const char *manifest_url, const struct manifest *m, struct rw_err *err)
 {
 	struct unpack_limits lim = UNPACK_LIMITS_DEFAULT;
 	struct fetch_opts fo = FETCH_OPTS_DEFAULT;
 	_cleanup_free_ char *artifact_url = NULL;
 	_cleanup_close_ int relfd = -1, dl = -1, stfd = -1;
 	char dl_name[128], st_name[128], hex[129];
-	struct unpack_stats stats = { 0 };
+	struct unpack_stats stats = {0};
 	uint8_t hash[64];
 	uint64_t size = 0;
 	int r;
@@ -629,8 +627,8 @@ install_release(struct op *op, const char *manifest_url, const struct manifest *
 		return rw_err_set(err, r, "invalid Artifact= '%s' in the manifest", m->artifact);
 	dl = openat(relfd, dl_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dl < 0)
-		return rw_err_set(err, -errno, "cannot create %s/releases/%s: %m", op->app->root,
-			dl_name);
+		return rw_err_set(
+		        err, -errno, "cannot create %s/releases/%s: %m", op->app->root, dl_name);
 	fo.max_size = m->size;
 	r = fetch_to_fd(artifact_url, dl, &fo, hash, &size, err);
 	if (r < 0) {
@@ -640,16 +638,17 @@ install_release(struct op *op, const char *manifest_url, const struct manifest *
 	op_phase(op, ENGINE_PHASE_VERIFYING);
 	if (size != m->size) {
 		(void)unlinkat(relfd, dl_name, 0);
-		return rw_err_set(err, -EBADMSG, "artifact %s is %" PRIu64
-			" bytes but the manifest declares %" PRIu64, artifact_url, size, m->size);
+		return rw_err_set(err, -EBADMSG,
+		        "artifact %s is %" PRIu64 " bytes but the manifest declares %" PRIu64,
+		        artifact_url, size, m->size);
 	}
 	if (sodium_memcmp(hash, m->blake2b, 64) != 0) {
 		(void)unlinkat(relfd, dl_name, 0);
 		hex_encode(hash, 64, hex);
 		return rw_err_set(err, -EBADMSG,
-			"artifact %s does not match the manifest: BLAKE2b-512 is %.16s..., "
-			"the manifest says another",
-			artifact_url, hex);
+		        "artifact %s does not match the manifest: BLAKE2b-512 is %.16s..., "
+		        "the manifest says another",
+		        artifact_url, hex);
 	}
 	r = state_record_accepted(op->e->state, m->app, m->version, m->blake2b);
 	if (r < 0) {
@@ -686,11 +685,11 @@ install_release(struct op *op, const char *manifest_url, const struct manifest *
 	}
 	r = fsync_fd(relfd);
 	if (r < 0)
-		return rw_err_set(err, r, "cannot fsync %s/releases: %s", op->app->root,
-			strerror(-r));
+		return rw_err_set(
+		        err, r, "cannot fsync %s/releases: %s", op->app->root, strerror(-r));
 	log_struct(LOG_INFO, NULL, m->app, m->version,
-		"unpacked %s %s: %" PRIu64 " entries, %" PRIu64 " bytes", m->app, m->version,
-		stats.entries, stats.bytes);
+	        "unpacked %s %s: %" PRIu64 " entries, %" PRIu64 " bytes", m->app, m->version,
+	        stats.entries, stats.bytes);
 	return 0;
 fail:
 	(void)rm_rf_at(relfd, st_name);
@@ -700,12 +699,12 @@ fail:
 
 int
 engine_deploy(struct engine *e, const struct app_config *app, const char *manifest_url,
-	struct engine_result *ret)
+        struct engine_result *ret)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	struct engine_result rec;
-	struct app_record ar = { 0 };
-	struct manifest m = { 0 };
+	struct app_record ar = {0};
+	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
 	bool live = false;
 	struct op op;
@@ -715,8 +714,8 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	op_init(&op, e, app, ret);
 	if (r < 0)
 		return op_finish(&op, ENGINE_FAILED, r,
-			"recovering an interrupted operation failed, deploy not started: %s",
-			rec.message);
+		        "recovering an interrupted operation failed, deploy not started: %s",
+		        rec.message);
 
 	r = layout_open_root(app->root, true, &op.rootfd, &err);
 	if (r < 0)
@@ -724,7 +723,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s/current is not a rollwave symlink",
-			app->root);
+		        app->root);
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
 	(void)state_get_app(e->state, app->name, &ar);
 
@@ -733,23 +732,23 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", m.version);
 	log_struct(LOG_INFO, MSGID_DEPLOY_START, app->name, m.version, "deploying %s %s over %s",
-		app->name, m.version, current[0] ? current : "nothing");
+	        app->name, m.version, current[0] ? current : "nothing");
 	r = check_manifest(&op, &m, current, &live, &err);
 	if (r < 0)
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	if (live)
-		return op_finish(&op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name,
-			m.version);
+		return op_finish(
+		        &op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name, m.version);
 
 	if (!layout_release_exists(op.rootfd, m.version)) {
 		r = set_inflight(&op, "deploy", current, m.version, INFLIGHT_STAGING);
 		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r, "cannot write the state file: %s",
-				strerror(-r));
+			return op_finish(&op, ENGINE_UNCHANGED, r,
+			        "cannot write the state file: %s", strerror(-r));
 		r = install_release(&op, manifest_url, &m, &err);
 		if (r < 0) {
 			finish_uncommitted(&op, "deploy", "failed", NULL, NULL,
-				ar.health[0] ? ar.health : "unknown");
+			        ar.health[0] ? ar.health : "unknown");
 			return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 		}
 	} else {
@@ -757,40 +756,40 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 		 * was checked against the accepted one above, no download. */
 		r = state_record_accepted(e->state, m.app, m.version, m.blake2b);
 		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r, "cannot write the state file: %s",
-				strerror(-r));
+			return op_finish(&op, ENGINE_UNCHANGED, r,
+			        "cannot write the state file: %s", strerror(-r));
 	}
 
 	r = run_hook(&op, m.version, current, "before_activate", &err);
 	if (r < 0) {
-		finish_uncommitted(&op, "deploy", "failed", NULL, NULL,
-			ar.health[0] ? ar.health : "unknown");
+		finish_uncommitted(
+		        &op, "deploy", "failed", NULL, NULL, ar.health[0] ? ar.health : "unknown");
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s; %s stays live", err.msg,
-			current[0] ? current : "nothing");
+		        current[0] ? current : "nothing");
 	}
 
 	r = set_inflight(&op, "deploy", current, m.version, INFLIGHT_ACTIVATING);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "cannot write the state file: %s",
-			strerror(-r));
+		return op_finish(
+		        &op, ENGINE_UNCHANGED, r, "cannot write the state file: %s", strerror(-r));
 	r = swap_and_check(&op, "deploy", m.version, current, ar.previous, true);
 	if (r < 0)
 		return r;
 	after_commit(&op, m.version, current);
 	log_struct(LOG_INFO, MSGID_DEPLOY_DONE, app->name, m.version, "%s %s is live and healthy",
-		app->name, m.version);
-	return op_finish(&op, ENGINE_COMMITTED, 0, "%s %s is live and healthy", app->name,
-		m.version);
+	        app->name, m.version);
+	return op_finish(
+	        &op, ENGINE_COMMITTED, 0, "%s %s is live and healthy", app->name, m.version);
 }
 
 int
 engine_rollback(struct engine *e, const struct app_config *app, const char *to_version,
-	struct engine_result *ret)
+        struct engine_result *ret)
 {
 	_cleanup_strv_free_ char **versions = NULL;
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	struct engine_result rec;
-	struct app_record ar = { 0 };
+	struct app_record ar = {0};
 	char current[VERSION_MAX + 1] = "", target[VERSION_MAX + 1] = "";
 	struct op op;
 	int r;
@@ -799,22 +798,22 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 	op_init(&op, e, app, ret);
 	if (r < 0)
 		return op_finish(&op, ENGINE_FAILED, r,
-			"recovering an interrupted operation failed, rollback not started: %s",
-			rec.message);
+		        "recovering an interrupted operation failed, rollback not started: %s",
+		        rec.message);
 	r = layout_open_root(app->root, false, &op.rootfd, &err);
 	if (r < 0)
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s/current is not a rollwave symlink",
-			app->root);
+		        app->root);
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
 	(void)state_get_app(e->state, app->name, &ar);
 
 	if (to_version) {
 		if (!version_is_valid(to_version))
-			return op_finish(&op, ENGINE_UNCHANGED, -EINVAL, "invalid version '%s'",
-				to_version);
+			return op_finish(
+			        &op, ENGINE_UNCHANGED, -EINVAL, "invalid version '%s'", to_version);
 		strbuf_printf(target, sizeof(target), "%s", to_version);
 	} else if (ar.previous[0] && !streq(ar.previous, current)) {
 		strbuf_printf(target, sizeof(target), "%s", ar.previous);
@@ -822,8 +821,8 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 		/* No recorded previous: the newest release older than current. */
 		r = layout_list_releases(op.rootfd, &versions);
 		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r, "cannot list releases: %s",
-				strerror(-r));
+			return op_finish(
+			        &op, ENGINE_UNCHANGED, r, "cannot list releases: %s", strerror(-r));
 		for (char **v = versions; *v; v++)
 			if (!current[0] || version_compare(*v, current) < 0) {
 				strbuf_printf(target, sizeof(target), "%s", *v);
@@ -831,37 +830,37 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 			}
 		if (!target[0])
 			return op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
-				"no release older than %s on disk to roll back to",
-				current[0] ? current : "(none)");
+			        "no release older than %s on disk to roll back to",
+			        current[0] ? current : "(none)");
 	}
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", target);
 	if (!layout_release_exists(op.rootfd, target))
 		return op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
-			"%s %s is not on disk; rollback only goes to installed releases",
-			app->name, target);
+		        "%s %s is not on disk; rollback only goes to installed releases", app->name,
+		        target);
 	if (streq(target, current))
-		return op_finish(&op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name,
-			target);
+		return op_finish(
+		        &op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name, target);
 
 	r = set_inflight(&op, "rollback", current, target, INFLIGHT_ACTIVATING);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "cannot write the state file: %s",
-			strerror(-r));
+		return op_finish(
+		        &op, ENGINE_UNCHANGED, r, "cannot write the state file: %s", strerror(-r));
 	r = swap_and_check(&op, "rollback", target, current, ar.previous, false);
 	if (r < 0)
 		return r;
 	log_struct(LOG_INFO, MSGID_ROLLED_BACK, app->name, target, "rolled %s back from %s to %s",
-		app->name, current, target);
+	        app->name, current, target);
 	return op_finish(&op, ENGINE_COMMITTED, 0, "rolled back to %s; %s %s is live and healthy",
-		target, app->name, target);
+	        target, app->name, target);
 }
 
 int
 engine_recover(struct engine *e, const struct app_config *app, struct engine_result *ret)
 {
-	struct rw_err err = { { 0 } };
-	struct inflight in = { 0 };
-	struct app_record ar = { 0 };
+	struct rw_err err = {{0}};
+	struct inflight in = {0};
+	struct app_record ar = {0};
 	char current[VERSION_MAX + 1] = "";
 	struct op op;
 	int r, removed;
@@ -877,39 +876,39 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 	removed = layout_remove_leftovers(op.rootfd);
 	if (removed > 0)
 		log_struct(LOG_NOTICE, MSGID_RECOVERY, app->name, NULL,
-			"removed %d leftover(s) of an interrupted operation", removed);
+		        "removed %d leftover(s) of an interrupted operation", removed);
 
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
-		return op_finish(&op, ENGINE_FAILED, r, "%s/current is not a rollwave symlink",
-			app->root);
+		return op_finish(
+		        &op, ENGINE_FAILED, r, "%s/current is not a rollwave symlink", app->root);
 	(void)state_get_app(e->state, app->name, &ar);
 
 	r = state_inflight_get(e->state, app->name, &in);
 	if (r == -ENOENT) {
 		if (current[0] && !layout_release_exists(op.rootfd, current))
 			return op_finish(&op, ENGINE_FAILED, -ENOENT,
-				"%s/current points to %s, which is not on disk", app->root,
-				current);
+			        "%s/current points to %s, which is not on disk", app->root,
+			        current);
 		return op_finish(&op, ENGINE_UNCHANGED, 0, "nothing to recover");
 	}
 	if (r < 0)
-		return op_finish(&op, ENGINE_FAILED, r, "cannot read the state file: %s",
-			strerror(-r));
+		return op_finish(
+		        &op, ENGINE_FAILED, r, "cannot read the state file: %s", strerror(-r));
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", in.from);
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", in.to);
 	log_struct(LOG_WARNING, MSGID_RECOVERY, app->name, in.to,
-		"recovering an interrupted %s of %s %s (phase %s, 'current' at %s)", in.op,
-		app->name, in.to, inflight_phase_to_string(in.phase),
-		current[0] ? current : "nothing");
+	        "recovering an interrupted %s of %s %s (phase %s, 'current' at %s)", in.op,
+	        app->name, in.to, inflight_phase_to_string(in.phase),
+	        current[0] ? current : "nothing");
 
 	if (in.phase == INFLIGHT_STAGING || !streq(current, in.to)) {
 		/* The swap never happened: nothing changed for the running app. */
 		strbuf_printf(ret->message, sizeof(ret->message),
-			"interrupted %s of %s was abandoned before activation; %s stays live",
-			in.op, in.to, current[0] ? current : "nothing");
+		        "interrupted %s of %s was abandoned before activation; %s stays live",
+		        in.op, in.to, current[0] ? current : "nothing");
 		finish_uncommitted(&op, "recovery", "aborted", NULL, NULL,
-			ar.health[0] ? ar.health : "unknown");
+		        ar.health[0] ? ar.health : "unknown");
 		return op_finish(&op, ENGINE_UNCHANGED, 0, "%s", ret->message);
 	}
 
@@ -921,9 +920,9 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 		strbuf_printf(why, sizeof(why), "after an interrupted %s: %s", in.op, err.msg);
 		if (streq(in.op, "rollback")) {
 			strbuf_printf(ret->message, sizeof(ret->message),
-				"%s %s is live but not healthy %s", app->name, in.to, why);
-			finish_uncommitted(&op, "recovery", "failed", in.to, ar.previous,
-				"unhealthy");
+			        "%s %s is live but not healthy %s", app->name, in.to, why);
+			finish_uncommitted(
+			        &op, "recovery", "failed", in.to, ar.previous, "unhealthy");
 			return op_finish(&op, ENGINE_FAILED, r, "%s", ret->message);
 		}
 		return roll_back_locally(&op, "recovery", in.to, in.from, ar.previous, why);
@@ -934,5 +933,5 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 	if (streq(in.op, "deploy"))
 		after_commit(&op, in.to, in.from);
 	return op_finish(&op, ENGINE_COMMITTED, 0,
-		"interrupted %s of %s %s re-checked: live and healthy", in.op, app->name, in.to);
+	        "interrupted %s of %s %s re-checked: live and healthy", in.op, app->name, in.to);
 }

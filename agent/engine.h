@@ -56,7 +56,7 @@ struct engine_result {
 /* Called as each phase starts (and with COMMITTED/ROLLED_BACK/FAILED at the
  * end). error is NULL except for FAILED. */
 typedef void (*engine_phase_cb)(void *userdata, const char *app, const char *version,
-	enum engine_phase phase, const char *error);
+        enum engine_phase phase, const char *error);
 
 struct engine;
 
@@ -72,12 +72,12 @@ struct state *engine_state(struct engine *e);
  * manifest_url + ".minisig"). Returns 0 when ret->outcome is COMMITTED or
  * UNCHANGED, a negative errno otherwise; ret is always filled. */
 int engine_deploy(struct engine *e, const struct app_config *app, const char *manifest_url,
-	struct engine_result *ret);
+        struct engine_result *ret);
 
 /* Activates a release already on disk: to_version, or the previous release
  * if NULL. */
 int engine_rollback(struct engine *e, const struct app_config *app, const char *to_version,
-	struct engine_result *ret);
+        struct engine_result *ret);
 
 /* Finishes whatever an interrupted operation left behind for app. ret is
  * UNCHANGED if there was nothing to do. */

@@ -466,8 +466,7 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 	if (!hc_in)
 		return rw_err_set(err, -EINVAL, "invalid arguments");
 	hc = *hc_in;
-	if (!hc.min_healthy_usec)
-		hc.min_healthy_usec = HEALTH_DEFAULT_MIN_HEALTHY_USEC;
+	/* min_healthy 0 is meaningful: the first passing round is enough. */
 	if (!hc.deadline_usec)
 		hc.deadline_usec = HEALTH_DEFAULT_DEADLINE_USEC;
 	if (!hc.interval_usec)
@@ -537,7 +536,12 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 				break;
 			}
 		}
-		uint64_t next = round_start + hc.interval_usec;
+		/* Until the first pass, retry quickly: a service that is still
+		 * binding its port should not cost a whole Interval. */
+		uint64_t step = res.ever_healthy || hc.interval_usec < HEALTH_FIRST_RETRY_USEC
+		        ? hc.interval_usec
+		        : HEALTH_FIRST_RETRY_USEC;
+		uint64_t next = round_start + step;
 		if (next >= deadline_at) {
 			r = -ETIMEDOUT;
 			break;

@@ -37,14 +37,17 @@ struct health_config {
 	char **http_get;           /* HttpGet=: "http://127.0.0.1:8080/health" (http/https only) */
 	char **tcp_connect;        /* TcpConnect=: "host:port", "[v6]:port" */
 	char **exec;               /* Exec=: command line run by "/bin/sh -c" */
-	uint64_t min_healthy_usec; /* MinHealthy=: continuous healthy time needed */
+	uint64_t min_healthy_usec; /* MinHealthy=: continuous healthy time needed;
+	                            * 0: the first passing round suffices */
 	uint64_t deadline_usec;    /* Deadline=: give up after this long */
 	uint64_t interval_usec;    /* Interval=: time between probe starts */
 	uint64_t probe_timeout_usec; /* ProbeTimeout=: per probe (HTTP, TCP, Exec, hook) */
 };
 
 /* Defaults used for zero fields of a config. */
-#define HEALTH_DEFAULT_MIN_HEALTHY_USEC   (10 * USEC_PER_SEC)
+#define HEALTH_DEFAULT_MIN_HEALTHY_USEC (10 * USEC_PER_SEC)
+/* Probe spacing until the first passing round (then interval_usec). */
+#define HEALTH_FIRST_RETRY_USEC           (50 * USEC_PER_MSEC)
 #define HEALTH_DEFAULT_DEADLINE_USEC      (120 * USEC_PER_SEC)
 #define HEALTH_DEFAULT_INTERVAL_USEC      (1 * USEC_PER_SEC)
 #define HEALTH_DEFAULT_PROBE_TIMEOUT_USEC (5 * USEC_PER_SEC)

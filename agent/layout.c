@@ -79,7 +79,7 @@ layout_swap_current(int rootfd, const char *version, struct rw_err *err)
 		return rw_err_set(err, r, "version too long");
 	if (fstatat(rootfd, "current", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode))
 		return rw_err_set(err, -EEXIST,
-			"'current' exists and is not a symlink; refusing to replace it");
+		        "'current' exists and is not a symlink; refusing to replace it");
 	if (unlinkat(rootfd, "current.tmp", 0) < 0 && errno != ENOENT)
 		return rw_err_set(err, -errno, "cannot remove stale current.tmp: %m");
 	if (symlinkat(target, rootfd, "current.tmp") < 0)
@@ -133,7 +133,7 @@ layout_list_releases(int rootfd, char ***ret_versions)
 		if (de->d_name[0] == '.' || !version_is_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			!S_ISDIR(st.st_mode))
+		        !S_ISDIR(st.st_mode))
 			continue;
 		if (n + 2 > cap) {
 			size_t ncap = cap ? 2 * cap : 16;
@@ -178,7 +178,7 @@ layout_remove_leftovers(int rootfd)
 	fd = -1;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, ".staging-", 9) != 0 &&
-			strncmp(de->d_name, ".download-", 10) != 0)
+		        strncmp(de->d_name, ".download-", 10) != 0)
 			continue;
 		if (rm_rf_at(dirfd(d), de->d_name) == 0)
 			removed++;
@@ -189,8 +189,8 @@ layout_remove_leftovers(int rootfd)
 }
 
 int
-layout_link_shared(int rootfd, const char *staging_name, char *const *shared_dirs,
-	struct rw_err *err)
+layout_link_shared(
+        int rootfd, const char *staging_name, char *const *shared_dirs, struct rw_err *err)
 {
 	for (char *const *d = shared_dirs; d && *d; d++) {
 		char shared[PATH_MAX], inrel[PATH_MAX], target[PATH_MAX], parent[PATH_MAX];
@@ -202,7 +202,7 @@ layout_link_shared(int rootfd, const char *staging_name, char *const *shared_dir
 			if (*p == '/')
 				depth++;
 		if (xsnprintf(shared, sizeof(shared), "shared/%s", *d) < 0 ||
-			xsnprintf(inrel, sizeof(inrel), "releases/%s/%s", staging_name, *d) < 0)
+		        xsnprintf(inrel, sizeof(inrel), "releases/%s/%s", staging_name, *d) < 0)
 			return rw_err_set(err, -ENAMETOOLONG, "shared dir path too long: '%s'", *d);
 		target[0] = 0;
 		for (size_t i = 0; i < depth; i++)
@@ -217,8 +217,8 @@ layout_link_shared(int rootfd, const char *staging_name, char *const *shared_dir
 		/* Whatever the release ships at that path is replaced by the link. */
 		r = rm_rf_at(rootfd, inrel);
 		if (r < 0)
-			return rw_err_set(err, r, "cannot replace '%s' in the release: %s", *d,
-				strerror(-r));
+			return rw_err_set(
+			        err, r, "cannot replace '%s' in the release: %s", *d, strerror(-r));
 		strcpy(parent, inrel);
 		slash = strrchr(parent, '/');
 		*slash = 0;

@@ -42,8 +42,8 @@ int layout_remove_leftovers(int rootfd);
 /* Links each shared dir into the release being staged: replaces
  * <staging>/<d> with a relative symlink to <Root>/shared/<d>, creating the
  * shared dir (and parents in the release) as needed. */
-int layout_link_shared(int rootfd, const char *staging_name, char *const *shared_dirs,
-	struct rw_err *err);
+int layout_link_shared(
+        int rootfd, const char *staging_name, char *const *shared_dirs, struct rw_err *err);
 
 /* Deletes the oldest releases so that at most keep remain, never removing
  * current or previous. Returns the number removed. */

@@ -23,7 +23,7 @@
 #include "layout.h"
 #include "log.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE       2
 #define EXIT_ROLLED_BACK 3
 
 struct verb {
@@ -36,14 +36,14 @@ static bool arg_quiet;
 
 static void
 print_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
-	const char *error)
+        const char *error)
 {
 	(void)userdata;
 	(void)error;
 	if (arg_quiet || phase >= ENGINE_PHASE_COMMITTED)
 		return;
 	fprintf(stderr, "rollwave-agent: %s%s%s: %s\n", app, isempty(version) ? "" : " ",
-		isempty(version) ? "" : version, engine_phase_to_string(phase));
+	        isempty(version) ? "" : version, engine_phase_to_string(phase));
 }
 
 static int
@@ -56,8 +56,8 @@ report(const struct engine_result *res, int r)
 		if (!res->phase_usec[p])
 			continue;
 		int n = snprintf(timings + off, sizeof(timings) - off, "%s%s %.2fs",
-			off ? ", " : "", engine_phase_to_string((enum engine_phase)p),
-			(double)res->phase_usec[p] / 1e6);
+		        off ? ", " : "", engine_phase_to_string((enum engine_phase)p),
+		        (double)res->phase_usec[p] / 1e6);
 		if (n < 0 || (size_t)n >= sizeof(timings) - off)
 			break;
 		off += (size_t)n;
@@ -88,7 +88,7 @@ report(const struct engine_result *res, int r)
 static int
 open_engine(const struct agent_config *cfg, struct engine **ret)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	int r = engine_open(cfg, ret, &err);
 
 	if (r < 0)
@@ -99,7 +99,7 @@ open_engine(const struct agent_config *cfg, struct engine **ret)
 static int
 load_app(const struct agent_config *cfg, const char *app, struct app_config *ret)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	int r = app_config_load(cfg, app, ret, &err);
 
 	if (r < 0)
@@ -111,8 +111,8 @@ static int
 verb_deploy(const struct agent_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "manifest", required_argument, NULL, 'm' },
-		{},
+	        {"manifest", required_argument, NULL, 'm'},
+	        {},
 	};
 	const char *manifest = NULL;
 	struct app_config app;
@@ -145,8 +145,8 @@ static int
 verb_rollback(const struct agent_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{},
+	        {"to", required_argument, NULL, 't'},
+	        {},
 	};
 	const char *to = NULL;
 	struct app_config app;
@@ -179,7 +179,7 @@ static int
 verb_recover(const struct agent_config *cfg, int argc, char **argv)
 {
 	_cleanup_strv_free_ char **apps = NULL;
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	struct engine *e = NULL;
 	int ret = 0, r;
 
@@ -235,13 +235,13 @@ last_history_cb(void *userdata, const struct history_entry *h)
 }
 
 static json_t *
-app_status_json(const struct agent_config *cfg, struct state *s, const char *name,
-	struct rw_err *err)
+app_status_json(
+        const struct agent_config *cfg, struct state *s, const char *name, struct rw_err *err)
 {
 	_cleanup_strv_free_ char **versions = NULL;
-	struct history_entry last = { 0 };
+	struct history_entry last = {0};
 	struct app_config app;
-	struct app_record rec = { 0 };
+	struct app_record rec = {0};
 	struct inflight in;
 	char current[VERSION_MAX + 1] = "", ts[32];
 	_cleanup_close_ int rootfd = -1;
@@ -262,7 +262,8 @@ app_status_json(const struct agent_config *cfg, struct state *s, const char *nam
 	}
 	(void)state_get_app(s, name, &rec);
 	json_object_set_new(o, "current", current[0] ? json_string(current) : json_null());
-	json_object_set_new(o, "previous", rec.previous[0] ? json_string(rec.previous) : json_null());
+	json_object_set_new(
+	        o, "previous", rec.previous[0] ? json_string(rec.previous) : json_null());
 	json_object_set_new(o, "health", json_string(rec.health[0] ? rec.health : "unknown"));
 	fmt_time(rec.health_usec, ts, sizeof(ts));
 	json_object_set_new(o, "health_checked", rec.health_usec ? json_string(ts) : json_null());
@@ -272,17 +273,17 @@ app_status_json(const struct agent_config *cfg, struct state *s, const char *nam
 	json_object_set_new(o, "releases", rel);
 	if (state_inflight_get(s, name, &in) >= 0)
 		json_object_set_new(o, "in_flight",
-			json_pack("{s:s, s:s, s:s, s:s, s:I}", "op", in.op, "from", in.from, "to",
-				in.to, "phase", inflight_phase_to_string(in.phase), "pid",
-				(json_int_t)in.pid));
+		        json_pack("{s:s, s:s, s:s, s:s, s:I}", "op", in.op, "from", in.from, "to",
+		                in.to, "phase", inflight_phase_to_string(in.phase), "pid",
+		                (json_int_t)in.pid));
 	else
 		json_object_set_new(o, "in_flight", json_null());
 	if (state_history_foreach(s, name, 1, last_history_cb, &last) >= 0 && last.id) {
 		fmt_time(last.finished_usec, ts, sizeof(ts));
 		json_object_set_new(o, "last_operation",
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", last.op, "from",
-				last.from, "to", last.to, "result", last.result, "message",
-				last.message, "finished", ts));
+		        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", last.op, "from",
+		                last.from, "to", last.to, "result", last.result, "message",
+		                last.message, "finished", ts));
 	} else
 		json_object_set_new(o, "last_operation", json_null());
 	app_config_done(&app);
@@ -292,7 +293,7 @@ app_status_json(const struct agent_config *cfg, struct state *s, const char *nam
 static int
 open_state_readonly(const struct agent_config *cfg, struct state **ret)
 {
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	int r = state_open(cfg->state_dir, ret, &err);
 
 	if (r < 0)
@@ -316,34 +317,33 @@ print_app_text(json_t *o)
 	if (json_is_string(json_object_get(o, "health_checked")))
 		printf(" (checked %s)", json_string_value(json_object_get(o, "health_checked")));
 	printf("\n  releases: ");
-	json_array_foreach(rel, i, v)
-		printf(" %s", json_string_value(v));
+	json_array_foreach(rel, i, v) printf(" %s", json_string_value(v));
 	printf("%s\n", json_array_size(rel) ? "" : " (none)");
 	if (json_is_object(in))
 		printf("  in flight: interrupted %s %s -> %s at phase %s (run 'rollwave-agent "
 		       "recover')\n",
-			json_string_value(json_object_get(in, "op")),
-			json_string_value(json_object_get(in, "from")),
-			json_string_value(json_object_get(in, "to")),
-			json_string_value(json_object_get(in, "phase")));
+		        json_string_value(json_object_get(in, "op")),
+		        json_string_value(json_object_get(in, "from")),
+		        json_string_value(json_object_get(in, "to")),
+		        json_string_value(json_object_get(in, "phase")));
 	if (json_is_object(last))
 		printf("  last:      %s %s -> %s: %s (%s)\n",
-			json_string_value(json_object_get(last, "op")),
-			json_string_value(json_object_get(last, "from")),
-			json_string_value(json_object_get(last, "to")),
-			json_string_value(json_object_get(last, "result")),
-			json_string_value(json_object_get(last, "finished")));
+		        json_string_value(json_object_get(last, "op")),
+		        json_string_value(json_object_get(last, "from")),
+		        json_string_value(json_object_get(last, "to")),
+		        json_string_value(json_object_get(last, "result")),
+		        json_string_value(json_object_get(last, "finished")));
 }
 
 static int
 verb_status(const struct agent_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{},
+	        {"json", no_argument, NULL, 'j'},
+	        {},
 	};
 	_cleanup_strv_free_ char **apps = NULL;
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	struct state *s = NULL;
 	bool json = false;
 	json_t *arr;
@@ -377,7 +377,8 @@ verb_status(const struct agent_config *cfg, int argc, char **argv)
 		json_array_append_new(arr, o);
 	}
 	if (json) {
-		json_t *doc = json_pack("{s:s, s:o}", "agent_version", ROLLWAVE_VERSION, "apps", arr);
+		json_t *doc =
+		        json_pack("{s:s, s:o}", "agent_version", ROLLWAVE_VERSION, "apps", arr);
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -388,8 +389,7 @@ verb_status(const struct agent_config *cfg, int argc, char **argv)
 
 		if (json_array_size(arr) == 0)
 			printf("no apps configured in %s\n", cfg->apps_dir);
-		json_array_foreach(arr, i, o)
-			print_app_text(o);
+		json_array_foreach(arr, i, o) print_app_text(o);
 		json_decref(arr);
 	}
 	state_close(s);
@@ -400,13 +400,13 @@ static int
 verb_releases(const struct agent_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{},
+	        {"json", no_argument, NULL, 'j'},
+	        {},
 	};
 	_cleanup_strv_free_ char **versions = NULL;
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	_cleanup_close_ int rootfd = -1;
-	struct app_record rec = { 0 };
+	struct app_record rec = {0};
 	char current[VERSION_MAX + 1] = "";
 	struct app_config app;
 	struct state *s = NULL;
@@ -431,7 +431,7 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 		r = strv_split("", 1, &versions);
 	if (r < 0) {
 		log_error("cannot list releases of %s: %s", app.name,
-			err.msg[0] ? err.msg : strerror(-r));
+		        err.msg[0] ? err.msg : strerror(-r));
 		app_config_done(&app);
 		return 1;
 	}
@@ -444,14 +444,15 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 		char path[PATH_MAX + 128], ts[32] = "-";
 		struct stat st;
 		const char *mark = streq(*v, current) ? "current"
-			: streq(*v, rec.previous)     ? "previous"
-						      : "";
+		        : streq(*v, rec.previous)     ? "previous"
+		                                      : "";
 
 		if (xsnprintf(path, sizeof(path), "releases/%s", *v) >= 0 &&
-			fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		        fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			format_timestamp_utc((uint64_t)st.st_mtime * USEC_PER_SEC, ts, sizeof(ts));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "version", *v, "state",
-						   mark, "installed", ts));
+		json_array_append_new(arr,
+		        json_pack(
+		                "{s:s, s:s, s:s}", "version", *v, "state", mark, "installed", ts));
 	}
 	if (json) {
 		json_t *doc = json_pack("{s:s, s:o}", "app", app.name, "releases", arr);
@@ -465,9 +466,9 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 
 		printf("%-24s %-9s %s\n", "VERSION", "STATE", "INSTALLED");
 		json_array_foreach(arr, i, o)
-			printf("%-24s %-9s %s\n", json_string_value(json_object_get(o, "version")),
-				json_string_value(json_object_get(o, "state")),
-				json_string_value(json_object_get(o, "installed")));
+		        printf("%-24s %-9s %s\n", json_string_value(json_object_get(o, "version")),
+		                json_string_value(json_object_get(o, "state")),
+		                json_string_value(json_object_get(o, "installed")));
 		json_decref(arr);
 	}
 	app_config_done(&app);
@@ -475,11 +476,11 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 }
 
 static const struct verb verbs[] = {
-	{ "deploy", verb_deploy, "deploy APP --manifest URL|PATH" },
-	{ "rollback", verb_rollback, "rollback APP [--to VERSION]" },
-	{ "status", verb_status, "status [APP] [--json]" },
-	{ "releases", verb_releases, "releases APP [--json]" },
-	{ "recover", verb_recover, "recover [APP]" },
+        {"deploy", verb_deploy, "deploy APP --manifest URL|PATH"},
+        {"rollback", verb_rollback, "rollback APP [--to VERSION]"},
+        {"status", verb_status, "status [APP] [--json]"},
+        {"releases", verb_releases, "releases APP [--json]"},
+        {"recover", verb_recover, "recover [APP]"},
 };
 
 static void
@@ -488,8 +489,9 @@ usage(FILE *f)
 	fprintf(f, "usage: rollwave-agent [--config FILE] [--quiet] COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		fprintf(f, "  rollwave-agent %s\n", verbs[i].usage);
-	fprintf(f, "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
-		   "3 unhealthy release rolled back on this host\n");
+	fprintf(f,
+	        "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
+	        "3 unhealthy release rolled back on this host\n");
 }
 
 int
@@ -497,7 +499,7 @@ main(int argc, char **argv)
 {
 	const char *config = NULL;
 	struct agent_config cfg;
-	struct rw_err err = { { 0 } };
+	struct rw_err err = {{0}};
 	int i, r;
 
 	log_setup("rollwave-agent", LOG_TARGET_AUTO, LOG_INFO);

@@ -19,21 +19,21 @@ struct state {
 };
 
 static const char *const migrations[] = {
-	/* 1 */
-	"CREATE TABLE accepted (app TEXT NOT NULL, version TEXT NOT NULL,"
-	" blake2b BLOB NOT NULL, accepted_usec INTEGER NOT NULL,"
-	" PRIMARY KEY (app, version));"
-	"CREATE TABLE apps (app TEXT PRIMARY KEY, current TEXT NOT NULL DEFAULT '',"
-	" previous TEXT NOT NULL DEFAULT '', health TEXT NOT NULL DEFAULT 'unknown',"
-	" health_usec INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE inflight (app TEXT PRIMARY KEY, op TEXT NOT NULL,"
-	" from_version TEXT NOT NULL, to_version TEXT NOT NULL, phase INTEGER NOT NULL,"
-	" started_usec INTEGER NOT NULL, pid INTEGER NOT NULL);"
-	"CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,"
-	" op TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL,"
-	" result TEXT NOT NULL, message TEXT NOT NULL, started_usec INTEGER NOT NULL,"
-	" finished_usec INTEGER NOT NULL);"
-	"CREATE INDEX history_app ON history (app, id);",
+        /* 1 */
+        "CREATE TABLE accepted (app TEXT NOT NULL, version TEXT NOT NULL,"
+        " blake2b BLOB NOT NULL, accepted_usec INTEGER NOT NULL,"
+        " PRIMARY KEY (app, version));"
+        "CREATE TABLE apps (app TEXT PRIMARY KEY, current TEXT NOT NULL DEFAULT '',"
+        " previous TEXT NOT NULL DEFAULT '', health TEXT NOT NULL DEFAULT 'unknown',"
+        " health_usec INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE inflight (app TEXT PRIMARY KEY, op TEXT NOT NULL,"
+        " from_version TEXT NOT NULL, to_version TEXT NOT NULL, phase INTEGER NOT NULL,"
+        " started_usec INTEGER NOT NULL, pid INTEGER NOT NULL);"
+        "CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,"
+        " op TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL,"
+        " result TEXT NOT NULL, message TEXT NOT NULL, started_usec INTEGER NOT NULL,"
+        " finished_usec INTEGER NOT NULL);"
+        "CREATE INDEX history_app ON history (app, id);",
 };
 
 static int
@@ -95,8 +95,8 @@ state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 
 	r = mkdir_p(state_dir, 0700);
 	if (r < 0)
-		return rw_err_set(err, r, "cannot create state directory %s: %s", state_dir,
-			strerror(-r));
+		return rw_err_set(
+		        err, r, "cannot create state directory %s: %s", state_dir, strerror(-r));
 	r = xsnprintf(path, sizeof(path), "%s/state.db", state_dir);
 	if (r < 0)
 		return rw_err_set(err, r, "state directory path too long");
@@ -104,24 +104,25 @@ state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 	if (!s)
 		return -ENOMEM;
 	if (sqlite3_open_v2(path, &s->db,
-		    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) !=
-		SQLITE_OK) {
+	            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+	            NULL) != SQLITE_OK) {
 		r = rw_err_set(err, -EIO, "cannot open state database %s: %s", path,
-			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	chmod(path, 0600);
 	sqlite3_busy_timeout(s->db, 10000);
-	r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			"PRAGMA foreign_keys=ON;");
+	r = exec_sql(s,
+	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	        "PRAGMA foreign_keys=ON;");
 	if (r < 0) {
-		rw_err_set(err, r, "cannot set up state database %s: %s", path,
-			sqlite3_errmsg(s->db));
+		rw_err_set(
+		        err, r, "cannot set up state database %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if (prepare(s, "PRAGMA user_version", &st) < 0 || sqlite3_step(st) != SQLITE_ROW) {
 		r = rw_err_set(err, sql_errno(s->db), "state database %s is unreadable: %s", path,
-			sqlite3_errmsg(s->db));
+		        sqlite3_errmsg(s->db));
 		sqlite3_finalize(st);
 		goto fail;
 	}
@@ -129,8 +130,8 @@ state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 	sqlite3_finalize(st);
 	if (version > (int)ELEMENTSOF(migrations)) {
 		r = rw_err_set(err, -EPROTO,
-			"state database %s has schema %d, newer than this agent knows (%zu)", path,
-			version, ELEMENTSOF(migrations));
+		        "state database %s has schema %d, newer than this agent knows (%zu)", path,
+		        version, ELEMENTSOF(migrations));
 		goto fail;
 	}
 	for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
@@ -138,10 +139,10 @@ state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
 		if (exec_sql(s, "BEGIN IMMEDIATE") < 0 || exec_sql(s, migrations[v]) < 0 ||
-			exec_sql(s, pragma) < 0 || exec_sql(s, "COMMIT") < 0) {
+		        exec_sql(s, pragma) < 0 || exec_sql(s, "COMMIT") < 0) {
 			r = rw_err_set(err, sql_errno(s->db),
-				"cannot migrate state database %s to schema %d: %s", path, v + 1,
-				sqlite3_errmsg(s->db));
+			        "cannot migrate state database %s to schema %d: %s", path, v + 1,
+			        sqlite3_errmsg(s->db));
 			exec_sql(s, "ROLLBACK");
 			goto fail;
 		}
@@ -230,16 +231,15 @@ state_accepted_hash(struct state *s, const char *app, const char *version, uint8
 }
 
 int
-state_record_accepted(struct state *s, const char *app, const char *version,
-	const uint8_t hash[64])
+state_record_accepted(struct state *s, const char *app, const char *version, const uint8_t hash[64])
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
 	r = prepare(s,
-		"INSERT INTO accepted (app, version, blake2b, accepted_usec) VALUES (?, ?, ?, ?)"
-		" ON CONFLICT (app, version) DO NOTHING",
-		&st);
+	        "INSERT INTO accepted (app, version, blake2b, accepted_usec) VALUES (?, ?, ?, ?)"
+	        " ON CONFLICT (app, version) DO NOTHING",
+	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -253,11 +253,11 @@ int
 state_get_app(struct state *s, const char *app, struct app_record *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct app_record a = { 0 };
+	struct app_record a = {0};
 	int r;
 
-	r = prepare(s, "SELECT current, previous, health, health_usec FROM apps WHERE app = ?",
-		&st);
+	r = prepare(
+	        s, "SELECT current, previous, health, health_usec FROM apps WHERE app = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -281,11 +281,11 @@ state_set_app(struct state *s, const char *app, const struct app_record *a)
 	int r;
 
 	r = prepare(s,
-		"INSERT INTO apps (app, current, previous, health, health_usec)"
-		" VALUES (?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET"
-		" current = excluded.current, previous = excluded.previous,"
-		" health = excluded.health, health_usec = excluded.health_usec",
-		&st);
+	        "INSERT INTO apps (app, current, previous, health, health_usec)"
+	        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET"
+	        " current = excluded.current, previous = excluded.previous,"
+	        " health = excluded.health, health_usec = excluded.health_usec",
+	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -299,7 +299,7 @@ state_set_app(struct state *s, const char *app, const struct app_record *a)
 int
 state_set_health(struct state *s, const char *app, const char *health)
 {
-	struct app_record a = { 0 };
+	struct app_record a = {0};
 	int r;
 
 	r = state_get_app(s, app, &a);
@@ -314,13 +314,13 @@ int
 state_inflight_get(struct state *s, const char *app, struct inflight *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct inflight in = { 0 };
+	struct inflight in = {0};
 	int r, phase;
 
 	r = prepare(s,
-		"SELECT op, from_version, to_version, phase, started_usec, pid FROM inflight"
-		" WHERE app = ?",
-		&st);
+	        "SELECT op, from_version, to_version, phase, started_usec, pid FROM inflight"
+	        " WHERE app = ?",
+	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -349,12 +349,12 @@ state_inflight_set(struct state *s, const char *app, const struct inflight *in)
 	int r;
 
 	r = prepare(s,
-		"INSERT INTO inflight (app, op, from_version, to_version, phase, started_usec, pid)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET op = excluded.op,"
-		" from_version = excluded.from_version, to_version = excluded.to_version,"
-		" phase = excluded.phase, started_usec = excluded.started_usec,"
-		" pid = excluded.pid",
-		&st);
+	        "INSERT INTO inflight (app, op, from_version, to_version, phase, started_usec, pid)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET op = excluded.op,"
+	        " from_version = excluded.from_version, to_version = excluded.to_version,"
+	        " phase = excluded.phase, started_usec = excluded.started_usec,"
+	        " pid = excluded.pid",
+	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -387,9 +387,9 @@ state_history_add(struct state *s, const char *app, const struct history_entry *
 	int r;
 
 	r = prepare(s,
-		"INSERT INTO history (app, op, from_version, to_version, result, message,"
-		" started_usec, finished_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		&st);
+	        "INSERT INTO history (app, op, from_version, to_version, result, message,"
+	        " started_usec, finished_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -405,16 +405,16 @@ state_history_add(struct state *s, const char *app, const struct history_entry *
 
 int
 state_history_foreach(struct state *s, const char *app, unsigned limit,
-	int (*cb)(void *userdata, const struct history_entry *h), void *userdata)
+        int (*cb)(void *userdata, const struct history_entry *h), void *userdata)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
 	r = prepare(s,
-		"SELECT id, app, op, from_version, to_version, result, message, started_usec,"
-		" finished_usec FROM history WHERE (?1 IS NULL OR app = ?1)"
-		" ORDER BY id DESC LIMIT ?2",
-		&st);
+	        "SELECT id, app, op, from_version, to_version, result, message, started_usec,"
+	        " finished_usec FROM history WHERE (?1 IS NULL OR app = ?1)"
+	        " ORDER BY id DESC LIMIT ?2",
+	        &st);
 	if (r < 0)
 		return r;
 	if (app)
@@ -423,7 +423,7 @@ state_history_foreach(struct state *s, const char *app, unsigned limit,
 		sqlite3_bind_null(st, 1);
 	sqlite3_bind_int64(st, 2, limit);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_entry h = { 0 };
+		struct history_entry h = {0};
 		int q;
 
 		h.id = sqlite3_column_int64(st, 0);

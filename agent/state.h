@@ -63,8 +63,8 @@ void state_rollback(struct state *s);
 int state_highest_accepted(struct state *s, const char *app, char ret[static VERSION_MAX + 1]);
 /* The artifact hash recorded when app/version was accepted; -ENOENT if never. */
 int state_accepted_hash(struct state *s, const char *app, const char *version, uint8_t ret[64]);
-int state_record_accepted(struct state *s, const char *app, const char *version,
-	const uint8_t hash[64]);
+int state_record_accepted(
+        struct state *s, const char *app, const char *version, const uint8_t hash[64]);
 
 /* -ENOENT if the app has no record yet. */
 int state_get_app(struct state *s, const char *app, struct app_record *ret);
@@ -80,7 +80,7 @@ int state_history_add(struct state *s, const char *app, const struct history_ent
 /* Calls cb for the newest `limit` entries of app (all apps if NULL), newest
  * first. A negative return from cb stops and is returned. */
 int state_history_foreach(struct state *s, const char *app, unsigned limit,
-	int (*cb)(void *userdata, const struct history_entry *h), void *userdata);
+        int (*cb)(void *userdata, const struct history_entry *h), void *userdata);
 
 const char *inflight_phase_to_string(enum inflight_phase p);
 

@@ -40,7 +40,7 @@ utf8_is_valid_text(const char *s, size_t len)
 			cp = cp << 6 | (p[i] & 0x3f);
 		}
 		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-			cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
 		p += n + 1;
 	}
@@ -72,7 +72,7 @@ strip_inline_comment(char *v)
 
 int
 ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
-	ini_handler_t handler, void *userdata, struct rw_err *err)
+        ini_handler_t handler, void *userdata, struct rw_err *err)
 {
 	char section[128] = "";
 	char line[INI_LINE_MAX + 1];
@@ -94,7 +94,7 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 		lineno++;
 		if (l > INI_LINE_MAX)
 			return rw_err_set(err, -EINVAL, "%s:%u: line longer than %d bytes", name,
-				lineno, INI_LINE_MAX);
+			        lineno, INI_LINE_MAX);
 		const char *start = buf + off;
 
 		off += l + (nl ? 1 : 0);
@@ -102,7 +102,7 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 			l--;
 		if (!utf8_is_valid_text(start, l))
 			return rw_err_set(err, -EINVAL,
-				"%s:%u: invalid UTF-8, NUL or control character", name, lineno);
+			        "%s:%u: invalid UTF-8, NUL or control character", name, lineno);
 		memcpy(line, start, l);
 		line[l] = 0;
 
@@ -114,23 +114,23 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 
 			if (!e || e[1] != 0 || e == s + 1)
 				return rw_err_set(err, -EINVAL, "%s:%u: malformed section header",
-					name, lineno);
+				        name, lineno);
 			*e = 0;
 			if (strlen(s + 1) >= sizeof(section))
-				return rw_err_set(err, -EINVAL, "%s:%u: section name too long", name,
-					lineno);
+				return rw_err_set(
+				        err, -EINVAL, "%s:%u: section name too long", name, lineno);
 			for (char *p = s + 1; *p; p++)
 				if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
 					return rw_err_set(err, -EINVAL,
-						"%s:%u: invalid section name '%s'", name, lineno,
-						s + 1);
+					        "%s:%u: invalid section name '%s'", name, lineno,
+					        s + 1);
 			strcpy(section, s + 1);
 			continue;
 		}
 		eq = strchr(s, '=');
 		if (!eq)
 			return rw_err_set(err, -EINVAL, "%s:%u: expected Key=Value, got '%s'", name,
-				lineno, s);
+			        lineno, s);
 		*eq = 0;
 		key = strip(s);
 		value = eq + 1;
@@ -141,11 +141,11 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 			return rw_err_set(err, -EINVAL, "%s:%u: empty key", name, lineno);
 		for (char *p = key; *p; p++)
 			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-				return rw_err_set(err, -EINVAL, "%s:%u: invalid key '%s'", name,
-					lineno, key);
+				return rw_err_set(
+				        err, -EINVAL, "%s:%u: invalid key '%s'", name, lineno, key);
 		if (!section[0])
 			return rw_err_set(err, -EINVAL, "%s:%u: '%s' outside of any [Section]",
-				name, lineno, key);
+			        name, lineno, key);
 		r = handler(userdata, section, key, value, err);
 		if (r < 0)
 			return rw_err_prefix(err, r, "%s:%u", name, lineno);
@@ -154,8 +154,8 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 }
 
 int
-ini_parse_file(const char *path, unsigned flags, ini_handler_t handler, void *userdata,
-	struct rw_err *err)
+ini_parse_file(
+        const char *path, unsigned flags, ini_handler_t handler, void *userdata, struct rw_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;

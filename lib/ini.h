@@ -24,15 +24,15 @@ enum {
 
 /* Called once per Key=Value. section is "" before the first [Section]. */
 typedef int (*ini_handler_t)(void *userdata, const char *section, const char *key,
-	const char *value, struct rw_err *err);
+        const char *value, struct rw_err *err);
 
 /* Parses buf (len bytes, need not be NUL-terminated); name is used in error
  * messages. */
 int ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
-	ini_handler_t handler, void *userdata, struct rw_err *err);
+        ini_handler_t handler, void *userdata, struct rw_err *err);
 /* Reads path (refusing symlinks only if nofollow) and parses it. */
 int ini_parse_file(const char *path, unsigned flags, ini_handler_t handler, void *userdata,
-	struct rw_err *err);
+        struct rw_err *err);
 
 /* True if s is valid UTF-8 of len bytes with no NUL and no control characters
  * other than tab. */

@@ -42,8 +42,7 @@ log_get_max_level(void)
 }
 
 void
-log_struct(int prio, const char *msgid, const char *app, const char *version, const char *fmt,
-	...)
+log_struct(int prio, const char *msgid, const char *app, const char *version, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -70,14 +69,14 @@ log_struct(int prio, const char *msgid, const char *app, const char *version, co
 		if (version)
 			snprintf(f[n++], sizeof(f[0]), "VERSION=%s", version);
 		for (int i = 0; i < n; i++)
-			iov[i] = (struct iovec) { .iov_base = f[i], .iov_len = strlen(f[i]) };
+			iov[i] = (struct iovec) {.iov_base = f[i], .iov_len = strlen(f[i])};
 		sd_journal_sendv(iov, n);
 	} else {
 		fprintf(stderr, "%s: %s%s\n", log_ident,
-			prio <= LOG_ERR       ? "error: "
-				: prio == LOG_WARNING ? "warning: "
-						      : "",
-			msg);
+		        prio <= LOG_ERR               ? "error: "
+		                : prio == LOG_WARNING ? "warning: "
+		                                      : "",
+		        msg);
 	}
 	errno = saved;
 }

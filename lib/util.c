@@ -12,7 +12,7 @@
 #include <time.h>
 
 static int rw_err_vset(struct rw_err *err, const char *suffix, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 
 static int
 rw_err_vset(struct rw_err *err, const char *suffix, const char *fmt, va_list ap)
@@ -132,12 +132,12 @@ parse_duration_usec(const char *s, uint64_t *ret_usec)
 		const char *suffix;
 		uint64_t usec;
 	} units[] = {
-		{ "ms", USEC_PER_MSEC },
-		{ "s", USEC_PER_SEC },
-		{ "m", 60 * USEC_PER_SEC },
-		{ "h", 3600 * USEC_PER_SEC },
-		{ "d", 86400 * USEC_PER_SEC },
-		{ "", USEC_PER_SEC },
+	        {"ms", USEC_PER_MSEC},
+	        {"s", USEC_PER_SEC},
+	        {"m", 60 * USEC_PER_SEC},
+	        {"h", 3600 * USEC_PER_SEC},
+	        {"d", 86400 * USEC_PER_SEC},
+	        {"", USEC_PER_SEC},
 	};
 	char num[32];
 	size_t n = 0;
@@ -169,8 +169,8 @@ parse_duration_usec(const char *s, uint64_t *ret_usec)
 int
 parse_bool(const char *s, bool *ret)
 {
-	static const char *const yes[] = { "1", "yes", "true", "on" };
-	static const char *const no[] = { "0", "no", "false", "off" };
+	static const char *const yes[] = {"1", "yes", "true", "on"};
+	static const char *const no[] = {"0", "no", "false", "off"};
 
 	for (size_t i = 0; i < ELEMENTSOF(yes); i++)
 		if (strcasecmp(s, yes[i]) == 0) {
@@ -490,7 +490,7 @@ format_timestamp_utc(uint64_t usec, char *buf, size_t size)
 int
 parse_timestamp_utc(const char *s, uint64_t *ret_usec)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *end;
 	time_t t;
 

@@ -19,13 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
+#define _noreturn_     __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define USEC_PER_SEC ((uint64_t)1000000)
+#define USEC_PER_SEC  ((uint64_t)1000000)
 #define USEC_PER_MSEC ((uint64_t)1000)
 
 static inline void *
@@ -65,8 +65,8 @@ fclosep(FILE **f)
 	if (*f)
 		fclose(*f);
 }
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 static inline bool

@@ -27,7 +27,7 @@ app_name_is_valid(const char *name)
 		return false;
 	for (const char *p = name; *p; p++)
 		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' ||
-			    *p == '_'))
+		            *p == '_'))
 			return false;
 	return true;
 }

@@ -213,10 +213,11 @@ check "releases marks current and previous" grep_all "$rels" '^2\.0\.0 +current'
 # ---- crash safety -----------------------------------------------------------
 th_exec $H mkdir -p /srv/sample/releases/.staging-9.9.9/junk
 agent deploy sample --manifest "$WORK/rel/sample-5.0.0.manifest" >/dev/null 2>&1 &
+apid=$!
 for _ in $(seq 100); do th_exec $H test -e /run/rw-before-activate && break; sleep 0.2; done
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
 th_exec $H pkill -9 -f before_activate || true
-wait 2>/dev/null
+wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
 check "killed between unpack and swap: current unchanged" expect_current 2.0.0
 check "recovery abandons the interrupted deploy" run_agent 0 "abandoned before activation; 2.0.0 stays live" recover sample
 check "recovery removed staging leftovers" expect_eq \
@@ -224,9 +225,10 @@ check "recovery removed staging leftovers" expect_eq \
 check "service still answers 2.0.0" expect_served 2.0.0
 
 agent deploy sample --manifest "$WORK/rel/sample-6.0.0.manifest" >/dev/null 2>&1 &
+apid=$!
 for _ in $(seq 100); do th_exec $H test -e /run/rw-validate && break; sleep 0.2; done
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
-wait 2>/dev/null
+wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
 check "killed between swap and health: current is the new release" expect_current 6.0.0
 st=$(agent status sample --json)
 check "status shows the interrupted deploy in flight" jq_true "$st" \
@@ -239,9 +241,10 @@ check "pruned to KeepReleases=3, keeping current 6.0.0 and previous 2.0.0" expec
 
 th_exec $H rm -f /run/rw-validate
 agent deploy sample --manifest "$WORK/rel/sample-7.0.0.manifest" >/dev/null 2>&1 &
+apid=$!
 for _ in $(seq 100); do th_exec $H test -e /run/rw-validate && break; sleep 0.2; done
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
-wait 2>/dev/null
+wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
 check "killed during the health check of a sick release: current is 7.0.0" expect_current 7.0.0
 check "recovery rolls the sick activation back (exit 3)" \
 	run_agent 3 "rolled back to 6.0.0" recover sample

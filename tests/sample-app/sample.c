@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 #define CLIENT_DEADLINE_MS 2000
-#define REQUEST_MAX 8192
-#define VERSION_MAX 256
+#define REQUEST_MAX        8192
+#define VERSION_MAX        256
 
 struct sample_config {
 	int port;
@@ -49,7 +49,7 @@ static volatile sig_atomic_t sample_stop;
 static void
 sample_on_signal(int sig)
 {
-	(void) sig;
+	(void)sig;
 	sample_stop = 1;
 }
 
@@ -59,7 +59,7 @@ sample_now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Path of NAME inside the release dir into buf; -ENAMETOOLONG if cut. */
@@ -68,7 +68,7 @@ sample_path(const struct sample_config *cfg, const char *name, char *buf, size_t
 {
 	int n = snprintf(buf, size, "%s/%s", cfg->release_dir, name);
 
-	return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
 /* Read the first line of release file NAME into buf (without newline). */
@@ -85,7 +85,7 @@ sample_read_line(const struct sample_config *cfg, const char *name, char *buf, s
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	if (!fgets(buf, (int) size, f))
+	if (!fgets(buf, (int)size, f))
 		buf[0] = '\0';
 	fclose(f);
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -108,8 +108,8 @@ sample_load_release(struct sample_config *cfg)
 
 	r = sample_read_line(cfg, "VERSION", cfg->version, sizeof(cfg->version));
 	if (r < 0) {
-		fprintf(stderr, "rollwave-sample: cannot read '%s/VERSION': %s\n",
-		    cfg->release_dir, strerror(-r));
+		fprintf(stderr, "rollwave-sample: cannot read '%s/VERSION': %s\n", cfg->release_dir,
+		        strerror(-r));
 		return r;
 	}
 	cfg->unhealthy = sample_has_file(cfg, "UNHEALTHY");
@@ -120,7 +120,7 @@ sample_load_release(struct sample_config *cfg)
 		cfg->fail_after = r < 0 ? -1 : strtol(buf, &end, 10);
 		if (r < 0 || errno || end == buf || *end || cfg->fail_after < 0) {
 			fprintf(stderr, "rollwave-sample: FAIL_AFTER must hold seconds, not '%s'\n",
-			    r < 0 ? "" : buf);
+			        r < 0 ? "" : buf);
 			return -EINVAL;
 		}
 	}
@@ -132,7 +132,7 @@ static void
 sample_notify_ready(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	socklen_t len;
 	int fd;
 
@@ -141,11 +141,11 @@ sample_notify_ready(void)
 	memcpy(sa.sun_path, path, strlen(path));
 	if (sa.sun_path[0] == '@')
 		sa.sun_path[0] = '\0';
-	len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	(void) sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *) &sa, len);
+	(void)sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
 	close(fd);
 }
 
@@ -153,16 +153,17 @@ sample_notify_ready(void)
 static int
 sample_listen(int port)
 {
-	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in sa4 = {.sin_family = AF_INET,
+	        .sin_port = htons(port),
+	        .sin_addr.s_addr = htonl(INADDR_ANY)};
 	int fd, one = 1, zero = 0;
 
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd >= 0) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *) &sa6, sizeof(sa6)) == 0 && listen(fd, 64) == 0)
+		if (bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) == 0 && listen(fd, 64) == 0)
 			return fd;
 		close(fd);
 	}
@@ -170,7 +171,7 @@ sample_listen(int port)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *) &sa4, sizeof(sa4)) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa4, sizeof(sa4)) < 0 || listen(fd, 64) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
@@ -182,7 +183,7 @@ sample_listen(int port)
 static int
 sample_wait(int fd, short events, long long deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	long long left;
 	int r;
 
@@ -190,7 +191,7 @@ sample_wait(int fd, short events, long long deadline)
 		left = deadline - sample_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		r = poll(&p, 1, (int) left);
+		r = poll(&p, 1, (int)left);
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
@@ -202,30 +203,30 @@ static void
 sample_respond(int fd, int status, const char *body, long long deadline)
 {
 	const char *reason = status == 200 ? "OK"
-	    : status == 404                ? "Not Found"
-	    : status == 405                ? "Method Not Allowed"
-	    : status == 400                ? "Bad Request"
+	        : status == 404            ? "Not Found"
+	        : status == 405            ? "Method Not Allowed"
+	        : status == 400            ? "Bad Request"
 	                                   : "Internal Server Error";
 	char buf[1024];
 	size_t off = 0;
 	int n;
 
 	n = snprintf(buf, sizeof(buf),
-	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s",
-	    status, reason, strlen(body), body);
-	if (n < 0 || (size_t) n >= sizeof(buf))
+	        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	        "Connection: close\r\n\r\n%s",
+	        status, reason, strlen(body), body);
+	if (n < 0 || (size_t)n >= sizeof(buf))
 		return;
-	while (off < (size_t) n) {
+	while (off < (size_t)n) {
 		ssize_t w;
 
 		if (sample_wait(fd, POLLOUT, deadline) < 0)
 			return;
-		w = send(fd, buf + off, (size_t) n - off, MSG_NOSIGNAL);
+		w = send(fd, buf + off, (size_t)n - off, MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return;
 		if (w > 0)
-			off += (size_t) w;
+			off += (size_t)w;
 	}
 }
 
@@ -250,7 +251,7 @@ sample_serve(int fd, const struct sample_config *cfg, bool failing)
 				continue;
 			return;
 		}
-		len += (size_t) r;
+		len += (size_t)r;
 		req[len] = '\0';
 		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
 			break;
@@ -295,7 +296,7 @@ sample_parse_args(int argc, char **argv, struct sample_config *cfg)
 			p = strtol(argv[++i], &end, 10);
 			if (errno || *end || end == argv[i] || p < 1 || p > 65535)
 				return -EINVAL;
-			cfg->port = (int) p;
+			cfg->port = (int)p;
 		} else if (strcmp(opt, "--release-dir") == 0) {
 			cfg->release_dir = argv[++i];
 		} else {
@@ -308,8 +309,8 @@ sample_parse_args(int argc, char **argv, struct sample_config *cfg)
 int
 main(int argc, char **argv)
 {
-	struct sample_config cfg = { 0 };
-	struct sigaction sa = { .sa_handler = sample_on_signal };
+	struct sample_config cfg = {0};
+	struct sigaction sa = {.sa_handler = sample_on_signal};
 	long long start = sample_now_ms();
 	int lfd, r;
 
@@ -317,7 +318,7 @@ main(int argc, char **argv)
 	r = sample_parse_args(argc, argv, &cfg);
 	if (r < 0) {
 		fprintf(r == -EAGAIN ? stdout : stderr,
-		    "usage: rollwave-sample --port PORT --release-dir DIR\n");
+		        "usage: rollwave-sample --port PORT --release-dir DIR\n");
 		return r == -EAGAIN ? 0 : 2;
 	}
 	if (sample_has_file(&cfg, "FAIL_ON_START")) {
@@ -333,29 +334,31 @@ main(int argc, char **argv)
 	lfd = sample_listen(cfg.port);
 	if (lfd < 0) {
 		fprintf(stderr, "rollwave-sample: cannot listen on port %d: %s\n", cfg.port,
-		    strerror(-lfd));
+		        strerror(-lfd));
 		return 1;
 	}
 	printf("rollwave-sample %s listening on port %d%s%s\n", cfg.version, cfg.port,
-	    cfg.unhealthy ? " (unhealthy)" : "", cfg.fail_after >= 0 ? " (fails later)" : "");
+	        cfg.unhealthy ? " (unhealthy)" : "", cfg.fail_after >= 0 ? " (fails later)" : "");
 	sample_notify_ready();
 
 	while (!sample_stop) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
 		long long up = sample_now_ms() - start;
 		bool failing = cfg.fail_after >= 0 && up >= cfg.fail_after * 1000;
 		int timeout = 1000;
 
 		if (cfg.fail_after >= 0 && up >= (cfg.fail_after + 1) * 1000) {
 			fprintf(stderr, "rollwave-sample: FAIL_AFTER %ld s reached, exiting\n",
-			    cfg.fail_after);
+			        cfg.fail_after);
 			close(lfd);
 			return 1;
 		}
 		if (cfg.fail_after >= 0) {
-			long long next = (up < cfg.fail_after * 1000 ? cfg.fail_after * 1000
-								   : (cfg.fail_after + 1) * 1000) - up;
-			timeout = next < timeout ? (int) next + 1 : timeout;
+			long long next =
+			        (up < cfg.fail_after * 1000 ? cfg.fail_after * 1000
+			                                    : (cfg.fail_after + 1) * 1000) -
+			        up;
+			timeout = next < timeout ? (int)next + 1 : timeout;
 		}
 		if (poll(&p, 1, timeout) <= 0)
 			continue;
