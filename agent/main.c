@@ -205,10 +205,11 @@ verb_recover(const struct agent_config *cfg, int argc, char **argv)
 		}
 		r = engine_recover(e, &app, &res);
 		printf("%s: %s\n", *a, res.message);
-		if (r < 0 || res.outcome == ENGINE_FAILED)
+		if (res.outcome == ENGINE_ROLLED_BACK) {
+			if (ret == 0)
+				ret = EXIT_ROLLED_BACK;
+		} else if (r < 0 || res.outcome == ENGINE_FAILED)
 			ret = 1;
-		else if (res.outcome == ENGINE_ROLLED_BACK && ret == 0)
-			ret = EXIT_ROLLED_BACK;
 		app_config_done(&app);
 	}
 	engine_close(e);
