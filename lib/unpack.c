@@ -524,7 +524,7 @@ extract_entry(struct unpack_ctx *c, struct archive_entry *e)
 	_cleanup_free_ char *norm = NULL;
 	const char *leaf;
 	mode_t type = archive_entry_filetype(e);
-	unsigned depth;
+	unsigned depth = 0;
 	int dfd, r;
 
 	if (!c->name)
