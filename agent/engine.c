@@ -633,7 +633,8 @@ install_release(
 	r = fetch_to_fd(artifact_url, dl, &fo, hash, &size, err);
 	if (r < 0) {
 		(void)unlinkat(relfd, dl_name, 0);
-		return rw_err_prefix(err, r, "cannot fetch artifact");
+		return rw_err_prefix(
+		        err, r, "cannot fetch artifact of the declared %" PRIu64 " bytes", m->size);
 	}
 	op_phase(op, ENGINE_PHASE_VERIFYING);
 	if (size != m->size) {

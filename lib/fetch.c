@@ -179,8 +179,8 @@ sink_push(struct sink *s, const void *data, size_t n)
 	if (n > s->max - s->size)
 		return sink_fail(s,
 		        rw_err_set(s->err, -EFBIG,
-		                "fetch '%s': artifact larger than the declared %" PRIu64 " bytes",
-		                s->url, s->max));
+		                "fetch '%s': larger than the allowed %" PRIu64 " bytes", s->url,
+		                s->max));
 	if (s->hash && blake2b512_update(s->hash, data, n) < 0)
 		return sink_fail(s,
 		        rw_err_set(s->err, -EIO, "fetch '%s': BLAKE2b-512 update failed", s->url));
@@ -301,8 +301,8 @@ fetch_file(const char *url, struct sink *s)
 		        "fetch '%s': '%s' is not a regular file", url, path);
 	if ((uint64_t)st.st_size > s->max)
 		return rw_err_set(s->err, -EFBIG,
-		        "fetch '%s': artifact larger than the declared %" PRIu64
-		        " bytes (file has %" PRIu64 ")",
+		        "fetch '%s': larger than the allowed %" PRIu64 " bytes (file has %" PRIu64
+		        ")",
 		        url, s->max, (uint64_t)st.st_size);
 	return source_fd(fd, s);
 }
@@ -410,8 +410,7 @@ curl_error(CURL *c, CURLcode rc, struct sink *s, const char *errbuf)
 		        url, status);
 	case CURLE_FILESIZE_EXCEEDED:
 		return rw_err_set(s->err, -EFBIG,
-		        "fetch '%s': artifact larger than the declared %" PRIu64 " bytes", url,
-		        s->max);
+		        "fetch '%s': larger than the allowed %" PRIu64 " bytes", url, s->max);
 	case CURLE_OPERATION_TIMEDOUT:
 		return rw_err_set(s->err, -ETIMEDOUT, "fetch '%s': timed out: %s", url, why);
 	case CURLE_UNSUPPORTED_PROTOCOL:

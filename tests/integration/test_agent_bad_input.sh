@@ -387,7 +387,7 @@ refused "(5) .minisig with bad base64" 1 "manifest .*rejected.*signature: invali
 	"$WORK/c5-b64/m.manifest"
 refused "(5) truncated .minisig" 1 "manifest .*rejected.*signature: truncated \(no trusted comment\)" \
 	"$WORK/c5-truncated/m.manifest"
-refused "(5) oversized .minisig" 1 "cannot fetch manifest signature.*m\.manifest\.minisig.*larger than the declared 4096 bytes" \
+refused "(5) oversized .minisig" 1 "cannot fetch manifest signature.*m\.manifest\.minisig.*larger than the allowed 4096 bytes" \
 	"$WORK/c5-oversized/m.manifest"
 
 # ---- (8)-(10) policy and size --------------------------------------------------
@@ -397,7 +397,7 @@ refused "(8) expired manifest" 1 "manifest of sample 1\.1\.0 expired at [0-9]{4}
 refused "(9) manifest for another app" 1 "manifest is for app 'other', not 'sample'" \
 	"$WORK/c9-other/m.manifest"
 refused "(10) artifact longer than declared" 1 \
-	"cannot fetch artifact.*larger than the declared $declared bytes" \
+	"cannot fetch artifact of the declared $declared bytes.*larger than the allowed $declared bytes" \
 	"$WORK/c10-longer/m.manifest"
 
 # ---- (11) malicious archives ------------------------------------------------------

@@ -455,7 +455,7 @@ test_http_fetch_refuses_content_length_above_max(void **state)
 	o.max_size = 64 * 1024;
 	assert_int_equal(fetch_to_fd(url, fd, &o, NULL, &size, &err), -EFBIG);
 	assert_int_equal(size, 7); /* untouched on failure */
-	assert_contains(err.msg, "larger than the declared 65536 bytes");
+	assert_contains(err.msg, "larger than the allowed 65536 bytes");
 	assert_contains(err.msg, url);
 	server_wait_handled(&f->srv, before + 1);
 	last = server_last(&f->srv);
@@ -482,7 +482,7 @@ test_http_fetch_stops_reading_once_body_exceeds_max(void **state)
 	url_for(f, "/big-without-length", url, sizeof(url));
 	o.max_size = 64 * 1024;
 	assert_int_equal(fetch_to_fd(url, fd, &o, NULL, NULL, &err), -EFBIG);
-	assert_contains(err.msg, "larger than the declared 65536 bytes");
+	assert_contains(err.msg, "larger than the allowed 65536 bytes");
 	/* Nothing past the cap reached the output. */
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_true((uint64_t)st.st_size <= 64 * 1024);
@@ -750,7 +750,7 @@ test_local_file_above_max_is_efbig(void **state)
 	write_body_file(src, 10000);
 	o.max_size = 9999;
 	assert_int_equal(fetch_to_fd(src, fd, &o, NULL, NULL, &err), -EFBIG);
-	assert_contains(err.msg, "larger than the declared 9999 bytes");
+	assert_contains(err.msg, "larger than the allowed 9999 bytes");
 	o.max_size = 10000;
 	assert_int_equal(fetch_to_fd(src, fd, &o, NULL, NULL, &err), 0);
 }
