@@ -126,10 +126,15 @@ probe_unit(sd_bus *bus, const char *unit, const uint32_t *baseline, uint64_t bud
 		return rw_err_set(err, -ELOOP,
 		        "unit '%s' has failed (%s/%s, NRestarts %" PRIu32 ")", unit,
 		        st.active_state, st.sub_state, st.n_restarts);
-	if ((baseline && st.n_restarts > *baseline) || streq(st.sub_state, "auto-restart"))
+	if (baseline && st.n_restarts > *baseline)
 		return rw_err_set(err, -ELOOP,
-		        "unit '%s' is restart-looping (NRestarts %" PRIu32 ")", unit,
-		        st.n_restarts);
+		        "unit '%s' is restart-looping (restarted %" PRIu32
+		        " times since the restart)",
+		        unit, st.n_restarts - *baseline);
+	if (streq(st.sub_state, "auto-restart"))
+		return rw_err_set(err, -ELOOP,
+		        "unit '%s' exited and systemd is restarting it (%s/auto-restart)", unit,
+		        st.active_state);
 	if (!st.loaded)
 		return rw_err_set(
 		        err, -EPROTO, "unit '%s' is not loaded (%s)", unit, st.load_state);

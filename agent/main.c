@@ -40,7 +40,8 @@ print_phase(void *userdata, const char *app, const char *version, enum engine_ph
 {
 	(void)userdata;
 	(void)error;
-	if (arg_quiet || phase >= ENGINE_PHASE_COMMITTED)
+	/* Phases before the manifest names a version add nothing to read. */
+	if (arg_quiet || phase >= ENGINE_PHASE_COMMITTED || isempty(version))
 		return;
 	fprintf(stderr, "rollwave-agent: %s%s%s: %s\n", app, isempty(version) ? "" : " ",
 	        isempty(version) ? "" : version, engine_phase_to_string(phase));
