@@ -651,12 +651,6 @@ install_release(
 		        "the manifest says another",
 		        artifact_url, hex);
 	}
-	r = state_record_accepted(op->e->state, m->app, m->version, m->blake2b);
-	if (r < 0) {
-		(void)unlinkat(relfd, dl_name, 0);
-		return rw_err_set(err, r, "cannot record the accepted release: %s", strerror(-r));
-	}
-
 	op_phase(op, ENGINE_PHASE_UNPACKING);
 	if (mkdirat(relfd, st_name, 0755) < 0) {
 		r = -errno;
@@ -688,6 +682,14 @@ install_release(
 	if (r < 0)
 		return rw_err_set(
 		        err, r, "cannot fsync %s/releases: %s", op->app->root, strerror(-r));
+	/* Accepted once installed: the rollback-attack floor only rises for
+	 * releases that made it onto the disk, and a release on disk is always
+	 * an accepted one. */
+	r = state_record_accepted(op->e->state, m->app, m->version, m->blake2b);
+	if (r < 0) {
+		(void)rm_rf_at(relfd, m->version);
+		return rw_err_set(err, r, "cannot record the accepted release: %s", strerror(-r));
+	}
 	log_struct(LOG_INFO, NULL, m->app, m->version,
 	        "unpacked %s %s: %" PRIu64 " entries, %" PRIu64 " bytes", m->app, m->version,
 	        stats.entries, stats.bytes);
@@ -707,6 +709,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	struct app_record ar = {0};
 	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
+	uint8_t seen[64];
 	bool live = false;
 	struct op op;
 	int r;
@@ -741,6 +744,22 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 		return op_finish(
 		        &op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name, m.version);
 
+	if (layout_release_exists(op.rootfd, m.version) &&
+	        state_accepted_hash(e->state, m.app, m.version, seen) == -ENOENT) {
+		/* On disk but never accepted here (state file lost, or a tree
+		 * made by hand): its content is unknown, install it afresh. */
+		char path[PATH_MAX];
+
+		strbuf_printf(path, sizeof(path), "releases/%s", m.version);
+		r = rm_rf_at(op.rootfd, path);
+		if (r < 0)
+			return op_finish(&op, ENGINE_UNCHANGED, r,
+			        "%s/releases/%s exists but was never accepted, and removing it "
+			        "failed: %s",
+			        app->root, m.version, strerror(-r));
+	}
+	/* A release already on disk is an accepted one whose hash matched the
+	 * manifest above (installed before, then rolled back): no download. */
 	if (!layout_release_exists(op.rootfd, m.version)) {
 		r = set_inflight(&op, "deploy", current, m.version, INFLIGHT_STAGING);
 		if (r < 0)
@@ -752,13 +771,6 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 			        ar.health[0] ? ar.health : "unknown");
 			return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 		}
-	} else {
-		/* Already on disk (installed before, then rolled back): the hash
-		 * was checked against the accepted one above, no download. */
-		r = state_record_accepted(e->state, m.app, m.version, m.blake2b);
-		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r,
-			        "cannot write the state file: %s", strerror(-r));
 	}
 
 	r = run_hook(&op, m.version, current, "before_activate", &err);

@@ -21,7 +21,8 @@ th_install_traps
 
 # Hosts see the machine's disk except /run, /tmp, /var/tmp, /srv, /etc/rollwave.
 WORK=$(mktemp -d "$BUILD_DIR/rw-agent-test.XXXXXX")
-trap 'th_teardown_all; rm -rf "$WORK"' EXIT
+http_pid=
+trap '[ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null; th_teardown_all; rm -rf "$WORK"' EXIT
 H=h1
 passed=0
 failed=0
@@ -249,5 +250,21 @@ check "killed during the health check of a sick release: current is 7.0.0" expec
 check "recovery rolls the sick activation back (exit 3)" \
 	run_agent 3 "rolled back to 6.0.0" recover sample
 check "service answers 6.0.0" expect_served 6.0.0
+# ---- over HTTP ---------------------------------------------------------------
+# A plain web server on the bridge address (the machine side, reachable only
+# from the test hosts) serves the release directory.
+HTTP_PORT=$((20000 + RANDOM % 10000))
+python3 -m http.server --bind 10.231.0.1 --directory "$WORK/rel" "$HTTP_PORT" >/dev/null 2>&1 &
+http_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://10.231.0.1:$HTTP_PORT/" && break; sleep 0.1; done
+check "deploy over http:// goes live" run_agent 0 "sample 8.0.0 is live and healthy" \
+	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/sample-8.0.0.manifest"
+check "service answers 8.0.0" expect_served 8.0.0
+check "a missing manifest over http is a clear error" \
+	run_agent 1 "cannot fetch manifest.*nope.manifest.*404" \
+	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/nope.manifest"
+kill "$http_pid" 2>/dev/null
+wait "$http_pid" 2>/dev/null
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
