@@ -25,6 +25,7 @@ say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
 source tests/harness/testhost.sh
+source tests/harness/sample-host.sh
 tests/harness/cleanup-leftovers.sh
 WORK=$(mktemp -d "$BUILD_DIR/demo.XXXXXX")
 trap 'th_teardown_all; rm -rf "$WORK"' EXIT
@@ -51,35 +52,8 @@ show minisign -V -p "$WORK/release.pub" -m "$WORK/sample-1.1.manifest"
 say "Boot test host '$H': real systemd as PID 1 in its own namespaces"
 th_boot $H || die "booting test host $H failed"
 echo "    $H is up at $(th_ip $H)"
-th_exec $H mkdir -p /etc/rollwave/apps /etc/rollwave/keys
-th_put $H "$WORK/release.pub" /etc/rollwave/keys/release.pub
-th_write $H /etc/rollwave/agent.conf <<CONF
-[Agent]
-StateDirectory=/srv/agent-state
-TrustedKeys=/etc/rollwave/keys/release.pub
-CONF
-th_write $H /etc/rollwave/apps/sample.conf <<'CONF'
-[App]
-Name=sample
-Root=/srv/sample
-Units=sample.service
-KeepReleases=3
-
-[Health]
-HttpGet=http://127.0.0.1:8080/health
-MinHealthy=2s
-Deadline=15s
-Interval=250ms
-CONF
-th_write $H /run/systemd/system/sample.service <<'UNIT'
-[Unit]
-Description=rollwave sample app
-[Service]
-ExecStart=/srv/sample/current/bin/rollwave-sample --port 8080 --release-dir /srv/sample/current
-Restart=on-failure
-RestartSec=500ms
-UNIT
-th_systemctl $H daemon-reload
+sample_host_setup $H "$WORK/release.pub" || die "setting up $H failed"
+sample_app_conf $H MinHealthy=2s Deadline=15s
 echo "    the app's config on the host:"
 th_exec $H cat /etc/rollwave/apps/sample.conf | sed 's/^/      /'
 

@@ -17,6 +17,7 @@ AGENT="$BUILD_DIR/agent/rollwave-agent"
 export BUILD_DIR
 
 source "$SRC_DIR/tests/harness/testhost.sh"
+source "$SRC_DIR/tests/harness/sample-host.sh"
 th_install_traps
 
 # Hosts see the machine's disk except /run, /tmp, /var/tmp, /srv, /etc/rollwave.
@@ -135,41 +136,8 @@ chmod -R a+rX "$WORK"
 
 # ---- the host -------------------------------------------------------------
 th_boot $H || exit 1
-th_exec $H mkdir -p /etc/rollwave/apps /etc/rollwave/keys
-th_put $H "$KEYS/release.pub" /etc/rollwave/keys/release.pub
-th_write $H /etc/rollwave/agent.conf <<CONF
-[Agent]
-StateDirectory=/srv/agent-state
-AppsDirectory=/etc/rollwave/apps
-TrustedKeys=/etc/rollwave/keys/release.pub
-CONF
-th_write $H /etc/rollwave/apps/sample.conf <<'CONF'
-[App]
-Name=sample
-Root=/srv/sample
-Units=sample.service
-KeepReleases=3
-SharedDirs=data
-
-[Health]
-HttpGet=http://127.0.0.1:8080/health
-MinHealthy=2s
-Deadline=12s
-Interval=250ms
-ProbeTimeout=5s
-
-[Hooks]
-Timeout=90s
-CONF
-th_write $H /run/systemd/system/sample.service <<'UNIT'
-[Unit]
-Description=rollwave sample app
-[Service]
-ExecStart=/srv/sample/current/bin/rollwave-sample --port 8080 --release-dir /srv/sample/current
-Restart=on-failure
-RestartSec=500ms
-UNIT
-th_systemctl $H daemon-reload
+sample_host_setup $H "$KEYS/release.pub" || exit 1
+sample_app_conf $H SharedDirs=data
 
 # ---- the happy path and local rollback -----------------------------------
 check "first deploy goes live" run_agent 0 "sample 1.0.0 is live and healthy" \
