@@ -229,13 +229,24 @@ app_handler(
 			r = strv_extend(&c->shared_dirs, value, err, key);
 			if (r < 0)
 				return r;
-			for (char **d = c->shared_dirs; d && *d; d++)
+			for (char **d = c->shared_dirs; d && *d; d++) {
 				if (!shared_dir_is_valid(*d))
 					return rw_err_set(err, -EINVAL,
 					        "invalid shared dir '%s' (a relative path without "
-					        "'.' "
-					        "or '..')",
+					        "'.' or '..')",
 					        *d);
+				/* One shared dir inside another would link through
+				 * the first one's link. */
+				for (char **o = c->shared_dirs; *o; o++) {
+					size_t l = strlen(*o);
+
+					if (o != d && strncmp(*d, *o, l) == 0 &&
+					        ((*d)[l] == '/' || (*d)[l] == 0))
+						return rw_err_set(err, -EINVAL,
+						        "shared dirs '%s' and '%s' overlap", *o,
+						        *d);
+				}
+			}
 			return 0;
 		}
 	} else if (streq(section, "Health")) {

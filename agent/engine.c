@@ -375,7 +375,10 @@ commit(struct op *op, const char *kind, const char *version, const char *previou
 		return r;
 	}
 	history(op, kind, "committed");
-	return state_commit(s);
+	r = state_commit(s);
+	if (r < 0)
+		state_rollback(s);
+	return r;
 }
 
 /* Records the end of an operation that did not commit. */
@@ -402,6 +405,29 @@ finish_uncommitted(struct op *op, const char *kind, const char *result, const ch
 		state_rollback(s);
 }
 
+static int set_inflight(struct op *op, const char *kind, const char *from, const char *to,
+        enum inflight_phase phase);
+
+/* Swaps `current` to version. If the swap reports an error, `current` is
+ * read back: the rename may have happened with only the fsync failing, and
+ * then the swap counts as done (the caller goes on checking health). */
+static int
+swap_current_checked(struct op *op, const char *version, struct rw_err *err)
+{
+	char now[VERSION_MAX + 1];
+	int r;
+
+	r = layout_swap_current(op->rootfd, version, err);
+	if (r >= 0)
+		return 0;
+	if (layout_read_current(op->rootfd, now) >= 0 && streq(now, version)) {
+		log_struct(LOG_WARNING, NULL, op->app->name, version,
+		        "'current' points to %s although the swap reported: %s", version, err->msg);
+		return 0;
+	}
+	return r;
+}
+
 /*
  * The new release is live but sick (or its units would not restart): go
  * back to `back_to` if it is on disk. Called with the in-flight row set.
@@ -425,8 +451,14 @@ roll_back_locally(struct op *op, const char *kind, const char *sick, const char 
 	}
 	log_struct(LOG_WARNING, MSGID_ROLLED_BACK, op->app->name, sick,
 	        "%s %s is unhealthy (%s); swapping back to %s", op->app->name, sick, why, back_to);
+	/* Journal first: killed after the swap back, recovery must still
+	 * restart the units, which may be running the sick release. */
+	r = set_inflight(op, kind, back_to, sick, INFLIGHT_ROLLING_BACK);
+	if (r < 0)
+		log_struct(LOG_WARNING, NULL, op->app->name, sick,
+		        "cannot journal the rollback: %s", strerror(-r));
 	op_phase(op, ENGINE_PHASE_ACTIVATING);
-	r = layout_swap_current(op->rootfd, back_to, &err);
+	r = swap_current_checked(op, back_to, &err);
 	if (r < 0) {
 		strbuf_printf(op->res->message, sizeof(op->res->message),
 		        "%s %s is unhealthy (%s) and swapping back to %s failed: %s", op->app->name,
@@ -460,10 +492,11 @@ swap_and_check(struct op *op, const char *kind, const char *version, const char 
 	int r;
 
 	op_phase(op, ENGINE_PHASE_ACTIVATING);
-	r = layout_swap_current(op->rootfd, version, &err);
+	r = swap_current_checked(op, version, &err);
 	if (r < 0) {
+		/* `current` still names the old release: nothing changed. */
 		finish_uncommitted(op, kind, "failed", NULL, NULL, "unknown");
-		return op_finish(op, ENGINE_FAILED, r, "%s", err.msg);
+		return op_finish(op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	}
 	r = state_inflight_get(op->e->state, op->app->name, &in);
 	if (r >= 0) {
@@ -687,7 +720,7 @@ install_release(
 	 * an accepted one. */
 	r = state_record_accepted(op->e->state, m->app, m->version, m->blake2b);
 	if (r < 0) {
-		(void)rm_rf_at(relfd, m->version);
+		(void)layout_remove_release(op->rootfd, m->version);
 		return rw_err_set(err, r, "cannot record the accepted release: %s", strerror(-r));
 	}
 	log_struct(LOG_INFO, NULL, m->app, m->version,
@@ -714,9 +747,10 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	struct op op;
 	int r;
 
+	/* A recovery that rolled back leaves a consistent host: go on. */
 	r = engine_recover(e, app, &rec);
 	op_init(&op, e, app, ret);
-	if (r < 0)
+	if (r < 0 && rec.outcome == ENGINE_FAILED)
 		return op_finish(&op, ENGINE_FAILED, r,
 		        "recovering an interrupted operation failed, deploy not started: %s",
 		        rec.message);
@@ -748,10 +782,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	        state_accepted_hash(e->state, m.app, m.version, seen) == -ENOENT) {
 		/* On disk but never accepted here (state file lost, or a tree
 		 * made by hand): its content is unknown, install it afresh. */
-		char path[PATH_MAX];
-
-		strbuf_printf(path, sizeof(path), "releases/%s", m.version);
-		r = rm_rf_at(op.rootfd, path);
+		r = layout_remove_release(op.rootfd, m.version);
 		if (r < 0)
 			return op_finish(&op, ENGINE_UNCHANGED, r,
 			        "%s/releases/%s exists but was never accepted, and removing it "
@@ -809,7 +840,7 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 
 	r = engine_recover(e, app, &rec);
 	op_init(&op, e, app, ret);
-	if (r < 0)
+	if (r < 0 && rec.outcome == ENGINE_FAILED)
 		return op_finish(&op, ENGINE_FAILED, r,
 		        "recovering an interrupted operation failed, rollback not started: %s",
 		        rec.message);
@@ -915,6 +946,14 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 	        app->name, in.to, inflight_phase_to_string(in.phase),
 	        current[0] ? current : "nothing");
 
+	if (in.phase == INFLIGHT_ROLLING_BACK ||
+	        (in.phase == INFLIGHT_CHECKING && !streq(current, in.to))) {
+		/* It was going back from a sick release: the swap back may or
+		 * may not have happened and the units may run either release.
+		 * Finish it: `current` to the previous release, restart, verify. */
+		return roll_back_locally(&op, "recovery", in.to, in.from, ar.previous,
+		        "it was being rolled back when the agent stopped");
+	}
 	if (in.phase == INFLIGHT_STAGING || !streq(current, in.to)) {
 		/* The swap never happened: nothing changed for the running app. */
 		strbuf_printf(ret->message, sizeof(ret->message),

@@ -178,7 +178,8 @@ layout_remove_leftovers(int rootfd)
 	fd = -1;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, ".staging-", 9) != 0 &&
-		        strncmp(de->d_name, ".download-", 10) != 0)
+		        strncmp(de->d_name, ".download-", 10) != 0 &&
+		        strncmp(de->d_name, ".trash-", 7) != 0)
 			continue;
 		if (rm_rf_at(dirfd(d), de->d_name) == 0)
 			removed++;
@@ -188,21 +189,65 @@ layout_remove_leftovers(int rootfd)
 	return removed;
 }
 
+/* Opens (creating) the directory `rel` below dirfd one component at a time,
+ * refusing symlinks: the release tree comes from an archive, and a link in
+ * it must not redirect where the agent writes. */
+static int
+open_dir_nofollow(int dirfd, const char *rel, int *ret_fd, char *bad, size_t bad_size)
+{
+	_cleanup_close_ int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	char buf[PATH_MAX];
+	char *save = NULL;
+
+	if (fd < 0)
+		return -errno;
+	if (xsnprintf(buf, sizeof(buf), "%s", rel) < 0)
+		return -ENAMETOOLONG;
+	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			int e = errno;
+
+			strbuf_printf(bad, bad_size, "%s", c);
+			return e == ELOOP || e == ENOTDIR ? -ENOTDIR : -e;
+		}
+		closep(&fd);
+		fd = next;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int
 layout_link_shared(
         int rootfd, const char *staging_name, char *const *shared_dirs, struct rw_err *err)
 {
-	for (char *const *d = shared_dirs; d && *d; d++) {
-		char shared[PATH_MAX], inrel[PATH_MAX], target[PATH_MAX], parent[PATH_MAX];
+	_cleanup_close_ int stfd = -1;
+	char st[PATH_MAX];
+
+	if (!shared_dirs || !shared_dirs[0])
+		return 0;
+	if (xsnprintf(st, sizeof(st), "releases/%s", staging_name) < 0)
+		return rw_err_set(err, -ENAMETOOLONG, "staging path too long");
+	stfd = openat(rootfd, st, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (stfd < 0)
+		return rw_err_set(err, -errno, "cannot open %s: %m", st);
+
+	for (char *const *d = shared_dirs; *d; d++) {
+		char shared[PATH_MAX], parent[PATH_MAX], target[PATH_MAX], bad[256] = "";
+		_cleanup_close_ int pfd = -1;
+		const char *leaf;
 		size_t depth = 2; /* releases/<staging>/ */
-		char *slash;
 		int r;
 
 		for (const char *p = *d; *p; p++)
 			if (*p == '/')
 				depth++;
-		if (xsnprintf(shared, sizeof(shared), "shared/%s", *d) < 0 ||
-		        xsnprintf(inrel, sizeof(inrel), "releases/%s/%s", staging_name, *d) < 0)
+		if (xsnprintf(shared, sizeof(shared), "shared/%s", *d) < 0)
 			return rw_err_set(err, -ENAMETOOLONG, "shared dir path too long: '%s'", *d);
 		target[0] = 0;
 		for (size_t i = 0; i < depth; i++)
@@ -214,21 +259,63 @@ layout_link_shared(
 		r = mkdir_p_at(rootfd, shared, 0755);
 		if (r < 0)
 			return rw_err_set(err, r, "cannot create %s: %s", shared, strerror(-r));
-		/* Whatever the release ships at that path is replaced by the link. */
-		r = rm_rf_at(rootfd, inrel);
+
+		strcpy(parent, *d);
+		leaf = strrchr(parent, '/');
+		if (leaf) {
+			parent[leaf - parent] = 0;
+			leaf = *d + (leaf - parent) + 1;
+			r = open_dir_nofollow(stfd, parent, &pfd, bad, sizeof(bad));
+		} else {
+			leaf = *d;
+			pfd = fcntl(stfd, F_DUPFD_CLOEXEC, 3);
+			r = pfd < 0 ? -errno : 0;
+		}
+		if (r == -ENOTDIR)
+			return rw_err_set(err, -EPERM,
+			        "shared dir '%s': '%s' in the release is a symlink or a file; "
+			        "shared dirs are linked only through real directories",
+			        *d, bad);
+		if (r < 0)
+			return rw_err_set(err, r, "shared dir '%s': %s", *d, strerror(-r));
+		/* Whatever the release ships at that path is replaced by the link;
+		 * rm_rf_at never follows a symlink. */
+		r = rm_rf_at(pfd, leaf);
 		if (r < 0)
 			return rw_err_set(
 			        err, r, "cannot replace '%s' in the release: %s", *d, strerror(-r));
-		strcpy(parent, inrel);
-		slash = strrchr(parent, '/');
-		*slash = 0;
-		r = mkdir_p_at(rootfd, parent, 0755);
-		if (r < 0)
-			return rw_err_set(err, r, "cannot create %s: %s", parent, strerror(-r));
-		if (symlinkat(target, rootfd, inrel) < 0)
+		if (symlinkat(target, pfd, leaf) < 0)
 			return rw_err_set(err, -errno, "cannot link shared dir '%s': %m", *d);
+		r = fsync_fd(pfd);
+		if (r < 0)
+			return rw_err_set(
+			        err, r, "cannot fsync the link of '%s': %s", *d, strerror(-r));
 	}
 	return 0;
+}
+
+int
+layout_remove_release(int rootfd, const char *version)
+{
+	_cleanup_close_ int relfd = -1;
+	char trash[VERSION_MAX + 16];
+	int r;
+
+	if (!version_is_valid(version))
+		return -EINVAL;
+	relfd = openat(rootfd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (relfd < 0)
+		return -errno;
+	/* Out of sight first: killed half-way, what is left is a .trash-
+	 * leftover that recovery removes, never a half-empty release. */
+	snprintf(trash, sizeof(trash), ".trash-%s", version);
+	(void)rm_rf_at(relfd, trash);
+	if (renameat(relfd, version, relfd, trash) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = fsync_fd(relfd);
+	if (r < 0)
+		return r;
+	return rm_rf_at(relfd, trash);
 }
 
 int
@@ -259,7 +346,7 @@ layout_prune(int rootfd, unsigned keep, const char *current, const char *previou
 			kept++;
 			continue;
 		}
-		if (rm_rf_at(relfd, v[i]) == 0)
+		if (layout_remove_release(rootfd, v[i]) == 0)
 			removed++;
 	}
 	fsync(relfd);

@@ -36,14 +36,19 @@ int layout_swap_current(int rootfd, const char *version, struct rw_err *err);
 int layout_list_releases(int rootfd, char ***ret_versions);
 
 /* Removes leftovers of interrupted operations: .staging-*, .download-*,
- * current.tmp. Returns how many were removed. */
+ * .trash-*, current.tmp. Returns how many were removed. */
 int layout_remove_leftovers(int rootfd);
 
 /* Links each shared dir into the release being staged: replaces
  * <staging>/<d> with a relative symlink to <Root>/shared/<d>, creating the
- * shared dir (and parents in the release) as needed. */
+ * shared dir (and parents in the release) as needed. A symlink on the way
+ * inside the release is refused (-EPERM): it could aim the link elsewhere. */
 int layout_link_shared(
         int rootfd, const char *staging_name, char *const *shared_dirs, struct rw_err *err);
+
+/* Removes releases/<version> crash-safely: renamed to .trash-<version>,
+ * then deleted. 0 if it did not exist. */
+int layout_remove_release(int rootfd, const char *version);
 
 /* Deletes the oldest releases so that at most keep remain, never removing
  * current or previous. Returns the number removed. */

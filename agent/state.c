@@ -333,7 +333,7 @@ state_inflight_get(struct state *s, const char *app, struct inflight *ret)
 	copy_col(st, 1, in.from, sizeof(in.from));
 	copy_col(st, 2, in.to, sizeof(in.to));
 	phase = sqlite3_column_int(st, 3);
-	if (phase < INFLIGHT_STAGING || phase > INFLIGHT_CHECKING)
+	if (phase < INFLIGHT_STAGING || phase > INFLIGHT_ROLLING_BACK)
 		return -EBADMSG;
 	in.phase = (enum inflight_phase)phase;
 	in.started_usec = (uint64_t)sqlite3_column_int64(st, 4);
@@ -452,6 +452,8 @@ inflight_phase_to_string(enum inflight_phase p)
 		return "activating";
 	case INFLIGHT_CHECKING:
 		return "checking";
+	case INFLIGHT_ROLLING_BACK:
+		return "rolling_back";
 	}
 	return "unknown";
 }

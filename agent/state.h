@@ -19,9 +19,11 @@
 struct state;
 
 enum inflight_phase {
-	INFLIGHT_STAGING,    /* fetching/unpacking; `current` untouched */
-	INFLIGHT_ACTIVATING, /* intent recorded; the swap may or may not have happened */
-	INFLIGHT_CHECKING,   /* swapped; restarting units and checking health */
+	INFLIGHT_STAGING,      /* fetching/unpacking; `current` untouched */
+	INFLIGHT_ACTIVATING,   /* intent recorded; the swap may or may not have happened */
+	INFLIGHT_CHECKING,     /* swapped; restarting units and checking health */
+	INFLIGHT_ROLLING_BACK, /* `to` was sick: going back to `from` (the swap back
+	                        * may or may not have happened, units may run either) */
 };
 
 struct inflight {

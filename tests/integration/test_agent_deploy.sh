@@ -132,6 +132,7 @@ release 5.0.0 ok "before_activate=$WORK/slow_before_activate"
 release 6.0.0 ok "validate=$WORK/validate_slow_ok"
 release 7.0.0 ok "validate=$WORK/validate_slow_bad"
 release 8.0.0 ok
+release 9.0.0 fail-on-start
 chmod -R a+rX "$WORK"
 
 # ---- the host -------------------------------------------------------------
@@ -233,6 +234,23 @@ check "a missing manifest over http is a clear error" \
 	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/nope.manifest"
 kill "$http_pid" 2>/dev/null
 wait "$http_pid" 2>/dev/null
+
+# Killed while swapping back from a sick release: recovery must finish the
+# rollback (restart the units, verify), not take it for an abandoned deploy.
+agent deploy sample --manifest "$WORK/rel/sample-9.0.0.manifest" >"$WORK/deploy9.log" 2>&1 &
+apid=$!
+for _ in $(seq 300); do grep -q "swapping back to 8.0.0" "$WORK/deploy9.log" && break; sleep 0.05; done
+for _ in $(seq 100); do [ "$(current)" = releases/8.0.0 ] && break; sleep 0.02; done
+th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
+wait "$apid" 2>/dev/null
+st=$(agent status sample --json)
+check "killed while swapping back: the journal says rolling_back" jq_true "$st" \
+	'.apps[0].in_flight.phase == "rolling_back" and .apps[0].in_flight.to == "9.0.0"'
+check "recovery finishes the interrupted rollback (exit 3)" \
+	run_agent 3 "rolled back to 8.0.0" recover sample
+check "service answers 8.0.0" expect_served 8.0.0
+st=$(agent status sample --json)
+check "nothing left in flight" jq_true "$st" '.apps[0].in_flight == null and .apps[0].current == "8.0.0"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

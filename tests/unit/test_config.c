@@ -114,6 +114,8 @@ test_app_config_rejects_bad_values(void **state)
 	        "KeepReleases= must be an integer from 2 to 1000");
 	expect_app_error(
 	        "[App]\nName=web\nRoot=/r\nSharedDirs=../x\n", "invalid shared dir '../x'");
+	expect_app_error("[App]\nName=web\nRoot=/r\nSharedDirs=data data/sub\n",
+	        "shared dirs 'data' and 'data/sub' overlap");
 	expect_app_error("[App]\nName=web\nRoot=/r\n[Health]\nHttpGet=ftp://x\n",
 	        "HttpGet= takes http:// or https:// URLs");
 	expect_app_error("[App]\nName=web\nRoot=/r\n[Health]\nTcpConnect=host\n",

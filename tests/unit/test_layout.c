@@ -153,6 +153,40 @@ test_shared_dirs_become_relative_links(void **state)
 	assert_int_equal(faccessat(rootfd, "shared/data/uploads", W_OK, 0), 0);
 }
 
+static void
+test_shared_dir_through_a_release_symlink_is_refused(void **state)
+{
+	(void)state;
+	struct rw_err err = {{0}};
+	char *dirs[] = {"var/log", NULL};
+
+	/* A release shipping var -> . would aim the link outside Root. */
+	mkrelease(".staging-4");
+	assert_int_equal(symlinkat(".", rootfd, "releases/.staging-4/var"), 0);
+	assert_int_equal(layout_link_shared(rootfd, ".staging-4", dirs, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "shared dir 'var/log': 'var' in the release is a symlink"));
+	assert_int_equal(
+	        faccessat(rootfd, "releases/.staging-4/log", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+}
+
+static void
+test_removed_release_never_lingers_half_deleted(void **state)
+{
+	(void)state;
+	_cleanup_strv_free_ char **v = NULL;
+
+	mkrelease("1.0");
+	assert_int_equal(mkdirat(rootfd, "releases/1.0/sub", 0755), 0);
+	assert_int_equal(layout_remove_release(rootfd, "1.0"), 0);
+	assert_false(layout_release_exists(rootfd, "1.0"));
+	assert_int_equal(layout_remove_release(rootfd, "1.0"), 0);
+	/* What a crash mid-delete leaves is a .trash- leftover, not a release. */
+	mkrelease(".trash-2.0");
+	assert_int_equal(layout_list_releases(rootfd, &v), 0);
+	assert_int_equal(strv_length(v), 0);
+	assert_int_equal(layout_remove_leftovers(rootfd), 1);
+}
+
 int
 main(void)
 {
@@ -168,6 +202,10 @@ main(void)
 	                test_prune_keeps_current_and_previous, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_shared_dirs_become_relative_links, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_shared_dir_through_a_release_symlink_is_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_removed_release_never_lingers_half_deleted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
