@@ -1,0 +1,549 @@
+/*
+ * db: the coordinator's SQLite state. See db.h for the tables and the
+ * durability rules.
+ */
+#include "db.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct db {
+	sqlite3 *sql;
+};
+
+static const char *const migrations[] = {
+        /* 1: host registry and audit log */
+        "CREATE TABLE hosts ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " host_key BLOB NOT NULL UNIQUE CHECK (length(host_key) = 32),"
+        " hostname TEXT NOT NULL DEFAULT '',"
+        " labels TEXT NOT NULL DEFAULT '{}',"
+        " apps TEXT NOT NULL DEFAULT '[]',"
+        " agent_version TEXT NOT NULL DEFAULT '',"
+        " state TEXT NOT NULL CHECK (state IN ('pending', 'up', 'down', 'revoked')),"
+        " enrolled_ms INTEGER NOT NULL,"
+        " last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+        " last_command_id INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE audit ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " at_ms INTEGER NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " action TEXT NOT NULL,"
+        " target TEXT NOT NULL,"
+        " detail TEXT);"
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+        "CREATE INDEX audit_at ON audit (at_ms);",
+};
+
+static const char *const host_states[_HOST_STATE_MAX] = {
+        [HOST_PENDING] = "pending",
+        [HOST_UP] = "up",
+        [HOST_DOWN] = "down",
+        [HOST_REVOKED] = "revoked",
+};
+
+const char *
+host_state_to_string(enum host_state s)
+{
+	return s < _HOST_STATE_MAX ? host_states[s] : "unknown";
+}
+
+int
+host_state_from_string(const char *s, enum host_state *ret)
+{
+	for (int i = 0; i < _HOST_STATE_MAX; i++)
+		if (streq(s, host_states[i])) {
+			*ret = (enum host_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void
+host_row_done(struct host_row *h)
+{
+	free(h->labels);
+	free(h->apps);
+	h->labels = h->apps = NULL;
+}
+
+static uint64_t
+now_ms(void)
+{
+	return now_realtime_usec() / USEC_PER_MSEC;
+}
+
+static int
+sql_errno(sqlite3 *sql)
+{
+	switch (sqlite3_errcode(sql)) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+static int
+exec_sql(struct db *db, const char *s)
+{
+	return sqlite3_exec(db->sql, s, NULL, NULL, NULL) == SQLITE_OK ? 0 : sql_errno(db->sql);
+}
+
+static void
+finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(finalizep)
+
+static int
+prepare(struct db *db, const char *s, sqlite3_stmt **ret)
+{
+	return sqlite3_prepare_v2(db->sql, s, -1, ret, NULL) == SQLITE_OK ? 0 : sql_errno(db->sql);
+}
+
+static int
+step_done(struct db *db, sqlite3_stmt *st)
+{
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(db->sql);
+}
+
+static void
+copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	strbuf_printf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static char *
+dup_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+int
+db_open(const char *path, struct db **ret, struct rw_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct db *db;
+	int version, r;
+
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &db->sql,
+	            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
+	                    SQLITE_OPEN_FULLMUTEX,
+	            NULL) != SQLITE_OK) {
+		r = rw_err_set(err, -EIO, "cannot open database %s: %s", path,
+		        db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		goto fail;
+	}
+	(void)chmod(path, 0600);
+	sqlite3_busy_timeout(db->sql, 10000);
+	r = exec_sql(db,
+	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	        "PRAGMA foreign_keys=ON;");
+	if (r < 0) {
+		rw_err_set(err, r, "cannot set up database %s: %s", path, sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	if (prepare(db, "PRAGMA user_version", &st) < 0 || sqlite3_step(st) != SQLITE_ROW) {
+		r = rw_err_set(err, sql_errno(db->sql), "database %s is unreadable: %s", path,
+		        sqlite3_errmsg(db->sql));
+		sqlite3_finalize(st);
+		goto fail;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)ELEMENTSOF(migrations)) {
+		r = rw_err_set(err, -EPROTO,
+		        "database %s has schema %d, newer than this coordinator knows (%zu)", path,
+		        version, ELEMENTSOF(migrations));
+		goto fail;
+	}
+	for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
+		if (exec_sql(db, "BEGIN IMMEDIATE") < 0 || exec_sql(db, migrations[v]) < 0 ||
+		        exec_sql(db, pragma) < 0 || exec_sql(db, "COMMIT") < 0) {
+			r = rw_err_set(err, sql_errno(db->sql),
+			        "cannot migrate database %s to schema %d: %s", path, v + 1,
+			        sqlite3_errmsg(db->sql));
+			(void)exec_sql(db, "ROLLBACK");
+			goto fail;
+		}
+	}
+	*ret = db;
+	return 0;
+fail:
+	db_close(db);
+	return r;
+}
+
+void
+db_close(struct db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close_v2(db->sql);
+	free(db);
+}
+
+int
+db_begin(struct db *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_commit(struct db *db)
+{
+	return exec_sql(db, "COMMIT");
+}
+
+void
+db_rollback(struct db *db)
+{
+	(void)exec_sql(db, "ROLLBACK");
+}
+
+#define HOST_COLUMNS                                                                               \
+	"id, host_key, hostname, labels, apps, agent_version, state, enrolled_ms, last_seen_ms,"   \
+	" last_command_id"
+
+static int
+read_host(sqlite3_stmt *st, struct host_row *ret)
+{
+	struct host_row h = {0};
+
+	h.id = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_bytes(st, 1) != 32)
+		return -EBADMSG;
+	memcpy(h.key, sqlite3_column_blob(st, 1), 32);
+	copy_col(st, 2, h.hostname, sizeof(h.hostname));
+	h.labels = dup_col(st, 3);
+	h.apps = dup_col(st, 4);
+	if (!h.labels || !h.apps) {
+		host_row_done(&h);
+		return -ENOMEM;
+	}
+	copy_col(st, 5, h.agent_version, sizeof(h.agent_version));
+	if (host_state_from_string((const char *)sqlite3_column_text(st, 6), &h.state) < 0) {
+		host_row_done(&h);
+		return -EBADMSG;
+	}
+	h.enrolled_ms = (uint64_t)sqlite3_column_int64(st, 7);
+	h.last_seen_ms = (uint64_t)sqlite3_column_int64(st, 8);
+	h.last_command_id = (uint64_t)sqlite3_column_int64(st, 9);
+	*ret = h;
+	return 0;
+}
+
+static int
+host_query_one(struct db *db, sqlite3_stmt *st, struct host_row *ret)
+{
+	int r = sqlite3_step(st);
+
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sql_errno(db->sql);
+	return read_host(st, ret);
+}
+
+int
+db_host_by_key(struct db *db, const uint8_t key[static 32], struct host_row *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_key = ?", &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC);
+	return host_query_one(db, st, ret);
+}
+
+int
+db_host_by_id(struct db *db, int64_t id, struct host_row *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts WHERE id = ?", &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	return host_query_one(db, st, ret);
+}
+
+int
+db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hostname,
+        const char *labels_json, const char *agent_version, uint64_t when_ms, int64_t *ret_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char target[64];
+	int64_t id;
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = prepare(db,
+	        "INSERT INTO hosts (host_key, hostname, labels, agent_version, state, enrolled_ms)"
+	        " VALUES (?, ?, ?, ?, 'pending', ?)",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hostname ? hostname : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, agent_version ? agent_version : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)when_ms);
+	r = step_done(db, st);
+	if (r < 0)
+		goto fail;
+	id = sqlite3_last_insert_rowid(db->sql);
+	snprintf(target, sizeof(target), "host:%" PRId64, id);
+	r = db_audit(db, "agent", "host.enrol", target, hostname);
+	if (r < 0)
+		goto fail;
+	r = db_commit(db);
+	if (r < 0)
+		goto fail;
+	*ret_id = id;
+	return 0;
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char *labels_json,
+        const char *agent_version, const char *apps_json)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db,
+	        "UPDATE hosts SET hostname = ?, labels = ?, agent_version = ?,"
+	        " apps = coalesce(?, apps) WHERE id = ?",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, hostname ? hostname : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, agent_version ? agent_version : "", -1, SQLITE_STATIC);
+	if (apps_json)
+		sqlite3_bind_text(st, 4, apps_json, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, id);
+	r = step_done(db, st);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(db->sql) == 1 ? 0 : -ENOENT;
+}
+
+int
+db_host_set_state(
+        struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct host_row h;
+	char target[64], action[32];
+	int r;
+
+	if (state >= _HOST_STATE_MAX)
+		return -EINVAL;
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = db_host_by_id(db, id, &h);
+	if (r < 0)
+		goto fail;
+	host_row_done(&h);
+	if (h.state == state) {
+		db_rollback(db);
+		return 0;
+	}
+	if (h.state == HOST_REVOKED) {
+		r = -EPERM;
+		goto fail;
+	}
+	r = prepare(db, "UPDATE hosts SET state = ? WHERE id = ?", &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, host_state_to_string(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	r = step_done(db, st);
+	if (r < 0)
+		goto fail;
+	snprintf(target, sizeof(target), "host:%" PRId64, id);
+	snprintf(action, sizeof(action), "host.%s", host_state_to_string(state));
+	r = db_audit(db, actor, action, target, reason);
+	if (r < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = prepare(db,
+	        "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?), apps = coalesce(?, apps)"
+	        " WHERE id = ?",
+	        &st);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)t[i].last_seen_ms);
+		if (t[i].apps_json)
+			sqlite3_bind_text(st, 2, t[i].apps_json, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, t[i].id);
+		r = step_done(db, st);
+		if (r < 0)
+			goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db, "UPDATE hosts SET last_command_id = ? WHERE id = ? AND last_command_id < ?",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)command_id);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)command_id);
+	r = step_done(db, st);
+	if (r < 0)
+		return r;
+	/* Command ids only grow: an older or equal id changes nothing. */
+	return sqlite3_changes(db->sql) == 1 ? 0 : -ESTALE;
+}
+
+int
+db_hosts_foreach(struct db *db, int (*cb)(void *userdata, const struct host_row *h), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY id", &st);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct host_row h;
+		int q = read_host(st, &h);
+
+		if (q < 0)
+			return q;
+		q = cb(userdata, &h);
+		host_row_done(&h);
+		if (q < 0)
+			return q;
+	}
+	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+}
+
+int
+db_audit(struct db *db, const char *actor, const char *action, const char *target,
+        const char *detail)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db,
+	        "INSERT INTO audit (at_ms, actor, action, target, detail)"
+	        " VALUES (?, ?, ?, ?, ?)",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ms());
+	sqlite3_bind_text(st, 2, actor ? actor : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target ? target : "", -1, SQLITE_STATIC);
+	if (detail)
+		sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	return step_done(db, st);
+}
+
+int
+db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned limit,
+        int (*cb)(void *userdata, const struct audit_row *a), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db,
+	        "SELECT id, at_ms, actor, action, target, detail FROM audit"
+	        " WHERE id > ? AND at_ms >= ? ORDER BY id LIMIT ?",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since_ms);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct audit_row a = {0};
+		int q;
+
+		a.id = sqlite3_column_int64(st, 0);
+		a.at_ms = (uint64_t)sqlite3_column_int64(st, 1);
+		copy_col(st, 2, a.actor, sizeof(a.actor));
+		copy_col(st, 3, a.action, sizeof(a.action));
+		copy_col(st, 4, a.target, sizeof(a.target));
+		a.detail = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : dup_col(st, 5);
+		q = cb(userdata, &a);
+		free(a.detail);
+		if (q < 0)
+			return q;
+	}
+	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+}

@@ -1,0 +1,100 @@
+/*
+ * db: the coordinator's state in one SQLite file.
+ *
+ * WAL mode, synchronous=FULL: a row the coordinator acted on is on disk
+ * before the action's effects leave the process. Schema versioned through
+ * PRAGMA user_version with forward-only migrations (a newer file than this
+ * binary knows is refused). Tables:
+ *
+ *   hosts   one row per agent identity key: pending -> up <-> down, revoked
+ *   tasks   one row per command sent to a host (deploy, rollback), with the
+ *           host's reported phase and result
+ *   audit   append-only log of every admin action and state change, with
+ *           who asked; UPDATE and DELETE are refused by triggers
+ *
+ * Heartbeats do not write here one by one: the caller keeps last-seen times
+ * in memory and flushes them with db_hosts_touch() in one transaction.
+ */
+#ifndef ROLLWAVE_COORDINATOR_DB_H
+#define ROLLWAVE_COORDINATOR_DB_H
+
+#include "util.h"
+
+struct db;
+
+enum host_state {
+	HOST_PENDING,
+	HOST_UP,
+	HOST_DOWN,
+	HOST_REVOKED,
+	_HOST_STATE_MAX,
+};
+
+#define DB_HOSTNAME_MAX 255
+#define DB_TEXT_MAX     65536
+
+struct host_row {
+	int64_t id;
+	uint8_t key[32];
+	char hostname[DB_HOSTNAME_MAX + 1];
+	char *labels; /* JSON object {"k":"v"}; owned, free with host_row_done() */
+	char *apps;   /* JSON array as last reported; owned */
+	char agent_version[64];
+	enum host_state state;
+	uint64_t enrolled_ms, last_seen_ms;
+	uint64_t last_command_id;
+};
+
+struct audit_row {
+	int64_t id;
+	uint64_t at_ms;
+	char actor[128];
+	char action[64];
+	char target[256];
+	char *detail; /* owned */
+};
+
+int db_open(const char *path, struct db **ret, struct rw_err *err);
+void db_close(struct db *db);
+
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+const char *host_state_to_string(enum host_state s);
+int host_state_from_string(const char *s, enum host_state *ret);
+void host_row_done(struct host_row *h);
+
+/* Looks a host up by its identity key; -ENOENT if unknown. */
+int db_host_by_key(struct db *db, const uint8_t key[static 32], struct host_row *ret);
+int db_host_by_id(struct db *db, int64_t id, struct host_row *ret);
+/* Registers an unknown key as a pending host (and audits it). */
+int db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hostname,
+        const char *labels_json, const char *agent_version, uint64_t now_ms, int64_t *ret_id);
+/* Updates the facts a host reported when it connected. */
+int db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char *labels_json,
+        const char *agent_version, const char *apps_json);
+/* Changes state and audits who did it. Revoked is final: leaving it is
+ * refused with -EPERM. */
+int db_host_set_state(
+        struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason);
+/* Flushes last-seen times (and optionally apps) of many hosts at once. */
+struct host_touch {
+	int64_t id;
+	uint64_t last_seen_ms;
+	const char *apps_json; /* NULL: unchanged */
+};
+int db_hosts_touch(struct db *db, const struct host_touch *t, size_t n);
+int db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id);
+/* Calls cb for every host (ordered by id); a negative cb return stops. */
+int db_hosts_foreach(
+        struct db *db, int (*cb)(void *userdata, const struct host_row *h), void *userdata);
+
+/* Appends to the audit log. detail may be NULL. */
+int db_audit(struct db *db, const char *actor, const char *action, const char *target,
+        const char *detail);
+/* Newest-last entries with id > after_id and at_ms >= since_ms, at most limit. */
+int db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned limit,
+        int (*cb)(void *userdata, const struct audit_row *a), void *userdata);
+
+#endif
