@@ -11,7 +11,7 @@ packages=(
 	libmbedtls-dev libcmocka-dev
 	# tests, demo and benchmarks: real systemd in test hosts, the real minisign
 	systemd dbus iproute2 util-linux procps psmisc curl jq minisign sqlite3 python3 tar
-	gzip xz-utils zstd time coreutils perl
+	gzip xz-utils zstd time coreutils perl openssl
 )
 
 if [ "$(id -u)" -ne 0 ]; then
