@@ -14,7 +14,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "coordinator_config.h"
 #include "db.h"
 #include "identity.h"
 #include "log.h"

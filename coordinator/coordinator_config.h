@@ -1,5 +1,5 @@
 /*
- * config: /etc/rollwave/coordinator.conf.
+ * coordinator_config: /etc/rollwave/coordinator.conf.
  *
  *   [Coordinator]
  *   Listen=tls+tcp://0.0.0.0:7400        agents' URL

@@ -1,7 +1,7 @@
 /*
- * config: strict parser of coordinator.conf. See config.h.
+ * coordinator_config: strict parser of coordinator.conf. See config.h.
  */
-#include "config.h"
+#include "coordinator_config.h"
 
 #include <ctype.h>
 
