@@ -851,7 +851,11 @@ wire_validate(const Rollwave__Envelope *env, struct rw_err *err)
 		return check_hello(p, env->hello, err);
 	case ROLLWAVE__ENVELOPE__BODY_CHALLENGE:
 		strbuf_printf(p, sizeof(p), "envelope.challenge.nonce");
-		return check_bytes(p, &env->challenge->nonce, WIRE_NONCE_LEN, true, err);
+		r = check_bytes(p, &env->challenge->nonce, WIRE_NONCE_LEN, true, err);
+		if (r < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "envelope.challenge.coordinator_key");
+		return check_bytes(p, &env->challenge->coordinator_key, WIRE_KEY_LEN, true, err);
 	case ROLLWAVE__ENVELOPE__BODY_AUTH:
 		strbuf_printf(p, sizeof(p), "envelope.auth.signature");
 		return check_bytes(p, &env->auth->signature, WIRE_SIGNATURE_LEN, true, err);

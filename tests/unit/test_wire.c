@@ -114,6 +114,7 @@ sample_agent_init(struct sample *s)
 	s->hello.facts = &s->facts;
 	rollwave__challenge__init(&s->challenge);
 	s->challenge.nonce = (ProtobufCBinaryData) {WIRE_NONCE_LEN, s->nonce};
+	s->challenge.coordinator_key = (ProtobufCBinaryData) {WIRE_KEY_LEN, s->coord_key};
 	rollwave__auth__init(&s->auth);
 	s->auth.signature = (ProtobufCBinaryData) {WIRE_SIGNATURE_LEN, s->sig};
 	rollwave__welcome__init(&s->welcome);
