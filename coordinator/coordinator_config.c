@@ -77,6 +77,15 @@ coordinator_handler(
 					        "characters");
 			return set_str(c->join_token, sizeof(c->join_token), value, key, err);
 		}
+		if (streq(key, "HeartbeatInterval")) {
+			if (parse_duration_usec(value, &c->heartbeat_interval_usec) < 0 ||
+			        c->heartbeat_interval_usec < 100 * USEC_PER_MSEC)
+				return rw_err_set(err, -EINVAL,
+				        "HeartbeatInterval= takes a duration of at least 100ms, "
+				        "got '%s'",
+				        value);
+			return 0;
+		}
 		if (streq(key, "JoinTokenFile"))
 			return set_path(
 			        c->join_token_file, sizeof(c->join_token_file), value, key, err);
@@ -103,6 +112,7 @@ set_defaults(struct coordinator_config *c)
 	strcpy(c->key_file, "/var/lib/rollwave-coordinator/coordinator.key");
 	strcpy(c->metrics_listen, "127.0.0.1:9470");
 	strcpy(c->join_token_file, "/etc/rollwave/join-token");
+	c->heartbeat_interval_usec = 5 * USEC_PER_SEC;
 	strcpy(c->tls_certificate, "/etc/rollwave/tls/coordinator.pem");
 	strcpy(c->tls_ca, "/etc/rollwave/tls/ca.crt");
 }

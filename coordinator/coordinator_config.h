@@ -9,6 +9,7 @@
  *   MetricsListen=127.0.0.1:9470
  *   Insecure=no                          yes allows plain tcp:// Listen=
  *   JoinToken=...  or  JoinTokenFile=/etc/rollwave/join-token
+ *   HeartbeatInterval=5s                 what agents use; 3 missed: down
  *   [TLS]
  *   Certificate=/etc/rollwave/tls/coordinator.pem   certificate + key, PEM
  *   Key=                                 only if the key is a separate file
@@ -36,6 +37,7 @@ struct coordinator_config {
 	bool insecure;
 	char join_token[JOIN_TOKEN_MAX + 1];
 	char join_token_file[PATH_MAX];
+	uint64_t heartbeat_interval_usec;
 	char tls_certificate[PATH_MAX];
 	char tls_key[PATH_MAX];
 	char tls_ca[PATH_MAX];

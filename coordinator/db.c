@@ -413,6 +413,42 @@ fail:
 }
 
 int
+db_host_accept(struct db *db, int64_t id, const char *actor)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct host_row h;
+	char target[64];
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = db_host_by_id(db, id, &h);
+	if (r < 0)
+		goto fail;
+	host_row_done(&h);
+	if (h.state != HOST_PENDING) {
+		r = h.state == HOST_REVOKED ? -EPERM : -EALREADY;
+		goto fail;
+	}
+	r = prepare(db, "UPDATE hosts SET state = 'down' WHERE id = ?", &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	r = step_done(db, st);
+	if (r < 0)
+		goto fail;
+	snprintf(target, sizeof(target), "host:%" PRId64, id);
+	r = db_audit(db, actor, "host.accept", target, NULL);
+	if (r < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
 db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;

@@ -78,6 +78,9 @@ int db_host_update_facts(struct db *db, int64_t id, const char *hostname, const 
  * refused with -EPERM. */
 int db_host_set_state(
         struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason);
+/* pending -> down (up once its agent connects), audited as host.accept by
+ * actor. -EALREADY if the host is not pending, -EPERM if it is revoked. */
+int db_host_accept(struct db *db, int64_t id, const char *actor);
 /* Flushes last-seen times (and optionally apps) of many hosts at once. */
 struct host_touch {
 	int64_t id;

@@ -2,6 +2,7 @@
  * rollwave-coordinator: the central daemon's command line.
  *
  *   rollwave-coordinator [--config FILE] init [--san NAME|IP]... [--days N]
+ *   rollwave-coordinator [--config FILE] run
  *
  * `init` prepares everything the coordinator needs and is safe to run
  * again: it creates only what is missing (database, identity key, join
@@ -12,12 +13,18 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <sodium.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
 #include "coordinator_config.h"
 #include "db.h"
 #include "identity.h"
 #include "log.h"
+#include "server.h"
 #include "tlsgen.h"
 
 #define EXIT_USAGE 2
@@ -265,12 +272,101 @@ verb_init(const struct coordinator_config *c, int argc, char **argv)
 	return 0;
 }
 
+struct run_state {
+	struct server *server;
+	uint64_t watchdog_usec;
+	uint64_t last_status_usec;
+};
+
+static int
+on_tick(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run_state *rs = userdata;
+	char status[256];
+
+	server_tick(rs->server);
+	if (rs->watchdog_usec)
+		sd_notify(0, "WATCHDOG=1");
+	if (usec - rs->last_status_usec >= 5 * USEC_PER_SEC) {
+		server_status(rs->server, status, sizeof(status));
+		sd_notifyf(0, "STATUS=%s", status);
+		rs->last_status_usec = usec;
+	}
+	return sd_event_source_set_time(es, usec + USEC_PER_SEC);
+}
+
+static int
+on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void)userdata;
+	log_notice("received %s, stopping", strsignal((int)si->ssi_signo));
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(es), 0);
+}
+
+static int
+verb_run(const struct coordinator_config *c, int argc, char **argv)
+{
+	struct run_state rs = {0};
+	struct rw_err err = {{0}};
+	sd_event *ev = NULL;
+	sigset_t mask;
+	uint64_t now;
+	char status[256];
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return -EXIT_USAGE;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = server_start(c, &rs.server, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	r = sd_event_default(&ev);
+	if (r >= 0)
+		r = sd_event_add_signal(ev, NULL, SIGTERM, on_signal, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(ev, NULL, SIGINT, on_signal, NULL);
+	if (r >= 0)
+		r = sd_event_now(ev, CLOCK_MONOTONIC, &now);
+	if (r >= 0)
+		r = sd_event_add_time(
+		        ev, NULL, CLOCK_MONOTONIC, now + USEC_PER_SEC, 0, on_tick, &rs);
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r));
+		server_stop(rs.server);
+		sd_event_unref(ev);
+		return 1;
+	}
+	if (sd_watchdog_enabled(0, &rs.watchdog_usec) <= 0)
+		rs.watchdog_usec = 0;
+	server_status(rs.server, status, sizeof(status));
+	log_notice("serving agents on %s and admins on %s", c->listen, c->admin_socket);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	r = sd_event_loop(ev);
+	server_stop(rs.server);
+	sd_event_unref(ev);
+	if (r < 0) {
+		log_error("event loop failed: %s", strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(const struct coordinator_config *c, int argc, char **argv);
 	const char *usage;
 } verbs[] = {
         {"init", verb_init, "init [--san NAME|IP]... [--days N]"},
+        {"run", verb_run, "run"},
 };
 
 static void

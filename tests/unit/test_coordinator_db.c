@@ -82,7 +82,9 @@ test_state_changes_are_durable_and_revoked_is_final(void **state)
 	memset(key, 9, sizeof(key));
 	assert_int_equal(db_open(path, &db, &err), 0);
 	assert_int_equal(db_host_add_pending(db, key, "web2", "{}", "0.1.0", 1, &id), 0);
-	assert_int_equal(db_host_set_state(db, id, HOST_UP, "admin:root", "accepted"), 0);
+	assert_int_equal(db_host_accept(db, id, "admin:root"), 0);
+	assert_int_equal(db_host_accept(db, id, "admin:root"), -EALREADY);
+	assert_int_equal(db_host_set_state(db, id, HOST_UP, "coordinator", "connected"), 0);
 	assert_int_equal(
 	        db_host_set_state(db, id, HOST_DOWN, "coordinator", "3 heartbeats missed"), 0);
 	assert_int_equal(db_host_set_state(db, id, HOST_REVOKED, "admin:root", NULL), 0);
