@@ -283,6 +283,7 @@ on_tick(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct run_state *rs = userdata;
 	char status[256];
+	int r;
 
 	server_tick(rs->server);
 	if (rs->watchdog_usec)
@@ -292,7 +293,10 @@ on_tick(sd_event_source *es, uint64_t usec, void *userdata)
 		sd_notifyf(0, "STATUS=%s", status);
 		rs->last_status_usec = usec;
 	}
-	return sd_event_source_set_time(es, usec + USEC_PER_SEC);
+	r = sd_event_source_set_time(es, usec + USEC_PER_SEC);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 }
 
 static int

@@ -1,0 +1,93 @@
+#!/bin/bash
+# The coordinator with many simulated agents speaking the real protocol over
+# TLS (bench/agentsim): enrolment with the join token leaves hosts pending,
+# an admin accept lets them in, heartbeats keep them up, silence marks them
+# down after three missed heartbeats, a restart brings them up again, and a
+# wrong join token gets nothing. Assertions read the real SQLite file.
+#
+#   tests/integration/test_coordinator_fleet.sh BUILD_DIR
+set -uo pipefail
+
+BUILD_DIR=$(readlink -f "${1:?usage: $0 BUILD_DIR}")
+COORD=$BUILD_DIR/coordinator/rollwave-coordinator
+SIM=$BUILD_DIR/bench/agentsim
+D=$(mktemp -d "$BUILD_DIR/rw-coord-fleet.XXXXXX")
+PORT=$((17400 + RANDOM % 1000))
+cpid=
+trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+count() { sqlite3 "$D/state.db" "SELECT count(*) FROM hosts WHERE state = '$1'"; }
+eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
+has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
+
+cat >"$D/c.conf" <<EOF
+[Coordinator]
+Listen=tls+tcp://127.0.0.1:$PORT
+AdminSocket=ipc://$D/admin.sock
+Database=$D/state.db
+KeyFile=$D/coordinator.key
+JoinTokenFile=$D/join-token
+HeartbeatInterval=1s
+[TLS]
+Certificate=$D/tls/coordinator.pem
+CA=$D/tls/ca.crt
+EOF
+"$COORD" --config "$D/c.conf" init --san 127.0.0.1 >/dev/null || exit 1
+start_coordinator() {
+	"$COORD" --config "$D/c.conf" run >>"$D/coordinator.log" 2>&1 &
+	cpid=$!
+	for _ in $(seq 50); do [ -S "$D/admin.sock" ] && break; sleep 0.1; done
+}
+start_coordinator
+TOKEN=$(cat "$D/join-token")
+sim() { timeout 120 "$SIM" --url "tls+tcp://localhost:$PORT" --ca "$D/tls/ca.crt" "$@"; }
+
+out=$(sim --agents 20 --token "$TOKEN" --interval-ms 1000 --duration-s 2)
+check "20 agents with the join token enrol as pending" eq "$(count pending)" 20
+check "... and none is let in before an admin accepts" has "$out" "welcomed=0 pending=20"
+
+out=$(sim --agents 20 --token wrong-token-0123456789 --first 100 --duration-s 2)
+check "agents with a wrong join token are refused" has "$out" "welcomed=0 pending=0 refused=20"
+check "... and leave no trace in the host registry" eq "$(sqlite3 "$D/state.db" 'SELECT count(*) FROM hosts')" 20
+
+sim --agents 20 --token "$TOKEN" --admin "ipc://$D/admin.sock" --interval-ms 1000 \
+	--duration-s 5 >"$D/sim.out" &
+simpid=$!
+sleep 4
+check "accepted hosts heartbeating are up" eq "$(count up)" 20
+wait "$simpid"
+out=$(cat "$D/sim.out")
+check "every heartbeat was answered" has "$out" "welcomed=20 pending=0 refused=0 heartbeats=[0-9]+ errors=0"
+check "accepts are in the audit log with who asked" \
+	eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'host.accept' AND actor LIKE 'admin%'")" 20
+
+t0=$SECONDS
+for _ in $(seq 100); do [ "$(count down)" = 20 ] && break; sleep 0.1; done
+check "silent hosts are marked down within 3 heartbeats (+1 s tick)" eq "$(count down)" 20
+check "... in at most 5 s ($((SECONDS - t0)) s)" [ $((SECONDS - t0)) -le 5 ]
+
+sim --agents 20 --token "$TOKEN" --interval-ms 1000 --duration-s 3 >"$D/sim2.out" &
+simpid=$!
+sleep 2
+check "restarted agents are up again without a new accept" eq "$(count up)" 20
+wait "$simpid"
+
+kill -9 "$cpid"
+wait "$cpid" 2>/dev/null
+cpid=
+start_coordinator
+out=$(sim --agents 20 --token "$TOKEN" --interval-ms 1000 --duration-s 2)
+check "after a coordinator SIGKILL and restart the hosts are known and welcomed" \
+	has "$out" "welcomed=20 pending=0 refused=0"
+check "the coordinator never crashed" bash -c "! grep -q -i 'sanitizer\|segfault' '$D/coordinator.log'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
