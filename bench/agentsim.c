@@ -64,6 +64,20 @@ static unsigned welcomed, pending, refused, errors;
 static uint64_t heartbeats;
 static bool measuring;
 
+/* The main loop starts a request only when in_flight is clear; the callback
+ * clears it last, after it decided not to send the next one itself. */
+static void
+set_in_flight(struct agent *a, bool v)
+{
+	__atomic_store_n(&a->in_flight, v, __ATOMIC_SEQ_CST);
+}
+
+static bool
+get_in_flight(struct agent *a)
+{
+	return __atomic_load_n(&a->in_flight, __ATOMIC_SEQ_CST);
+}
+
 static void
 send_env(struct agent *a, Rollwave__Envelope *env)
 {
@@ -77,7 +91,7 @@ send_env(struct agent *a, Rollwave__Envelope *env)
 		abort();
 	nng_msg_append(m, buf, len);
 	a->sent_usec = now_monotonic_usec();
-	a->in_flight = true;
+	set_in_flight(a, true);
 	a->sending = true;
 	nng_aio_set_msg(a->aio, m);
 	nng_ctx_send(a->ctx, a->aio);
@@ -150,9 +164,9 @@ agent_cb(void *arg)
 		}
 		a->sending = false;
 		nng_aio_set_msg(a->aio, NULL);
-		a->in_flight = false;
 		a->next_usec = now_monotonic_usec() + USEC_PER_SEC;
 		a->phase = a->host_id ? S_HEARTBEAT : S_HELLO;
+		set_in_flight(a, false);
 		return;
 	}
 	if (a->sending) {
@@ -164,18 +178,19 @@ agent_cb(void *arg)
 	}
 	m = nng_aio_get_msg(a->aio);
 	nng_aio_set_msg(a->aio, NULL);
-	if (!m)
+	if (!m) {
+		set_in_flight(a, false);
 		return;
+	}
 	if (wire_decode(nng_msg_body(m), nng_msg_len(m), &env, &err) < 0) {
 		nng_msg_free(m);
 		pthread_mutex_lock(&lock);
 		errors++;
 		pthread_mutex_unlock(&lock);
-		a->in_flight = false;
+		set_in_flight(a, false);
 		return;
 	}
 	nng_msg_free(m);
-	a->in_flight = false;
 	switch (env->body_case) {
 	case ROLLWAVE__ENVELOPE__BODY_CHALLENGE: {
 		Rollwave__Envelope out = ROLLWAVE__ENVELOPE__INIT;
@@ -203,7 +218,7 @@ agent_cb(void *arg)
 		a->phase = S_HEARTBEAT;
 		a->next_usec = now_monotonic_usec() +
 		        randombytes_uniform((uint32_t)(opt.interval_usec / 1000)) * 1000;
-		return;
+		break;
 	case ROLLWAVE__ENVELOPE__BODY_HEARTBEAT_ACK: {
 		uint32_t rtt = (uint32_t)(now_monotonic_usec() - a->sent_usec);
 
@@ -219,7 +234,7 @@ agent_cb(void *arg)
 		}
 		pthread_mutex_unlock(&lock);
 		a->next_usec = a->sent_usec + opt.interval_usec;
-		return;
+		break;
 	}
 	case ROLLWAVE__ENVELOPE__BODY_ERROR:
 		pthread_mutex_lock(&lock);
@@ -239,13 +254,14 @@ agent_cb(void *arg)
 		a->next_usec = now_monotonic_usec() + USEC_PER_SEC;
 		if (a->phase != S_HELLO || a->pending)
 			a->phase = a->pending ? S_DONE : a->phase;
-		return;
+		break;
 	default:
 		pthread_mutex_lock(&lock);
 		errors++;
 		pthread_mutex_unlock(&lock);
-		return;
+		break;
 	}
+	set_in_flight(a, false);
 }
 
 static int
@@ -431,7 +447,7 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < opt.n; i++) {
 			struct agent *a = &agents[i];
 
-			if (a->in_flight || a->next_usec > now)
+			if (get_in_flight(a) || a->next_usec > now)
 				continue;
 			if (a->phase == S_DONE && a->pending && opt.admin && a->host_id) {
 				if (admin_accept(opt.admin, a->host_id) == 0)

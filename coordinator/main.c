@@ -14,6 +14,7 @@
 #include <libgen.h>
 #include <sodium.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -312,6 +313,7 @@ static int
 verb_run(const struct coordinator_config *c, int argc, char **argv)
 {
 	struct run_state rs = {0};
+	struct rlimit rl;
 	struct rw_err err = {{0}};
 	sd_event *ev = NULL;
 	sigset_t mask;
@@ -322,6 +324,11 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return -EXIT_USAGE;
+	/* One connection per agent: raise the descriptor limit to what we may. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
