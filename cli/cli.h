@@ -5,6 +5,10 @@
  * own cmd_<verb>.c and exports one const struct cli_verb. Adding a verb is
  * one file, its extern line below and one row in main.c's cli_verbs[].
  *
+ * Global options come before the verb: `--coordinator URL` and `--ca FILE`
+ * (main.c stores them in cli_admin_options, admin.h) say where the verbs that
+ * ask the coordinator send their request.
+ *
  * Verbs return a process exit code: CLI_EXIT_OK, CLI_EXIT_FAILURE when the
  * operation failed (after logging a one-line reason), CLI_EXIT_USAGE for bad
  * command lines. Only main() calls exit().
@@ -30,6 +34,10 @@ struct cli_verb {
 };
 
 extern const struct cli_verb cmd_release_entry;
+extern const struct cli_verb cmd_hosts_entry;
+extern const struct cli_verb cmd_host_entry;
+extern const struct cli_verb cmd_apps_entry;
+extern const struct cli_verb cmd_events_entry;
 
 /* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
 int cmd_release_create(int argc, char **argv);
