@@ -161,6 +161,10 @@ dial_error(const struct admin_target *t, int rv, struct rw_err *err)
 	case -EACCES:
 		return rw_err_set(err, r,
 		        "permission denied on %s: only admins may use the admin socket", t->url);
+	case -EINVAL:
+		return rw_err_set(err, r,
+		        "cannot reach the coordinator at %s: unknown host name or invalid address",
+		        t->url);
 	case -EPROTO:
 		return rw_err_set(err, r,
 		        "TLS handshake with %s failed: %s (does %s hold the CA that signed the "
