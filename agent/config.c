@@ -96,12 +96,128 @@ set_duration(uint64_t *dst, const char *value, const char *key, struct rw_err *e
 	return 0;
 }
 
+static bool
+label_key_is_valid(const char *k, size_t len)
+{
+	if (len == 0 || len > AGENT_LABEL_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') ||
+		            strchr("_.-", k[i])))
+			return false;
+	return true;
+}
+
+int
+agent_labels_parse(const char *value, struct agent_label labels[], size_t *n, struct rw_err *err)
+{
+	_cleanup_strv_free_ char **words = NULL;
+	struct agent_label parsed[AGENT_LABELS_MAX];
+	size_t m = *n;
+	int r;
+
+	r = strv_split(value, AGENT_LABELS_MAX + 1, &words);
+	if (r < 0 || strv_length(words) + m > AGENT_LABELS_MAX)
+		return rw_err_set(err, -E2BIG, "too many labels (at most %d)", AGENT_LABELS_MAX);
+	memcpy(parsed, labels, m * sizeof(*labels));
+	for (char **w = words; *w; w++) {
+		const char *eq = strchr(*w, '=');
+		size_t klen = eq ? (size_t)(eq - *w) : 0;
+
+		if (!eq)
+			return rw_err_set(err, -EINVAL, "label '%s' is not key=value", *w);
+		if (!label_key_is_valid(*w, klen))
+			return rw_err_set(err, -EINVAL,
+			        "invalid label key '%.*s' (1 to %d of a-z, 0-9, '_', '.', '-')",
+			        (int)klen, *w, AGENT_LABEL_KEY_MAX);
+		if (strlen(eq + 1) > AGENT_LABEL_VALUE_MAX)
+			return rw_err_set(err, -EINVAL,
+			        "value of label '%.*s' is longer than %d bytes", (int)klen, *w,
+			        AGENT_LABEL_VALUE_MAX);
+		if (!utf8_is_valid_text(eq + 1, strlen(eq + 1)) || strchr(eq + 1, '\t'))
+			return rw_err_set(err, -EINVAL,
+			        "value of label '%.*s' is not printable text", (int)klen, *w);
+		for (size_t i = 0; i < m; i++)
+			if (strlen(parsed[i].key) == klen && strncmp(parsed[i].key, *w, klen) == 0)
+				return rw_err_set(
+				        err, -EINVAL, "label '%.*s' is set twice", (int)klen, *w);
+		memcpy(parsed[m].key, *w, klen);
+		parsed[m].key[klen] = 0;
+		strcpy(parsed[m].value, eq + 1);
+		m++;
+	}
+	memcpy(labels, parsed, m * sizeof(*labels));
+	*n = m;
+	return 0;
+}
+
+int
+agent_coordinator_url_parse(
+        const char *url, bool *ret_tls, char *ret_host, size_t size, struct rw_err *err)
+{
+	const char *rest, *host, *colon;
+	size_t hlen;
+	uint64_t port;
+	bool tls;
+
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		tls = true;
+		rest = url + 10;
+	} else if (strncmp(url, "tcp://", 6) == 0) {
+		tls = false;
+		rest = url + 6;
+	} else
+		return rw_err_set(err, -EINVAL,
+		        "Coordinator= must be tls+tcp://HOST:PORT (or tcp:// with Insecure=yes), "
+		        "got '%s'",
+		        url);
+	host = rest;
+	if (*rest == '[') {
+		const char *close = strchr(rest, ']');
+
+		if (!close || close[1] != ':')
+			return rw_err_set(
+			        err, -EINVAL, "Coordinator=: bad [IPv6]:PORT in '%s'", url);
+		host = rest + 1;
+		hlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(rest, ':');
+		if (!colon)
+			return rw_err_set(err, -EINVAL, "Coordinator=: missing :PORT in '%s'", url);
+		hlen = (size_t)(colon - rest);
+	}
+	if (hlen == 0 || hlen > 253)
+		return rw_err_set(
+		        err, -EINVAL, "Coordinator=: missing or too long host in '%s'", url);
+	for (size_t i = 0; i < hlen; i++)
+		if (!isalnum((unsigned char)host[i]) && !strchr(".-_:", host[i]))
+			return rw_err_set(err, -EINVAL, "Coordinator=: invalid host in '%s'", url);
+	if (parse_uint64(colon + 1, &port) < 0 || port == 0 || port > 65535)
+		return rw_err_set(err, -EINVAL, "Coordinator=: invalid port in '%s'", url);
+	if (ret_host) {
+		if (hlen + 1 > size)
+			return rw_err_set(err, -ENAMETOOLONG, "Coordinator=: host too long");
+		memcpy(ret_host, host, hlen);
+		ret_host[hlen] = 0;
+	}
+	*ret_tls = tls;
+	return 0;
+}
+
 static int
 agent_handler(
         void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
 {
 	struct agent_config *c = userdata;
+	bool tls;
+	int r;
 
+	if (streq(section, "TLS")) {
+		if (streq(key, "CA"))
+			return set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
+		return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
+	}
 	if (!streq(section, "Agent"))
 		return rw_err_set(err, -EINVAL, "unknown section [%s]", section);
 	if (streq(key, "StateDirectory"))
@@ -110,27 +226,107 @@ agent_handler(
 		return set_path(c->apps_dir, sizeof(c->apps_dir), value, key, err);
 	if (streq(key, "TrustedKeys"))
 		return strv_extend(&c->trusted_keys, value, err, key);
+	if (streq(key, "Coordinator")) {
+		if (isempty(value)) {
+			c->coordinator[0] = 0;
+			return 0;
+		}
+		if (strlen(value) > AGENT_COORDINATOR_URL_MAX)
+			return rw_err_set(err, -EINVAL, "Coordinator= is too long");
+		r = agent_coordinator_url_parse(value, &tls, NULL, 0, err);
+		if (r < 0)
+			return r;
+		strcpy(c->coordinator, value);
+		return 0;
+	}
+	if (streq(key, "Insecure")) {
+		if (parse_bool(value, &c->insecure) < 0)
+			return rw_err_set(
+			        err, -EINVAL, "Insecure= takes yes or no, got '%s'", value);
+		return 0;
+	}
+	if (streq(key, "HeartbeatInterval")) {
+		r = set_duration(&c->heartbeat_usec, value, key, err);
+		if (r < 0)
+			return r;
+		if (c->heartbeat_usec < AGENT_HEARTBEAT_MIN_USEC ||
+		        c->heartbeat_usec > AGENT_HEARTBEAT_MAX_USEC)
+			return rw_err_set(err, -EINVAL,
+			        "HeartbeatInterval= must be from 100ms to 1h, got '%s'", value);
+		return 0;
+	}
+	if (streq(key, "Labels")) {
+		if (isempty(value)) {
+			c->n_labels = 0;
+			return 0;
+		}
+		return agent_labels_parse(value, c->labels, &c->n_labels, err);
+	}
+	if (streq(key, "JoinToken")) {
+		/* Never echo the value: it is a secret. */
+		if (strlen(value) > AGENT_JOIN_TOKEN_MAX ||
+		        !utf8_is_valid_text(value, strlen(value)))
+			return rw_err_set(err, -EINVAL,
+			        "JoinToken= must be at most %d bytes of printable text",
+			        AGENT_JOIN_TOKEN_MAX);
+		strcpy(c->join_token, value);
+		return 0;
+	}
+	if (streq(key, "JoinTokenFile")) {
+		if (isempty(value)) {
+			c->join_token_file[0] = 0;
+			return 0;
+		}
+		return set_path(c->join_token_file, sizeof(c->join_token_file), value, key, err);
+	}
 	return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
 }
 
-int
-agent_config_load(const char *path, struct agent_config *ret, struct rw_err *err)
+static void
+agent_config_init(struct agent_config *c, const char *path)
 {
-	struct agent_config c = {0};
-	bool is_default = !path;
+	*c = (struct agent_config) {.heartbeat_usec = AGENT_HEARTBEAT_DEFAULT_USEC};
+	snprintf(c->config_path, sizeof(c->config_path), "%s", path);
+	strcpy(c->state_dir, AGENT_STATE_DIR_DEFAULT);
+	strcpy(c->apps_dir, AGENT_APPS_DIR_DEFAULT);
+}
+
+/* Checks between keys, once the whole file is read. */
+static int
+agent_config_finish(const char *name, struct agent_config *c, struct rw_err *err)
+{
+	bool tls = false;
+
+	if (c->join_token[0] && c->join_token_file[0])
+		return rw_err_set(
+		        err, -EINVAL, "%s: set JoinToken= or JoinTokenFile=, not both", name);
+	if (!c->coordinator[0])
+		return 0;
+	if (agent_coordinator_url_parse(c->coordinator, &tls, NULL, 0, err) < 0)
+		return rw_err_prefix(err, -EINVAL, "%s", name);
+	if (!tls && !c->insecure)
+		return rw_err_set(err, -EINVAL,
+		        "%s: Coordinator=%s is plain TCP (unauthenticated, unencrypted): use "
+		        "tls+tcp:// with [TLS] CA=, or set Insecure=yes to allow it",
+		        name, c->coordinator);
+	if (tls && !c->tls_ca[0])
+		return rw_err_set(err, -EINVAL,
+		        "%s: Coordinator=%s needs [TLS] CA= (the coordinator's CA certificate)",
+		        name, c->coordinator);
+	return 0;
+}
+
+int
+agent_config_parse(
+        const char *name, const char *buf, size_t len, struct agent_config *ret, struct rw_err *err)
+{
+	struct agent_config c;
 	int r;
 
-	if (!path)
-		path = AGENT_CONFIG_DEFAULT;
-	snprintf(c.config_path, sizeof(c.config_path), "%s", path);
-	strcpy(c.state_dir, AGENT_STATE_DIR_DEFAULT);
-	strcpy(c.apps_dir, AGENT_APPS_DIR_DEFAULT);
-
-	if (is_default && access(path, F_OK) < 0 && errno == ENOENT) {
-		*ret = c;
-		return 0;
-	}
-	r = ini_parse_file(path, 0, agent_handler, &c, err);
+	agent_config_init(&c, name);
+	r = ini_parse_buffer(name, buf, len, 0, agent_handler, &c, err);
+	if (r >= 0)
+		r = agent_config_finish(name, &c, err);
 	if (r < 0) {
 		agent_config_done(&c);
 		return r;
@@ -139,11 +335,69 @@ agent_config_load(const char *path, struct agent_config *ret, struct rw_err *err
 	return 0;
 }
 
+int
+agent_config_load(const char *path, struct agent_config *ret, struct rw_err *err)
+{
+	struct agent_config c;
+	bool is_default = !path;
+	int r;
+
+	if (!path)
+		path = AGENT_CONFIG_DEFAULT;
+	agent_config_init(&c, path);
+	if (is_default && access(path, F_OK) < 0 && errno == ENOENT) {
+		*ret = c;
+		return 0;
+	}
+	r = ini_parse_file(path, 0, agent_handler, &c, err);
+	if (r >= 0)
+		r = agent_config_finish(path, &c, err);
+	if (r < 0) {
+		agent_config_done(&c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int
+agent_config_join_token(
+        const struct agent_config *c, char ret[static AGENT_JOIN_TOKEN_MAX + 1], struct rw_err *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!c->join_token_file[0]) {
+		strcpy(ret, c->join_token);
+		return 0;
+	}
+	r = read_full_file(c->join_token_file, 4096, true, &buf, &len);
+	if (r < 0)
+		return rw_err_set(err, r, "cannot read JoinTokenFile= %s: %s", c->join_token_file,
+		        strerror(-r));
+	len = strcspn(buf, "\r\n");
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	if (len > AGENT_JOIN_TOKEN_MAX || !utf8_is_valid_text(buf, len)) {
+		explicit_bzero(buf, strlen(buf));
+		return rw_err_set(err, -EINVAL,
+		        "JoinTokenFile= %s: the token must be one line of at most %d bytes of "
+		        "printable text",
+		        c->join_token_file, AGENT_JOIN_TOKEN_MAX);
+	}
+	memcpy(ret, buf, len);
+	ret[len] = 0;
+	explicit_bzero(buf, strlen(buf));
+	return 0;
+}
+
 void
 agent_config_done(struct agent_config *c)
 {
 	strv_free(c->trusted_keys);
 	c->trusted_keys = NULL;
+	explicit_bzero(c->join_token, sizeof(c->join_token));
 }
 
 static bool

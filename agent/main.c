@@ -6,6 +6,7 @@
  *   rollwave-agent [--config FILE] status [APP] [--json]
  *   rollwave-agent [--config FILE] releases APP [--json]
  *   rollwave-agent [--config FILE] recover [APP]
+ *   rollwave-agent [--config FILE] run
  *
  * Exit status: 0 success, 1 failure (see the one-line reason), 2 usage or
  * configuration error, 3 the new release was unhealthy and this host rolled
@@ -19,6 +20,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "engine.h"
 #include "layout.h"
 #include "log.h"
@@ -477,12 +479,22 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+static int
+verb_run(const struct agent_config *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return -EXIT_USAGE;
+	return daemon_run(cfg);
+}
+
 static const struct verb verbs[] = {
         {"deploy", verb_deploy, "deploy APP --manifest URL|PATH"},
         {"rollback", verb_rollback, "rollback APP [--to VERSION]"},
         {"status", verb_status, "status [APP] [--json]"},
         {"releases", verb_releases, "releases APP [--json]"},
         {"recover", verb_recover, "recover [APP]"},
+        {"run", verb_run, "run"},
 };
 
 static void

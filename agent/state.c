@@ -7,6 +7,11 @@
  *   inflight(app PK, op, from_version, to_version, phase, started_usec, pid)
  *   history(id PK, app, op, from_version, to_version, result, message,
  *           started_usec, finished_usec)
+ *
+ * Schema 2 adds the coordinator link's memory:
+ *   link_state(key PK, value)            "highest_command_id": the replay guard
+ *   pending_reports(command_id PK, app, version, phase, elapsed_ms, error,
+ *                   created_usec)        final results not yet delivered
  */
 #include "state.h"
 
@@ -34,6 +39,11 @@ static const char *const migrations[] = {
         " result TEXT NOT NULL, message TEXT NOT NULL, started_usec INTEGER NOT NULL,"
         " finished_usec INTEGER NOT NULL);"
         "CREATE INDEX history_app ON history (app, id);",
+        /* 2 */
+        "CREATE TABLE link_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE pending_reports (command_id INTEGER PRIMARY KEY, app TEXT NOT NULL,"
+        " version TEXT NOT NULL, phase INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL,"
+        " error TEXT NOT NULL, created_usec INTEGER NOT NULL);",
 };
 
 static int
@@ -436,6 +446,121 @@ state_history_foreach(struct state *s, const char *app, unsigned limit,
 		h.started_usec = (uint64_t)sqlite3_column_int64(st, 7);
 		h.finished_usec = (uint64_t)sqlite3_column_int64(st, 8);
 		q = cb(userdata, &h);
+		if (q < 0)
+			return q;
+	}
+	return r == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_command_id_get(struct state *s, uint64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s, "SELECT value FROM link_state WHERE key = 'highest_command_id'", &st);
+	if (r < 0)
+		return r;
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		*ret = 0;
+		return 0;
+	}
+	if (r != SQLITE_ROW)
+		return sql_errno(s->db);
+	*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int
+state_command_id_set(struct state *s, uint64_t id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	if (id > INT64_MAX)
+		return -ERANGE;
+	r = prepare(s,
+	        "INSERT INTO link_state (key, value) VALUES ('highest_command_id', ?1)"
+	        " ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_report_add(struct state *s, const struct state_report *rep)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *trim = NULL;
+	int r;
+
+	if (rep->command_id > INT64_MAX)
+		return -ERANGE;
+	r = prepare(s,
+	        "INSERT OR REPLACE INTO pending_reports (command_id, app, version, phase,"
+	        " elapsed_ms, error, created_usec) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)rep->command_id);
+	sqlite3_bind_text(st, 2, rep->app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rep->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, rep->phase);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->elapsed_ms);
+	sqlite3_bind_text(st, 6, rep->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)now_realtime_usec());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return sql_errno(s->db);
+	/* Bounded: only the newest STATE_REPORTS_MAX results are kept. */
+	r = prepare(s,
+	        "DELETE FROM pending_reports WHERE command_id NOT IN (SELECT command_id FROM"
+	        " pending_reports ORDER BY command_id DESC LIMIT ?)",
+	        &trim);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int(trim, 1, STATE_REPORTS_MAX);
+	return sqlite3_step(trim) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_report_delete(struct state *s, uint64_t command_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s, "DELETE FROM pending_reports WHERE command_id = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)command_id);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+}
+
+int
+state_report_foreach(
+        struct state *s, int (*cb)(void *userdata, const struct state_report *rep), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(s,
+	        "SELECT command_id, app, version, phase, elapsed_ms, error FROM pending_reports"
+	        " ORDER BY command_id",
+	        &st);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct state_report rep = {0};
+		int q;
+
+		rep.command_id = (uint64_t)sqlite3_column_int64(st, 0);
+		copy_col(st, 1, rep.app, sizeof(rep.app));
+		copy_col(st, 2, rep.version, sizeof(rep.version));
+		rep.phase = sqlite3_column_int(st, 3);
+		rep.elapsed_ms = (uint64_t)sqlite3_column_int64(st, 4);
+		copy_col(st, 5, rep.error, sizeof(rep.error));
+		q = cb(userdata, &rep);
 		if (q < 0)
 			return q;
 	}

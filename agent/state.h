@@ -84,6 +84,29 @@ int state_history_add(struct state *s, const char *app, const struct history_ent
 int state_history_foreach(struct state *s, const char *app, unsigned limit,
         int (*cb)(void *userdata, const struct history_entry *h), void *userdata);
 
+/* The coordinator link's replay guard: the highest command id this host
+ * ever accepted to execute (0 if none). _set() only raises it. */
+int state_command_id_get(struct state *s, uint64_t *ret);
+int state_command_id_set(struct state *s, uint64_t id);
+
+/* Final results of coordinator commands not yet delivered to the
+ * coordinator (at most STATE_REPORTS_MAX, the oldest are dropped). phase is
+ * a Rollwave__Phase value. */
+#define STATE_REPORTS_MAX 100
+struct state_report {
+	uint64_t command_id;
+	char app[APP_NAME_MAX + 1];
+	char version[VERSION_MAX + 1];
+	int phase;
+	uint64_t elapsed_ms;
+	char error[1024];
+};
+int state_report_add(struct state *s, const struct state_report *rep);
+int state_report_delete(struct state *s, uint64_t command_id);
+/* Oldest first. A negative return from cb stops and is returned. */
+int state_report_foreach(
+        struct state *s, int (*cb)(void *userdata, const struct state_report *rep), void *userdata);
+
 const char *inflight_phase_to_string(enum inflight_phase p);
 
 #endif

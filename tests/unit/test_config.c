@@ -162,6 +162,124 @@ test_agent_config_loads_and_refuses_unknown_keys(void **state)
 	assert_true(agent_config_load("/nonexistent/agent.conf", &c, &err) < 0);
 }
 
+static int
+parse_agent(const char *text, struct agent_config *ret, struct rw_err *err)
+{
+	return agent_config_parse("agent.conf", text, strlen(text), ret, err);
+}
+
+static void
+expect_agent_error(const char *text, const char *msg)
+{
+	struct rw_err err = {{0}};
+	struct agent_config c;
+
+	assert_true(parse_agent(text, &c, &err) < 0);
+	if (!strstr(err.msg, msg))
+		fail_msg("config '%s': got '%s', want '%s'", text, err.msg, msg);
+}
+
+static void
+test_agent_config_coordinator_keys(void **state)
+{
+	(void)state;
+	struct rw_err err = {{0}};
+	struct agent_config c;
+
+	assert_int_equal(parse_agent("[Agent]\n", &c, &err), 0);
+	assert_string_equal(c.coordinator, "");
+	assert_false(c.insecure);
+	assert_int_equal(c.heartbeat_usec, 5 * USEC_PER_SEC);
+	assert_int_equal(c.n_labels, 0);
+	agent_config_done(&c);
+
+	assert_int_equal(parse_agent("[Agent]\nCoordinator=tls+tcp://coord.example:7400\n"
+	                             "Labels=datacenter=fra ring=0\nLabels=color=blue\n"
+	                             "HeartbeatInterval=1s\nJoinToken=abcdefghijklmnop\n"
+	                             "[TLS]\nCA=/etc/rollwave/tls/ca.crt\n",
+	                         &c, &err),
+	        0);
+	assert_string_equal(c.coordinator, "tls+tcp://coord.example:7400");
+	assert_int_equal(c.n_labels, 3);
+	assert_string_equal(c.labels[0].key, "datacenter");
+	assert_string_equal(c.labels[0].value, "fra");
+	assert_string_equal(c.labels[2].key, "color");
+	assert_int_equal(c.heartbeat_usec, USEC_PER_SEC);
+	assert_string_equal(c.join_token, "abcdefghijklmnop");
+	assert_string_equal(c.tls_ca, "/etc/rollwave/tls/ca.crt");
+	agent_config_done(&c);
+
+	/* Plain TCP only when the config says so; Labels= resets. */
+	assert_int_equal(parse_agent("[Agent]\nCoordinator=tcp://127.0.0.1:7400\nInsecure=yes\n"
+	                             "Labels=a=1\nLabels=\nJoinTokenFile=/etc/rollwave/token\n",
+	                         &c, &err),
+	        0);
+	assert_true(c.insecure);
+	assert_int_equal(c.n_labels, 0);
+	assert_string_equal(c.join_token_file, "/etc/rollwave/token");
+	agent_config_done(&c);
+}
+
+static void
+test_agent_config_coordinator_errors_name_file_and_line(void **state)
+{
+	(void)state;
+	expect_agent_error("[Agent]\nCoordinator=tcp://127.0.0.1:7400\n",
+	        "agent.conf: Coordinator=tcp://127.0.0.1:7400 is plain TCP");
+	expect_agent_error("[Agent]\nCoordinator=tls+tcp://c:7400\n",
+	        "agent.conf: Coordinator=tls+tcp://c:7400 needs [TLS] CA=");
+	expect_agent_error("[Agent]\nCoordinator=http://c:7400\n",
+	        "agent.conf:2: Coordinator= must be tls+tcp://HOST:PORT");
+	expect_agent_error(
+	        "[Agent]\nCoordinator=tls+tcp://c\n", "agent.conf:2: Coordinator=: missing :PORT");
+	expect_agent_error("[Agent]\nCoordinator=tls+tcp://c:99999\n",
+	        "agent.conf:2: Coordinator=: invalid port");
+	expect_agent_error("[Agent]\n\nLabels=Ring=0\n", "agent.conf:3: invalid label key 'Ring'");
+	expect_agent_error(
+	        "[Agent]\nLabels=ring=0 ring=1\n", "agent.conf:2: label 'ring' is set twice");
+	expect_agent_error("[Agent]\nLabels=ring\n", "agent.conf:2: label 'ring' is not key=value");
+	expect_agent_error("[Agent]\nHeartbeatInterval=5x\n",
+	        "agent.conf:2: invalid duration '5x' for HeartbeatInterval=");
+	expect_agent_error("[Agent]\nHeartbeatInterval=10ms\n",
+	        "agent.conf:2: HeartbeatInterval= must be from 100ms to 1h");
+	expect_agent_error("[Agent]\nInsecure=maybe\n", "agent.conf:2: Insecure= takes yes or no");
+	expect_agent_error("[Agent]\nJoinTokenFile=token\n",
+	        "agent.conf:2: JoinTokenFile= must be an absolute path");
+	expect_agent_error("[Agent]\nJoinToken=abc\nJoinTokenFile=/t\n",
+	        "set JoinToken= or JoinTokenFile=, not both");
+	expect_agent_error("[TLS]\nCert=/x\n", "agent.conf:2: unknown key 'Cert' in [TLS]");
+	expect_agent_error("[TLS]\nCA=ca.crt\n", "agent.conf:2: CA= must be an absolute path");
+	expect_agent_error("[Agent]\nCoordinatorURL=x\n",
+	        "agent.conf:2: unknown key 'CoordinatorURL' in [Agent]");
+}
+
+static void
+test_agent_join_token_file_is_read_and_trimmed(void **state)
+{
+	(void)state;
+	char dir[] = "/var/tmp/rw-test-token.XXXXXX", text[512];
+	char token[AGENT_JOIN_TOKEN_MAX + 1];
+	struct rw_err err = {{0}};
+	struct agent_config c;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(text, sizeof(text), "[Agent]\nJoinTokenFile=%s/token\n", dir);
+	assert_int_equal(parse_agent(text, &c, &err), 0);
+	assert_true(agent_config_join_token(&c, token, &err) < 0);
+	assert_non_null(strstr(err.msg, "cannot read JoinTokenFile="));
+	snprintf(text, sizeof(text), "%s/token", dir);
+	f = fopen(text, "w");
+	assert_non_null(f);
+	fputs("s3cr3t-t0ken-value  \nsecond line\n", f);
+	fclose(f);
+	assert_int_equal(agent_config_join_token(&c, token, &err), 0);
+	assert_string_equal(token, "s3cr3t-t0ken-value");
+	unlink(text);
+	rmdir(dir);
+	agent_config_done(&c);
+}
+
 static void
 test_durations_parse_strictly(void **state)
 {
@@ -215,6 +333,9 @@ main(void)
 	        cmocka_unit_test(test_app_config_unknown_key_names_file_and_line),
 	        cmocka_unit_test(test_app_config_rejects_bad_values),
 	        cmocka_unit_test(test_agent_config_loads_and_refuses_unknown_keys),
+	        cmocka_unit_test(test_agent_config_coordinator_keys),
+	        cmocka_unit_test(test_agent_config_coordinator_errors_name_file_and_line),
+	        cmocka_unit_test(test_agent_join_token_file_is_read_and_trimmed),
 	        cmocka_unit_test(test_durations_parse_strictly),
 	        cmocka_unit_test(test_versions_order_like_dpkg),
 	};

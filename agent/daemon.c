@@ -1,0 +1,1357 @@
+/*
+ * daemon: the agent's event loop, its coordinator session and the deploy
+ * worker. See daemon.h for the session state machine.
+ *
+ * Invariants:
+ * - Only the loop thread touches struct daemon, except the worker queue
+ *   (wq_*, under wlock) that the worker thread appends to.
+ * - At most one worker runs (worker_running); a command that arrives while
+ *   it runs is refused with "busy".
+ * - A command's id is in the state file (the replay guard) before its
+ *   worker starts; its final result is in the state file before it is
+ *   queued, and leaves it only when the coordinator acknowledged it.
+ */
+#include "daemon.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "engine.h"
+#include "identity.h"
+#include "link.h"
+#include "log.h"
+
+#define REPORT_TIMEOUT_MS    10000
+#define POLL_TIMEOUT_MS      35000 /* longer than the coordinator's 25 s poll */
+#define BACKOFF_MIN_USEC     (1 * USEC_PER_SEC)
+#define BACKOFF_MAX_USEC     (30 * USEC_PER_SEC)
+#define SLOW_RETRY_USEC      (60 * USEC_PER_SEC) /* revoked, foreign coordinator */
+#define POLL_RETRY_USEC      (1 * USEC_PER_SEC)
+#define STOP_WAIT_USEC       (30 * USEC_PER_SEC) /* SIGTERM during a deploy */
+#define OUTGOING_MAX         256
+#define MSGID_LINK_UP        "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c10"
+#define MSGID_LINK_PENDING   "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c11"
+#define MSGID_LINK_REFUSED   "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c12"
+#define MSGID_COMMAND        "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c13"
+#define MSGID_COMMAND_REFUSE "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c14"
+
+enum session_state {
+	SESSION_IDLE,
+	SESSION_HELLO,
+	SESSION_AUTH,
+	SESSION_UP,
+};
+
+enum report_kind {
+	REPORT_NONE,
+	REPORT_HELLO,
+	REPORT_AUTH,
+	REPORT_HEARTBEAT,
+	REPORT_QUEUED,
+};
+
+/* A CommandAck or PhaseReport waiting for the link. */
+struct outgoing {
+	bool is_ack;
+	uint64_t command_id;
+	bool accepted;
+	char reason[256];
+	char app[APP_NAME_MAX + 1];
+	char version[VERSION_MAX + 1];
+	Rollwave__Phase phase;
+	uint64_t elapsed_ms;
+	char error[1024];
+	bool final;
+	struct outgoing *next;
+};
+
+/* One coordinator command, run by the worker. */
+struct job {
+	struct daemon *d;
+	uint64_t command_id;
+	Rollwave__Command__Kind kind;
+	struct app_config app;
+	char manifest_url[WIRE_URL_MAX + 1];
+	char to_version[VERSION_MAX + 1];
+	char version[VERSION_MAX + 1]; /* what the reports name until the engine knows */
+	uint64_t start_usec;
+	/* Filled by the worker at the end. */
+	struct engine_result res;
+	int r;
+};
+
+struct worker_event {
+	bool done;
+	enum engine_phase phase;
+	char version[VERSION_MAX + 1];
+	uint64_t at_usec;
+	struct worker_event *next;
+};
+
+struct daemon {
+	const struct agent_config *cfg;
+	sd_event *event;
+	struct link *link;
+	struct state *state;
+	struct identity id;
+	char fingerprint[IDENTITY_FINGERPRINT_SIZE];
+	char pin_path[PATH_MAX];
+	uint8_t pinned[IDENTITY_PUBLIC_KEY_BYTES];
+	bool have_pin;
+	uint8_t offered[IDENTITY_PUBLIC_KEY_BYTES]; /* Challenge.coordinator_key */
+	char join_token[AGENT_JOIN_TOKEN_MAX + 1];
+
+	enum session_state session;
+	enum report_kind report_inflight;
+	struct outgoing *report_item; /* the queued item in flight */
+	bool hello_due, heartbeat_due, poll_due;
+	uint64_t host_id, hb_seq, message_id, backoff_usec, start_usec;
+	Rollwave__Error__Code last_refusal; /* to log a refusal once, not per retry */
+	bool unreachable_logged;
+
+	struct outgoing *out_head, *out_tail;
+	size_t n_out;
+
+	sd_event_source *link_src, *worker_src, *retry_timer, *heartbeat_timer, *poll_timer,
+	        *watchdog_timer, *stop_timer;
+	uint64_t watchdog_usec;
+
+	struct job *job;
+	pthread_t worker;
+	bool worker_running, stopping;
+	int worker_efd;
+	pthread_mutex_t wlock;
+	struct worker_event *wq_head, *wq_tail;
+};
+
+static void pump(struct daemon *d);
+
+static void set_status(const char *fmt, ...) _printf_(1, 2);
+static void
+set_status(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	(void)sd_notifyf(0, "STATUS=%s", buf);
+}
+
+static uint64_t
+jitter(uint64_t usec, unsigned percent)
+{
+	uint64_t span = usec * percent / 100;
+
+	if (span == 0 || span > UINT32_MAX)
+		return usec;
+	return usec - span + randombytes_uniform((uint32_t)(2 * span + 1));
+}
+
+static int
+timer_arm(struct daemon *d, sd_event_source **src, uint64_t usec, sd_event_time_handler_t cb)
+{
+	int r;
+
+	if (!*src)
+		return sd_event_add_time_relative(
+		        d->event, src, CLOCK_MONOTONIC, usec, 10 * USEC_PER_MSEC, cb, d);
+	r = sd_event_source_set_time_relative(*src, usec);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+}
+
+static void
+envelope_init(struct daemon *d, Rollwave__Envelope *env)
+{
+	rollwave__envelope__init(env);
+	env->protocol_version = WIRE_PROTOCOL_VERSION;
+	env->message_id = ++d->message_id;
+}
+
+/* Validates env as the peer would, then sends it. */
+static int
+send_request(struct daemon *d, enum link_channel ch, Rollwave__Envelope *env, unsigned timeout_ms)
+{
+	struct rw_err err = {{0}};
+	int r;
+
+	r = wire_validate(env, &err);
+	if (r < 0) {
+		log_error("not sending an invalid %s: %s", wire_body_name(env->body_case), err.msg);
+		return r;
+	}
+	r = link_request(d->link, ch, env, timeout_ms);
+	if (r < 0)
+		log_error("cannot send %s: %s", wire_body_name(env->body_case), strerror(-r));
+	return r;
+}
+
+/* ---- session ---- */
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static uint64_t
+next_backoff(struct daemon *d)
+{
+	uint64_t b = d->backoff_usec ? d->backoff_usec : BACKOFF_MIN_USEC;
+
+	d->backoff_usec = b * 2 > BACKOFF_MAX_USEC ? BACKOFF_MAX_USEC : b * 2;
+	return b / 2 + randombytes_uniform((uint32_t)(b / 2 + 1));
+}
+
+/* Forgets the session and says Hello again after delay. */
+static void
+session_restart(struct daemon *d, uint64_t delay)
+{
+	d->session = SESSION_IDLE;
+	d->hello_due = false;
+	d->heartbeat_due = false;
+	d->poll_due = false;
+	d->host_id = 0;
+	if (timer_arm(d, &d->retry_timer, delay, on_retry) < 0)
+		d->hello_due = true;
+}
+
+static void
+link_unreachable(struct daemon *d, const char *why)
+{
+	bool was_up = d->session == SESSION_UP;
+
+	if (was_up)
+		log_warning("lost the coordinator at %s (%s); retrying", d->cfg->coordinator, why);
+	else if (!d->unreachable_logged)
+		log_info("coordinator %s unreachable (%s); retrying", d->cfg->coordinator, why);
+	d->unreachable_logged = true;
+	d->last_refusal = ROLLWAVE__ERROR__CODE__CODE_UNSPECIFIED;
+	set_status("coordinator unreachable, retrying");
+	session_restart(d, next_backoff(d));
+}
+
+static int
+on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	if (d->session == SESSION_IDLE)
+		d->hello_due = true;
+	pump(d);
+	return 0;
+}
+
+static void
+send_hello(struct daemon *d)
+{
+	struct link_facts f;
+	struct rw_err err = {{0}};
+	Rollwave__Envelope env;
+	Rollwave__Hello hello = ROLLWAVE__HELLO__INIT;
+	int r;
+
+	d->hello_due = false;
+	r = link_facts_collect(d->cfg, d->state, &f, &err);
+	if (r < 0) {
+		log_error("cannot collect host facts: %s", err.msg[0] ? err.msg : strerror(-r));
+		session_restart(d, next_backoff(d));
+		return;
+	}
+	hello.host_key.len = IDENTITY_PUBLIC_KEY_BYTES;
+	hello.host_key.data = d->id.pk;
+	/* The token enrols; once a coordinator key is pinned this host is
+	 * accepted and the token is not sent any more. */
+	hello.join_token = d->have_pin ? (char *)"" : d->join_token;
+	hello.facts = &f.facts;
+	envelope_init(d, &env);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	r = send_request(d, LINK_REPORT, &env, REPORT_TIMEOUT_MS);
+	link_facts_done(&f);
+	if (r < 0) {
+		session_restart(d, next_backoff(d));
+		return;
+	}
+	d->session = SESSION_HELLO;
+	d->report_inflight = REPORT_HELLO;
+}
+
+static void
+on_challenge(struct daemon *d, const Rollwave__Challenge *c)
+{
+	char fp_offered[IDENTITY_FINGERPRINT_SIZE], fp_pinned[IDENTITY_FINGERPRINT_SIZE];
+	uint8_t sig[WIRE_SIGNATURE_LEN];
+	Rollwave__Auth auth = ROLLWAVE__AUTH__INIT;
+	Rollwave__Envelope env;
+
+	memcpy(d->offered, c->coordinator_key.data, IDENTITY_PUBLIC_KEY_BYTES);
+	if (d->have_pin && sodium_memcmp(d->offered, d->pinned, IDENTITY_PUBLIC_KEY_BYTES) != 0) {
+		identity_fingerprint(d->offered, fp_offered);
+		identity_fingerprint(d->pinned, fp_pinned);
+		log_struct(LOG_ERR, MSGID_LINK_REFUSED, NULL, NULL,
+		        "coordinator at %s presents key %s but this host is pinned to %s (%s): "
+		        "refusing to talk to it; retrying in a minute",
+		        d->cfg->coordinator, fp_offered, fp_pinned, d->pin_path);
+		set_status("refusing a coordinator with a foreign key, retrying");
+		session_restart(d, SLOW_RETRY_USEC);
+		return;
+	}
+	if (wire_auth_sign(c->nonce.data, d->offered, d->id.sk, sig) < 0) {
+		log_error("cannot sign the auth transcript");
+		session_restart(d, next_backoff(d));
+		return;
+	}
+	auth.signature.len = sizeof(sig);
+	auth.signature.data = sig;
+	envelope_init(d, &env);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_AUTH;
+	env.auth = &auth;
+	if (send_request(d, LINK_REPORT, &env, REPORT_TIMEOUT_MS) < 0) {
+		session_restart(d, next_backoff(d));
+		return;
+	}
+	d->session = SESSION_AUTH;
+	d->report_inflight = REPORT_AUTH;
+}
+
+static void
+on_welcome(struct daemon *d, const Rollwave__Welcome *w)
+{
+	struct rw_err err = {{0}};
+	int r;
+
+	if (sodium_memcmp(w->coordinator_key.data, d->offered, IDENTITY_PUBLIC_KEY_BYTES) != 0) {
+		log_error("coordinator at %s welcomed this host with another key than it "
+		          "challenged with; retrying",
+		        d->cfg->coordinator);
+		session_restart(d, SLOW_RETRY_USEC);
+		return;
+	}
+	if (!d->have_pin) {
+		r = identity_pin_store(d->pin_path, d->offered, &err);
+		if (r < 0) {
+			log_error("cannot pin the coordinator key: %s", err.msg);
+			session_restart(d, next_backoff(d));
+			return;
+		}
+		memcpy(d->pinned, d->offered, IDENTITY_PUBLIC_KEY_BYTES);
+		d->have_pin = true;
+		{
+			char fp[IDENTITY_FINGERPRINT_SIZE];
+
+			identity_fingerprint(d->pinned, fp);
+			log_notice("accepted by the coordinator; pinned its key %s in %s", fp,
+			        d->pin_path);
+		}
+	}
+	d->session = SESSION_UP;
+	d->host_id = w->host_id;
+	d->backoff_usec = 0;
+	d->hb_seq = 0;
+	d->last_refusal = ROLLWAVE__ERROR__CODE__CODE_UNSPECIFIED;
+	d->unreachable_logged = false;
+	d->heartbeat_due = true;
+	d->poll_due = true;
+	log_struct(LOG_INFO, MSGID_LINK_UP, NULL, NULL, "connected to %s as host %" PRIu64,
+	        d->cfg->coordinator, d->host_id);
+	set_status("connected to %s as host %" PRIu64, d->cfg->coordinator, d->host_id);
+}
+
+static void
+on_refusal(struct daemon *d, enum report_kind kind, const Rollwave__Error *e)
+{
+	bool repeat = d->last_refusal == e->code;
+
+	d->last_refusal = e->code;
+	d->unreachable_logged = false;
+	switch (e->code) {
+	case ROLLWAVE__ERROR__CODE__PENDING:
+		if (!repeat)
+			log_struct(LOG_NOTICE, MSGID_LINK_PENDING, NULL, NULL,
+			        "waiting for an admin to accept this host (rollwave hosts accept "
+			        "...; its key is %s)",
+			        d->fingerprint);
+		set_status("waiting for acceptance (key %s)", d->fingerprint);
+		session_restart(d, jitter(d->cfg->heartbeat_usec, 10));
+		return;
+	case ROLLWAVE__ERROR__CODE__REVOKED:
+		if (!repeat)
+			log_struct(LOG_ERR, MSGID_LINK_REFUSED, NULL, NULL,
+			        "the coordinator revoked this host (key %s); retrying every minute",
+			        d->fingerprint);
+		set_status("revoked by the coordinator");
+		session_restart(d, jitter(SLOW_RETRY_USEC, 10));
+		return;
+	case ROLLWAVE__ERROR__CODE__UNAUTHORIZED:
+		if (kind == REPORT_HEARTBEAT || kind == REPORT_QUEUED) {
+			/* A new pipe (reconnect) carries no session yet. */
+			log_info("coordinator session lost; authenticating again");
+			d->last_refusal = ROLLWAVE__ERROR__CODE__CODE_UNSPECIFIED;
+			session_restart(d, 0);
+			return;
+		}
+		if (!repeat)
+			log_struct(LOG_ERR, MSGID_LINK_REFUSED, NULL, NULL,
+			        "the coordinator refused this host (key %s): %s%s", d->fingerprint,
+			        e->message,
+			        d->have_pin || d->join_token[0] ? ""
+			                                        : " (no JoinToken= is configured)");
+		set_status("refused by the coordinator, retrying");
+		session_restart(d, next_backoff(d));
+		return;
+	default:
+		if (!repeat)
+			log_warning("coordinator answered %s with error %d: %s",
+			        kind == REPORT_HELLO          ? "hello"
+			                : kind == REPORT_AUTH ? "auth"
+			                                      : "a report",
+			        (int)e->code, e->message);
+		session_restart(d, next_backoff(d));
+		return;
+	}
+}
+
+/* ---- outgoing reports ---- */
+
+static void
+outgoing_push(struct daemon *d, struct outgoing *o)
+{
+	if (d->n_out >= OUTGOING_MAX) {
+		/* Bounded: drop the oldest progress report that is not in flight
+		 * (final results are in the state file anyway). */
+		struct outgoing **pp = &d->out_head, *prev = NULL;
+
+		while (*pp && ((*pp)->final || (*pp)->is_ack || *pp == d->report_item)) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (*pp) {
+			struct outgoing *drop = *pp;
+
+			*pp = drop->next;
+			if (d->out_tail == drop)
+				d->out_tail = prev;
+			free(drop);
+			d->n_out--;
+		}
+	}
+	o->next = NULL;
+	if (d->out_tail)
+		d->out_tail->next = o;
+	else
+		d->out_head = o;
+	d->out_tail = o;
+	d->n_out++;
+}
+
+static void
+outgoing_pop(struct daemon *d)
+{
+	struct outgoing *o = d->out_head;
+
+	if (!o)
+		return;
+	d->out_head = o->next;
+	if (!d->out_head)
+		d->out_tail = NULL;
+	d->n_out--;
+	free(o);
+}
+
+static void
+queue_ack(struct daemon *d, uint64_t command_id, bool accepted, const char *reason)
+{
+	struct outgoing *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return;
+	o->is_ack = true;
+	o->command_id = command_id;
+	o->accepted = accepted;
+	strbuf_printf(o->reason, sizeof(o->reason), "%s", reason);
+	outgoing_push(d, o);
+	pump(d);
+}
+
+static int
+queue_stored_report(void *userdata, const struct state_report *rep)
+{
+	struct daemon *d = userdata;
+	struct outgoing *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	o->command_id = rep->command_id;
+	strcpy(o->app, rep->app);
+	strcpy(o->version, rep->version);
+	o->phase = (Rollwave__Phase)rep->phase;
+	o->elapsed_ms = rep->elapsed_ms;
+	strcpy(o->error, rep->error);
+	o->final = true;
+	outgoing_push(d, o);
+	return 0;
+}
+
+static void
+send_outgoing(struct daemon *d)
+{
+	struct outgoing *o = d->out_head;
+	_cleanup_free_ char *text = NULL;
+	Rollwave__CommandAck ack = ROLLWAVE__COMMAND_ACK__INIT;
+	Rollwave__PhaseReport rep = ROLLWAVE__PHASE_REPORT__INIT;
+	Rollwave__Envelope env;
+	int r;
+
+	envelope_init(d, &env);
+	if (o->is_ack) {
+		ack.command_id = o->command_id;
+		ack.accepted = o->accepted;
+		ack.reason = o->reason;
+		env.body_case = ROLLWAVE__ENVELOPE__BODY_COMMAND_ACK;
+		env.command_ack = &ack;
+	} else {
+		if (wire_text_sanitize(
+		            o->error, strlen(o->error), WIRE_REPORT_TEXT_MAX, true, &text) < 0)
+			return;
+		rep.app = o->app;
+		rep.version = o->version;
+		rep.phase = o->phase;
+		rep.elapsed_ms = o->elapsed_ms;
+		rep.error = text;
+		rep.command_id = o->command_id;
+		rep.final = o->final;
+		env.body_case = ROLLWAVE__ENVELOPE__BODY_PHASE_REPORT;
+		env.phase_report = &rep;
+	}
+	r = send_request(d, LINK_REPORT, &env, REPORT_TIMEOUT_MS);
+	if (r == -EINVAL) { /* would never be accepted: drop it */
+		outgoing_pop(d);
+		return;
+	}
+	if (r < 0)
+		return;
+	d->report_inflight = REPORT_QUEUED;
+	d->report_item = o;
+}
+
+static void
+send_heartbeat(struct daemon *d)
+{
+	Rollwave__Heartbeat hb = ROLLWAVE__HEARTBEAT__INIT;
+	Rollwave__AppStatus **apps = NULL;
+	struct rw_err err = {{0}};
+	Rollwave__Envelope env;
+	size_t n = 0;
+
+	d->heartbeat_due = false;
+	if (link_apps_collect(d->cfg, d->state, &apps, &n, &err) < 0) {
+		log_warning("cannot collect app status for the heartbeat: %s", err.msg);
+		apps = NULL;
+		n = 0;
+	}
+	hb.seq = ++d->hb_seq;
+	hb.n_apps = n;
+	hb.apps = n ? apps : NULL;
+	hb.uptime_ms = (now_monotonic_usec() - d->start_usec) / USEC_PER_MSEC;
+	envelope_init(d, &env);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	if (send_request(d, LINK_REPORT, &env, REPORT_TIMEOUT_MS) >= 0)
+		d->report_inflight = REPORT_HEARTBEAT;
+	link_apps_free(apps, n);
+}
+
+static void
+send_poll(struct daemon *d)
+{
+	Rollwave__Poll poll = ROLLWAVE__POLL__INIT;
+	Rollwave__Envelope env;
+
+	d->poll_due = false;
+	envelope_init(d, &env);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_POLL;
+	env.poll = &poll;
+	(void)send_request(d, LINK_POLL, &env, POLL_TIMEOUT_MS);
+}
+
+/* Starts whatever the link can carry now. */
+static void
+pump(struct daemon *d)
+{
+	if (!d->link)
+		return;
+	if (!link_busy(d->link, LINK_REPORT)) {
+		if (d->session == SESSION_IDLE && d->hello_due)
+			send_hello(d);
+		else if (d->session == SESSION_UP && d->heartbeat_due)
+			send_heartbeat(d);
+		else if (d->session == SESSION_UP && d->out_head)
+			send_outgoing(d);
+	}
+	if (d->session == SESSION_UP && d->poll_due && !link_busy(d->link, LINK_POLL))
+		send_poll(d);
+}
+
+/* ---- commands and the worker ---- */
+
+static void
+worker_push(struct job *job, struct worker_event *ev)
+{
+	struct daemon *d = job->d;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&d->wlock);
+	if (d->wq_tail)
+		d->wq_tail->next = ev;
+	else
+		d->wq_head = ev;
+	d->wq_tail = ev;
+	pthread_mutex_unlock(&d->wlock);
+	(void)!write(d->worker_efd, &one, sizeof(one));
+}
+
+/* Worker thread: the engine enters a phase. */
+static void
+worker_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
+        const char *error)
+{
+	struct job *job = userdata;
+	struct worker_event *ev;
+
+	(void)app;
+	(void)error;
+	if (phase >= ENGINE_PHASE_COMMITTED) /* the final report comes from the result */
+		return;
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return;
+	ev->phase = phase;
+	if (version && version_is_valid(version))
+		strbuf_printf(ev->version, sizeof(ev->version), "%s", version);
+	ev->at_usec = now_monotonic_usec();
+	worker_push(job, ev);
+}
+
+static void *
+worker_main(void *userdata)
+{
+	struct job *job = userdata;
+	struct rw_err err = {{0}};
+	struct engine *e = NULL;
+	struct worker_event *ev;
+
+	job->res = (struct engine_result) {.outcome = ENGINE_FAILED};
+	strbuf_printf(job->res.app, sizeof(job->res.app), "%s", job->app.name);
+	job->r = engine_open(job->d->cfg, &e, &err);
+	if (job->r < 0)
+		strbuf_printf(job->res.message, sizeof(job->res.message), "%s", err.msg);
+	else {
+		engine_set_phase_cb(e, worker_phase, job);
+		if (job->kind == ROLLWAVE__COMMAND__KIND__DEPLOY)
+			job->r = engine_deploy(e, &job->app, job->manifest_url, &job->res);
+		else
+			job->r = engine_rollback(e, &job->app,
+			        job->to_version[0] ? job->to_version : NULL, &job->res);
+		engine_close(e);
+	}
+	/* If even this allocation fails the loop never learns that the job
+	 * ended; keep trying, memory comes back. */
+	while (!(ev = calloc(1, sizeof(*ev))))
+		usleep(10000);
+	ev->done = true;
+	ev->at_usec = now_monotonic_usec();
+	worker_push(job, ev);
+	return NULL;
+}
+
+static Rollwave__Phase
+phase_to_wire(enum engine_phase p)
+{
+	switch (p) {
+	case ENGINE_PHASE_FETCHING:
+		return ROLLWAVE__PHASE__PHASE_FETCHING;
+	case ENGINE_PHASE_VERIFYING:
+		return ROLLWAVE__PHASE__PHASE_VERIFYING;
+	case ENGINE_PHASE_UNPACKING:
+		return ROLLWAVE__PHASE__PHASE_UNPACKING;
+	case ENGINE_PHASE_ACTIVATING:
+		return ROLLWAVE__PHASE__PHASE_ACTIVATING;
+	case ENGINE_PHASE_RESTARTING:
+		return ROLLWAVE__PHASE__PHASE_RESTARTING;
+	case ENGINE_PHASE_HEALTH:
+		return ROLLWAVE__PHASE__PHASE_HEALTH;
+	case ENGINE_PHASE_COMMITTED:
+		return ROLLWAVE__PHASE__PHASE_COMMITTED;
+	case ENGINE_PHASE_ROLLED_BACK:
+		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
+	default:
+		return ROLLWAVE__PHASE__PHASE_FAILED;
+	}
+}
+
+/* The version a report names: what the engine said, else what the command
+ * asked for, else the release that is current now (a rollback that failed
+ * before it knew its target). */
+static void
+report_version(struct daemon *d, struct job *job, const char *engine_version, char *out)
+{
+	struct app_record rec;
+
+	if (!isempty(engine_version) && version_is_valid(engine_version))
+		strcpy(out, engine_version);
+	else if (job->version[0])
+		strcpy(out, job->version);
+	else if (state_get_app(d->state, job->app.name, &rec) >= 0 && version_is_valid(rec.current))
+		strcpy(out, rec.current);
+	else
+		strcpy(out, "0");
+}
+
+static void
+job_done(struct daemon *d, uint64_t at_usec)
+{
+	struct job *job = d->job;
+	struct state_report rep = {0};
+	struct outgoing *o;
+	int prio = LOG_INFO;
+	const char *msgid = MSGID_DEPLOY_DONE;
+
+	pthread_join(d->worker, NULL);
+	d->worker_running = false;
+	rep.command_id = job->command_id;
+	strcpy(rep.app, job->app.name);
+	report_version(d, job, job->res.to, rep.version);
+	rep.elapsed_ms = (at_usec - job->start_usec) / USEC_PER_MSEC;
+	switch (job->res.outcome) {
+	case ENGINE_COMMITTED:
+		rep.phase = ROLLWAVE__PHASE__PHASE_COMMITTED;
+		break;
+	case ENGINE_UNCHANGED:
+		rep.phase = job->r >= 0 ? ROLLWAVE__PHASE__PHASE_COMMITTED
+		                        : ROLLWAVE__PHASE__PHASE_FAILED;
+		break;
+	case ENGINE_ROLLED_BACK:
+		rep.phase = ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
+		break;
+	case ENGINE_FAILED:
+	default:
+		rep.phase = ROLLWAVE__PHASE__PHASE_FAILED;
+		break;
+	}
+	if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED) {
+		strbuf_printf(rep.error, sizeof(rep.error), "%s", job->res.message);
+		prio = LOG_ERR;
+		msgid = rep.phase == ROLLWAVE__PHASE__PHASE_ROLLED_BACK ? MSGID_ROLLED_BACK
+		                                                        : MSGID_DEPLOY_FAILED;
+	}
+	log_struct(prio, msgid, rep.app, rep.version, "command %" PRIu64 " (%s): %s",
+	        job->command_id,
+	        job->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? "deploy" : "rollback",
+	        job->res.message);
+	if (state_report_add(d->state, &rep) < 0)
+		log_warning("cannot keep the result of command %" PRIu64
+		            " in the state file; it is reported from memory only",
+		        job->command_id);
+	o = calloc(1, sizeof(*o));
+	if (o) {
+		o->command_id = rep.command_id;
+		strcpy(o->app, rep.app);
+		strcpy(o->version, rep.version);
+		o->phase = (Rollwave__Phase)rep.phase;
+		o->elapsed_ms = rep.elapsed_ms;
+		strcpy(o->error, rep.error);
+		o->final = true;
+		outgoing_push(d, o);
+	}
+	app_config_done(&job->app);
+	free(job);
+	d->job = NULL;
+	if (d->stopping) {
+		log_info("operation finished; stopping");
+		sd_event_exit(d->event, 0);
+		return;
+	}
+	pump(d);
+}
+
+static int
+on_worker_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct worker_event *ev;
+	uint64_t n;
+
+	(void)s;
+	(void)revents;
+	(void)!read(fd, &n, sizeof(n));
+	for (;;) {
+		pthread_mutex_lock(&d->wlock);
+		ev = d->wq_head;
+		if (ev) {
+			d->wq_head = ev->next;
+			if (!d->wq_head)
+				d->wq_tail = NULL;
+		}
+		pthread_mutex_unlock(&d->wlock);
+		if (!ev)
+			break;
+		if (ev->done)
+			job_done(d, ev->at_usec);
+		else if (d->job) {
+			struct outgoing *o = calloc(1, sizeof(*o));
+
+			if (o) {
+				o->command_id = d->job->command_id;
+				strcpy(o->app, d->job->app.name);
+				report_version(d, d->job, ev->version, o->version);
+				o->phase = phase_to_wire(ev->phase);
+				o->elapsed_ms = (ev->at_usec - d->job->start_usec) / USEC_PER_MSEC;
+				outgoing_push(d, o);
+			}
+			log_struct(LOG_INFO, NULL, d->job->app.name,
+			        ev->version[0] ? ev->version : NULL, "command %" PRIu64 ": %s",
+			        d->job->command_id, engine_phase_to_string(ev->phase));
+			pump(d);
+		}
+		free(ev);
+	}
+	return 0;
+}
+
+static void
+on_command(struct daemon *d, const Rollwave__Command *cmd)
+{
+	struct rw_err err = {{0}};
+	char reason[256];
+	enum link_verdict v;
+	uint64_t highest = 0;
+	struct job *job;
+	int r;
+
+	if (state_command_id_get(d->state, &highest) < 0) {
+		queue_ack(d, cmd->command_id, false, "cannot read the state file");
+		return;
+	}
+	v = link_command_check(cmd, d->have_pin ? d->pinned : NULL, highest, d->worker_running,
+	        reason, sizeof(reason));
+	if (v == LINK_COMMAND_REPLAY) {
+		log_info("command %" PRIu64 " was already executed; not running it again",
+		        cmd->command_id);
+		queue_ack(d, cmd->command_id, true, reason);
+		return;
+	}
+	if (v == LINK_COMMAND_REFUSE) {
+		log_struct(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL,
+		        "refused command %" PRIu64 ": %s", cmd->command_id, reason);
+		queue_ack(d, cmd->command_id, false, reason);
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		queue_ack(d, cmd->command_id, false, "out of memory");
+		return;
+	}
+	r = app_config_load(d->cfg, cmd->app, &job->app, &err);
+	if (r < 0) {
+		log_struct(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL,
+		        "refused command %" PRIu64 ": %s", cmd->command_id, err.msg);
+		queue_ack(d, cmd->command_id, false, err.msg);
+		free(job);
+		return;
+	}
+	job->d = d;
+	job->command_id = cmd->command_id;
+	job->kind = cmd->kind;
+	strbuf_printf(job->manifest_url, sizeof(job->manifest_url), "%s", cmd->manifest_url);
+	strbuf_printf(job->to_version, sizeof(job->to_version), "%s", cmd->to_version);
+	strbuf_printf(job->version, sizeof(job->version), "%s",
+	        cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? cmd->version : cmd->to_version);
+	job->start_usec = now_monotonic_usec();
+	/* The replay guard is on disk before anything runs. */
+	r = state_command_id_set(d->state, cmd->command_id);
+	if (r < 0) {
+		log_error("cannot record command %" PRIu64 " in the state file: %s; refusing it",
+		        cmd->command_id, strerror(-r));
+		queue_ack(d, cmd->command_id, false, "cannot record the command id");
+		app_config_done(&job->app);
+		free(job);
+		return;
+	}
+	d->job = job;
+	r = pthread_create(&d->worker, NULL, worker_main, job);
+	if (r != 0) {
+		log_error("cannot start the worker thread: %s", strerror(r));
+		queue_ack(d, cmd->command_id, false, "cannot start a worker thread");
+		app_config_done(&job->app);
+		free(job);
+		d->job = NULL;
+		return;
+	}
+	d->worker_running = true;
+	log_struct(LOG_INFO, MSGID_DEPLOY_START, cmd->app, job->version[0] ? job->version : NULL,
+	        "command %" PRIu64 ": %s %s%s%s", cmd->command_id,
+	        cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? "deploy" : "rollback", cmd->app,
+	        job->version[0] ? " " : "", job->version);
+	queue_ack(d, cmd->command_id, true, "");
+}
+
+/* ---- link events ---- */
+
+static int on_poll_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void
+on_report_reply(struct daemon *d, const struct link_event *ev)
+{
+	enum report_kind kind = d->report_inflight;
+	const Rollwave__Envelope *env = ev->reply;
+
+	d->report_inflight = REPORT_NONE;
+	d->report_item = NULL;
+	if (ev->error < 0) {
+		if (ev->error == -EBADMSG)
+			log_warning(
+			        "coordinator sent a message that does not decode: %s", ev->detail);
+		if (d->session != SESSION_IDLE || kind == REPORT_HELLO)
+			link_unreachable(d, ev->error == -ETIMEDOUT ? "no answer" : ev->detail);
+		return;
+	}
+	if (env->body_case == ROLLWAVE__ENVELOPE__BODY_ERROR) {
+		if (kind == REPORT_QUEUED && env->error->code == ROLLWAVE__ERROR__CODE__INVALID) {
+			log_warning("coordinator refused a report: %s; dropping it",
+			        env->error->message);
+			if (d->out_head && d->out_head->final)
+				(void)state_report_delete(d->state, d->out_head->command_id);
+			outgoing_pop(d);
+			return;
+		}
+		on_refusal(d, kind, env->error);
+		return;
+	}
+	switch (kind) {
+	case REPORT_HELLO:
+		if (d->session == SESSION_HELLO &&
+		        env->body_case == ROLLWAVE__ENVELOPE__BODY_CHALLENGE) {
+			on_challenge(d, env->challenge);
+			return;
+		}
+		break;
+	case REPORT_AUTH:
+		if (d->session == SESSION_AUTH &&
+		        env->body_case == ROLLWAVE__ENVELOPE__BODY_WELCOME) {
+			on_welcome(d, env->welcome);
+			return;
+		}
+		break;
+	case REPORT_HEARTBEAT:
+		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT_ACK)
+			return;
+		break;
+	case REPORT_QUEUED:
+		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT_ACK) {
+			if (d->out_head && d->out_head->final)
+				(void)state_report_delete(d->state, d->out_head->command_id);
+			outgoing_pop(d);
+			return;
+		}
+		break;
+	case REPORT_NONE:
+		return;
+	}
+	if (d->session == SESSION_IDLE)
+		return; /* a late answer to a session already given up */
+	log_warning("unexpected %s from the coordinator; starting a new session",
+	        wire_body_name(env->body_case));
+	session_restart(d, next_backoff(d));
+}
+
+static void
+on_poll_reply(struct daemon *d, const struct link_event *ev)
+{
+	const Rollwave__Envelope *env = ev->reply;
+
+	if (d->session != SESSION_UP)
+		return; /* polled again once the session is up */
+	if (ev->error < 0) {
+		if (ev->error == -ETIMEDOUT)
+			d->poll_due = true;
+		else if (timer_arm(d, &d->poll_timer, POLL_RETRY_USEC, on_poll_retry) < 0)
+			d->poll_due = true;
+		return;
+	}
+	switch (env->body_case) {
+	case ROLLWAVE__ENVELOPE__BODY_POLL:
+		d->poll_due = true;
+		return;
+	case ROLLWAVE__ENVELOPE__BODY_COMMAND:
+		d->poll_due = true;
+		on_command(d, env->command);
+		return;
+	case ROLLWAVE__ENVELOPE__BODY_ERROR:
+		if (env->error->code == ROLLWAVE__ERROR__CODE__UNAUTHORIZED) {
+			log_info("coordinator session lost; authenticating again");
+			session_restart(d, 0);
+			return;
+		}
+		log_warning("coordinator refused a poll: %s", env->error->message);
+		break;
+	default:
+		log_warning("unexpected %s in answer to a poll", wire_body_name(env->body_case));
+		break;
+	}
+	if (timer_arm(d, &d->poll_timer, POLL_RETRY_USEC, on_poll_retry) < 0)
+		d->poll_due = true;
+}
+
+static int
+on_poll_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	if (d->session == SESSION_UP)
+		d->poll_due = true;
+	pump(d);
+	return 0;
+}
+
+static int
+on_link_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct link_event *ev;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	while ((ev = link_event_next(d->link))) {
+		switch (ev->kind) {
+		case LINK_EVENT_REPLY:
+			if (ev->channel == LINK_REPORT)
+				on_report_reply(d, ev);
+			else
+				on_poll_reply(d, ev);
+			break;
+		case LINK_EVENT_PIPE_UP:
+			log_debug("connected to %s", d->cfg->coordinator);
+			/* A new connection needs a new session, unless one is
+			 * being set up right now (its requests use this pipe). */
+			if (d->session == SESSION_UP ||
+			        (d->session == SESSION_IDLE && !d->hello_due))
+				session_restart(d, 0);
+			break;
+		case LINK_EVENT_PIPE_DOWN:
+			log_debug("connection to %s closed", d->cfg->coordinator);
+			if (d->session == SESSION_UP) {
+				log_warning("lost the connection to %s; reconnecting",
+				        d->cfg->coordinator);
+				set_status("coordinator unreachable, retrying");
+				d->session = SESSION_IDLE;
+				d->hello_due = false;
+				d->unreachable_logged = true;
+				/* The next pipe (PIPE_UP) or this timer says Hello. */
+				(void)timer_arm(d, &d->retry_timer, next_backoff(d), on_retry);
+			}
+			break;
+		}
+		link_event_free(ev);
+	}
+	pump(d);
+	return 0;
+}
+
+/* ---- timers and signals ---- */
+
+static int
+on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	if (d->session == SESSION_UP)
+		d->heartbeat_due = true;
+	(void)timer_arm(d, &d->heartbeat_timer, jitter(d->cfg->heartbeat_usec, 10), on_heartbeat);
+	pump(d);
+	return 0;
+}
+
+static int
+on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	(void)sd_notify(0, "WATCHDOG=1");
+	(void)timer_arm(d, &d->watchdog_timer, d->watchdog_usec / 2, on_watchdog);
+	return 0;
+}
+
+static int
+on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	log_warning("the running operation did not finish in time; stopping anyway (recovery "
+	            "finishes it at the next start)");
+	sd_event_exit(d->event, 0);
+	return 0;
+}
+
+static int
+on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	if (d->stopping) {
+		log_warning("second signal: stopping now");
+		sd_event_exit(d->event, 0);
+		return 0;
+	}
+	d->stopping = true;
+	(void)sd_notify(0, "STOPPING=1");
+	if (!d->worker_running) {
+		log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+		sd_event_exit(d->event, 0);
+		return 0;
+	}
+	log_notice("received %s while command %" PRIu64 " runs: waiting up to %" PRIu64
+	           " s for it to finish",
+	        strsignal((int)si->ssi_signo), d->job->command_id, STOP_WAIT_USEC / USEC_PER_SEC);
+	set_status("stopping: waiting for the running operation");
+	if (timer_arm(d, &d->stop_timer, STOP_WAIT_USEC, on_stop_timeout) < 0)
+		sd_event_exit(d->event, 0);
+	return 0;
+}
+
+/* ---- start and stop ---- */
+
+static void
+recover_all(const struct agent_config *cfg)
+{
+	_cleanup_strv_free_ char **apps = NULL;
+	struct rw_err err = {{0}};
+	struct engine *e = NULL;
+
+	if (app_config_list(cfg, &apps, &err) < 0) {
+		log_error("recovery: %s", err.msg);
+		return;
+	}
+	if (!apps[0])
+		return;
+	if (engine_open(cfg, &e, &err) < 0) {
+		log_error("recovery skipped: %s", err.msg);
+		return;
+	}
+	for (char **a = apps; *a; a++) {
+		struct app_config app;
+		struct engine_result res;
+		int r;
+
+		if (app_config_load(cfg, *a, &app, &err) < 0) {
+			log_error("recovery of '%s': %s", *a, err.msg);
+			continue;
+		}
+		r = engine_recover(e, &app, &res);
+		if (res.outcome == ENGINE_ROLLED_BACK)
+			log_struct(LOG_WARNING, MSGID_RECOVERY, *a, res.to, "recovery: %s",
+			        res.message);
+		else if (r < 0 || res.outcome == ENGINE_FAILED)
+			log_struct(LOG_ERR, MSGID_RECOVERY, *a, NULL, "recovery failed: %s",
+			        res.message);
+		else if (res.outcome != ENGINE_UNCHANGED)
+			log_struct(LOG_NOTICE, MSGID_RECOVERY, *a, res.to, "recovery: %s",
+			        res.message);
+		app_config_done(&app);
+	}
+	engine_close(e);
+}
+
+static int
+daemon_setup_identity(struct daemon *d)
+{
+	struct rw_err err = {{0}};
+	char path[PATH_MAX];
+	bool created = false;
+	int r;
+
+	if (xsnprintf(path, sizeof(path), "%s/identity.key", d->cfg->state_dir) < 0 ||
+	        xsnprintf(d->pin_path, sizeof(d->pin_path), "%s/coordinator.pub",
+	                d->cfg->state_dir) < 0) {
+		log_error("StateDirectory= path too long");
+		return -ENAMETOOLONG;
+	}
+	r = identity_load_or_create(path, &d->id, &created, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	identity_fingerprint(d->id.pk, d->fingerprint);
+	log_info(
+	        "%s identity key %s (%s)", created ? "made a new" : "loaded", path, d->fingerprint);
+	r = identity_pin_load(d->pin_path, d->pinned, &err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	d->have_pin = true;
+	return 0;
+}
+
+static int
+daemon_setup_loop(struct daemon *d)
+{
+	struct rw_err err = {{0}};
+	int r;
+
+	r = sd_event_default(&d->event);
+	if (r >= 0)
+		r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
+	if (r >= 0)
+		r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
+	if (r >= 0)
+		r = sd_event_add_io(
+		        d->event, &d->worker_src, d->worker_efd, EPOLLIN, on_worker_event, d);
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r));
+		return r;
+	}
+	if (sd_watchdog_enabled(false, &d->watchdog_usec) > 0 && d->watchdog_usec >= 2) {
+		r = timer_arm(d, &d->watchdog_timer, d->watchdog_usec / 2, on_watchdog);
+		if (r < 0)
+			return r;
+	}
+	if (!d->cfg->coordinator[0]) {
+		log_notice("no Coordinator= configured: running standalone");
+		return 0;
+	}
+	if (d->cfg->insecure)
+		log_warning("Insecure=yes: talking to the coordinator %s without TLS "
+		            "(unauthenticated and unencrypted transport)",
+		        d->cfg->coordinator);
+	r = agent_config_join_token(d->cfg, d->join_token, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	r = link_open(d->cfg, &d->link, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	r = sd_event_add_io(d->event, &d->link_src, link_fd(d->link), EPOLLIN, on_link_event, d);
+	if (r >= 0)
+		r = timer_arm(
+		        d, &d->heartbeat_timer, jitter(d->cfg->heartbeat_usec, 10), on_heartbeat);
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r));
+		return r;
+	}
+	d->hello_due = true;
+	return 0;
+}
+
+static void
+daemon_done(struct daemon *d)
+{
+	struct worker_event *ev;
+
+	/* A worker still running (stop timeout) is abandoned: the process
+	 * exits under it and recovery finishes its operation next time. */
+	link_close(d->link);
+	d->link = NULL;
+	sd_event_source_unref(d->link_src);
+	sd_event_source_unref(d->worker_src);
+	sd_event_source_unref(d->retry_timer);
+	sd_event_source_unref(d->heartbeat_timer);
+	sd_event_source_unref(d->poll_timer);
+	sd_event_source_unref(d->watchdog_timer);
+	sd_event_source_unref(d->stop_timer);
+	sd_event_unref(d->event);
+	while (d->out_head)
+		outgoing_pop(d);
+	if (!d->worker_running) {
+		while ((ev = d->wq_head)) {
+			d->wq_head = ev->next;
+			free(ev);
+		}
+		if (d->worker_efd >= 0)
+			close(d->worker_efd);
+		state_close(d->state);
+		pthread_mutex_destroy(&d->wlock);
+	}
+	identity_done(&d->id);
+	sodium_memzero(d->join_token, sizeof(d->join_token));
+}
+
+int
+daemon_run(const struct agent_config *cfg)
+{
+	struct daemon d = {.cfg = cfg, .worker_efd = -1};
+	struct rw_err err = {{0}};
+	sigset_t mask;
+	int r, ret = 1;
+
+	/* Block the signals before any thread exists (nng's, the worker), so
+	 * that only the loop's signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	pthread_mutex_init(&d.wlock, NULL);
+	d.start_usec = now_monotonic_usec();
+
+	/* Crash recovery comes before anything else. */
+	recover_all(cfg);
+
+	r = state_open(cfg->state_dir, &d.state, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (daemon_setup_identity(&d) < 0)
+		goto out;
+	d.worker_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d.worker_efd < 0) {
+		log_error("cannot create eventfd: %m");
+		goto out;
+	}
+	if (daemon_setup_loop(&d) < 0)
+		goto out;
+	r = state_report_foreach(d.state, queue_stored_report, &d);
+	if (r < 0)
+		log_warning(
+		        "cannot read undelivered results from the state file: %s", strerror(-r));
+	else if (d.n_out)
+		log_info("%zu result(s) wait for the coordinator", d.n_out);
+
+	pump(&d);
+	(void)sd_notify(0, "READY=1");
+	if (d.link)
+		set_status("connecting to %s", cfg->coordinator);
+	else
+		set_status("running without a coordinator");
+	log_info("rollwave-agent %s running (state %s, key %s)", ROLLWAVE_VERSION, cfg->state_dir,
+	        d.fingerprint);
+	r = sd_event_loop(d.event);
+	if (r < 0)
+		log_error("event loop failed: %s", strerror(-r));
+	else
+		ret = 0;
+out:
+	daemon_done(&d);
+	return ret;
+}
