@@ -133,6 +133,17 @@ send_heartbeat(struct agent *a)
 	Rollwave__Envelope env = ROLLWAVE__ENVELOPE__INIT;
 	Rollwave__Heartbeat hb = ROLLWAVE__HEARTBEAT__INIT;
 
+	Rollwave__AppStatus app = ROLLWAVE__APP_STATUS__INIT, *apps[1] = {&app};
+	char cur[16];
+
+	/* Each simulated host runs app 'sim' at one of three versions. */
+	snprintf(cur, sizeof(cur), "1.0.%u", a->idx % 3);
+	app.app = "sim";
+	app.current = cur;
+	app.previous = "";
+	app.health = ROLLWAVE__HEALTH__HEALTH_HEALTHY;
+	hb.apps = apps;
+	hb.n_apps = 1;
 	hb.seq = a->seq;
 	hb.uptime_ms = 1;
 	env.body_case = ROLLWAVE__ENVELOPE__BODY_HEARTBEAT;

@@ -965,6 +965,111 @@ event_cb(void *userdata, const struct audit_row *r)
 	return 0;
 }
 
+struct app_count_ctx {
+	struct server *s;
+	json_t *apps; /* {"web": {"hosts": n, "versions": {"1.4.2": n}}} */
+};
+
+static int
+app_count_cb(void *userdata, const struct host_row *h)
+{
+	struct app_count_ctx *c = userdata;
+	struct host_mem *m;
+	json_t *arr, *o;
+	char *copy = NULL;
+	size_t i;
+
+	if (h->state == HOST_PENDING || h->state == HOST_REVOKED)
+		return 0;
+	pthread_mutex_lock(&c->s->lock);
+	m = host_mem(c->s, h->id, false);
+	if (m && m->apps_json)
+		copy = strdup(m->apps_json);
+	pthread_mutex_unlock(&c->s->lock);
+	arr = json_loads(copy ? copy : h->apps, 0, NULL);
+	free(copy);
+	json_array_foreach(arr, i, o)
+	{
+		const char *app = json_string_value(json_object_get(o, "app"));
+		const char *cur = json_string_value(json_object_get(o, "current"));
+		json_t *a, *versions;
+
+		if (!app)
+			continue;
+		a = json_object_get(c->apps, app);
+		if (!a) {
+			a = json_pack("{s:i, s:{}}", "hosts", 0, "versions");
+			json_object_set_new(c->apps, app, a);
+		}
+		json_object_set_new(a, "hosts",
+		        json_integer(json_integer_value(json_object_get(a, "hosts")) + 1));
+		versions = json_object_get(a, "versions");
+		if (cur && cur[0])
+			json_object_set_new(versions, cur,
+			        json_integer(
+			                json_integer_value(json_object_get(versions, cur)) + 1));
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
+
+/* Per app: how many hosts report it, and how many run each version. */
+static nng_msg *
+admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
+{
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__AppList *al = arena_alloc(a, sizeof(*al));
+	struct app_count_ctx c = {.s = s, .apps = json_object()};
+	const char *name;
+	json_t *o;
+	size_t n = 0;
+	nng_msg *reply;
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_hosts_foreach(s->db, app_count_cb, &c);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0 || !al) {
+		json_decref(c.apps);
+		return NULL;
+	}
+	rollwave__app_list__init(al);
+	al->apps = arena_alloc(a, json_object_size(c.apps) * sizeof(*al->apps));
+	json_object_foreach(c.apps, name, o)
+	{
+		Rollwave__AppSummary *as = arena_alloc(a, sizeof(*as));
+		json_t *versions = json_object_get(o, "versions"), *cnt;
+		const char *v;
+
+		if (!as || !al->apps || n >= WIRE_APP_LIST_MAX)
+			break;
+		rollwave__app_summary__init(as);
+		as->app = arena_strdup(a, name);
+		as->hosts = (uint32_t)json_integer_value(json_object_get(o, "hosts"));
+		as->versions = arena_alloc(a, json_object_size(versions) * sizeof(*as->versions));
+		json_object_foreach(versions, v, cnt)
+		{
+			Rollwave__AppSummary__VersionCount *vc = arena_alloc(a, sizeof(*vc));
+
+			if (!vc || !as->versions || as->n_versions >= WIRE_RELEASES_MAX)
+				break;
+			rollwave__app_summary__version_count__init(vc);
+			vc->version = arena_strdup(a, v);
+			vc->hosts = (uint32_t)json_integer_value(cnt);
+			as->versions[as->n_versions++] = vc;
+		}
+		al->apps[n++] = as;
+	}
+	al->n_apps = n;
+	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_APP_LIST;
+	resp.app_list = al;
+	reply = admin_reply(msgid, &resp);
+	json_decref(c.apps);
+	return reply;
+}
+
 static nng_msg *
 admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
 {
@@ -1153,6 +1258,12 @@ handle_admin(struct server *s, nng_msg *req)
 		reply = admin_reply(msgid, &resp);
 		break;
 	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_APPS:
+		reply = admin_list_apps(s, msgid, &a);
+		if (!reply)
+			reply = admin_error(
+			        msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot list the apps");
+		break;
 	default:
 		reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
 		        "this coordinator does not handle that request yet");

@@ -52,6 +52,8 @@ sim() { timeout 120 "$SIM" --url "tls+tcp://localhost:$PORT" --ca "$D/tls/ca.crt
 
 out=$(sim --agents 20 --token "$TOKEN" --interval-ms 1000 --duration-s 2)
 check "20 agents with the join token enrol as pending" eq "$(count pending)" 20
+check "rollwave hosts pending lists them" \
+	eq "$("$BUILD_DIR/cli/rollwave" --coordinator "ipc://$D/admin.sock" hosts pending --json | jq '.hosts | length')" 20
 check "... and none is let in before an admin accepts" has "$out" "welcomed=0 pending=20"
 
 out=$(sim --agents 20 --token wrong-token-0123456789 --first 100 --duration-s 2)
@@ -63,6 +65,13 @@ sim --agents 20 --token "$TOKEN" --admin "ipc://$D/admin.sock" --interval-ms 100
 simpid=$!
 sleep 4
 check "accepted hosts heartbeating are up" eq "$(count up)" 20
+RW="$BUILD_DIR/cli/rollwave --coordinator ipc://$D/admin.sock"
+check "rollwave hosts lists the 20 hosts up" eq "$($RW hosts --json | jq '[.hosts[] | select(.state == "up")] | length')" 20
+check "rollwave hosts --selector ring=0 filters by label" \
+	eq "$($RW hosts --selector ring=0 --json | jq '.hosts | length')" 7
+check "rollwave apps counts the versions the hosts run" \
+	has "$($RW apps)" "sim +20 +1\.0\.0 \(7\), 1\.0\.1 \(7\), 1\.0\.2 \(6\)"
+check "rollwave host shows one host's apps" has "$($RW host 1)" "sim"
 wait "$simpid"
 out=$(cat "$D/sim.out")
 check "every heartbeat was answered" has "$out" "welcomed=20 pending=0 refused=0 heartbeats=[0-9]+ errors=0"
