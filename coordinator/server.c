@@ -1015,7 +1015,26 @@ app_count_cb(void *userdata, const struct host_row *h)
 
 static nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
 
-/* Per app: how many hosts report it, and how many run each version. */
+static int
+cmp_version_count(const void *a, const void *b)
+{
+	const Rollwave__AppSummary__VersionCount *x =
+	        *(Rollwave__AppSummary__VersionCount *const *)a;
+	const Rollwave__AppSummary__VersionCount *y =
+	        *(Rollwave__AppSummary__VersionCount *const *)b;
+
+	return version_compare(x->version, y->version);
+}
+
+static int
+cmp_app_summary(const void *a, const void *b)
+{
+	return strcmp(
+	        (*(Rollwave__AppSummary *const *)a)->app, (*(Rollwave__AppSummary *const *)b)->app);
+}
+
+/* Per app (by name): how many hosts report it, and how many run each
+ * version (oldest first). */
 static nng_msg *
 admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
 {
@@ -1060,9 +1079,14 @@ admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
 			vc->hosts = (uint32_t)json_integer_value(cnt);
 			as->versions[as->n_versions++] = vc;
 		}
+		if (as->n_versions > 1)
+			qsort(as->versions, as->n_versions, sizeof(*as->versions),
+			        cmp_version_count);
 		al->apps[n++] = as;
 	}
 	al->n_apps = n;
+	if (n > 1)
+		qsort(al->apps, n, sizeof(*al->apps), cmp_app_summary);
 	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_APP_LIST;
 	resp.app_list = al;
 	reply = admin_reply(msgid, &resp);
