@@ -613,6 +613,12 @@ check_admin_request(const char *path, const Rollwave__AdminRequest *a, struct rw
 		if ((r = check_present(p, m, err)) < 0)
 			return r;
 		return check_rollback_request(p, a->rollback, err);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT:
+		strbuf_printf(p, sizeof(p), "%s.get_deployment", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.get_deployment.deployment_id", path);
+		return check_id(p, a->get_deployment->deployment_id, err);
 	default:
 		return rw_err_set(
 		        err, -ENOMSG, "%s: no request, or one this version does not know", path);
@@ -770,6 +776,16 @@ check_deploy_result(const char *path, const Rollwave__DeployResult *d, struct rw
 			return r;
 		strbuf_printf(p, sizeof(p), "%s.hosts[%zu].reason", path, i);
 		if ((r = check_text(p, h->reason, WIRE_TEXT_MAX, 0, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.hosts[%zu].state", path, i);
+		if (strlen(h->state) > 64 ||
+		        strspn(h->state, "abcdefghijklmnopqrstuvwxyz_") != strlen(h->state))
+			return rw_err_set(err, -EINVAL, "%s: not a task state", p);
+		strbuf_printf(p, sizeof(p), "%s.hosts[%zu].phase", path, i);
+		if ((r = check_enum(p, &rollwave__phase__descriptor, h->phase, true, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.hosts[%zu].error", path, i);
+		if ((r = check_text(p, h->error, WIRE_REPORT_TEXT_MAX, 0, err)) < 0)
 			return r;
 	}
 	return 0;
