@@ -38,6 +38,27 @@ static const char *const migrations[] = {
         "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
         " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
         "CREATE INDEX audit_at ON audit (at_ms);",
+        /* 2: deployments to sets of hosts, one task per host */
+        "CREATE TABLE deployments ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback')),"
+        " app TEXT NOT NULL,"
+        " version TEXT NOT NULL,"
+        " manifest_url TEXT NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " created_ms INTEGER NOT NULL);"
+        "CREATE TABLE tasks ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " deployment_id INTEGER NOT NULL REFERENCES deployments (id),"
+        " host_id INTEGER NOT NULL REFERENCES hosts (id),"
+        " command_id INTEGER NOT NULL,"
+        " state TEXT NOT NULL,"
+        " phase INTEGER NOT NULL DEFAULT 0,"
+        " error TEXT NOT NULL DEFAULT '',"
+        " updated_ms INTEGER NOT NULL,"
+        " UNIQUE (host_id, command_id));"
+        "CREATE INDEX tasks_deployment ON tasks (deployment_id);"
+        "CREATE INDEX tasks_unfinished ON tasks (state) WHERE state IN ('queued', 'sent');",
 };
 
 static const char *const host_states[_HOST_STATE_MAX] = {
@@ -582,4 +603,244 @@ db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned li
 			return q;
 	}
 	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+}
+
+void
+task_row_done(struct task_row *t)
+{
+	free(t->error);
+	free(t->manifest_url);
+	t->error = t->manifest_url = NULL;
+}
+
+int
+db_deployment_create(struct db *db, const char *kind, const char *app, const char *version,
+        const char *manifest_url, const char *actor, const int64_t *host_ids, size_t n,
+        int64_t *ret_id, uint64_t *ret_command_ids)
+{
+	_cleanup_stmt_ sqlite3_stmt *dep = NULL, *last = NULL, *bump = NULL, *task = NULL;
+	char target[64], detail[256];
+	int64_t id;
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = prepare(db,
+	        "INSERT INTO deployments (kind, app, version, manifest_url, actor, created_ms)"
+	        " VALUES (?, ?, ?, ?, ?, ?)",
+	        &dep);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(dep, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(dep, 2, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(dep, 3, version ? version : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(dep, 4, manifest_url ? manifest_url : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(dep, 5, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(dep, 6, (sqlite3_int64)now_ms());
+	r = step_done(db, dep);
+	if (r < 0)
+		goto fail;
+	id = sqlite3_last_insert_rowid(db->sql);
+	if ((r = prepare(db, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) < 0 ||
+	        (r = prepare(db, "UPDATE hosts SET last_command_id = ? WHERE id = ?", &bump)) < 0 ||
+	        (r = prepare(db,
+	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms)"
+	                 " VALUES (?, ?, ?, 'queued', ?)",
+	                 &task)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t cid;
+
+		sqlite3_reset(last);
+		sqlite3_bind_int64(last, 1, host_ids[i]);
+		if (sqlite3_step(last) != SQLITE_ROW) {
+			r = -ENOENT;
+			goto fail;
+		}
+		cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
+		sqlite3_reset(bump);
+		sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
+		sqlite3_bind_int64(bump, 2, host_ids[i]);
+		if ((r = step_done(db, bump)) < 0)
+			goto fail;
+		sqlite3_reset(task);
+		sqlite3_bind_int64(task, 1, id);
+		sqlite3_bind_int64(task, 2, host_ids[i]);
+		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
+		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
+		if ((r = step_done(db, task)) < 0)
+			goto fail;
+		ret_command_ids[i] = cid;
+	}
+	snprintf(target, sizeof(target), "deployment:%" PRId64, id);
+	strbuf_printf(detail, sizeof(detail), "%s %s%s%s to %zu host(s)", kind, app,
+	        version && version[0] ? " " : "", version ? version : "", n);
+	r = db_audit(db, actor, streq(kind, "deploy") ? "deploy.start" : "rollback.start", target,
+	        detail);
+	if (r < 0)
+		goto fail;
+	r = db_commit(db);
+	if (r < 0)
+		goto fail;
+	*ret_id = id;
+	return 0;
+fail:
+	db_rollback(db);
+	return r;
+}
+
+static bool
+task_state_is_final(const char *state)
+{
+	return streq(state, "committed") || streq(state, "rolled_back") || streq(state, "failed") ||
+	        streq(state, "refused");
+}
+
+int
+db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *state, int phase,
+        const char *error)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *q = NULL;
+	int64_t dep;
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = prepare(db,
+	        "SELECT deployment_id, state FROM tasks WHERE host_id = ? AND command_id = ?", &q);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_int64(q, 1, host_id);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)command_id);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		r = -ENOENT;
+		goto fail;
+	}
+	dep = sqlite3_column_int64(q, 0);
+	if (task_state_is_final((const char *)sqlite3_column_text(q, 1))) {
+		/* A late or repeated report never rewrites a finished task. */
+		db_rollback(db);
+		return 0;
+	}
+	r = prepare(db,
+	        "UPDATE tasks SET state = ?, phase = CASE WHEN ? < 0 THEN phase ELSE ? END,"
+	        " error = coalesce(?, error), updated_ms = ? WHERE host_id = ? AND command_id = ?",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, phase);
+	sqlite3_bind_int(st, 3, phase);
+	if (error)
+		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms());
+	sqlite3_bind_int64(st, 6, host_id);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)command_id);
+	if ((r = step_done(db, st)) < 0)
+		goto fail;
+	if (task_state_is_final(state)) {
+		char target[64], action[32];
+
+		snprintf(target, sizeof(target), "host:%" PRId64, host_id);
+		snprintf(action, sizeof(action), "task.%s", state);
+		if ((r = db_audit(db, "agent", action, target, error)) < 0)
+			goto fail;
+	}
+	(void)dep;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+#define TASK_COLUMNS                                                                               \
+	"t.deployment_id, t.host_id, t.command_id, t.state, t.phase, t.error, d.kind, d.app,"      \
+	" d.version, d.manifest_url"
+
+static int
+read_task(sqlite3_stmt *st, struct task_row *ret)
+{
+	struct task_row t = {0};
+
+	t.deployment_id = sqlite3_column_int64(st, 0);
+	t.host_id = sqlite3_column_int64(st, 1);
+	t.command_id = (uint64_t)sqlite3_column_int64(st, 2);
+	copy_col(st, 3, t.state, sizeof(t.state));
+	t.phase = sqlite3_column_int(st, 4);
+	t.error = dup_col(st, 5);
+	copy_col(st, 6, t.kind, sizeof(t.kind));
+	copy_col(st, 7, t.app, sizeof(t.app));
+	copy_col(st, 8, t.version, sizeof(t.version));
+	t.manifest_url = dup_col(st, 9);
+	if (!t.error || !t.manifest_url) {
+		task_row_done(&t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
+
+static int
+tasks_query(struct db *db, sqlite3_stmt *st, int (*cb)(void *userdata, const struct task_row *t),
+        void *userdata, size_t *ret_n)
+{
+	size_t n = 0;
+	int r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct task_row t;
+		int q = read_task(st, &t);
+
+		if (q < 0)
+			return q;
+		q = cb(userdata, &t);
+		task_row_done(&t);
+		n++;
+		if (q < 0)
+			return q;
+	}
+	if (ret_n)
+		*ret_n = n;
+	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+}
+
+int
+db_deployment_foreach_task(struct db *db, int64_t deployment_id,
+        int (*cb)(void *userdata, const struct task_row *t), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int r;
+
+	r = prepare(db,
+	        "SELECT " TASK_COLUMNS " FROM tasks t JOIN deployments d ON d.id = t.deployment_id"
+	        " WHERE t.deployment_id = ? ORDER BY t.host_id",
+	        &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, deployment_id);
+	r = tasks_query(db, st, cb, userdata, &n);
+	if (r < 0)
+		return r;
+	return n ? 0 : -ENOENT;
+}
+
+int
+db_tasks_foreach_unfinished(
+        struct db *db, int (*cb)(void *userdata, const struct task_row *t), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare(db,
+	        "SELECT " TASK_COLUMNS " FROM tasks t JOIN deployments d ON d.id = t.deployment_id"
+	        " WHERE t.state IN ('queued', 'sent') ORDER BY t.id",
+	        &st);
+	if (r < 0)
+		return r;
+	return tasks_query(db, st, cb, userdata, NULL);
 }

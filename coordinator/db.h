@@ -93,6 +93,46 @@ int db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id);
 int db_hosts_foreach(
         struct db *db, int (*cb)(void *userdata, const struct host_row *h), void *userdata);
 
+/* ---- deployments and tasks (schema 2) ----
+ *
+ * A deployment sends one command to each of a set of hosts; each is a task
+ * row: queued -> sent -> running -> committed | rolled_back | failed, or
+ * refused. Command ids are per host and strictly increasing. */
+
+struct task_row {
+	int64_t deployment_id;
+	int64_t host_id;
+	uint64_t command_id;
+	char state[16];
+	int phase;
+	char *error; /* owned */
+	/* from the deployment */
+	char kind[16]; /* "deploy" or "rollback" */
+	char app[65];
+	char version[65];   /* deploy: the version; rollback: to_version or "" */
+	char *manifest_url; /* owned; "" for rollback */
+};
+
+void task_row_done(struct task_row *t);
+
+/* Creates the deployment and one queued task per host in one transaction,
+ * giving each host its next command id (written to ret_command_ids). */
+int db_deployment_create(struct db *db, const char *kind, const char *app, const char *version,
+        const char *manifest_url, const char *actor, const int64_t *host_ids, size_t n,
+        int64_t *ret_id, uint64_t *ret_command_ids);
+/* Sets a task's state (and phase/error when given: phase < 0 or error NULL
+ * keep them). A final state is audited. -ENOENT for an unknown task. */
+int db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *state,
+        int phase, const char *error);
+/* The tasks of one deployment, by host id; -ENOENT if there is no such
+ * deployment. */
+int db_deployment_foreach_task(struct db *db, int64_t deployment_id,
+        int (*cb)(void *userdata, const struct task_row *t), void *userdata);
+/* Every task not yet answered by its host (queued or sent), oldest first:
+ * what a restarted coordinator must hand out again. */
+int db_tasks_foreach_unfinished(
+        struct db *db, int (*cb)(void *userdata, const struct task_row *t), void *userdata);
+
 /* Appends to the audit log. detail may be NULL. */
 int db_audit(struct db *db, const char *actor, const char *action, const char *target,
         const char *detail);

@@ -54,8 +54,20 @@ struct session {
 	int64_t host_id; /* > 0 once authenticated */
 };
 
+/* A command waiting for its host's long poll, or for the host's answer. */
+struct pending_cmd {
+	struct pending_cmd *next;
+	uint64_t command_id;
+	bool rollback;
+	char app[APP_NAME_MAX + 1];
+	char version[VERSION_MAX + 1];
+	char *manifest_url;
+	uint32_t sent_pipe; /* the connection it was handed to; 0: not yet */
+};
+
 struct host_mem {
-	int64_t id; /* 0: no such host */
+	int64_t id;                /* 0: no such host */
+	struct pending_cmd *queue; /* oldest first */
 	enum host_state state;
 	uint64_t last_seen_ms;
 	bool seen_dirty;
@@ -615,6 +627,125 @@ on_heartbeat(struct server *s, struct host_mem *m, uint64_t msgid, const Rollwav
 	return ack_msg(msgid);
 }
 
+static void
+pending_free(struct pending_cmd *p)
+{
+	if (!p)
+		return;
+	free(p->manifest_url);
+	free(p);
+}
+
+/* Removes command_id from the host's queue. Called with s->lock held. */
+static void
+queue_drop(struct host_mem *m, uint64_t command_id)
+{
+	for (struct pending_cmd **pp = &m->queue; *pp; pp = &(*pp)->next)
+		if ((*pp)->command_id == command_id) {
+			struct pending_cmd *p = *pp;
+
+			*pp = p->next;
+			pending_free(p);
+			return;
+		}
+}
+
+static void
+queue_append(struct host_mem *m, struct pending_cmd *p)
+{
+	struct pending_cmd **pp = &m->queue;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = p;
+}
+
+/* The signed Command for p as a reply to message msgid. */
+static nng_msg *
+command_msg(struct server *s, const struct pending_cmd *p, uint64_t msgid)
+{
+	Rollwave__Command cmd = ROLLWAVE__COMMAND__INIT;
+	Rollwave__Envelope env;
+	uint8_t sig[WIRE_SIGNATURE_LEN];
+
+	cmd.command_id = p->command_id;
+	cmd.issued_at_ms = now_ms();
+	cmd.app = (char *)p->app;
+	if (p->rollback) {
+		cmd.kind = ROLLWAVE__COMMAND__KIND__ROLLBACK;
+		cmd.to_version = (char *)p->version;
+	} else {
+		cmd.kind = ROLLWAVE__COMMAND__KIND__DEPLOY;
+		cmd.version = (char *)p->version;
+		cmd.manifest_url = p->manifest_url;
+	}
+	if (wire_command_sign(&cmd, s->id.sk, sig) < 0)
+		return NULL;
+	env_init(&env, msgid);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_COMMAND;
+	env.command = &cmd;
+	return msg_from_env(&env);
+}
+
+/* The first command not yet handed to this connection, as a reply; NULL if
+ * there is none. Called with s->lock held (takes the db lock). */
+static nng_msg *
+next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid)
+{
+	for (struct pending_cmd *p = m->queue; p; p = p->next) {
+		nng_msg *reply;
+
+		if (p->sent_pipe == pipe)
+			continue;
+		reply = command_msg(s, p, msgid);
+		if (!reply)
+			return NULL;
+		p->sent_pipe = pipe;
+		pthread_mutex_lock(&s->db_lock);
+		(void)db_task_update(s->db, m->id, p->command_id, "sent", -1, NULL);
+		pthread_mutex_unlock(&s->db_lock);
+		return reply;
+	}
+	return NULL;
+}
+
+static const char *
+final_state(Rollwave__Phase phase)
+{
+	switch (phase) {
+	case ROLLWAVE__PHASE__PHASE_COMMITTED:
+		return "committed";
+	case ROLLWAVE__PHASE__PHASE_ROLLED_BACK:
+		return "rolled_back";
+	default:
+		return "failed";
+	}
+}
+
+/* A host's answer about one of its commands. Called with s->lock held. */
+static void
+on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const char *state,
+        int phase, const char *error, bool done)
+{
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_task_update(s->db, m->id, command_id, state, phase, error);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r == -ENOENT)
+		log_warning("host %" PRId64 " reported on command %" PRIu64 ", which it was never "
+		            "given",
+		        m->id, command_id);
+	else if (r < 0)
+		log_error("cannot record the task of host %" PRId64 ": %s", m->id, strerror(-r));
+	if (done) {
+		queue_drop(m, command_id);
+		log_struct(streq(state, "committed") ? LOG_INFO : LOG_WARNING, NULL, NULL, NULL,
+		        "host %" PRId64 " command %" PRIu64 ": %s%s%s", m->id, command_id, state,
+		        error && error[0] ? ": " : "", error ? error : "");
+	}
+}
+
 /* Returns the reply, or NULL when the worker parked (a long poll). */
 static nng_msg *
 handle_agent(struct server *s, struct worker *w, nng_msg *req)
@@ -667,14 +798,36 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT)
 			return on_heartbeat(s, m, msgid, env->heartbeat);
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_POLL) {
-			/* Nothing is ever queued for a host yet: park until the
-			 * poll timeout. Commands arrive with deployments. */
+			nng_msg *cmd;
+
 			m->last_seen_ms = now_ms();
 			m->seen_dirty = true;
+			cmd = next_command(s, m, pipe, msgid);
+			if (cmd)
+				return cmd;
+			/* Nothing to do: park until a command or the timeout. */
 			w->parked_host = m->id;
 			w->parked_msgid = msgid;
 			w->park_deadline_ms = now_ms() + POLL_TIMEOUT_MS;
 			return NULL;
+		}
+		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_COMMAND_ACK) {
+			const Rollwave__CommandAck *ack = env->command_ack;
+
+			if (!ack->accepted)
+				on_task_news(
+				        s, m, ack->command_id, "refused", -1, ack->reason, true);
+			else
+				on_task_news(s, m, ack->command_id, "running", -1, NULL, false);
+		} else {
+			const Rollwave__PhaseReport *rep = env->phase_report;
+
+			if (rep->final)
+				on_task_news(s, m, rep->command_id, final_state(rep->phase),
+				        (int)rep->phase, rep->error, true);
+			else
+				on_task_news(s, m, rep->command_id, "running", (int)rep->phase,
+				        rep->error[0] ? rep->error : NULL, false);
 		}
 		return ack_msg(msgid);
 	default:
@@ -838,8 +991,57 @@ admin_actor(nng_msg *req, char *buf, size_t size)
 		strbuf_printf(buf, size, "admin:uid=%" PRIu64, uid);
 }
 
+/* A copy of the in-memory host table, taken under the server lock, so that
+ * code holding the db lock never needs the server lock (lock order: server
+ * lock, then db lock; never the other way round). */
+struct host_snap {
+	bool known;
+	enum host_state state;
+	uint64_t last_seen_ms;
+	char *apps_json;
+};
+
+static struct host_snap *
+snapshot_take(struct server *s, size_t *ret_n)
+{
+	struct host_snap *snap;
+
+	pthread_mutex_lock(&s->lock);
+	snap = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*snap));
+	if (snap) {
+		for (size_t i = 1; i < s->hosts_cap; i++) {
+			if (!s->hosts[i].id)
+				continue;
+			snap[i].known = true;
+			snap[i].state = s->hosts[i].state;
+			snap[i].last_seen_ms = s->hosts[i].last_seen_ms;
+			if (s->hosts[i].apps_json)
+				snap[i].apps_json = strdup(s->hosts[i].apps_json);
+		}
+		*ret_n = s->hosts_cap;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return snap;
+}
+
+static void
+snapshot_free(struct host_snap *snap, size_t n)
+{
+	for (size_t i = 0; snap && i < n; i++)
+		free(snap[i].apps_json);
+	free(snap);
+}
+
+static const struct host_snap *
+snapshot_get(const struct host_snap *snap, size_t n, int64_t id)
+{
+	return snap && id > 0 && (size_t)id < n && snap[id].known ? &snap[id] : NULL;
+}
+
 struct host_list_ctx {
 	struct server *s;
+	const struct host_snap *snap;
+	size_t n_snap;
 	struct arena *a;
 	Rollwave__HostInfo **hosts;
 	size_t n, cap;
@@ -881,7 +1083,7 @@ host_list_cb(void *userdata, const struct host_row *h)
 	struct host_list_ctx *c = userdata;
 	struct arena *a = c->a;
 	Rollwave__HostInfo *hi;
-	struct host_mem *m;
+	const struct host_snap *m;
 	static const Rollwave__HostState states[] = {
 	        [HOST_PENDING] = ROLLWAVE__HOST_STATE__HOST_STATE_PENDING,
 	        [HOST_UP] = ROLLWAVE__HOST_STATE__HOST_STATE_UP,
@@ -894,15 +1096,13 @@ host_list_cb(void *userdata, const struct host_row *h)
 
 	if (c->only_id && h->id != c->only_id)
 		return 0;
-	pthread_mutex_lock(&c->s->lock);
-	m = host_mem(c->s, h->id, false);
+	m = snapshot_get(c->snap, c->n_snap, h->id);
 	if (m) {
 		st = m->state;
 		seen = m->last_seen_ms > seen ? m->last_seen_ms : seen;
 		if (m->apps_json)
-			apps = arena_strdup(a, m->apps_json);
+			apps = m->apps_json;
 	}
-	pthread_mutex_unlock(&c->s->lock);
 	if (c->pending_only && st != HOST_PENDING)
 		return 0;
 	if (!labels_match(h->labels, c->selector))
@@ -967,6 +1167,8 @@ event_cb(void *userdata, const struct audit_row *r)
 
 struct app_count_ctx {
 	struct server *s;
+	const struct host_snap *snap;
+	size_t n_snap;
 	json_t *apps; /* {"web": {"hosts": n, "versions": {"1.4.2": n}}} */
 };
 
@@ -974,20 +1176,13 @@ static int
 app_count_cb(void *userdata, const struct host_row *h)
 {
 	struct app_count_ctx *c = userdata;
-	struct host_mem *m;
+	const struct host_snap *m = snapshot_get(c->snap, c->n_snap, h->id);
 	json_t *arr, *o;
-	char *copy = NULL;
 	size_t i;
 
 	if (h->state == HOST_PENDING || h->state == HOST_REVOKED)
 		return 0;
-	pthread_mutex_lock(&c->s->lock);
-	m = host_mem(c->s, h->id, false);
-	if (m && m->apps_json)
-		copy = strdup(m->apps_json);
-	pthread_mutex_unlock(&c->s->lock);
-	arr = json_loads(copy ? copy : h->apps, 0, NULL);
-	free(copy);
+	arr = json_loads(m && m->apps_json ? m->apps_json : h->apps, 0, NULL);
 	json_array_foreach(arr, i, o)
 	{
 		const char *app = json_string_value(json_object_get(o, "app"));
@@ -1047,9 +1242,13 @@ admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
 	nng_msg *reply;
 	int r;
 
+	struct host_snap *snap = snapshot_take(s, &c.n_snap);
+
+	c.snap = snap;
 	pthread_mutex_lock(&s->db_lock);
 	r = db_hosts_foreach(s->db, app_count_cb, &c);
 	pthread_mutex_unlock(&s->db_lock);
+	snapshot_free(snap, c.n_snap);
 	if (r < 0 || !al) {
 		json_decref(c.apps);
 		return NULL;
@@ -1180,6 +1379,178 @@ admin_set_state(struct server *s, uint64_t msgid, uint64_t host_id, enum host_st
 	return admin_reply(msgid, &resp);
 }
 
+/* Deploy or Rollback to a set of hosts, all at once. */
+static nng_msg *
+admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, const char *version,
+        const char *url, const uint64_t *ids, size_t n, const char *actor, struct arena *a)
+{
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__DeployResult *dr = arena_alloc(a, sizeof(*dr));
+	int64_t *hosts = arena_alloc(a, n * sizeof(*hosts));
+	uint64_t *cids = arena_alloc(a, n * sizeof(*cids));
+	char why[256];
+	int64_t dep;
+	int r = 0;
+
+	if (!dr || !hosts || !cids)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	pthread_mutex_lock(&s->db_lock);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct host_row h;
+
+		hosts[i] = (int64_t)ids[i];
+		for (size_t j = 0; j < i; j++)
+			if (hosts[j] == hosts[i]) {
+				snprintf(why, sizeof(why), "host %" PRIu64 " is listed twice",
+				        ids[i]);
+				r = -EINVAL;
+			}
+		if (r < 0)
+			break;
+		r = db_host_by_id(s->db, hosts[i], &h);
+		if (r == -ENOENT) {
+			snprintf(why, sizeof(why), "host %" PRIu64 ": no such host", ids[i]);
+			break;
+		}
+		if (r < 0) {
+			snprintf(why, sizeof(why), "database error: %s", strerror(-r));
+			break;
+		}
+		host_row_done(&h);
+		if (h.state == HOST_PENDING || h.state == HOST_REVOKED) {
+			snprintf(why, sizeof(why), "host %" PRIu64 " is %s, not accepted", ids[i],
+			        host_state_to_string(h.state));
+			r = -EPERM;
+		}
+	}
+	if (r >= 0) {
+		r = db_deployment_create(s->db, rollback ? "rollback" : "deploy", app, version, url,
+		        actor, hosts, n, &dep, cids);
+		if (r < 0)
+			snprintf(
+			        why, sizeof(why), "cannot record the deployment: %s", strerror(-r));
+	}
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, why);
+
+	rollwave__deploy_result__init(dr);
+	dr->deployment_id = (uint64_t)dep;
+	dr->hosts = arena_alloc(a, n * sizeof(*dr->hosts));
+	if (!dr->hosts)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		Rollwave__DeployResult__HostResult *hr = arena_alloc(a, sizeof(*hr));
+		struct host_mem *m = host_mem(s, hosts[i], true);
+		struct pending_cmd *p = calloc(1, sizeof(*p));
+
+		if (!hr || !m || !p || !(p->manifest_url = strdup(url ? url : ""))) {
+			pending_free(p);
+			continue;
+		}
+		p->command_id = cids[i];
+		p->rollback = rollback;
+		strbuf_printf(p->app, sizeof(p->app), "%s", app);
+		strbuf_printf(p->version, sizeof(p->version), "%s", version ? version : "");
+		queue_append(m, p);
+		rollwave__deploy_result__host_result__init(hr);
+		hr->host_id = (uint64_t)hosts[i];
+		hr->command_id = cids[i];
+		hr->accepted = true;
+		hr->state = "queued";
+		/* A host waiting in its long poll gets it at once. */
+		for (size_t w = 0; w < s->n_workers; w++) {
+			struct worker *wk = s->workers[w];
+
+			if (wk->st == W_PARKED && wk->parked_host == hosts[i]) {
+				nng_msg *cmd = next_command(s, m, m->pipe, wk->parked_msgid);
+
+				if (cmd) {
+					worker_unpark(s, wk, cmd);
+					hr->state = "sent";
+				}
+				break;
+			}
+		}
+		dr->hosts[dr->n_hosts++] = hr;
+	}
+	pthread_mutex_unlock(&s->lock);
+	log_notice("deployment %" PRId64 " by %s: %s %s %s to %zu host(s)", dep, actor,
+	        rollback ? "rollback" : "deploy", app,
+	        version && version[0] ? version : "(previous)", n);
+	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOY_RESULT;
+	resp.deploy_result = dr;
+	return admin_reply(msgid, &resp);
+}
+
+struct task_list_ctx {
+	struct arena *a;
+	Rollwave__DeployResult *dr;
+	size_t cap;
+};
+
+static int
+task_list_cb(void *userdata, const struct task_row *t)
+{
+	struct task_list_ctx *c = userdata;
+	Rollwave__DeployResult__HostResult *hr;
+
+	if (c->dr->n_hosts == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		Rollwave__DeployResult__HostResult **n = arena_alloc(c->a, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		if (c->dr->hosts)
+			memcpy(n, c->dr->hosts, c->dr->n_hosts * sizeof(*n));
+		c->dr->hosts = n;
+		c->cap = ncap;
+	}
+	hr = arena_alloc(c->a, sizeof(*hr));
+	if (!hr)
+		return -ENOMEM;
+	rollwave__deploy_result__host_result__init(hr);
+	hr->host_id = (uint64_t)t->host_id;
+	hr->command_id = t->command_id;
+	hr->accepted = !streq(t->state, "refused");
+	hr->state = arena_strdup(c->a, t->state);
+	hr->phase = (Rollwave__Phase)t->phase;
+	hr->error = arena_strdup(c->a, t->error);
+	if (hr->error && strlen(hr->error) > WIRE_REPORT_TEXT_MAX)
+		hr->error[WIRE_REPORT_TEXT_MAX] = 0;
+	hr->final = streq(t->state, "committed") || streq(t->state, "rolled_back") ||
+	        streq(t->state, "failed") || streq(t->state, "refused");
+	if (!hr->accepted)
+		hr->reason = hr->error;
+	c->dr->hosts[c->dr->n_hosts++] = hr;
+	return 0;
+}
+
+static nng_msg *
+admin_get_deployment(struct server *s, uint64_t msgid, uint64_t id, struct arena *a)
+{
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__DeployResult *dr = arena_alloc(a, sizeof(*dr));
+	struct task_list_ctx c = {.a = a, .dr = dr};
+	int r;
+
+	if (!dr)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	rollwave__deploy_result__init(dr);
+	dr->deployment_id = id;
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployment_foreach_task(s->db, (int64_t)id, task_list_cb, &c);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r == -ENOENT)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
+	if (r < 0)
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
+	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOY_RESULT;
+	resp.deploy_result = dr;
+	return admin_reply(msgid, &resp);
+}
+
 static nng_msg *
 handle_admin(struct server *s, nng_msg *req)
 {
@@ -1225,9 +1596,13 @@ handle_admin(struct server *s, nng_msg *req)
 			c.only_id = (int64_t)env->admin_request->get_host->host_id;
 		else
 			c.pending_only = true;
+		struct host_snap *snap = snapshot_take(s, &c.n_snap);
+
+		c.snap = snap;
 		pthread_mutex_lock(&s->db_lock);
 		r = hl ? db_hosts_foreach(s->db, host_list_cb, &c) : -ENOMEM;
 		pthread_mutex_unlock(&s->db_lock);
+		snapshot_free(snap, c.n_snap);
 		if (r < 0) {
 			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
 			break;
@@ -1282,6 +1657,24 @@ handle_admin(struct server *s, nng_msg *req)
 		reply = admin_reply(msgid, &resp);
 		break;
 	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOY: {
+		const Rollwave__AdminRequest__Deploy *d = env->admin_request->deploy;
+
+		reply = admin_deploy(s, msgid, false, d->app, d->version, d->manifest_url,
+		        d->host_ids, d->n_host_ids, actor, &a);
+		break;
+	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK: {
+		const Rollwave__AdminRequest__Rollback *d = env->admin_request->rollback;
+
+		reply = admin_deploy(s, msgid, true, d->app, d->to_version, NULL, d->host_ids,
+		        d->n_host_ids, actor, &a);
+		break;
+	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT:
+		reply = admin_get_deployment(
+		        s, msgid, env->admin_request->get_deployment->deployment_id, &a);
+		break;
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_APPS:
 		reply = admin_list_apps(s, msgid, &a);
 		if (!reply)
@@ -1319,6 +1712,30 @@ admin_main(void *arg)
 }
 
 /* ---- start, tick, stop ---- */
+
+/* Commands a previous run queued or sent but never heard back about go out
+ * again; agents acknowledge a command they already ran without running it. */
+static int
+load_task_cb(void *userdata, const struct task_row *t)
+{
+	struct server *s = userdata;
+	struct host_mem *m = host_mem(s, t->host_id, true);
+	struct pending_cmd *p;
+
+	if (!m)
+		return -ENOMEM;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->manifest_url = strdup(t->manifest_url))) {
+		pending_free(p);
+		return -ENOMEM;
+	}
+	p->command_id = t->command_id;
+	p->rollback = streq(t->kind, "rollback");
+	strbuf_printf(p->app, sizeof(p->app), "%s", t->app);
+	strbuf_printf(p->version, sizeof(p->version), "%s", t->version);
+	queue_append(m, p);
+	return 0;
+}
 
 static int
 load_join_token(struct server *s, struct rw_err *err)
@@ -1464,6 +1881,12 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 		        err, r, "cannot load the hosts from %s: %s", cfg->database, strerror(-r));
 		goto fail;
 	}
+	r = db_tasks_foreach_unfinished(s->db, load_task_cb, s);
+	if (r < 0) {
+		rw_err_set(err, r, "cannot load the unfinished tasks from %s: %s", cfg->database,
+		        strerror(-r));
+		goto fail;
+	}
 	r = start_agents_socket(s, err);
 	if (r < 0)
 		goto fail;
@@ -1589,8 +2012,15 @@ server_stop(struct server *s)
 		if (s->sessions[i].pipe)
 			session_clear_facts(&s->sessions[i]);
 	free(s->sessions);
-	for (size_t i = 0; i < s->hosts_cap; i++)
+	for (size_t i = 0; i < s->hosts_cap; i++) {
 		free(s->hosts[i].apps_json);
+		while (s->hosts[i].queue) {
+			struct pending_cmd *p = s->hosts[i].queue;
+
+			s->hosts[i].queue = p->next;
+			pending_free(p);
+		}
+	}
 	free(s->hosts);
 	db_close(s->db);
 	identity_done(&s->id);

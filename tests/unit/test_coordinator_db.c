@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 
 #include "db.h"
@@ -182,6 +183,65 @@ test_touch_flushes_many_hosts_and_never_goes_back_in_time(void **state)
 	db_close(db);
 }
 
+struct task_seen {
+	char text[512];
+};
+
+static int
+task_cb(void *userdata, const struct task_row *t)
+{
+	struct task_seen *s = userdata;
+	char line[128];
+
+	snprintf(line, sizeof(line), "%" PRId64 "/%" PRIu64 "/%s/%d/%s ", t->host_id, t->command_id,
+	        t->state, t->phase, t->error);
+	strcat(s->text, line);
+	return 0;
+}
+
+static void
+test_deployments_give_each_host_increasing_command_ids(void **state)
+{
+	(void)state;
+	struct rw_err err = {{0}};
+	struct task_seen seen = {""};
+	uint64_t cids[2];
+	int64_t ids[2], dep1, dep2;
+	struct db *db;
+
+	assert_int_equal(db_open(path, &db, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[32];
+
+		memset(key, 0x40 + i, sizeof(key));
+		assert_int_equal(db_host_add_pending(db, key, "h", "{}", "", 1, &ids[i]), 0);
+	}
+	assert_int_equal(db_deployment_create(db, "deploy", "web", "1.0", "http://x/web.manifest",
+	                         "admin:root", ids, 2, &dep1, cids),
+	        0);
+	assert_int_equal(cids[0], 1);
+	assert_int_equal(cids[1], 1);
+	assert_int_equal(db_deployment_create(db, "rollback", "web", "", NULL, "admin:root", ids, 1,
+	                         &dep2, cids),
+	        0);
+	assert_int_equal(cids[0], 2);
+	assert_int_equal(db_tasks_foreach_unfinished(db, task_cb, &seen), 0);
+	assert_string_equal(seen.text, "1/1/queued/0/ 2/1/queued/0/ 1/2/queued/0/ ");
+
+	assert_int_equal(db_task_update(db, ids[0], 1, "sent", -1, NULL), 0);
+	assert_int_equal(db_task_update(db, ids[0], 1, "running", 6, NULL), 0);
+	assert_int_equal(db_task_update(db, ids[0], 1, "rolled_back", 8, "unhealthy"), 0);
+	/* A late report never rewrites a finished task. */
+	assert_int_equal(db_task_update(db, ids[0], 1, "running", 5, NULL), 0);
+	assert_int_equal(db_task_update(db, ids[1], 1, "refused", -1, "busy"), 0);
+	assert_int_equal(db_task_update(db, ids[1], 99, "running", -1, NULL), -ENOENT);
+	seen.text[0] = 0;
+	assert_int_equal(db_deployment_foreach_task(db, dep1, task_cb, &seen), 0);
+	assert_string_equal(seen.text, "1/1/rolled_back/8/unhealthy 2/1/refused/0/busy ");
+	assert_int_equal(db_deployment_foreach_task(db, 4242, task_cb, &seen), -ENOENT);
+	db_close(db);
+}
+
 static void
 test_newer_schema_is_refused(void **state)
 {
@@ -210,6 +270,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_log_is_append_only, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_touch_flushes_many_hosts_and_never_goes_back_in_time, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_deployments_give_each_host_increasing_command_ids, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
 	};
 
