@@ -12,12 +12,18 @@
  *   events                {"events": [{"id", "time", "at_ms", "actor", "action",
  *                                      "target", "detail"}]}
  *
+ *   deploy, rollback      {"deployment_id", "app", "version", "succeeded",
+ *                          "hosts": [{"host_id", "command_id", "state",
+ *                                     "phase", "error"}]}
+ *
  *   HOST = {"id", "hostname", "state", "last_seen", "labels": {k: v},
  *           "agent_version", "host_key", "fingerprint",
  *           "apps": [{"app", "current", "previous", "health", "releases": [...]}]}
  *
  * Absent values are JSON null: last_seen of a host never seen, agent_version
- * of a host that never connected, current/previous of an app without one.
+ * of a host that never connected, current/previous of an app without one,
+ * the version of a rollback to each host's previous release, the phase of a
+ * host that reported none yet, an empty error.
  * Times are UTC "YYYY-MM-DDTHH:MM:SSZ".
  *
  * Text is what wire_decode() let through: valid UTF-8 without control
@@ -60,5 +66,53 @@ int admin_format_host_details(const Rollwave__HostInfo *h, uint64_t now_ms, FILE
 int admin_format_apps_table(const Rollwave__AppList *l, FILE *out);
 /* TIME ACTOR ACTION TARGET DETAIL. */
 int admin_format_events_table(const Rollwave__EventList *l, FILE *out);
+
+/* ---- deployments (rollwave deploy, rollback) -------------------------------
+ *
+ * A deployment is followed through DeployResults (the Deploy/Rollback reply,
+ * then GetDeployment's). A host is named "host 3 (web1)", or "host 3" when
+ * its hostname is not known: names is a HostList sorted by id (may be NULL).
+ * Errors are shown on one line (newlines and tabs as spaces). */
+
+/* "fetching", "verifying", "unpacking", "activating", "restarting",
+ * "health", "committed", "rolled_back", "failed"; NULL for PHASE_UNKNOWN. */
+const char *admin_format_phase(Rollwave__Phase p);
+
+/* The hostname of host id in names (sorted by id), or NULL. */
+const char *admin_format_host_name(const Rollwave__HostList *names, uint64_t id);
+
+/* Parses --hosts "3,5,12": 1..WIRE_HOSTS_MAX host ids (each a positive
+ * integer, none twice), in the order given. *ret_ids is malloc'ed. -EINVAL
+ * with err naming the bad item otherwise. */
+int admin_host_ids_parse(const char *s, uint64_t **ret_ids, size_t *ret_n, struct rw_err *err);
+
+/* What a host's task is now, for a progress line: the state when final or
+ * before the host reported a phase ("queued", "sent", "committed",
+ * "rolled_back", ...), else the latest phase ("fetching", "health", ...). */
+const char *admin_format_task_status(const Rollwave__DeployResult__HostResult *h);
+
+/* "host 3 (web1): health\n", "host 5 (web2): rolled_back: <error>\n". */
+int admin_format_deploy_progress(
+        const Rollwave__DeployResult__HostResult *h, const Rollwave__HostList *names, FILE *out);
+
+/* Every host final, and as many hosts as expected. */
+bool admin_deploy_all_final(const Rollwave__DeployResult *r, size_t expected);
+/* Every host committed, and as many hosts as expected. */
+bool admin_deploy_succeeded(const Rollwave__DeployResult *r, size_t expected);
+
+/* One line: "Deployment 4: 3 of 3 hosts committed.", or with the others
+ * counted by state: "Deployment 4: 1 of 3 hosts committed; 1 rolled_back,
+ * 1 failed.", and "; timed out" when timed_out. */
+int admin_format_deploy_summary(
+        const Rollwave__DeployResult *r, size_t expected, bool timed_out, FILE *out);
+
+/* HOST STATE ERROR, one row per host ("3 (web1)", "committed", "-"). */
+int admin_format_deploy_table(
+        const Rollwave__DeployResult *r, const Rollwave__HostList *names, FILE *out);
+
+/* The --json document; version NULL or "" is null (a rollback to each
+ * host's previous release). */
+json_t *admin_format_deploy_json(
+        const Rollwave__DeployResult *r, const char *app, const char *version, bool succeeded);
 
 #endif

@@ -38,9 +38,36 @@ extern const struct cli_verb cmd_hosts_entry;
 extern const struct cli_verb cmd_host_entry;
 extern const struct cli_verb cmd_apps_entry;
 extern const struct cli_verb cmd_events_entry;
+extern const struct cli_verb cmd_deploy_entry;
+extern const struct cli_verb cmd_rollback_entry;
 
 /* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
 int cmd_release_create(int argc, char **argv);
+
+/* `rollwave deploy` and `rollwave rollback` (cmd_deploy.c): a deployment
+ * to a set of hosts, followed until every host is final or the timeout. */
+#define CLI_DEPLOY_TIMEOUT_USEC (30 * 60 * USEC_PER_SEC)
+struct Rollwave__AdminRequest;
+struct cli_deployment {
+	const struct cli_verb *verb;
+	const char *app;
+	const char *version; /* deploy: VERSION; rollback: --to VERSION or NULL */
+	uint64_t *host_ids;  /* as given, no duplicates; owned by the verb */
+	size_t n_host_ids;
+	uint64_t timeout_usec;
+	bool json;
+};
+/* Fills d->host_ids, d->n_host_ids and d->timeout_usec from --hosts (NULL:
+ * missing) and --timeout (NULL: CLI_DEPLOY_TIMEOUT_USEC). Returns -1 to go
+ * on, or an exit code (the usage error is logged). */
+int cli_deployment_options(const struct cli_verb *verb, const char *hosts, const char *timeout,
+        struct cli_deployment *d);
+/* Sends req (Deploy or Rollback), prints the deployment id and each host's
+ * command id, polls GetDeployment every 500 ms printing each host's state
+ * and phase changes until every host is final or d->timeout_usec passes,
+ * then a summary and a table, or with d->json one JSON document. Returns
+ * CLI_EXIT_OK only if every host committed. */
+int cli_deployment_run(const struct cli_deployment *d, const struct Rollwave__AdminRequest *req);
 
 /* Prints "rollwave: error: <msg>" and the verb's usage hint to stderr;
  * returns CLI_EXIT_USAGE. */

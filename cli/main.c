@@ -19,6 +19,8 @@ static const struct cli_verb *const cli_verbs[] = {
         &cmd_host_entry,
         &cmd_apps_entry,
         &cmd_events_entry,
+        &cmd_deploy_entry,
+        &cmd_rollback_entry,
         &cmd_release_entry,
 };
 

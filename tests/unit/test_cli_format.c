@@ -769,6 +769,263 @@ test_rollwave_without_socket_permission_says_only_admins(void **state)
 	assert_non_null(strstr(out, ": only admins may use the admin socket\n"));
 }
 
+/* ---- deployments (rollwave deploy, rollback) ------------------------------ */
+
+struct deployment {
+	Rollwave__DeployResult__HostResult host_v[3], *hosts[3];
+	Rollwave__DeployResult result;
+	Rollwave__HostInfo info_v[2], *infos[2];
+	Rollwave__HostList names;
+};
+
+/* Host 3 (web1) committed, host 5 (web2) rolled back with a two-line error,
+ * host 9 (no name known) still running, in health. */
+static void
+deployment_init(struct deployment *d)
+{
+	static const Rollwave__DeployResult__HostResult host_init =
+	        ROLLWAVE__DEPLOY_RESULT__HOST_RESULT__INIT;
+	static const Rollwave__HostInfo info_init = ROLLWAVE__HOST_INFO__INIT;
+
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < 3; i++) {
+		d->host_v[i] = host_init;
+		d->hosts[i] = &d->host_v[i];
+		d->host_v[i].accepted = true;
+	}
+	d->host_v[0].host_id = 3;
+	d->host_v[0].command_id = 17;
+	d->host_v[0].state = "committed";
+	d->host_v[0].phase = ROLLWAVE__PHASE__PHASE_COMMITTED;
+	d->host_v[0].final = true;
+	d->host_v[1].host_id = 5;
+	d->host_v[1].command_id = 4;
+	d->host_v[1].state = "rolled_back";
+	d->host_v[1].phase = ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
+	d->host_v[1].error = "health: probe failed\n\texit status 1";
+	d->host_v[1].final = true;
+	d->host_v[2].host_id = 9;
+	d->host_v[2].command_id = 2;
+	d->host_v[2].state = "running";
+	d->host_v[2].phase = ROLLWAVE__PHASE__PHASE_HEALTH;
+	d->result = (Rollwave__DeployResult)ROLLWAVE__DEPLOY_RESULT__INIT;
+	d->result.deployment_id = 4;
+	d->result.n_hosts = 3;
+	d->result.hosts = d->hosts;
+	for (size_t i = 0; i < 2; i++) {
+		d->info_v[i] = info_init;
+		d->infos[i] = &d->info_v[i];
+	}
+	d->info_v[0].id = 3;
+	d->info_v[0].hostname = "web1";
+	d->info_v[1].id = 5;
+	d->info_v[1].hostname = "web2";
+	d->names = (Rollwave__HostList)ROLLWAVE__HOST_LIST__INIT;
+	d->names.n_hosts = 2;
+	d->names.hosts = d->infos;
+}
+
+static void
+test_phase_names_match_the_task_states(void **state)
+{
+	(void)state;
+	assert_null(admin_format_phase(ROLLWAVE__PHASE__PHASE_UNKNOWN));
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_FETCHING), "fetching");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_VERIFYING), "verifying");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_UNPACKING), "unpacking");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_ACTIVATING), "activating");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_RESTARTING), "restarting");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_HEALTH), "health");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_COMMITTED), "committed");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_ROLLED_BACK), "rolled_back");
+	assert_string_equal(admin_format_phase(ROLLWAVE__PHASE__PHASE_FAILED), "failed");
+	assert_null(admin_format_phase((Rollwave__Phase)42));
+}
+
+static void
+test_host_ids_are_positive_distinct_and_at_most_10000(void **state)
+{
+	_cleanup_free_ uint64_t *ids = NULL;
+	_cleanup_free_ char *many = NULL;
+	struct rw_err err = {""};
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(admin_host_ids_parse("3,5,12", &ids, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 5);
+	assert_int_equal(ids[2], 12);
+	free(TAKE_PTR(ids));
+	assert_int_equal(admin_host_ids_parse("7", &ids, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], 7);
+	free(TAKE_PTR(ids));
+
+	assert_int_equal(admin_host_ids_parse("", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("1,,2", &ids, &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "empty item"));
+	assert_int_equal(admin_host_ids_parse("1,", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("1,0", &ids, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "invalid host id '0' (a positive integer)");
+	assert_int_equal(admin_host_ids_parse("-1", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("1, 2", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("web1", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("99999999999999999999999", &ids, &n, &err), -EINVAL);
+	assert_int_equal(admin_host_ids_parse("4,9,4", &ids, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "host 4 listed twice");
+	assert_null(ids);
+
+	f = open_memstream(&many, &len);
+	assert_non_null(f);
+	for (int i = 1; i <= 10000; i++)
+		fprintf(f, "%s%d", i > 1 ? "," : "", i);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(admin_host_ids_parse(many, &ids, &n, &err), 0);
+	assert_int_equal(n, 10000);
+	assert_int_equal(ids[9999], 10000);
+	free(TAKE_PTR(ids));
+	many = realloc(many, len + 8);
+	assert_non_null(many);
+	strcat(many, ",10001");
+	assert_int_equal(admin_host_ids_parse(many, &ids, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "more than 10000 hosts in one deployment");
+	assert_null(ids);
+}
+
+static void
+test_host_name_is_looked_up_by_id(void **state)
+{
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	assert_string_equal(admin_format_host_name(&d.names, 3), "web1");
+	assert_string_equal(admin_format_host_name(&d.names, 5), "web2");
+	assert_null(admin_format_host_name(&d.names, 4));
+	assert_null(admin_format_host_name(&d.names, 9));
+	assert_null(admin_format_host_name(NULL, 3));
+}
+
+static void
+test_progress_lines_name_the_host_and_its_state_or_phase(void **state)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *q = NULL, *s = NULL;
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	a = CAPTURE(admin_format_deploy_progress(d.hosts[0], &d.names, out));
+	assert_string_equal(a, "host 3 (web1): committed\n");
+	b = CAPTURE(admin_format_deploy_progress(d.hosts[1], &d.names, out));
+	assert_string_equal(b, "host 5 (web2): rolled_back: health: probe failed  exit status 1\n");
+	c = CAPTURE(admin_format_deploy_progress(d.hosts[2], &d.names, out));
+	assert_string_equal(c, "host 9: health\n");
+
+	/* Before any phase: the state. */
+	d.host_v[2].state = "queued";
+	d.host_v[2].phase = ROLLWAVE__PHASE__PHASE_UNKNOWN;
+	q = CAPTURE(admin_format_deploy_progress(d.hosts[2], NULL, out));
+	assert_string_equal(q, "host 9: queued\n");
+	/* A refusal is final without a phase, with the agent's reason. */
+	d.host_v[2].state = "refused";
+	d.host_v[2].final = true;
+	d.host_v[2].error = "busy";
+	assert_string_equal(admin_format_task_status(d.hosts[2]), "refused");
+	s = CAPTURE(admin_format_deploy_progress(d.hosts[2], &d.names, out));
+	assert_string_equal(s, "host 9: refused: busy\n");
+}
+
+static void
+test_deployment_succeeds_only_when_every_host_committed(void **state)
+{
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	assert_false(admin_deploy_all_final(&d.result, 3));
+	assert_false(admin_deploy_succeeded(&d.result, 3));
+	d.host_v[2].final = true;
+	d.host_v[2].state = "committed";
+	assert_true(admin_deploy_all_final(&d.result, 3));
+	assert_false(admin_deploy_succeeded(&d.result, 3)); /* host 5 rolled back */
+	d.host_v[1].state = "committed";
+	assert_true(admin_deploy_succeeded(&d.result, 3));
+	/* A host missing from the answer is not a success. */
+	assert_false(admin_deploy_all_final(&d.result, 4));
+	assert_false(admin_deploy_succeeded(&d.result, 4));
+	/* Committed but not final yet (the coordinator's word is final). */
+	d.host_v[0].final = false;
+	assert_false(admin_deploy_succeeded(&d.result, 3));
+}
+
+static void
+test_deployment_summary_counts_hosts_by_state(void **state)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	a = CAPTURE(admin_format_deploy_summary(&d.result, 3, false, out));
+	assert_string_equal(a, "Deployment 4: 1 of 3 hosts committed; 1 rolled_back, 1 running.\n");
+	b = CAPTURE(admin_format_deploy_summary(&d.result, 4, true, out));
+	assert_string_equal(b,
+	        "Deployment 4: 1 of 4 hosts committed; 1 rolled_back, 1 running; 1 not "
+	        "reported; timed out.\n");
+	d.result.n_hosts = 1;
+	c = CAPTURE(admin_format_deploy_summary(&d.result, 1, false, out));
+	assert_string_equal(c, "Deployment 4: 1 of 1 host committed.\n");
+}
+
+static void
+test_deployment_table_shows_each_hosts_state_and_error(void **state)
+{
+	_cleanup_free_ char *s = NULL;
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	s = CAPTURE(admin_format_deploy_table(&d.result, &d.names, out));
+	assert_string_equal(s,
+	        "HOST      STATE        ERROR\n"
+	        "3 (web1)  committed    -\n"
+	        "5 (web2)  rolled_back  health: probe failed  exit status 1\n"
+	        "9         running      -\n");
+}
+
+static void
+test_deployment_json_has_stable_fields(void **state)
+{
+	_cleanup_free_ char *s = NULL, *r = NULL;
+	struct deployment d;
+
+	(void)state;
+	deployment_init(&d);
+	d.host_v[2].state = "queued";
+	d.host_v[2].phase = ROLLWAVE__PHASE__PHASE_UNKNOWN;
+	s = json_compact(admin_format_deploy_json(&d.result, "web", "1.4.2", false));
+	assert_string_equal(s,
+	        "{\"deployment_id\":4,\"app\":\"web\",\"version\":\"1.4.2\",\"hosts\":["
+	        "{\"host_id\":3,\"command_id\":17,\"state\":\"committed\","
+	        "\"phase\":\"committed\",\"error\":null},"
+	        "{\"host_id\":5,\"command_id\":4,\"state\":\"rolled_back\","
+	        "\"phase\":\"rolled_back\","
+	        "\"error\":\"health: probe failed\\n\\texit status 1\"},"
+	        "{\"host_id\":9,\"command_id\":2,\"state\":\"queued\",\"phase\":null,"
+	        "\"error\":null}],"
+	        "\"succeeded\":false}");
+	/* A rollback to each host's previous release has no version. */
+	d.result.n_hosts = 1;
+	r = json_compact(admin_format_deploy_json(&d.result, "web", NULL, true));
+	assert_string_equal(r,
+	        "{\"deployment_id\":4,\"app\":\"web\",\"version\":null,\"hosts\":["
+	        "{\"host_id\":3,\"command_id\":17,\"state\":\"committed\","
+	        "\"phase\":\"committed\",\"error\":null}],"
+	        "\"succeeded\":true}");
+}
+
 int
 main(void)
 {
@@ -789,6 +1046,14 @@ main(void)
 	        cmocka_unit_test(test_since_takes_a_duration_or_a_utc_time),
 	        cmocka_unit_test(test_host_id_is_a_positive_integer),
 	        cmocka_unit_test(test_target_comes_from_option_then_environment_then_default),
+	        cmocka_unit_test(test_phase_names_match_the_task_states),
+	        cmocka_unit_test(test_host_ids_are_positive_distinct_and_at_most_10000),
+	        cmocka_unit_test(test_host_name_is_looked_up_by_id),
+	        cmocka_unit_test(test_progress_lines_name_the_host_and_its_state_or_phase),
+	        cmocka_unit_test(test_deployment_succeeds_only_when_every_host_committed),
+	        cmocka_unit_test(test_deployment_summary_counts_hosts_by_state),
+	        cmocka_unit_test(test_deployment_table_shows_each_hosts_state_and_error),
+	        cmocka_unit_test(test_deployment_json_has_stable_fields),
 	        cmocka_unit_test_setup_teardown(test_admin_call_returns_the_decoded_response,
 	                server_setup, server_teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_call_reports_the_coordinators_refusals,
