@@ -247,5 +247,17 @@ check "... with who asked" has "$(jq -r '.events[] | select(.action == "deploy.s
 check "... and what" has "$(jq -r '.events[] | select(.action == "deploy.start") | .detail' <<<"$events" | head -1)" 'demo.*1\.0\.0'
 check "the coordinator is still serving" kill -0 "$cpid"
 
+# ---- a host that does not answer: --timeout ends the wait, exit 1 ----
+kill -9 "${apid[3]}"
+wait "${apid[3]}" 2>/dev/null
+unset 'apid[3]'
+t0=$SECONDS
+out=$(RWT deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" --hosts "${hid[3]}" --timeout 3s 2>&1)
+rc=$?
+check "a deploy to a host that never answers stops at --timeout with exit 1" eq "$rc" 1 ||
+	echo "$out" | sed 's/^/#   /'
+check "... in about 3 s (took $((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 8
+check "... and says so" has "$out" '^Deployment [0-9]+: 0 of 1 host committed; 1 (queued|sent); timed out\.$'
+
 echo "# $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
