@@ -188,6 +188,8 @@ send_request(struct daemon *d, enum link_channel ch, Rollwave__Envelope *env, un
 		log_error("not sending an invalid %s: %s", wire_body_name(env->body_case), err.msg);
 		return r;
 	}
+	log_debug("sending %s #%" PRIu64 " on the %s channel", wire_body_name(env->body_case),
+	        env->message_id, ch == LINK_REPORT ? "report" : "poll");
 	r = link_request(d->link, ch, env, timeout_ms);
 	if (r < 0)
 		log_error("cannot send %s: %s", wire_body_name(env->body_case), strerror(-r));
@@ -211,6 +213,15 @@ next_backoff(struct daemon *d)
 static void
 session_restart(struct daemon *d, uint64_t delay)
 {
+	/* Requests of the old session may wait on a dead pipe: give them up
+	 * (their late events are ignored) so that Hello and the next poll
+	 * are not stuck behind them. */
+	if (d->report_inflight != REPORT_NONE) {
+		link_cancel(d->link, LINK_REPORT);
+		d->report_inflight = REPORT_NONE;
+		d->report_item = NULL;
+	}
+	link_cancel(d->link, LINK_POLL);
 	d->session = SESSION_IDLE;
 	d->hello_due = false;
 	d->heartbeat_due = false;
@@ -655,7 +666,8 @@ worker_main(void *userdata)
 	else {
 		engine_set_phase_cb(e, worker_phase, job);
 		if (job->kind == ROLLWAVE__COMMAND__KIND__DEPLOY)
-			job->r = engine_deploy(e, &job->app, job->manifest_url, &job->res);
+			job->r = engine_deploy(
+			        e, &job->app, job->manifest_url, job->version, &job->res);
 		else
 			job->r = engine_rollback(e, &job->app,
 			        job->to_version[0] ? job->to_version : NULL, &job->res);
@@ -914,6 +926,8 @@ on_report_reply(struct daemon *d, const struct link_event *ev)
 
 	d->report_inflight = REPORT_NONE;
 	d->report_item = NULL;
+	if (kind == REPORT_NONE || ev->error == -ECANCELED)
+		return; /* given up by session_restart() */
 	if (ev->error < 0) {
 		if (ev->error == -EBADMSG)
 			log_warning(
@@ -979,7 +993,7 @@ on_poll_reply(struct daemon *d, const struct link_event *ev)
 	if (d->session != SESSION_UP)
 		return; /* polled again once the session is up */
 	if (ev->error < 0) {
-		if (ev->error == -ETIMEDOUT)
+		if (ev->error == -ETIMEDOUT || ev->error == -ECANCELED)
 			d->poll_due = true;
 		else if (timer_arm(d, &d->poll_timer, POLL_RETRY_USEC, on_poll_retry) < 0)
 			d->poll_due = true;
@@ -1034,6 +1048,11 @@ on_link_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	while ((ev = link_event_next(d->link))) {
 		switch (ev->kind) {
 		case LINK_EVENT_REPLY:
+			log_debug("%s channel: %s%s%s",
+			        ev->channel == LINK_REPORT ? "report" : "poll",
+			        ev->reply ? wire_body_name(ev->reply->body_case)
+			                  : strerror(-ev->error),
+			        ev->detail[0] ? ": " : "", ev->detail);
 			if (ev->channel == LINK_REPORT)
 				on_report_reply(d, ev);
 			else
@@ -1042,9 +1061,11 @@ on_link_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		case LINK_EVENT_PIPE_UP:
 			log_debug("connected to %s", d->cfg->coordinator);
 			/* A new connection needs a new session, unless one is
-			 * being set up right now (its requests use this pipe). */
+			 * being set up right now (its requests use this pipe) or a
+			 * refusal (pending, revoked) set the time of the next try. */
 			if (d->session == SESSION_UP ||
-			        (d->session == SESSION_IDLE && !d->hello_due))
+			        (d->session == SESSION_IDLE && !d->hello_due &&
+			                d->last_refusal == ROLLWAVE__ERROR__CODE__CODE_UNSPECIFIED))
 				session_restart(d, 0);
 			break;
 		case LINK_EVENT_PIPE_DOWN:
@@ -1053,12 +1074,11 @@ on_link_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				log_warning("lost the connection to %s; reconnecting",
 				        d->cfg->coordinator);
 				set_status("coordinator unreachable, retrying");
-				d->session = SESSION_IDLE;
-				d->hello_due = false;
 				d->unreachable_logged = true;
-				/* The next pipe (PIPE_UP) or this timer says Hello. */
-				(void)timer_arm(d, &d->retry_timer, next_backoff(d), on_retry);
 			}
+			/* The next pipe (PIPE_UP) or the retry timer says Hello. */
+			if (d->session != SESSION_IDLE)
+				session_restart(d, next_backoff(d));
 			break;
 		}
 		link_event_free(ev);

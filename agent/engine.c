@@ -735,7 +735,7 @@ fail:
 
 int
 engine_deploy(struct engine *e, const struct app_config *app, const char *manifest_url,
-        struct engine_result *ret)
+        const char *expect_version, struct engine_result *ret)
 {
 	struct rw_err err = {{0}};
 	struct engine_result rec;
@@ -771,6 +771,10 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", m.version);
 	log_struct(LOG_INFO, MSGID_DEPLOY_START, app->name, m.version, "deploying %s %s over %s",
 	        app->name, m.version, current[0] ? current : "nothing");
+	if (expect_version && !streq(expect_version, m.version))
+		return op_finish(&op, ENGINE_UNCHANGED, -EPERM,
+		        "manifest %s is for %s %s, but %s was asked for", manifest_url, m.app,
+		        m.version, expect_version);
 	r = check_manifest(&op, &m, current, &live, &err);
 	if (r < 0)
 		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);

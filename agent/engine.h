@@ -69,10 +69,12 @@ struct state *engine_state(struct engine *e);
 
 /* Installs and activates the release described by the signed manifest at
  * manifest_url (path, file://, http://, https://; its signature is
- * manifest_url + ".minisig"). Returns 0 when ret->outcome is COMMITTED or
- * UNCHANGED, a negative errno otherwise; ret is always filled. */
+ * manifest_url + ".minisig"). If expect_version is not NULL the manifest
+ * must be for that version (a coordinator's command names one). Returns 0
+ * when ret->outcome is COMMITTED or UNCHANGED, a negative errno otherwise;
+ * ret is always filled. */
 int engine_deploy(struct engine *e, const struct app_config *app, const char *manifest_url,
-        struct engine_result *ret);
+        const char *expect_version, struct engine_result *ret);
 
 /* Activates a release already on disk: to_version, or the previous release
  * if NULL. */

@@ -137,7 +137,7 @@ verb_deploy(const struct agent_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	engine_set_phase_cb(e, print_phase, NULL);
-	r = engine_deploy(e, &app, manifest, &res);
+	r = engine_deploy(e, &app, manifest, NULL, &res);
 	r = report(&res, r);
 	engine_close(e);
 	app_config_done(&app);
@@ -516,7 +516,8 @@ main(int argc, char **argv)
 	struct rw_err err = {{0}};
 	int i, r;
 
-	log_setup("rollwave-agent", LOG_TARGET_AUTO, LOG_INFO);
+	log_setup("rollwave-agent", LOG_TARGET_AUTO,
+	        isempty(getenv("ROLLWAVE_DEBUG")) ? LOG_INFO : LOG_DEBUG);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (streq(argv[i], "--config") && i + 1 < argc)
 			config = argv[++i];
