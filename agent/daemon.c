@@ -932,6 +932,17 @@ on_report_reply(struct daemon *d, const struct link_event *ev)
 		if (ev->error == -EBADMSG)
 			log_warning(
 			        "coordinator sent a message that does not decode: %s", ev->detail);
+		if (ev->error == -ETIMEDOUT) {
+			struct rw_err err = {{0}};
+
+			/* A request the coordinator did not answer in time may sit
+			 * on a connection that nng did not notice was gone (seen
+			 * with nng 1.5's TLS transport after the peer closed it):
+			 * a fresh dialer drops it. */
+			log_debug("no answer: dialling %s again", d->cfg->coordinator);
+			if (link_redial(d->link, &err) < 0)
+				log_warning("cannot dial the coordinator again: %s", err.msg);
+		}
 		if (d->session != SESSION_IDLE || kind == REPORT_HELLO)
 			link_unreachable(d, ev->error == -ETIMEDOUT ? "no answer" : ev->detail);
 		return;

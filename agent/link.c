@@ -45,7 +45,8 @@ struct link {
 	nng_socket sock;
 	nng_dialer dialer;
 	nng_tls_config *tls;
-	bool sock_open;
+	char *url;
+	bool sock_open, have_dialer;
 	struct link_chan chan[_LINK_CHANNEL_MAX];
 	int efd;
 
@@ -185,6 +186,33 @@ link_nng_fail(struct rw_err *err, int rv, const char *what)
 	        nng_strerror(rv));
 }
 
+/* Creates and starts the dialer (in the background: never blocks). */
+static int
+link_dial(struct link *l, struct rw_err *err)
+{
+	int rv;
+
+	if ((rv = nng_dialer_create(&l->dialer, l->sock, l->url)) != 0)
+		return rw_err_set(err, rv == NNG_ENOTSUP ? -EPROTONOSUPPORT : -EINVAL,
+		        "cannot dial Coordinator=%s: %s", l->url, nng_strerror(rv));
+	l->have_dialer = true;
+	(void)nng_dialer_set_size(l->dialer, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
+	if (l->tls && (rv = nng_dialer_set_ptr(l->dialer, NNG_OPT_TLS_CONFIG, l->tls)) != 0)
+		return link_nng_fail(err, rv, "cannot set the dialer's TLS config");
+	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0)
+		return link_nng_fail(err, rv, "cannot start dialling the coordinator");
+	return 0;
+}
+
+int
+link_redial(struct link *l, struct rw_err *err)
+{
+	if (l->have_dialer)
+		(void)nng_dialer_close(l->dialer);
+	l->have_dialer = false;
+	return link_dial(l, err);
+}
+
 int
 link_open(const struct agent_config *cfg, struct link **ret, struct rw_err *err)
 {
@@ -236,12 +264,11 @@ link_open(const struct agent_config *cfg, struct link **ret, struct rw_err *err)
 			goto fail;
 		}
 	}
-	if ((rv = nng_dialer_create(&l->dialer, l->sock, cfg->coordinator)) != 0) {
-		r = rw_err_set(err, rv == NNG_ENOTSUP ? -EPROTONOSUPPORT : -EINVAL,
-		        "cannot dial Coordinator=%s: %s", cfg->coordinator, nng_strerror(rv));
+	l->url = strdup(cfg->coordinator);
+	if (!l->url) {
+		r = -ENOMEM;
 		goto fail;
 	}
-	(void)nng_dialer_set_size(l->dialer, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
 	if (tls) {
 		if ((rv = nng_tls_config_alloc(&l->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
 		        (rv = nng_tls_config_server_name(l->tls, host)) != 0 ||
@@ -254,15 +281,10 @@ link_open(const struct agent_config *cfg, struct link **ret, struct rw_err *err)
 			        nng_strerror(rv));
 			goto fail;
 		}
-		if ((rv = nng_dialer_set_ptr(l->dialer, NNG_OPT_TLS_CONFIG, l->tls)) != 0) {
-			r = link_nng_fail(err, rv, "cannot set the dialer's TLS config");
-			goto fail;
-		}
 	}
-	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		r = link_nng_fail(err, rv, "cannot start dialling the coordinator");
+	r = link_dial(l, err);
+	if (r < 0)
 		goto fail;
-	}
 	*ret = l;
 	return 0;
 fail:
@@ -288,6 +310,7 @@ link_close(struct link *l)
 		}
 	if (l->tls)
 		nng_tls_config_free(l->tls);
+	free(l->url);
 	while ((ev = l->head)) {
 		l->head = ev->next;
 		link_event_free(ev);
@@ -323,6 +346,11 @@ link_event_next(struct link *l)
 	pthread_mutex_unlock(&l->lock);
 	if (ev && ev->kind == LINK_EVENT_REPLY)
 		l->chan[ev->channel].busy = false;
+	/* nng 1.5 keeps doubling the dialer's reconnect time across successful
+	 * connections, so after a few coordinator restarts an agent would wait
+	 * the full RECONNMAXT; setting RECONNMINT again resets that backoff. */
+	if (ev && ev->kind == LINK_EVENT_PIPE_UP)
+		(void)nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMINT, LINK_RECONNECT_MIN_MS);
 	/* More may be queued: keep the fd readable for the loop. */
 	if (ev && l->head) {
 		uint64_t one = 1;
@@ -374,6 +402,13 @@ link_request(struct link *l, enum link_channel channel, const Rollwave__Envelope
 	nng_aio_set_timeout(ch->aio, (nng_duration)timeout_ms);
 	nng_ctx_send(ch->ctx, ch->aio);
 	return 0;
+}
+
+void
+link_cancel(struct link *l, enum link_channel channel)
+{
+	if (l->chan[channel].busy)
+		nng_aio_cancel(l->chan[channel].aio);
 }
 
 bool

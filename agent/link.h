@@ -77,6 +77,14 @@ void link_event_free(struct link_event *ev);
  * flight on that channel, -EMSGSIZE if env does not fit a message. */
 int link_request(struct link *l, enum link_channel channel, const Rollwave__Envelope *env,
         unsigned timeout_ms);
+/* Closes the dialer (and its connection, if any) and dials again. For a
+ * request that got no answer: with nng 1.5's TLS transport a connection the
+ * peer closed can stay a pipe that swallows requests and keeps the dialer
+ * from redialling; a fresh dialer recovers from that. */
+int link_redial(struct link *l, struct rw_err *err);
+/* Gives up the request in flight on channel, if any: its REPLY event still
+ * comes, with -ECANCELED (or with the reply, if it was already there). */
+void link_cancel(struct link *l, enum link_channel channel);
 /* True while a request is in flight on channel (until its REPLY event has
  * been taken with link_event_next()). */
 bool link_busy(const struct link *l, enum link_channel channel);
