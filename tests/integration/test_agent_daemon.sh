@@ -5,7 +5,8 @@
 # and apps; an agent killed with SIGKILL is marked down within about three
 # heartbeats and up again when it restarts (without the join token); the
 # agents ride out a coordinator restart; a revoked agent stays out; SIGTERM
-# stops an agent cleanly; a plain tcp:// coordinator URL without
+# stops an agent cleanly; an agent refuses a coordinator with another key
+# than the one it pinned; a plain tcp:// coordinator URL without
 # Insecure=yes is refused at start.
 #
 #   tests/integration/test_agent_daemon.sh BUILD_DIR
@@ -18,6 +19,7 @@ RW_BIN=$BUILD_DIR/cli/rollwave
 D=$(mktemp -d "$BUILD_DIR/rw-agent-daemon.XXXXXX")
 PORT=$((18400 + RANDOM % 1000))
 cpid=
+opid=
 declare -A apid=()
 passed=0
 failed=0
@@ -31,6 +33,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$cpid" 2>/dev/null
 	fi
+	[ -n "$opid" ] && kill -9 "$opid" 2>/dev/null
 	wait 2>/dev/null
 	if [ "$failed" -eq 0 ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
 }
@@ -194,6 +197,22 @@ wait "${apid[1]}"
 rc=$?
 unset 'apid[1]'
 check "SIGTERM stops an idle agent with exit 0" eq "$rc" 0
+
+# Another coordinator (another key) at the agent's URL: the agent refuses it.
+mkdir -p "$D/other"
+sed "s|$D/|$D/other/|g; s|127.0.0.1:$PORT|127.0.0.1:$((PORT + 1000))|" "$D/c.conf" >"$D/other/c.conf"
+"$COORD" --config "$D/other/c.conf" init --san 127.0.0.1 >/dev/null
+"$COORD" --config "$D/other/c.conf" run >>"$D/other/coordinator.log" 2>&1 &
+opid=$!
+sed -i "s|localhost:$PORT|localhost:$((PORT + 1000))|; s|^CA=.*|CA=$D/other/tls/ca.crt|" "$D/agent1/agent.conf"
+start_agent 1
+check "an agent refuses a coordinator whose key is not the pinned one" \
+	wait_for 15 grep -q "but this host is pinned to" "$D/agent1.log"
+check "... and never enrols there" \
+	eq "$("$RW_BIN" --coordinator "ipc://$D/other/admin.sock" hosts --json | jq '.hosts | length')" 0
+kill "$opid"
+for _ in $(seq 50); do kill -0 "$opid" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$opid" 2>/dev/null
 
 echo "# $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
