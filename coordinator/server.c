@@ -74,6 +74,7 @@ struct host_mem {
 	char *apps_json; /* latest report, NULL if none since start */
 	bool apps_dirty;
 	uint32_t pipe; /* authenticated pipe, 0 if none */
+	bool up_dirty; /* came back up by heartbeat: the db still says down */
 };
 
 struct server {
@@ -445,13 +446,24 @@ token_matches(const struct server *s, const char *token)
 }
 
 static nng_msg *
-on_hello(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Hello *h)
+on_hello(struct server *s, nng_pipe p, uint64_t msgid, const Rollwave__Hello *h)
 {
+	uint32_t pipe = nng_pipe_id(p);
 	Rollwave__Challenge ch = ROLLWAVE__CHALLENGE__INIT;
 	Rollwave__Envelope env;
 	struct session *se;
 
-	se = session_find(s, pipe, true);
+	se = session_find(s, pipe, false);
+	if (!se) {
+		nng_sockaddr sa;
+
+		/* ADD_POST may not have run yet. Create the session only
+		 * while the pipe exists: once it is gone (REM_POST ran or
+		 * waits for our lock) nothing would ever remove it again. */
+		if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+			return NULL;
+		se = session_find(s, pipe, true);
+	}
 	if (!se)
 		return error_msg(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	session_clear_facts(se);
@@ -611,8 +623,10 @@ on_heartbeat(struct server *s, struct host_mem *m, uint64_t msgid, const Rollwav
 {
 	char *apps = apps_to_json(hb->apps, hb->n_apps);
 
-	if (m->state == HOST_DOWN)
-		m->state = HOST_UP; /* the db follows at the next flush */
+	if (m->state == HOST_DOWN) {
+		m->state = HOST_UP; /* the db follows at the next tick */
+		m->up_dirty = true;
+	}
 	m->last_seen_ms = now_ms();
 	m->seen_dirty = true;
 	if (apps) {
@@ -746,6 +760,8 @@ on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const ch
 	}
 }
 
+static void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
+
 /* Returns the reply, or NULL when the worker parked (a long poll). */
 static nng_msg *
 handle_agent(struct server *s, struct worker *w, nng_msg *req)
@@ -782,7 +798,7 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 	msgid = env->message_id;
 	switch (env->body_case) {
 	case ROLLWAVE__ENVELOPE__BODY_HELLO:
-		return on_hello(s, pipe, msgid, env->hello);
+		return on_hello(s, p, msgid, env->hello);
 	case ROLLWAVE__ENVELOPE__BODY_AUTH:
 		return on_auth(s, pipe, msgid, env->auth);
 	case ROLLWAVE__ENVELOPE__BODY_HEARTBEAT:
@@ -805,7 +821,12 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 			cmd = next_command(s, m, pipe, msgid);
 			if (cmd)
 				return cmd;
-			/* Nothing to do: park until a command or the timeout. */
+			/* Nothing to do: park until a command or the timeout. One
+			 * parked poll per host: a newer one answers the older. */
+			for (size_t i = 0; i < s->n_workers; i++)
+				if (s->workers[i]->st == W_PARKED &&
+				        s->workers[i]->parked_host == m->id)
+					worker_unpark(s, s->workers[i], NULL);
 			w->parked_host = m->id;
 			w->parked_msgid = msgid;
 			w->park_deadline_ms = now_ms() + POLL_TIMEOUT_MS;
@@ -876,6 +897,12 @@ worker_cb(void *arg)
 		return;
 	}
 	req = nng_aio_get_msg(w->aio);
+	if (s->stopping) {
+		nng_msg_free(req);
+		w->st = W_CLOSED;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	reply = handle_agent(s, w, req);
 	nng_msg_free(req);
 	if (!reply && w->parked_host) {
@@ -922,6 +949,8 @@ worker_new(struct server *s)
 {
 	struct worker *w, **nw;
 
+	if (s->stopping)
+		return -ECANCELED;
 	nw = realloc(s->workers, (s->n_workers + 1) * sizeof(*nw));
 	if (!nw)
 		return -ENOMEM;
@@ -953,6 +982,15 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	uint32_t pipe = nng_pipe_id(p);
 	struct session *se;
 
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		/* The only place sessions are born: nng runs this before any
+		 * message of the pipe is delivered, so a request of a pipe
+		 * that is already gone never recreates its session. */
+		pthread_mutex_lock(&s->lock);
+		(void)session_find(s, pipe, true);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (ev != NNG_PIPE_EV_REM_POST)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -1780,6 +1818,7 @@ start_agents_socket(struct server *s, struct rw_err *err)
 	if (rv != 0)
 		return nng_err(err, rv, "cannot open the agent socket for", c->listen);
 	nng_socket_set_size(s->agents, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
+	nng_pipe_notify(s->agents, NNG_PIPE_EV_ADD_POST, pipe_event, s);
 	nng_pipe_notify(s->agents, NNG_PIPE_EV_REM_POST, pipe_event, s);
 	rv = nng_listener_create(&s->agents_listener, s->agents, c->listen);
 	if (rv != 0)
@@ -1905,8 +1944,8 @@ void
 server_tick(struct server *s)
 {
 	struct host_touch *touch = NULL;
-	int64_t *down = NULL;
-	size_t n_touch = 0, n_down = 0;
+	int64_t *down = NULL, *up = NULL;
+	size_t n_touch = 0, n_down = 0, n_up = 0;
 	uint64_t now = now_ms();
 	uint64_t limit = MISSED_HEARTBEATS * (s->cfg->heartbeat_interval_usec / USEC_PER_MSEC);
 	bool flush = now - s->last_flush_ms >= FLUSH_EVERY_MS;
@@ -1917,7 +1956,8 @@ server_tick(struct server *s)
 			worker_unpark(s, s->workers[i], NULL);
 	touch = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*touch));
 	down = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*down));
-	for (size_t i = 1; touch && down && i < s->hosts_cap; i++) {
+	up = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*up));
+	for (size_t i = 1; touch && down && up && i < s->hosts_cap; i++) {
 		struct host_mem *m = &s->hosts[i];
 
 		if (!m->id)
@@ -1925,7 +1965,11 @@ server_tick(struct server *s)
 		if (m->state == HOST_UP && now > m->last_seen_ms + limit) {
 			m->state = HOST_DOWN;
 			m->pipe = 0;
+			m->up_dirty = false;
 			down[n_down++] = m->id;
+		} else if (m->up_dirty && n_up < s->hosts_cap) {
+			m->up_dirty = false;
+			up[n_up++] = m->id;
 		}
 		if (flush && (m->seen_dirty || m->apps_dirty)) {
 			touch[n_touch++] = (struct host_touch) {
@@ -1940,6 +1984,9 @@ server_tick(struct server *s)
 	pthread_mutex_unlock(&s->lock);
 
 	pthread_mutex_lock(&s->db_lock);
+	for (size_t i = 0; i < n_up; i++)
+		if (db_host_set_state(s->db, up[i], HOST_UP, "coordinator", "heartbeat") >= 0)
+			log_notice("host %" PRId64 " is up again", up[i]);
 	for (size_t i = 0; i < n_down; i++) {
 		char reason[96];
 
@@ -1959,6 +2006,7 @@ server_tick(struct server *s)
 		free((char *)touch[i].apps_json);
 	free(touch);
 	free(down);
+	free(up);
 }
 
 void
@@ -1984,7 +2032,9 @@ server_stop(struct server *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
+	pthread_mutex_unlock(&s->lock);
 	if (s->admin_running) {
 		pthread_join(s->admin_thread, NULL);
 		s->admin_running = false;
