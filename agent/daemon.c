@@ -431,27 +431,50 @@ on_refusal(struct daemon *d, enum report_kind kind, const Rollwave__Error *e)
 
 /* ---- outgoing reports ---- */
 
+/* Unlinks and frees the oldest queued item that is not in flight and for
+ * which keep() is false; false if there is none. */
+static bool
+outgoing_drop_one(struct daemon *d, bool (*keep)(const struct outgoing *o))
+{
+	struct outgoing **pp = &d->out_head, *prev = NULL, *drop;
+
+	while (*pp && (*pp == d->report_item || keep(*pp))) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return false;
+	drop = *pp;
+	*pp = drop->next;
+	if (d->out_tail == drop)
+		d->out_tail = prev;
+	free(drop);
+	d->n_out--;
+	return true;
+}
+
+static bool
+keep_final_or_ack(const struct outgoing *o)
+{
+	return o->final || o->is_ack;
+}
+
+static bool
+keep_final(const struct outgoing *o)
+{
+	return o->final;
+}
+
 static void
 outgoing_push(struct daemon *d, struct outgoing *o)
 {
-	if (d->n_out >= OUTGOING_MAX) {
-		/* Bounded: drop the oldest progress report that is not in flight
-		 * (final results are in the state file anyway). */
-		struct outgoing **pp = &d->out_head, *prev = NULL;
-
-		while (*pp && ((*pp)->final || (*pp)->is_ack || *pp == d->report_item)) {
-			prev = *pp;
-			pp = &(*pp)->next;
-		}
-		if (*pp) {
-			struct outgoing *drop = *pp;
-
-			*pp = drop->next;
-			if (d->out_tail == drop)
-				d->out_tail = prev;
-			free(drop);
-			d->n_out--;
-		}
+	/* Bounded: drop the oldest progress report, then the oldest ack; a
+	 * final result is never dropped here (at most one per command, and
+	 * it is in the state file too). */
+	if (d->n_out >= OUTGOING_MAX && !outgoing_drop_one(d, keep_final_or_ack) &&
+	        !outgoing_drop_one(d, keep_final) && !o->final) {
+		free(o);
+		return;
 	}
 	o->next = NULL;
 	if (d->out_tail)
