@@ -4,7 +4,10 @@
 # pending until an admin accepts them; then they are up with their labels
 # and apps; an agent killed with SIGKILL is marked down within about three
 # heartbeats and up again when it restarts (without the join token); the
-# agents ride out a coordinator restart; a revoked agent stays out; SIGTERM
+# agents ride out a coordinator restart; a deploy command whose result is
+# made while the coordinator is away is kept in the state file and
+# delivered when the link is back; SIGTERM during a deploy waits for it and
+# the result follows after the restart; a revoked agent stays out; SIGTERM
 # stops an agent cleanly; an agent refuses a coordinator with another key
 # than the one it pinned; a plain tcp:// coordinator URL without
 # Insecure=yes is refused at start.
@@ -180,6 +183,70 @@ start_coordinator
 reconnected() { for n in 1 2 3; do [ "$(sessions $n)" -gt "${before[$n]}" ] || return 1; done; }
 check "after a coordinator restart every agent authenticates again" wait_for 40 reconnected
 check "... and all are up" wait_for 10 count_is up 3
+
+# ---- deploys through the link (agent 2) ----
+"$RW_BIN" release keygen -W -p "$D/release.pub" -s "$D/release.key" >/dev/null
+# mk_release VERSION: web VERSION whose before_activate hook takes 3 s.
+mk_release() {
+	local tree=$D/tree-$1
+	mkdir -p "$tree/.rollwave/hooks" "$D/rel"
+	echo "$1" >"$tree/VERSION"
+	printf '#!/bin/sh\nsleep 3\n' >"$tree/.rollwave/hooks/before_activate"
+	chmod +x "$tree/.rollwave/hooks/before_activate"
+	tar --owner=0 --group=0 --numeric-owner -czf "$D/rel/web-$1.tar.gz" -C "$tree" . &&
+		"$RW_BIN" release create --app web --version "$1" --artifact "$D/rel/web-$1.tar.gz" \
+			-s "$D/release.key" --output "$D/rel/web-$1.manifest" >/dev/null
+}
+mk_release 2.0.0 && mk_release 3.0.0 || not_ok "release create"
+a2=$D/agent2
+printf '[App]\nName=web\nRoot=%s/srv/web\n[Health]\nExec=/bin/true\nMinHealthy=300ms\nInterval=100ms\n' \
+	"$a2" >"$a2/apps/web.conf"
+sed -i "s|^\[Agent\]|[Agent]\nTrustedKeys=$D/release.pub|" "$a2/agent.conf"
+kill "${apid[2]}"
+wait "${apid[2]}" 2>/dev/null
+start_agent 2
+check "agent 2 is up again with a release key" wait_for 15 state_is 2 up
+ID2=$(host_id 2)
+pending_results() { sqlite3 "$a2/state/state.db" "SELECT count(*) FROM pending_reports"; }
+committed_events() { RW events --json --limit 1000 | jq '[.events[] | select(.action == "task.committed")] | length'; }
+started() { grep -Eq "command [0-9]+: deploy web $1" "$D/agent2.log"; }
+finished() { grep -Eq "command [0-9]+ \(deploy\): .*$1" "$D/agent2.log"; }
+
+# A result made while the coordinator is away is delivered when it is back.
+timeout 60 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy web 2.0.0 \
+	--manifest "file://$D/rel/web-2.0.0.manifest" --hosts "$ID2" --timeout 50s >"$D/deploy1.out" 2>&1 &
+dpid=$!
+check "a deploy command reaches the agent" wait_for 20 started 2.0.0
+kill "$cpid"
+for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$cpid" 2>/dev/null
+wait "$cpid" 2>/dev/null
+{ wait "$dpid"; } 2>/dev/null
+check "the deploy finishes while the coordinator is away" wait_for 30 finished 2.0.0
+check "... release 2.0.0 is live" eq "$(readlink "$a2/srv/web/current")" "releases/2.0.0"
+check "... and its result is kept in the state file" eq "$(pending_results)" 1
+before_events=$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'task.committed'")
+start_coordinator
+no_pending() { [ "$(pending_results)" = 0 ]; }
+events_grew() { [ "$(committed_events)" -gt "$before_events" ]; }
+check "the result is delivered when the link is back" wait_for 40 no_pending
+check "... and the coordinator records it" wait_for 20 events_grew
+
+# SIGTERM during a deploy: the agent waits for it, then stops.
+timeout 60 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy web 3.0.0 \
+	--manifest "file://$D/rel/web-3.0.0.manifest" --hosts "$ID2" --timeout 50s >"$D/deploy2.out" 2>&1 &
+dpid=$!
+check "a second deploy command reaches the agent" wait_for 20 started 3.0.0
+kill -TERM "${apid[2]}"
+check "SIGTERM during a deploy: the agent waits for it" wait_for 5 grep -q "waiting up to 30 s" "$D/agent2.log"
+for _ in $(seq 300); do kill -0 "${apid[2]}" 2>/dev/null || break; sleep 0.1; done
+wait "${apid[2]}"
+rc=$?
+check "... then stops with exit 0" eq "$rc" 0
+check "... with the deploy finished: 3.0.0 is live" eq "$(readlink "$a2/srv/web/current")" "releases/3.0.0"
+{ wait "$dpid"; } 2>/dev/null
+start_agent 2
+check "... and its result is delivered after the restart" wait_for 30 no_pending
 
 # Revoked: stays out.
 RW hosts revoke "$(host_id 3)" >/dev/null
