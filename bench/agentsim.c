@@ -293,6 +293,7 @@ admin_accept(const char *url, uint64_t host_id)
 		if (nng_req0_open(&s) != 0 || nng_dial(s, url, NULL, 0) != 0)
 			return -ECONNREFUSED;
 		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
+		nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 10000);
 		open = true;
 	}
 	acc.host_id = host_id;

@@ -23,7 +23,7 @@ ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 probe() { # probe DESCRIPTION URL KIND REGEX
 	local out
-	out=$("$PROBE" "$2" "$3" 2>&1)
+	out=$(timeout 30 "$PROBE" "$2" "$3" 2>&1)
 	if grep -Eq -- "$4" <<<"$out"; then ok "$1"; else not_ok "$1"; echo "  got: $out" >&2; fi
 }
 

@@ -29,6 +29,9 @@ exchange(const char *url, const void *buf, size_t len)
 		return 1;
 	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
+	/* One attempt: a peer that drops the connection must not see it again. */
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
 	rv = nng_send(s, (void *)buf, len, 0);
 	if (rv == 0)
