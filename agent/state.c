@@ -15,8 +15,9 @@
  */
 #include "state.h"
 
+#include "sqldb.h"
+
 #include <limits.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 struct state {
@@ -46,62 +47,12 @@ static const char *const migrations[] = {
         " error TEXT NOT NULL, created_usec INTEGER NOT NULL);",
 };
 
-static int
-sql_errno(sqlite3 *db)
-{
-	switch (sqlite3_errcode(db)) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return -EACCES;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
-
-static int
-exec_sql(struct state *s, const char *sql)
-{
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : sql_errno(s->db);
-}
-
-static void
-finalizep(sqlite3_stmt **st)
-{
-	sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_ _cleanup_(finalizep)
-
-static int
-prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
-{
-	return sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : sql_errno(s->db);
-}
-
-static void
-copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
-}
-
 int
 state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 {
 	char path[PATH_MAX];
 	struct state *s;
-	sqlite3_stmt *st = NULL;
-	int version, r;
+	int r;
 
 	r = mkdir_p(state_dir, 0700);
 	if (r < 0)
@@ -113,50 +64,10 @@ state_open(const char *state_dir, struct state **ret, struct rw_err *err)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	if (sqlite3_open_v2(path, &s->db,
-	            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-	            NULL) != SQLITE_OK) {
-		r = rw_err_set(err, -EIO, "cannot open state database %s: %s", path,
-		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	r = sqldb_open(
+	        path, "state database", "agent", migrations, ELEMENTSOF(migrations), &s->db, err);
+	if (r < 0)
 		goto fail;
-	}
-	chmod(path, 0600);
-	sqlite3_busy_timeout(s->db, 10000);
-	r = exec_sql(s,
-	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	        "PRAGMA foreign_keys=ON;");
-	if (r < 0) {
-		rw_err_set(
-		        err, r, "cannot set up state database %s: %s", path, sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	if (prepare(s, "PRAGMA user_version", &st) < 0 || sqlite3_step(st) != SQLITE_ROW) {
-		r = rw_err_set(err, sql_errno(s->db), "state database %s is unreadable: %s", path,
-		        sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
-		goto fail;
-	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > (int)ELEMENTSOF(migrations)) {
-		r = rw_err_set(err, -EPROTO,
-		        "state database %s has schema %d, newer than this agent knows (%zu)", path,
-		        version, ELEMENTSOF(migrations));
-		goto fail;
-	}
-	for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
-		char pragma[64];
-
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
-		if (exec_sql(s, "BEGIN IMMEDIATE") < 0 || exec_sql(s, migrations[v]) < 0 ||
-		        exec_sql(s, pragma) < 0 || exec_sql(s, "COMMIT") < 0) {
-			r = rw_err_set(err, sql_errno(s->db),
-			        "cannot migrate state database %s to schema %d: %s", path, v + 1,
-			        sqlite3_errmsg(s->db));
-			exec_sql(s, "ROLLBACK");
-			goto fail;
-		}
-	}
 	*ret = s;
 	return 0;
 fail:
@@ -176,19 +87,19 @@ state_close(struct state *s)
 int
 state_begin(struct state *s)
 {
-	return exec_sql(s, "BEGIN IMMEDIATE");
+	return sqldb_exec(s->db, "BEGIN IMMEDIATE");
 }
 
 int
 state_commit(struct state *s)
 {
-	return exec_sql(s, "COMMIT");
+	return sqldb_exec(s->db, "COMMIT");
 }
 
 void
 state_rollback(struct state *s)
 {
-	(void)exec_sql(s, "ROLLBACK");
+	(void)sqldb_exec(s->db, "ROLLBACK");
 }
 
 /* Walks all accepted versions: SQL cannot order by our version rules. */
@@ -199,21 +110,21 @@ state_highest_accepted(struct state *s, const char *app, char ret[static VERSION
 	char best[VERSION_MAX + 1] = "";
 	int r;
 
-	r = prepare(s, "SELECT version FROM accepted WHERE app = ?", &st);
+	r = sqldb_prepare(s->db, "SELECT version FROM accepted WHERE app = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		char v[VERSION_MAX + 1];
 
-		copy_col(st, 0, v, sizeof(v));
+		sqldb_copy_text(st, 0, v, sizeof(v));
 		if (!version_is_valid(v))
 			continue;
 		if (!best[0] || version_compare(v, best) > 0)
 			strcpy(best, v);
 	}
 	if (r != SQLITE_DONE)
-		return sql_errno(s->db);
+		return sqldb_errno(s->db);
 	strcpy(ret, best);
 	return 0;
 }
@@ -224,7 +135,7 @@ state_accepted_hash(struct state *s, const char *app, const char *version, uint8
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s, "SELECT blake2b FROM accepted WHERE app = ? AND version = ?", &st);
+	r = sqldb_prepare(s->db, "SELECT blake2b FROM accepted WHERE app = ? AND version = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -233,7 +144,7 @@ state_accepted_hash(struct state *s, const char *app, const char *version, uint8
 	if (r == SQLITE_DONE)
 		return -ENOENT;
 	if (r != SQLITE_ROW)
-		return sql_errno(s->db);
+		return sqldb_errno(s->db);
 	if (sqlite3_column_bytes(st, 0) != 64)
 		return -EBADMSG;
 	memcpy(ret, sqlite3_column_blob(st, 0), 64);
@@ -246,7 +157,7 @@ state_record_accepted(struct state *s, const char *app, const char *version, con
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT INTO accepted (app, version, blake2b, accepted_usec) VALUES (?, ?, ?, ?)"
 	        " ON CONFLICT (app, version) DO NOTHING",
 	        &st);
@@ -256,7 +167,7 @@ state_record_accepted(struct state *s, const char *app, const char *version, con
 	sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, hash, 64, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_realtime_usec());
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -266,8 +177,8 @@ state_get_app(struct state *s, const char *app, struct app_record *ret)
 	struct app_record a = {0};
 	int r;
 
-	r = prepare(
-	        s, "SELECT current, previous, health, health_usec FROM apps WHERE app = ?", &st);
+	r = sqldb_prepare(s->db,
+	        "SELECT current, previous, health, health_usec FROM apps WHERE app = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -275,10 +186,10 @@ state_get_app(struct state *s, const char *app, struct app_record *ret)
 	if (r == SQLITE_DONE)
 		return -ENOENT;
 	if (r != SQLITE_ROW)
-		return sql_errno(s->db);
-	copy_col(st, 0, a.current, sizeof(a.current));
-	copy_col(st, 1, a.previous, sizeof(a.previous));
-	copy_col(st, 2, a.health, sizeof(a.health));
+		return sqldb_errno(s->db);
+	sqldb_copy_text(st, 0, a.current, sizeof(a.current));
+	sqldb_copy_text(st, 1, a.previous, sizeof(a.previous));
+	sqldb_copy_text(st, 2, a.health, sizeof(a.health));
 	a.health_usec = (uint64_t)sqlite3_column_int64(st, 3);
 	*ret = a;
 	return 0;
@@ -290,7 +201,7 @@ state_set_app(struct state *s, const char *app, const struct app_record *a)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT INTO apps (app, current, previous, health, health_usec)"
 	        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET"
 	        " current = excluded.current, previous = excluded.previous,"
@@ -303,7 +214,7 @@ state_set_app(struct state *s, const char *app, const struct app_record *a)
 	sqlite3_bind_text(st, 3, a->previous, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, a->health[0] ? a->health : "unknown", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)a->health_usec);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -327,7 +238,7 @@ state_inflight_get(struct state *s, const char *app, struct inflight *ret)
 	struct inflight in = {0};
 	int r, phase;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "SELECT op, from_version, to_version, phase, started_usec, pid FROM inflight"
 	        " WHERE app = ?",
 	        &st);
@@ -338,10 +249,10 @@ state_inflight_get(struct state *s, const char *app, struct inflight *ret)
 	if (r == SQLITE_DONE)
 		return -ENOENT;
 	if (r != SQLITE_ROW)
-		return sql_errno(s->db);
-	copy_col(st, 0, in.op, sizeof(in.op));
-	copy_col(st, 1, in.from, sizeof(in.from));
-	copy_col(st, 2, in.to, sizeof(in.to));
+		return sqldb_errno(s->db);
+	sqldb_copy_text(st, 0, in.op, sizeof(in.op));
+	sqldb_copy_text(st, 1, in.from, sizeof(in.from));
+	sqldb_copy_text(st, 2, in.to, sizeof(in.to));
 	phase = sqlite3_column_int(st, 3);
 	if (phase < INFLIGHT_STAGING || phase > INFLIGHT_ROLLING_BACK)
 		return -EBADMSG;
@@ -358,7 +269,7 @@ state_inflight_set(struct state *s, const char *app, const struct inflight *in)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT INTO inflight (app, op, from_version, to_version, phase, started_usec, pid)"
 	        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET op = excluded.op,"
 	        " from_version = excluded.from_version, to_version = excluded.to_version,"
@@ -374,7 +285,7 @@ state_inflight_set(struct state *s, const char *app, const struct inflight *in)
 	sqlite3_bind_int(st, 5, (int)in->phase);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)in->started_usec);
 	sqlite3_bind_int64(st, 7, in->pid);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -383,11 +294,11 @@ state_inflight_clear(struct state *s, const char *app)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s, "DELETE FROM inflight WHERE app = ?", &st);
+	r = sqldb_prepare(s->db, "DELETE FROM inflight WHERE app = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -396,7 +307,7 @@ state_history_add(struct state *s, const char *app, const struct history_entry *
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT INTO history (app, op, from_version, to_version, result, message,"
 	        " started_usec, finished_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	        &st);
@@ -410,7 +321,7 @@ state_history_add(struct state *s, const char *app, const struct history_entry *
 	sqlite3_bind_text(st, 6, h->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)h->started_usec);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)h->finished_usec);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -420,7 +331,7 @@ state_history_foreach(struct state *s, const char *app, unsigned limit,
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "SELECT id, app, op, from_version, to_version, result, message, started_usec,"
 	        " finished_usec FROM history WHERE (?1 IS NULL OR app = ?1)"
 	        " ORDER BY id DESC LIMIT ?2",
@@ -437,19 +348,19 @@ state_history_foreach(struct state *s, const char *app, unsigned limit,
 		int q;
 
 		h.id = sqlite3_column_int64(st, 0);
-		copy_col(st, 1, h.app, sizeof(h.app));
-		copy_col(st, 2, h.op, sizeof(h.op));
-		copy_col(st, 3, h.from, sizeof(h.from));
-		copy_col(st, 4, h.to, sizeof(h.to));
-		copy_col(st, 5, h.result, sizeof(h.result));
-		copy_col(st, 6, h.message, sizeof(h.message));
+		sqldb_copy_text(st, 1, h.app, sizeof(h.app));
+		sqldb_copy_text(st, 2, h.op, sizeof(h.op));
+		sqldb_copy_text(st, 3, h.from, sizeof(h.from));
+		sqldb_copy_text(st, 4, h.to, sizeof(h.to));
+		sqldb_copy_text(st, 5, h.result, sizeof(h.result));
+		sqldb_copy_text(st, 6, h.message, sizeof(h.message));
 		h.started_usec = (uint64_t)sqlite3_column_int64(st, 7);
 		h.finished_usec = (uint64_t)sqlite3_column_int64(st, 8);
 		q = cb(userdata, &h);
 		if (q < 0)
 			return q;
 	}
-	return r == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return r == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -458,7 +369,8 @@ state_command_id_get(struct state *s, uint64_t *ret)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s, "SELECT value FROM link_state WHERE key = 'highest_command_id'", &st);
+	r = sqldb_prepare(
+	        s->db, "SELECT value FROM link_state WHERE key = 'highest_command_id'", &st);
 	if (r < 0)
 		return r;
 	r = sqlite3_step(st);
@@ -467,7 +379,7 @@ state_command_id_get(struct state *s, uint64_t *ret)
 		return 0;
 	}
 	if (r != SQLITE_ROW)
-		return sql_errno(s->db);
+		return sqldb_errno(s->db);
 	*ret = (uint64_t)sqlite3_column_int64(st, 0);
 	return 0;
 }
@@ -480,14 +392,14 @@ state_command_id_set(struct state *s, uint64_t id)
 
 	if (id > INT64_MAX)
 		return -ERANGE;
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT INTO link_state (key, value) VALUES ('highest_command_id', ?1)"
 	        " ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)",
 	        &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -498,7 +410,7 @@ state_report_add(struct state *s, const struct state_report *rep)
 
 	if (rep->command_id > INT64_MAX)
 		return -ERANGE;
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "INSERT OR REPLACE INTO pending_reports (command_id, app, version, phase,"
 	        " elapsed_ms, error, created_usec) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	        &st);
@@ -512,16 +424,16 @@ state_report_add(struct state *s, const struct state_report *rep)
 	sqlite3_bind_text(st, 6, rep->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)now_realtime_usec());
 	if (sqlite3_step(st) != SQLITE_DONE)
-		return sql_errno(s->db);
+		return sqldb_errno(s->db);
 	/* Bounded: only the newest STATE_REPORTS_MAX results are kept. */
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "DELETE FROM pending_reports WHERE command_id NOT IN (SELECT command_id FROM"
 	        " pending_reports ORDER BY command_id DESC LIMIT ?)",
 	        &trim);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int(trim, 1, STATE_REPORTS_MAX);
-	return sqlite3_step(trim) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(trim) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -530,11 +442,11 @@ state_report_delete(struct state *s, uint64_t command_id)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s, "DELETE FROM pending_reports WHERE command_id = ?", &st);
+	r = sqldb_prepare(s->db, "DELETE FROM pending_reports WHERE command_id = ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)command_id);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 int
@@ -544,7 +456,7 @@ state_report_foreach(
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s,
+	r = sqldb_prepare(s->db,
 	        "SELECT command_id, app, version, phase, elapsed_ms, error FROM pending_reports"
 	        " ORDER BY command_id",
 	        &st);
@@ -555,16 +467,16 @@ state_report_foreach(
 		int q;
 
 		rep.command_id = (uint64_t)sqlite3_column_int64(st, 0);
-		copy_col(st, 1, rep.app, sizeof(rep.app));
-		copy_col(st, 2, rep.version, sizeof(rep.version));
+		sqldb_copy_text(st, 1, rep.app, sizeof(rep.app));
+		sqldb_copy_text(st, 2, rep.version, sizeof(rep.version));
 		rep.phase = sqlite3_column_int(st, 3);
 		rep.elapsed_ms = (uint64_t)sqlite3_column_int64(st, 4);
-		copy_col(st, 5, rep.error, sizeof(rep.error));
+		sqldb_copy_text(st, 5, rep.error, sizeof(rep.error));
 		q = cb(userdata, &rep);
 		if (q < 0)
 			return q;
 	}
-	return r == SQLITE_DONE ? 0 : sql_errno(s->db);
+	return r == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
 const char *

@@ -4,8 +4,9 @@
  */
 #include "db.h"
 
+#include "sqldb.h"
+
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -99,125 +100,19 @@ now_ms(void)
 	return now_realtime_usec() / USEC_PER_MSEC;
 }
 
-static int
-sql_errno(sqlite3 *sql)
-{
-	switch (sqlite3_errcode(sql)) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return -EACCES;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
-
-static int
-exec_sql(struct db *db, const char *s)
-{
-	return sqlite3_exec(db->sql, s, NULL, NULL, NULL) == SQLITE_OK ? 0 : sql_errno(db->sql);
-}
-
-static void
-finalizep(sqlite3_stmt **st)
-{
-	sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_ _cleanup_(finalizep)
-
-static int
-prepare(struct db *db, const char *s, sqlite3_stmt **ret)
-{
-	return sqlite3_prepare_v2(db->sql, s, -1, ret, NULL) == SQLITE_OK ? 0 : sql_errno(db->sql);
-}
-
-static int
-step_done(struct db *db, sqlite3_stmt *st)
-{
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_errno(db->sql);
-}
-
-static void
-copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	strbuf_printf(dst, size, "%s", t ? (const char *)t : "");
-}
-
-static char *
-dup_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return strdup(t ? (const char *)t : "");
-}
-
 int
 db_open(const char *path, struct db **ret, struct rw_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	struct db *db;
-	int version, r;
+	int r;
 
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
-	if (sqlite3_open_v2(path, &db->sql,
-	            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
-	                    SQLITE_OPEN_FULLMUTEX,
-	            NULL) != SQLITE_OK) {
-		r = rw_err_set(err, -EIO, "cannot open database %s: %s", path,
-		        db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+	r = sqldb_open(
+	        path, "database", "coordinator", migrations, ELEMENTSOF(migrations), &db->sql, err);
+	if (r < 0)
 		goto fail;
-	}
-	(void)chmod(path, 0600);
-	sqlite3_busy_timeout(db->sql, 10000);
-	r = exec_sql(db,
-	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	        "PRAGMA foreign_keys=ON;");
-	if (r < 0) {
-		rw_err_set(err, r, "cannot set up database %s: %s", path, sqlite3_errmsg(db->sql));
-		goto fail;
-	}
-	if (prepare(db, "PRAGMA user_version", &st) < 0 || sqlite3_step(st) != SQLITE_ROW) {
-		r = rw_err_set(err, sql_errno(db->sql), "database %s is unreadable: %s", path,
-		        sqlite3_errmsg(db->sql));
-		sqlite3_finalize(st);
-		goto fail;
-	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > (int)ELEMENTSOF(migrations)) {
-		r = rw_err_set(err, -EPROTO,
-		        "database %s has schema %d, newer than this coordinator knows (%zu)", path,
-		        version, ELEMENTSOF(migrations));
-		goto fail;
-	}
-	for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
-		char pragma[64];
-
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
-		if (exec_sql(db, "BEGIN IMMEDIATE") < 0 || exec_sql(db, migrations[v]) < 0 ||
-		        exec_sql(db, pragma) < 0 || exec_sql(db, "COMMIT") < 0) {
-			r = rw_err_set(err, sql_errno(db->sql),
-			        "cannot migrate database %s to schema %d: %s", path, v + 1,
-			        sqlite3_errmsg(db->sql));
-			(void)exec_sql(db, "ROLLBACK");
-			goto fail;
-		}
-	}
 	*ret = db;
 	return 0;
 fail:
@@ -237,19 +132,19 @@ db_close(struct db *db)
 int
 db_begin(struct db *db)
 {
-	return exec_sql(db, "BEGIN IMMEDIATE");
+	return sqldb_exec(db->sql, "BEGIN IMMEDIATE");
 }
 
 int
 db_commit(struct db *db)
 {
-	return exec_sql(db, "COMMIT");
+	return sqldb_exec(db->sql, "COMMIT");
 }
 
 void
 db_rollback(struct db *db)
 {
-	(void)exec_sql(db, "ROLLBACK");
+	(void)sqldb_exec(db->sql, "ROLLBACK");
 }
 
 #define HOST_COLUMNS                                                                               \
@@ -265,14 +160,14 @@ read_host(sqlite3_stmt *st, struct host_row *ret)
 	if (sqlite3_column_bytes(st, 1) != 32)
 		return -EBADMSG;
 	memcpy(h.key, sqlite3_column_blob(st, 1), 32);
-	copy_col(st, 2, h.hostname, sizeof(h.hostname));
-	h.labels = dup_col(st, 3);
-	h.apps = dup_col(st, 4);
+	sqldb_copy_text(st, 2, h.hostname, sizeof(h.hostname));
+	h.labels = sqldb_dup_text(st, 3);
+	h.apps = sqldb_dup_text(st, 4);
 	if (!h.labels || !h.apps) {
 		host_row_done(&h);
 		return -ENOMEM;
 	}
-	copy_col(st, 5, h.agent_version, sizeof(h.agent_version));
+	sqldb_copy_text(st, 5, h.agent_version, sizeof(h.agent_version));
 	if (host_state_from_string((const char *)sqlite3_column_text(st, 6), &h.state) < 0) {
 		host_row_done(&h);
 		return -EBADMSG;
@@ -292,7 +187,7 @@ host_query_one(struct db *db, sqlite3_stmt *st, struct host_row *ret)
 	if (r == SQLITE_DONE)
 		return -ENOENT;
 	if (r != SQLITE_ROW)
-		return sql_errno(db->sql);
+		return sqldb_errno(db->sql);
 	return read_host(st, ret);
 }
 
@@ -300,7 +195,8 @@ int
 db_host_by_key(struct db *db, const uint8_t key[static 32], struct host_row *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_key = ?", &st);
+	int r = sqldb_prepare(
+	        db->sql, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_key = ?", &st);
 
 	if (r < 0)
 		return r;
@@ -312,7 +208,7 @@ int
 db_host_by_id(struct db *db, int64_t id, struct host_row *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts WHERE id = ?", &st);
+	int r = sqldb_prepare(db->sql, "SELECT " HOST_COLUMNS " FROM hosts WHERE id = ?", &st);
 
 	if (r < 0)
 		return r;
@@ -332,7 +228,7 @@ db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hos
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "INSERT INTO hosts (host_key, hostname, labels, agent_version, state, enrolled_ms)"
 	        " VALUES (?, ?, ?, ?, 'pending', ?)",
 	        &st);
@@ -343,7 +239,7 @@ db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hos
 	sqlite3_bind_text(st, 3, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, agent_version ? agent_version : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)when_ms);
-	r = step_done(db, st);
+	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		goto fail;
 	id = sqlite3_last_insert_rowid(db->sql);
@@ -368,7 +264,7 @@ db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "UPDATE hosts SET hostname = ?, labels = ?, agent_version = ?,"
 	        " apps = coalesce(?, apps) WHERE id = ?",
 	        &st);
@@ -382,7 +278,7 @@ db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char
 	else
 		sqlite3_bind_null(st, 4);
 	sqlite3_bind_int64(st, 5, id);
-	r = step_done(db, st);
+	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		return r;
 	return sqlite3_changes(db->sql) == 1 ? 0 : -ENOENT;
@@ -414,12 +310,12 @@ db_host_set_state(
 		r = -EPERM;
 		goto fail;
 	}
-	r = prepare(db, "UPDATE hosts SET state = ? WHERE id = ?", &st);
+	r = sqldb_prepare(db->sql, "UPDATE hosts SET state = ? WHERE id = ?", &st);
 	if (r < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, host_state_to_string(state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	r = step_done(db, st);
+	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		goto fail;
 	snprintf(target, sizeof(target), "host:%" PRId64, id);
@@ -452,11 +348,11 @@ db_host_accept(struct db *db, int64_t id, const char *actor)
 		r = h.state == HOST_REVOKED ? -EPERM : -EALREADY;
 		goto fail;
 	}
-	r = prepare(db, "UPDATE hosts SET state = 'down' WHERE id = ?", &st);
+	r = sqldb_prepare(db->sql, "UPDATE hosts SET state = 'down' WHERE id = ?", &st);
 	if (r < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	r = step_done(db, st);
+	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		goto fail;
 	snprintf(target, sizeof(target), "host:%" PRId64, id);
@@ -480,7 +376,7 @@ db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?), apps = coalesce(?, apps)"
 	        " WHERE id = ?",
 	        &st);
@@ -494,7 +390,7 @@ db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
 		else
 			sqlite3_bind_null(st, 2);
 		sqlite3_bind_int64(st, 3, t[i].id);
-		r = step_done(db, st);
+		r = sqldb_step_done(db->sql, st);
 		if (r < 0)
 			goto fail;
 	}
@@ -510,14 +406,14 @@ db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db, "UPDATE hosts SET last_command_id = ? WHERE id = ? AND last_command_id < ?",
-	        &st);
+	r = sqldb_prepare(db->sql,
+	        "UPDATE hosts SET last_command_id = ? WHERE id = ? AND last_command_id < ?", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)command_id);
 	sqlite3_bind_int64(st, 2, id);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)command_id);
-	r = step_done(db, st);
+	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		return r;
 	/* Command ids only grow: an older or equal id changes nothing. */
@@ -530,7 +426,7 @@ db_hosts_foreach(struct db *db, int (*cb)(void *userdata, const struct host_row 
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY id", &st);
+	r = sqldb_prepare(db->sql, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY id", &st);
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -544,7 +440,7 @@ db_hosts_foreach(struct db *db, int (*cb)(void *userdata, const struct host_row 
 		if (q < 0)
 			return q;
 	}
-	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+	return r == SQLITE_DONE ? 0 : sqldb_errno(db->sql);
 }
 
 int
@@ -554,7 +450,7 @@ db_audit(struct db *db, const char *actor, const char *action, const char *targe
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "INSERT INTO audit (at_ms, actor, action, target, detail)"
 	        " VALUES (?, ?, ?, ?, ?)",
 	        &st);
@@ -568,7 +464,7 @@ db_audit(struct db *db, const char *actor, const char *action, const char *targe
 		sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 5);
-	return step_done(db, st);
+	return sqldb_step_done(db->sql, st);
 }
 
 int
@@ -578,7 +474,7 @@ db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned li
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "SELECT id, at_ms, actor, action, target, detail FROM audit"
 	        " WHERE id > ? AND at_ms >= ? ORDER BY id LIMIT ?",
 	        &st);
@@ -593,16 +489,16 @@ db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned li
 
 		a.id = sqlite3_column_int64(st, 0);
 		a.at_ms = (uint64_t)sqlite3_column_int64(st, 1);
-		copy_col(st, 2, a.actor, sizeof(a.actor));
-		copy_col(st, 3, a.action, sizeof(a.action));
-		copy_col(st, 4, a.target, sizeof(a.target));
-		a.detail = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : dup_col(st, 5);
+		sqldb_copy_text(st, 2, a.actor, sizeof(a.actor));
+		sqldb_copy_text(st, 3, a.action, sizeof(a.action));
+		sqldb_copy_text(st, 4, a.target, sizeof(a.target));
+		a.detail = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : sqldb_dup_text(st, 5);
 		q = cb(userdata, &a);
 		free(a.detail);
 		if (q < 0)
 			return q;
 	}
-	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+	return r == SQLITE_DONE ? 0 : sqldb_errno(db->sql);
 }
 
 void
@@ -626,7 +522,7 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "INSERT INTO deployments (kind, app, version, manifest_url, actor, created_ms)"
 	        " VALUES (?, ?, ?, ?, ?, ?)",
 	        &dep);
@@ -638,13 +534,15 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
 	sqlite3_bind_text(dep, 4, manifest_url ? manifest_url : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(dep, 5, actor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(dep, 6, (sqlite3_int64)now_ms());
-	r = step_done(db, dep);
+	r = sqldb_step_done(db->sql, dep);
 	if (r < 0)
 		goto fail;
 	id = sqlite3_last_insert_rowid(db->sql);
-	if ((r = prepare(db, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) < 0 ||
-	        (r = prepare(db, "UPDATE hosts SET last_command_id = ? WHERE id = ?", &bump)) < 0 ||
-	        (r = prepare(db,
+	if ((r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) <
+	                0 ||
+	        (r = sqldb_prepare(db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?",
+	                 &bump)) < 0 ||
+	        (r = sqldb_prepare(db->sql,
 	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms)"
 	                 " VALUES (?, ?, ?, 'queued', ?)",
 	                 &task)) < 0)
@@ -662,14 +560,14 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
 		sqlite3_reset(bump);
 		sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
 		sqlite3_bind_int64(bump, 2, host_ids[i]);
-		if ((r = step_done(db, bump)) < 0)
+		if ((r = sqldb_step_done(db->sql, bump)) < 0)
 			goto fail;
 		sqlite3_reset(task);
 		sqlite3_bind_int64(task, 1, id);
 		sqlite3_bind_int64(task, 2, host_ids[i]);
 		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
 		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
-		if ((r = step_done(db, task)) < 0)
+		if ((r = sqldb_step_done(db->sql, task)) < 0)
 			goto fail;
 		ret_command_ids[i] = cid;
 	}
@@ -708,7 +606,7 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "SELECT deployment_id, state FROM tasks WHERE host_id = ? AND command_id = ?", &q);
 	if (r < 0)
 		goto fail;
@@ -724,7 +622,7 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 		db_rollback(db);
 		return 0;
 	}
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "UPDATE tasks SET state = ?, phase = CASE WHEN ? < 0 THEN phase ELSE ? END,"
 	        " error = coalesce(?, error), updated_ms = ? WHERE host_id = ? AND command_id = ?",
 	        &st);
@@ -740,7 +638,7 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms());
 	sqlite3_bind_int64(st, 6, host_id);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)command_id);
-	if ((r = step_done(db, st)) < 0)
+	if ((r = sqldb_step_done(db->sql, st)) < 0)
 		goto fail;
 	if (task_state_is_final(state)) {
 		char target[64], action[32];
@@ -769,13 +667,13 @@ read_task(sqlite3_stmt *st, struct task_row *ret)
 	t.deployment_id = sqlite3_column_int64(st, 0);
 	t.host_id = sqlite3_column_int64(st, 1);
 	t.command_id = (uint64_t)sqlite3_column_int64(st, 2);
-	copy_col(st, 3, t.state, sizeof(t.state));
+	sqldb_copy_text(st, 3, t.state, sizeof(t.state));
 	t.phase = sqlite3_column_int(st, 4);
-	t.error = dup_col(st, 5);
-	copy_col(st, 6, t.kind, sizeof(t.kind));
-	copy_col(st, 7, t.app, sizeof(t.app));
-	copy_col(st, 8, t.version, sizeof(t.version));
-	t.manifest_url = dup_col(st, 9);
+	t.error = sqldb_dup_text(st, 5);
+	sqldb_copy_text(st, 6, t.kind, sizeof(t.kind));
+	sqldb_copy_text(st, 7, t.app, sizeof(t.app));
+	sqldb_copy_text(st, 8, t.version, sizeof(t.version));
+	t.manifest_url = sqldb_dup_text(st, 9);
 	if (!t.error || !t.manifest_url) {
 		task_row_done(&t);
 		return -ENOMEM;
@@ -805,7 +703,7 @@ tasks_query(struct db *db, sqlite3_stmt *st, int (*cb)(void *userdata, const str
 	}
 	if (ret_n)
 		*ret_n = n;
-	return r == SQLITE_DONE ? 0 : sql_errno(db->sql);
+	return r == SQLITE_DONE ? 0 : sqldb_errno(db->sql);
 }
 
 int
@@ -816,7 +714,7 @@ db_deployment_foreach_task(struct db *db, int64_t deployment_id,
 	size_t n = 0;
 	int r;
 
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "SELECT " TASK_COLUMNS " FROM tasks t JOIN deployments d ON d.id = t.deployment_id"
 	        " WHERE t.deployment_id = ? ORDER BY t.host_id",
 	        &st);
@@ -836,7 +734,7 @@ db_tasks_foreach_unfinished(
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(db,
+	r = sqldb_prepare(db->sql,
 	        "SELECT " TASK_COLUMNS " FROM tasks t JOIN deployments d ON d.id = t.deployment_id"
 	        " WHERE t.state IN ('queued', 'sent') ORDER BY t.id",
 	        &st);
