@@ -5,7 +5,7 @@
  *
  *   agentsim --url URL --agents N [--token T] [--admin URL] [--ca FILE]
  *            [--interval-ms MS] [--duration-s S] [--seed S] [--first N]
- *            [--labels k=v,...]
+ *            [--warmup-s S] [--kill N]
  *
  * Each agent has its own nng req socket (its own connection) and an Ed25519
  * key derived from --seed and its index, so a second run presents the same
@@ -15,7 +15,15 @@
  * --duration-s. At the end it prints one line of figures:
  *
  *   agents=N welcomed=W pending=P refused=R heartbeats=H errors=E
- *   rtt_p50_ms=.. rtt_p99_ms=.. rtt_max_ms=.. rate_per_s=..
+ *   rtt_p50_ms=.. rtt_p99_ms=.. rtt_max_ms=.. rate_per_s=.. enrol_s=..
+ *
+ * With --warmup-s, round trips count only from the moment every agent was
+ * welcomed plus that many seconds (steady state, not the enrolment storm);
+ * --duration-s then runs from there. With --kill N (needs --admin), the last
+ * N agents close their connections after the measurement while the others
+ * keep heartbeating, and agentsim asks the coordinator every 100 ms until it
+ * reports all N down, adding killed=N down_after_s=.. (or down_after_s=none
+ * when they were not all down within 60 s).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,13 +56,16 @@ struct agent {
 	bool pending;
 	bool in_flight;
 	bool sending; /* the aio runs the send half of a request */
+	bool killed;
 };
 
 static struct {
 	const char *url, *token, *admin, *ca, *labels;
 	unsigned n, first;
-	uint64_t interval_usec, duration_usec;
+	uint64_t interval_usec, duration_usec, warmup_usec;
 	uint64_t seed;
+	unsigned kill;
+	bool warmup;
 } opt = {.n = 10, .interval_usec = 5 * USEC_PER_SEC, .duration_usec = 10 * USEC_PER_SEC};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -275,12 +286,12 @@ agent_cb(void *arg)
 	set_in_flight(a, false);
 }
 
+/* One admin request over --admin; the decoded reply in *ret. */
 static int
-admin_accept(const char *url, uint64_t host_id)
+admin_call(const char *url, Rollwave__AdminRequest *req, Rollwave__Envelope **ret)
 {
-	Rollwave__Envelope env = ROLLWAVE__ENVELOPE__INIT, *reply = NULL;
-	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
-	Rollwave__AdminRequest__HostAccept acc = ROLLWAVE__ADMIN_REQUEST__HOST_ACCEPT__INIT;
+	Rollwave__Envelope env = ROLLWAVE__ENVELOPE__INIT;
+	static uint64_t msgid;
 	static nng_socket s;
 	static bool open;
 	_cleanup_free_ void *buf = NULL;
@@ -296,13 +307,10 @@ admin_accept(const char *url, uint64_t host_id)
 		nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 10000);
 		open = true;
 	}
-	acc.host_id = host_id;
-	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT;
-	req.host_accept = &acc;
 	env.protocol_version = WIRE_PROTOCOL_VERSION;
-	env.message_id = host_id;
+	env.message_id = ++msgid;
 	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST;
-	env.admin_request = &req;
+	env.admin_request = req;
 	if (wire_encode(&env, &buf, &len) < 0)
 		return -EINVAL;
 	rv = nng_send(s, buf, len, 0);
@@ -310,12 +318,33 @@ admin_accept(const char *url, uint64_t host_id)
 		rv = nng_recv(s, &rbuf, &rlen, NNG_FLAG_ALLOC);
 	if (rv != 0)
 		return -EIO;
-	rv = wire_decode(rbuf, rlen, &reply, &err);
+	rv = wire_decode(rbuf, rlen, ret, &err);
 	nng_free(rbuf, rlen);
 	if (rv < 0)
 		return rv;
-	rv = reply->body_case == ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE &&
-	                reply->admin_response->response_case ==
+	if ((*ret)->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE) {
+		wire_free(*ret);
+		*ret = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int
+admin_accept(const char *url, uint64_t host_id)
+{
+	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
+	Rollwave__AdminRequest__HostAccept acc = ROLLWAVE__ADMIN_REQUEST__HOST_ACCEPT__INIT;
+	Rollwave__Envelope *reply = NULL;
+	int rv;
+
+	acc.host_id = host_id;
+	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT;
+	req.host_accept = &acc;
+	rv = admin_call(url, &req, &reply);
+	if (rv < 0)
+		return rv;
+	rv = reply->admin_response->response_case ==
 	                        ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ACK
 	        ? 0
 	        : -EPERM;
@@ -331,6 +360,82 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Starts what is due: Hello for new agents, accepts for pending ones,
+ * heartbeats for the others. */
+static void
+sim_step(struct agent *agents, unsigned n, uint64_t now)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct agent *a = &agents[i];
+
+		if (a->killed || get_in_flight(a) || a->next_usec > now)
+			continue;
+		if (a->phase == S_DONE && a->pending && opt.admin && a->host_id) {
+			if (admin_accept(opt.admin, a->host_id) == 0)
+				a->phase = S_HELLO;
+			else
+				a->next_usec = now + USEC_PER_SEC;
+			continue;
+		}
+		if (a->phase == S_HELLO)
+			send_hello(a);
+		else if (a->phase == S_HEARTBEAT && a->host_id)
+			send_heartbeat(a);
+	}
+}
+
+static bool
+host_is_down(uint64_t host_id)
+{
+	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
+	Rollwave__AdminRequest__GetHost get = ROLLWAVE__ADMIN_REQUEST__GET_HOST__INIT;
+	Rollwave__Envelope *reply = NULL;
+	bool down;
+
+	get.host_id = host_id;
+	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_HOST;
+	req.get_host = &get;
+	if (admin_call(opt.admin, &req, &reply) < 0)
+		return false;
+	down = reply->admin_response->response_case ==
+	                ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST &&
+	        reply->admin_response->host_list->n_hosts == 1 &&
+	        reply->admin_response->host_list->hosts[0]->state == ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	wire_free(reply);
+	return down;
+}
+
+/* Kills the last k agents (their connections close, they say nothing more)
+ * while the others keep heartbeating, and returns how long the coordinator
+ * took to report all of them down; 0 if not within 60 s. */
+static uint64_t
+kill_and_wait(struct agent *agents, unsigned n, unsigned k)
+{
+	uint64_t killed_at, next_check = 0;
+	unsigned down = 0;
+
+	for (unsigned i = n - k; i < n; i++) {
+		agents[i].killed = true;
+		nng_aio_stop(agents[i].aio);
+		nng_close(agents[i].sock);
+	}
+	killed_at = now_monotonic_usec();
+	while (now_monotonic_usec() - killed_at < 60 * USEC_PER_SEC) {
+		uint64_t now = now_monotonic_usec();
+
+		sim_step(agents, n, now);
+		if (now >= next_check) {
+			next_check = now + 100 * USEC_PER_MSEC;
+			while (down < k && host_is_down(agents[n - k + down].host_id))
+				down++;
+			if (down == k)
+				return now_monotonic_usec() - killed_at;
+		}
+		nng_msleep(5);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -344,12 +449,15 @@ main(int argc, char **argv)
 	        {"interval-ms", required_argument, NULL, 'i'},
 	        {"duration-s", required_argument, NULL, 'd'},
 	        {"seed", required_argument, NULL, 's'},
+	        {"warmup-s", required_argument, NULL, 'w'},
+	        {"kill", required_argument, NULL, 'k'},
 	        {},
 	};
 	nng_tls_config *tls = NULL;
 	struct agent *agents;
 	struct rlimit rl;
-	uint64_t start, end, v;
+	uint64_t measured = 0;
+	uint64_t start, end, v, measure_start = 0, enrolled_usec = 0, down_after_usec = 0;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -371,6 +479,8 @@ main(int argc, char **argv)
 		case 'i':
 		case 'd':
 		case 's':
+		case 'w':
+		case 'k':
 			if (parse_uint64(optarg, &v) < 0) {
 				fprintf(stderr, "agentsim: bad number '%s'\n", optarg);
 				return 2;
@@ -383,6 +493,11 @@ main(int argc, char **argv)
 				opt.interval_usec = v * USEC_PER_MSEC;
 			else if (ch == 'd')
 				opt.duration_usec = v * USEC_PER_SEC;
+			else if (ch == 'w') {
+				opt.warmup_usec = v * USEC_PER_SEC;
+				opt.warmup = true;
+			} else if (ch == 'k')
+				opt.kill = (unsigned)v;
 			else
 				opt.seed = v;
 			break;
@@ -390,10 +505,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!opt.url || opt.n == 0 || opt.n > 100000) {
+	if (!opt.url || opt.n == 0 || opt.n > 100000 || opt.kill > opt.n ||
+	        (opt.kill && !opt.admin)) {
 		fprintf(stderr,
 		        "usage: agentsim --url URL --agents N [--token T] [--admin URL] "
-		        "[--ca FILE] [--interval-ms MS] [--duration-s S] [--seed S]\n");
+		        "[--ca FILE] [--interval-ms MS] [--duration-s S] [--seed S] "
+		        "[--first N] [--warmup-s S] [--kill N (with --admin)]\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -452,30 +569,45 @@ main(int argc, char **argv)
 
 	start = now_monotonic_usec();
 	end = start + opt.duration_usec;
-	measuring = true;
-	while (now_monotonic_usec() < end) {
+	measuring = !opt.warmup;
+	for (;;) {
 		uint64_t now = now_monotonic_usec();
 
-		for (unsigned i = 0; i < opt.n; i++) {
-			struct agent *a = &agents[i];
+		if (!measuring && !measure_start) {
+			unsigned w;
 
-			if (get_in_flight(a) || a->next_usec > now)
-				continue;
-			if (a->phase == S_DONE && a->pending && opt.admin && a->host_id) {
-				if (admin_accept(opt.admin, a->host_id) == 0)
-					a->phase = S_HELLO;
-				else
-					a->next_usec = now + USEC_PER_SEC;
-				continue;
+			pthread_mutex_lock(&lock);
+			w = welcomed;
+			pthread_mutex_unlock(&lock);
+			if (w >= opt.n) {
+				enrolled_usec = now - start;
+				measure_start = now + opt.warmup_usec;
+			} else if (now - start > 600 * USEC_PER_SEC) {
+				fprintf(stderr, "agentsim: only %u of %u agents welcomed after 600 s\n",
+				        w, opt.n);
+				break;
 			}
-			if (a->phase == S_HELLO)
-				send_hello(a);
-			else if (a->phase == S_HEARTBEAT && a->host_id)
-				send_heartbeat(a);
 		}
+		if (measure_start && !measuring && now >= measure_start) {
+			pthread_mutex_lock(&lock);
+			measuring = true;
+			heartbeats = 0;
+			pthread_mutex_unlock(&lock);
+			end = now + opt.duration_usec;
+		}
+		if (measuring && now >= end)
+			break;
+		sim_step(agents, opt.n, now);
 		nng_msleep(5);
 	}
+	pthread_mutex_lock(&lock);
 	measuring = false;
+	measured = heartbeats;
+	pthread_mutex_unlock(&lock);
+	if (!enrolled_usec && welcomed >= opt.n)
+		enrolled_usec = now_monotonic_usec() - start;
+	if (opt.kill)
+		down_after_usec = kill_and_wait(agents, opt.n, opt.kill);
 	for (unsigned i = 0; i < opt.n; i++) {
 		nng_aio_stop(agents[i].aio);
 		nng_close(agents[i].sock);
@@ -485,12 +617,19 @@ main(int argc, char **argv)
 	if (n_rtts)
 		qsort(rtts, n_rtts, sizeof(*rtts), cmp_u32);
 	printf("agents=%u welcomed=%u pending=%u refused=%u heartbeats=%" PRIu64
-	       " errors=%u rtt_p50_ms=%.2f rtt_p99_ms=%.2f rtt_max_ms=%.2f rate_per_s=%.1f\n",
-	        opt.n, welcomed, pending, refused, heartbeats, errors,
+	       " errors=%u rtt_p50_ms=%.2f rtt_p99_ms=%.2f rtt_max_ms=%.2f rate_per_s=%.1f"
+	       " enrol_s=%.2f",
+	        opt.n, welcomed, pending, refused, measured, errors,
 	        n_rtts ? rtts[n_rtts / 2] / 1000.0 : 0.0,
 	        n_rtts ? rtts[(size_t)((double)n_rtts * 0.99)] / 1000.0 : 0.0,
 	        n_rtts ? rtts[n_rtts - 1] / 1000.0 : 0.0,
-	        (double)heartbeats / ((double)opt.duration_usec / 1e6));
+	        (double)measured / ((double)opt.duration_usec / 1e6),
+	        (double)enrolled_usec / 1e6);
+	if (opt.kill && down_after_usec)
+		printf(" killed=%u down_after_s=%.2f", opt.kill, (double)down_after_usec / 1e6);
+	else if (opt.kill)
+		printf(" killed=%u down_after_s=none", opt.kill);
+	printf("\n");
 	pthread_mutex_unlock(&lock);
 	free(rtts);
 	free(agents);
