@@ -7,8 +7,6 @@
  *                        \--Poll, nothing to do--> PARKED --command or
  *                                                  timeout--> SEND
  */
-#include "server.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <nng/nng.h>
@@ -20,95 +18,11 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "db.h"
-#include "identity.h"
 #include "log.h"
+#include "server_private.h"
 #include "version.h"
-#include "wire.h"
 
-#define POLL_TIMEOUT_MS   25000
-#define MIN_IDLE_WORKERS  16
-#define MAX_WORKERS       30000
-#define MISSED_HEARTBEATS 3
-#define FLUSH_EVERY_MS    5000
-
-enum worker_state { W_RECV, W_SEND, W_PARKED, W_CLOSED };
-
-struct worker {
-	struct server *s;
-	nng_ctx ctx;
-	nng_aio *aio;
-	enum worker_state st;
-	int64_t parked_host;
-	uint64_t parked_msgid;
-	uint64_t park_deadline_ms;
-};
-
-struct session {
-	uint32_t pipe; /* 0: free slot */
-	bool challenged;
-	uint8_t nonce[WIRE_NONCE_LEN];
-	uint8_t host_key[WIRE_KEY_LEN];
-	bool token_ok;
-	char *hostname, *labels_json, *agent_version, *apps_json;
-	int64_t host_id; /* > 0 once authenticated */
-};
-
-/* A command waiting for its host's long poll, or for the host's answer. */
-struct pending_cmd {
-	struct pending_cmd *next;
-	uint64_t command_id;
-	bool rollback;
-	char app[APP_NAME_MAX + 1];
-	char version[VERSION_MAX + 1];
-	char *manifest_url;
-	uint32_t sent_pipe; /* the connection it was handed to; 0: not yet */
-};
-
-struct host_mem {
-	int64_t id;                /* 0: no such host */
-	struct pending_cmd *queue; /* oldest first */
-	enum host_state state;
-	uint64_t last_seen_ms;
-	bool seen_dirty;
-	char *apps_json; /* latest report, NULL if none since start */
-	bool apps_dirty;
-	uint32_t pipe; /* authenticated pipe, 0 if none */
-	bool up_dirty; /* came back up by heartbeat: the db still says down */
-};
-
-struct server {
-	const struct coordinator_config *cfg;
-	pthread_mutex_t lock;    /* everything below but the db */
-	pthread_mutex_t db_lock; /* the db handle */
-	struct db *db;
-	struct identity id;
-	char join_token[JOIN_TOKEN_MAX + 1];
-	uint64_t started_ms;
-	uint64_t last_flush_ms;
-
-	nng_socket agents;
-	nng_listener agents_listener;
-	nng_tls_config *tls;
-	struct worker **workers;
-	size_t n_workers;
-	size_t idle_workers;
-
-	struct session *sessions; /* open addressing on pipe id */
-	size_t sessions_cap, n_sessions;
-
-	struct host_mem *hosts; /* indexed by host id */
-	size_t hosts_cap;
-
-	nng_socket admin;
-	pthread_t admin_thread;
-	bool admin_running;
-	volatile bool stopping;
-
-	uint64_t n_requests, n_errors;
-};
-
-static uint64_t
+uint64_t
 now_ms(void)
 {
 	return now_realtime_usec() / USEC_PER_MSEC;
@@ -187,7 +101,7 @@ session_remove(struct server *s, uint32_t pipe)
 
 /* ---- hosts in memory ---- */
 
-static struct host_mem *
+struct host_mem *
 host_mem(struct server *s, int64_t id, bool create)
 {
 	if (id <= 0)
@@ -226,211 +140,6 @@ load_host_cb(void *userdata, const struct host_row *h)
 	/* Hosts that were up get a fresh grace period after a restart. */
 	m->last_seen_ms = h->state == HOST_UP ? s->started_ms : h->last_seen_ms;
 	return 0;
-}
-
-/* ---- JSON <-> protobuf for stored facts ---- */
-
-static char *
-labels_to_json(Rollwave__Label **labels, size_t n)
-{
-	json_t *o = json_object();
-	char *out;
-
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, labels[i]->key, json_string(labels[i]->value));
-	out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return out;
-}
-
-static char *
-apps_to_json(Rollwave__AppStatus **apps, size_t n)
-{
-	json_t *a = json_array();
-	char *out;
-
-	for (size_t i = 0; i < n; i++) {
-		json_t *rel = json_array();
-
-		for (size_t j = 0; j < apps[i]->n_releases; j++)
-			json_array_append_new(rel, json_string(apps[i]->releases[j]));
-		json_array_append_new(a,
-		        json_pack("{s:s, s:s, s:s, s:i, s:o}", "app", apps[i]->app, "current",
-		                apps[i]->current, "previous", apps[i]->previous, "health",
-		                (int)apps[i]->health, "releases", rel));
-	}
-	out = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	return out;
-}
-
-/* A response under construction owns everything it points to through this
- * list of allocations, freed at once after packing. */
-struct arena {
-	void **p;
-	size_t n, cap;
-};
-
-static void *
-arena_add(struct arena *a, void *ptr)
-{
-	if (!ptr)
-		return NULL;
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 64;
-		void **np = realloc(a->p, ncap * sizeof(void *));
-
-		if (!np) {
-			free(ptr);
-			return NULL;
-		}
-		a->p = np;
-		a->cap = ncap;
-	}
-	a->p[a->n++] = ptr;
-	return ptr;
-}
-
-static void *
-arena_alloc(struct arena *a, size_t size)
-{
-	return arena_add(a, calloc(1, size ? size : 1));
-}
-
-static char *
-arena_strdup(struct arena *a, const char *s)
-{
-	return arena_add(a, strdup(s ? s : ""));
-}
-
-static void
-arena_free(struct arena *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->p[i]);
-	free(a->p);
-	*a = (struct arena) {0};
-}
-
-static void
-labels_from_json(struct arena *a, const char *text, Rollwave__Label ***ret, size_t *ret_n)
-{
-	json_t *o = json_loads(text ? text : "{}", 0, NULL), *v;
-	const char *k;
-	size_t n = 0;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return;
-	}
-	*ret = arena_alloc(a, json_object_size(o) * sizeof(Rollwave__Label *));
-	json_object_foreach(o, k, v)
-	{
-		Rollwave__Label *l = arena_alloc(a, sizeof(*l));
-
-		if (!*ret || !l || !json_is_string(v) || n >= WIRE_LABELS_MAX)
-			break;
-		rollwave__label__init(l);
-		l->key = arena_strdup(a, k);
-		l->value = arena_strdup(a, json_string_value(v));
-		(*ret)[n++] = l;
-	}
-	*ret_n = n;
-	json_decref(o);
-}
-
-static void
-apps_from_json(struct arena *a, const char *text, Rollwave__AppStatus ***ret, size_t *ret_n)
-{
-	json_t *arr = json_loads(text ? text : "[]", 0, NULL), *o;
-	size_t i, n = 0;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		return;
-	}
-	*ret = arena_alloc(a, json_array_size(arr) * sizeof(Rollwave__AppStatus *));
-	json_array_foreach(arr, i, o)
-	{
-		Rollwave__AppStatus *st = arena_alloc(a, sizeof(*st));
-		json_t *rel = json_object_get(o, "releases"), *r;
-		size_t j;
-
-		if (!*ret || !st || n >= WIRE_APPS_MAX)
-			break;
-		rollwave__app_status__init(st);
-		st->app = arena_strdup(a, json_string_value(json_object_get(o, "app")));
-		st->current = arena_strdup(a, json_string_value(json_object_get(o, "current")));
-		st->previous = arena_strdup(a, json_string_value(json_object_get(o, "previous")));
-		st->health = (Rollwave__Health)json_integer_value(json_object_get(o, "health"));
-		st->releases = arena_alloc(a, json_array_size(rel) * sizeof(char *));
-		json_array_foreach(rel, j, r)
-		{
-			if (st->releases && j < WIRE_RELEASES_MAX)
-				st->releases[st->n_releases++] =
-				        arena_strdup(a, json_string_value(r));
-		}
-		(*ret)[n++] = st;
-	}
-	*ret_n = n;
-	json_decref(arr);
-}
-
-/* ---- replies ---- */
-
-static nng_msg *
-msg_from_env(const Rollwave__Envelope *env)
-{
-	_cleanup_free_ void *buf = NULL;
-	nng_msg *m = NULL;
-	size_t len;
-
-	if (wire_encode(env, &buf, &len) < 0)
-		return NULL;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return NULL;
-	if (nng_msg_append(m, buf, len) != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-static nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
-        _printf_(3, 4);
-static nng_msg *
-error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
-{
-	_cleanup_free_ void *buf = NULL;
-	char text[WIRE_TEXT_MAX];
-	nng_msg *m = NULL;
-	va_list ap;
-	size_t len;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (wire_error_encode(msgid, code, text, &buf, &len) < 0)
-		return NULL;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return NULL;
-	if (nng_msg_append(m, buf, len) != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-static void
-env_init(Rollwave__Envelope *env, uint64_t msgid)
-{
-	rollwave__envelope__init(env);
-	env->protocol_version = WIRE_PROTOCOL_VERSION;
-	env->message_id = msgid;
 }
 
 /* ---- agent requests (called with s->lock held) ---- */
@@ -641,7 +350,7 @@ on_heartbeat(struct server *s, struct host_mem *m, uint64_t msgid, const Rollwav
 	return ack_msg(msgid);
 }
 
-static void
+void
 pending_free(struct pending_cmd *p)
 {
 	if (!p)
@@ -664,7 +373,7 @@ queue_drop(struct host_mem *m, uint64_t command_id)
 		}
 }
 
-static void
+void
 queue_append(struct host_mem *m, struct pending_cmd *p)
 {
 	struct pending_cmd **pp = &m->queue;
@@ -703,7 +412,7 @@ command_msg(struct server *s, const struct pending_cmd *p, uint64_t msgid)
 
 /* The first command not yet handed to this connection, as a reply; NULL if
  * there is none. Called with s->lock held (takes the db lock). */
-static nng_msg *
+nng_msg *
 next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid)
 {
 	for (struct pending_cmd *p = m->queue; p; p = p->next) {
@@ -760,7 +469,7 @@ on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const ch
 	}
 }
 
-static void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
+void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
 
 /* Returns the reply, or NULL when the worker parked (a long poll). */
 static nng_msg *
@@ -823,10 +532,9 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 				return cmd;
 			/* Nothing to do: park until a command or the timeout. One
 			 * parked poll per host: a newer one answers the older. */
-			for (size_t i = 0; i < s->n_workers; i++)
-				if (s->workers[i]->st == W_PARKED &&
-				        s->workers[i]->parked_host == m->id)
-					worker_unpark(s, s->workers[i], NULL);
+			if (m->parked)
+				worker_unpark(s, m->parked, NULL);
+			m->parked = w;
 			w->parked_host = m->id;
 			w->parked_msgid = msgid;
 			w->park_deadline_ms = now_ms() + POLL_TIMEOUT_MS;
@@ -926,9 +634,13 @@ worker_cb(void *arg)
 }
 
 /* Called with s->lock held. */
-static void
+void
 worker_unpark(struct server *s, struct worker *w, nng_msg *reply)
 {
+	struct host_mem *m = host_mem(s, w->parked_host, false);
+
+	if (m && m->parked == w)
+		m->parked = NULL;
 	w->parked_host = 0;
 	if (!reply)
 		reply = empty_poll_msg(w->parked_msgid);
@@ -1000,753 +712,11 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 		if (m && m->pipe == pipe)
 			m->pipe = 0;
-		for (size_t i = 0; i < s->n_workers; i++)
-			if (s->workers[i]->st == W_PARKED &&
-			        s->workers[i]->parked_host == se->host_id)
-				worker_unpark(s, s->workers[i], NULL);
+		if (m && m->parked)
+			worker_unpark(s, m->parked, NULL);
 	}
 	session_remove(s, pipe);
 	pthread_mutex_unlock(&s->lock);
-}
-
-/* ---- admin socket ---- */
-
-static void
-admin_actor(nng_msg *req, char *buf, size_t size)
-{
-	nng_pipe p = nng_msg_get_pipe(req);
-	uint64_t uid = 0;
-	struct passwd *pw;
-
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
-		strbuf_printf(buf, size, "admin");
-		return;
-	}
-	pw = getpwuid((uid_t)uid);
-	if (pw)
-		strbuf_printf(buf, size, "admin:%s", pw->pw_name);
-	else
-		strbuf_printf(buf, size, "admin:uid=%" PRIu64, uid);
-}
-
-/* A copy of the in-memory host table, taken under the server lock, so that
- * code holding the db lock never needs the server lock (lock order: server
- * lock, then db lock; never the other way round). */
-struct host_snap {
-	bool known;
-	enum host_state state;
-	uint64_t last_seen_ms;
-	char *apps_json;
-};
-
-static struct host_snap *
-snapshot_take(struct server *s, size_t *ret_n)
-{
-	struct host_snap *snap;
-
-	pthread_mutex_lock(&s->lock);
-	snap = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*snap));
-	if (snap) {
-		for (size_t i = 1; i < s->hosts_cap; i++) {
-			if (!s->hosts[i].id)
-				continue;
-			snap[i].known = true;
-			snap[i].state = s->hosts[i].state;
-			snap[i].last_seen_ms = s->hosts[i].last_seen_ms;
-			if (s->hosts[i].apps_json)
-				snap[i].apps_json = strdup(s->hosts[i].apps_json);
-		}
-		*ret_n = s->hosts_cap;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return snap;
-}
-
-static void
-snapshot_free(struct host_snap *snap, size_t n)
-{
-	for (size_t i = 0; snap && i < n; i++)
-		free(snap[i].apps_json);
-	free(snap);
-}
-
-static const struct host_snap *
-snapshot_get(const struct host_snap *snap, size_t n, int64_t id)
-{
-	return snap && id > 0 && (size_t)id < n && snap[id].known ? &snap[id] : NULL;
-}
-
-struct host_list_ctx {
-	struct server *s;
-	const struct host_snap *snap;
-	size_t n_snap;
-	struct arena *a;
-	Rollwave__HostInfo **hosts;
-	size_t n, cap;
-	const char *selector;
-	bool pending_only;
-	int64_t only_id;
-};
-
-static bool
-labels_match(const char *labels_json, const char *selector)
-{
-	json_t *o;
-	bool ok = true;
-	char buf[WIRE_TEXT_MAX + 1], *save = NULL;
-
-	if (isempty(selector))
-		return true;
-	o = json_loads(labels_json ? labels_json : "{}", 0, NULL);
-	strbuf_printf(buf, sizeof(buf), "%s", selector);
-	for (char *t = strtok_r(buf, ",", &save); t && ok; t = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(t, '=');
-		const char *v;
-
-		if (!eq) {
-			ok = false;
-			break;
-		}
-		*eq = 0;
-		v = json_string_value(json_object_get(o, t));
-		ok = v && streq(v, eq + 1);
-	}
-	json_decref(o);
-	return ok;
-}
-
-static int
-host_list_cb(void *userdata, const struct host_row *h)
-{
-	struct host_list_ctx *c = userdata;
-	struct arena *a = c->a;
-	Rollwave__HostInfo *hi;
-	const struct host_snap *m;
-	static const Rollwave__HostState states[] = {
-	        [HOST_PENDING] = ROLLWAVE__HOST_STATE__HOST_STATE_PENDING,
-	        [HOST_UP] = ROLLWAVE__HOST_STATE__HOST_STATE_UP,
-	        [HOST_DOWN] = ROLLWAVE__HOST_STATE__HOST_STATE_DOWN,
-	        [HOST_REVOKED] = ROLLWAVE__HOST_STATE__HOST_STATE_REVOKED,
-	};
-	enum host_state st = h->state;
-	uint64_t seen = h->last_seen_ms;
-	const char *apps = h->apps;
-
-	if (c->only_id && h->id != c->only_id)
-		return 0;
-	m = snapshot_get(c->snap, c->n_snap, h->id);
-	if (m) {
-		st = m->state;
-		seen = m->last_seen_ms > seen ? m->last_seen_ms : seen;
-		if (m->apps_json)
-			apps = m->apps_json;
-	}
-	if (c->pending_only && st != HOST_PENDING)
-		return 0;
-	if (!labels_match(h->labels, c->selector))
-		return 0;
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-		Rollwave__HostInfo **n = arena_alloc(a, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		if (c->hosts)
-			memcpy(n, c->hosts, c->n * sizeof(*n));
-		c->hosts = n;
-		c->cap = ncap;
-	}
-	hi = arena_alloc(a, sizeof(*hi));
-	if (!hi)
-		return -ENOMEM;
-	rollwave__host_info__init(hi);
-	hi->id = (uint64_t)h->id;
-	hi->hostname = arena_strdup(a, h->hostname);
-	hi->state = st < _HOST_STATE_MAX ? states[st] : ROLLWAVE__HOST_STATE__HOST_STATE_UNKNOWN;
-	hi->last_seen_ms = seen;
-	hi->agent_version = arena_strdup(a, h->agent_version);
-	hi->host_key.len = 32;
-	hi->host_key.data = arena_alloc(a, 32);
-	if (hi->host_key.data)
-		memcpy(hi->host_key.data, h->key, 32);
-	labels_from_json(a, h->labels, &hi->labels, &hi->n_labels);
-	apps_from_json(a, apps, &hi->apps, &hi->n_apps);
-	c->hosts[c->n++] = hi;
-	return 0;
-}
-
-struct event_ctx {
-	struct arena *a;
-	Rollwave__Event **events;
-	size_t n, cap;
-};
-
-static int
-event_cb(void *userdata, const struct audit_row *r)
-{
-	struct event_ctx *c = userdata;
-	Rollwave__Event *e;
-
-	if (c->n == c->cap)
-		return 0;
-	e = arena_alloc(c->a, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	rollwave__event__init(e);
-	e->id = (uint64_t)r->id;
-	e->at_ms = r->at_ms;
-	e->actor = arena_strdup(c->a, r->actor);
-	e->action = arena_strdup(c->a, r->action);
-	e->target = arena_strdup(c->a, r->target);
-	e->detail = arena_strdup(c->a, r->detail ? r->detail : "");
-	c->events[c->n++] = e;
-	return 0;
-}
-
-struct app_count_ctx {
-	struct server *s;
-	const struct host_snap *snap;
-	size_t n_snap;
-	json_t *apps; /* {"web": {"hosts": n, "versions": {"1.4.2": n}}} */
-};
-
-static int
-app_count_cb(void *userdata, const struct host_row *h)
-{
-	struct app_count_ctx *c = userdata;
-	const struct host_snap *m = snapshot_get(c->snap, c->n_snap, h->id);
-	json_t *arr, *o;
-	size_t i;
-
-	if (h->state == HOST_PENDING || h->state == HOST_REVOKED)
-		return 0;
-	arr = json_loads(m && m->apps_json ? m->apps_json : h->apps, 0, NULL);
-	json_array_foreach(arr, i, o)
-	{
-		const char *app = json_string_value(json_object_get(o, "app"));
-		const char *cur = json_string_value(json_object_get(o, "current"));
-		json_t *a, *versions;
-
-		if (!app)
-			continue;
-		a = json_object_get(c->apps, app);
-		if (!a) {
-			a = json_pack("{s:i, s:{}}", "hosts", 0, "versions");
-			json_object_set_new(c->apps, app, a);
-		}
-		json_object_set_new(a, "hosts",
-		        json_integer(json_integer_value(json_object_get(a, "hosts")) + 1));
-		versions = json_object_get(a, "versions");
-		if (cur && cur[0])
-			json_object_set_new(versions, cur,
-			        json_integer(
-			                json_integer_value(json_object_get(versions, cur)) + 1));
-	}
-	json_decref(arr);
-	return 0;
-}
-
-static nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
-
-static int
-cmp_version_count(const void *a, const void *b)
-{
-	const Rollwave__AppSummary__VersionCount *x =
-	        *(Rollwave__AppSummary__VersionCount *const *)a;
-	const Rollwave__AppSummary__VersionCount *y =
-	        *(Rollwave__AppSummary__VersionCount *const *)b;
-
-	return version_compare(x->version, y->version);
-}
-
-static int
-cmp_app_summary(const void *a, const void *b)
-{
-	return strcmp(
-	        (*(Rollwave__AppSummary *const *)a)->app, (*(Rollwave__AppSummary *const *)b)->app);
-}
-
-/* Per app (by name): how many hosts report it, and how many run each
- * version (oldest first). */
-static nng_msg *
-admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__AppList *al = arena_alloc(a, sizeof(*al));
-	struct app_count_ctx c = {.s = s, .apps = json_object()};
-	const char *name;
-	json_t *o;
-	size_t n = 0;
-	nng_msg *reply;
-	int r;
-
-	struct host_snap *snap = snapshot_take(s, &c.n_snap);
-
-	c.snap = snap;
-	pthread_mutex_lock(&s->db_lock);
-	r = db_hosts_foreach(s->db, app_count_cb, &c);
-	pthread_mutex_unlock(&s->db_lock);
-	snapshot_free(snap, c.n_snap);
-	if (r < 0 || !al) {
-		json_decref(c.apps);
-		return NULL;
-	}
-	rollwave__app_list__init(al);
-	al->apps = arena_alloc(a, json_object_size(c.apps) * sizeof(*al->apps));
-	json_object_foreach(c.apps, name, o)
-	{
-		Rollwave__AppSummary *as = arena_alloc(a, sizeof(*as));
-		json_t *versions = json_object_get(o, "versions"), *cnt;
-		const char *v;
-
-		if (!as || !al->apps || n >= WIRE_APP_LIST_MAX)
-			break;
-		rollwave__app_summary__init(as);
-		as->app = arena_strdup(a, name);
-		as->hosts = (uint32_t)json_integer_value(json_object_get(o, "hosts"));
-		as->versions = arena_alloc(a, json_object_size(versions) * sizeof(*as->versions));
-		json_object_foreach(versions, v, cnt)
-		{
-			Rollwave__AppSummary__VersionCount *vc = arena_alloc(a, sizeof(*vc));
-
-			if (!vc || !as->versions || as->n_versions >= WIRE_RELEASES_MAX)
-				break;
-			rollwave__app_summary__version_count__init(vc);
-			vc->version = arena_strdup(a, v);
-			vc->hosts = (uint32_t)json_integer_value(cnt);
-			as->versions[as->n_versions++] = vc;
-		}
-		if (as->n_versions > 1)
-			qsort(as->versions, as->n_versions, sizeof(*as->versions),
-			        cmp_version_count);
-		al->apps[n++] = as;
-	}
-	al->n_apps = n;
-	if (n > 1)
-		qsort(al->apps, n, sizeof(*al->apps), cmp_app_summary);
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_APP_LIST;
-	resp.app_list = al;
-	reply = admin_reply(msgid, &resp);
-	json_decref(c.apps);
-	return reply;
-}
-
-static nng_msg *
-admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
-{
-	Rollwave__Envelope env;
-
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-	env.admin_response = resp;
-	return msg_from_env(&env);
-}
-
-static nng_msg *
-admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
-
-	e.code = code;
-	e.message = (char *)message;
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
-	resp.error = &e;
-	return admin_reply(msgid, &resp);
-}
-
-static nng_msg *
-admin_set_state(struct server *s, uint64_t msgid, uint64_t host_id, enum host_state state,
-        const char *actor)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Ack ack = ROLLWAVE__ACK__INIT;
-	char text[256];
-	int r;
-
-	pthread_mutex_lock(&s->db_lock);
-	if (state == HOST_UP)
-		r = db_host_accept(s->db, (int64_t)host_id, actor);
-	else
-		r = db_host_set_state(s->db, (int64_t)host_id, HOST_REVOKED, actor, NULL);
-	pthread_mutex_unlock(&s->db_lock);
-	if (r == -ENOENT)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such host");
-	if (r == -EPERM)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "the host is revoked; revocation is final");
-	if (r == -EALREADY)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "the host is not pending; it was accepted before");
-	if (r < 0)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
-
-	pthread_mutex_lock(&s->lock);
-	{
-		struct host_mem *m = host_mem(s, (int64_t)host_id, true);
-
-		if (m) {
-			/* Accepted hosts are down until their agent connects. */
-			m->state = state == HOST_UP ? HOST_DOWN : state;
-			if (state == HOST_REVOKED) {
-				for (size_t i = 0; i < s->n_workers; i++)
-					if (s->workers[i]->st == W_PARKED &&
-					        s->workers[i]->parked_host == (int64_t)host_id)
-						worker_unpark(s, s->workers[i], NULL);
-				if (m->pipe) {
-					nng_pipe p;
-
-					/* Drop its connection: it must authenticate
-					 * again, and will be refused. */
-					memset(&p, 0, sizeof(p));
-					p.id = m->pipe;
-					nng_pipe_close(p);
-					m->pipe = 0;
-				}
-			}
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	log_notice("host %" PRIu64 " %s by %s", host_id, state == HOST_UP ? "accepted" : "revoked",
-	        actor);
-	snprintf(text, sizeof(text), "host %" PRIu64 " %s", host_id,
-	        state == HOST_UP ? "accepted; it is up once its agent connects" : "revoked");
-	ack.message = text;
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ACK;
-	resp.ack = &ack;
-	return admin_reply(msgid, &resp);
-}
-
-/* Deploy or Rollback to a set of hosts, all at once. */
-static nng_msg *
-admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, const char *version,
-        const char *url, const uint64_t *ids, size_t n, const char *actor, struct arena *a)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__DeployResult *dr = arena_alloc(a, sizeof(*dr));
-	int64_t *hosts = arena_alloc(a, n * sizeof(*hosts));
-	uint64_t *cids = arena_alloc(a, n * sizeof(*cids));
-	char why[256];
-	int64_t dep;
-	int r = 0;
-
-	if (!dr || !hosts || !cids)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	pthread_mutex_lock(&s->db_lock);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		struct host_row h;
-
-		hosts[i] = (int64_t)ids[i];
-		for (size_t j = 0; j < i; j++)
-			if (hosts[j] == hosts[i]) {
-				snprintf(why, sizeof(why), "host %" PRIu64 " is listed twice",
-				        ids[i]);
-				r = -EINVAL;
-			}
-		if (r < 0)
-			break;
-		r = db_host_by_id(s->db, hosts[i], &h);
-		if (r == -ENOENT) {
-			snprintf(why, sizeof(why), "host %" PRIu64 ": no such host", ids[i]);
-			break;
-		}
-		if (r < 0) {
-			snprintf(why, sizeof(why), "database error: %s", strerror(-r));
-			break;
-		}
-		host_row_done(&h);
-		if (h.state == HOST_PENDING || h.state == HOST_REVOKED) {
-			snprintf(why, sizeof(why), "host %" PRIu64 " is %s, not accepted", ids[i],
-			        host_state_to_string(h.state));
-			r = -EPERM;
-		}
-	}
-	if (r >= 0) {
-		r = db_deployment_create(s->db, rollback ? "rollback" : "deploy", app, version, url,
-		        actor, hosts, n, &dep, cids);
-		if (r < 0)
-			snprintf(
-			        why, sizeof(why), "cannot record the deployment: %s", strerror(-r));
-	}
-	pthread_mutex_unlock(&s->db_lock);
-	if (r < 0)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, why);
-
-	rollwave__deploy_result__init(dr);
-	dr->deployment_id = (uint64_t)dep;
-	dr->hosts = arena_alloc(a, n * sizeof(*dr->hosts));
-	if (!dr->hosts)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < n; i++) {
-		Rollwave__DeployResult__HostResult *hr = arena_alloc(a, sizeof(*hr));
-		struct host_mem *m = host_mem(s, hosts[i], true);
-		struct pending_cmd *p = calloc(1, sizeof(*p));
-
-		if (!hr || !m || !p || !(p->manifest_url = strdup(url ? url : ""))) {
-			pending_free(p);
-			continue;
-		}
-		p->command_id = cids[i];
-		p->rollback = rollback;
-		strbuf_printf(p->app, sizeof(p->app), "%s", app);
-		strbuf_printf(p->version, sizeof(p->version), "%s", version ? version : "");
-		queue_append(m, p);
-		rollwave__deploy_result__host_result__init(hr);
-		hr->host_id = (uint64_t)hosts[i];
-		hr->command_id = cids[i];
-		hr->accepted = true;
-		hr->state = "queued";
-		/* A host waiting in its long poll gets it at once. */
-		for (size_t w = 0; w < s->n_workers; w++) {
-			struct worker *wk = s->workers[w];
-
-			if (wk->st == W_PARKED && wk->parked_host == hosts[i]) {
-				nng_msg *cmd = next_command(s, m, m->pipe, wk->parked_msgid);
-
-				if (cmd) {
-					worker_unpark(s, wk, cmd);
-					hr->state = "sent";
-				}
-				break;
-			}
-		}
-		dr->hosts[dr->n_hosts++] = hr;
-	}
-	pthread_mutex_unlock(&s->lock);
-	log_notice("deployment %" PRId64 " by %s: %s %s %s to %zu host(s)", dep, actor,
-	        rollback ? "rollback" : "deploy", app,
-	        version && version[0] ? version : "(previous)", n);
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOY_RESULT;
-	resp.deploy_result = dr;
-	return admin_reply(msgid, &resp);
-}
-
-struct task_list_ctx {
-	struct arena *a;
-	Rollwave__DeployResult *dr;
-	size_t cap;
-};
-
-static int
-task_list_cb(void *userdata, const struct task_row *t)
-{
-	struct task_list_ctx *c = userdata;
-	Rollwave__DeployResult__HostResult *hr;
-
-	if (c->dr->n_hosts == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-		Rollwave__DeployResult__HostResult **n = arena_alloc(c->a, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		if (c->dr->hosts)
-			memcpy(n, c->dr->hosts, c->dr->n_hosts * sizeof(*n));
-		c->dr->hosts = n;
-		c->cap = ncap;
-	}
-	hr = arena_alloc(c->a, sizeof(*hr));
-	if (!hr)
-		return -ENOMEM;
-	rollwave__deploy_result__host_result__init(hr);
-	hr->host_id = (uint64_t)t->host_id;
-	hr->command_id = t->command_id;
-	hr->accepted = !streq(t->state, "refused");
-	hr->state = arena_strdup(c->a, t->state);
-	hr->phase = (Rollwave__Phase)t->phase;
-	hr->error = arena_strdup(c->a, t->error);
-	if (hr->error && strlen(hr->error) > WIRE_REPORT_TEXT_MAX)
-		hr->error[WIRE_REPORT_TEXT_MAX] = 0;
-	hr->final = streq(t->state, "committed") || streq(t->state, "rolled_back") ||
-	        streq(t->state, "failed") || streq(t->state, "refused");
-	if (!hr->accepted)
-		hr->reason = hr->error;
-	c->dr->hosts[c->dr->n_hosts++] = hr;
-	return 0;
-}
-
-static nng_msg *
-admin_get_deployment(struct server *s, uint64_t msgid, uint64_t id, struct arena *a)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__DeployResult *dr = arena_alloc(a, sizeof(*dr));
-	struct task_list_ctx c = {.a = a, .dr = dr};
-	int r;
-
-	if (!dr)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	rollwave__deploy_result__init(dr);
-	dr->deployment_id = id;
-	pthread_mutex_lock(&s->db_lock);
-	r = db_deployment_foreach_task(s->db, (int64_t)id, task_list_cb, &c);
-	pthread_mutex_unlock(&s->db_lock);
-	if (r == -ENOENT)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
-	if (r < 0)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOY_RESULT;
-	resp.deploy_result = dr;
-	return admin_reply(msgid, &resp);
-}
-
-static nng_msg *
-handle_admin(struct server *s, nng_msg *req)
-{
-	_cleanup_wire_free_ Rollwave__Envelope *env = NULL;
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	struct rw_err err = {{0}};
-	struct arena a = {0};
-	char actor[128];
-	nng_msg *reply;
-	uint64_t msgid;
-	int r;
-
-	r = wire_decode(nng_msg_body(req), nng_msg_len(req), &env, &err);
-	if (r < 0) {
-		_cleanup_free_ void *buf = NULL;
-		size_t len;
-
-		if (wire_error_reply(wire_peek_message_id(nng_msg_body(req), nng_msg_len(req)), r,
-		            err.msg, &buf, &len) < 0 ||
-		        nng_msg_alloc(&reply, 0) != 0)
-			return NULL;
-		nng_msg_append(reply, buf, len);
-		return reply;
-	}
-	msgid = env->message_id;
-	if (env->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
-		        "the admin socket takes admin requests, not '%s'",
-		        wire_body_name(env->body_case));
-	admin_actor(req, actor, sizeof(actor));
-
-	switch (env->admin_request->request_case) {
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS:
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_HOST:
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOSTS_PENDING: {
-		Rollwave__HostList *hl = arena_alloc(&a, sizeof(*hl));
-		struct host_list_ctx c = {.s = s, .a = &a};
-
-		if (env->admin_request->request_case == ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS)
-			c.selector = env->admin_request->list_hosts->selector;
-		else if (env->admin_request->request_case ==
-		        ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_HOST)
-			c.only_id = (int64_t)env->admin_request->get_host->host_id;
-		else
-			c.pending_only = true;
-		struct host_snap *snap = snapshot_take(s, &c.n_snap);
-
-		c.snap = snap;
-		pthread_mutex_lock(&s->db_lock);
-		r = hl ? db_hosts_foreach(s->db, host_list_cb, &c) : -ENOMEM;
-		pthread_mutex_unlock(&s->db_lock);
-		snapshot_free(snap, c.n_snap);
-		if (r < 0) {
-			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
-			break;
-		}
-		if (c.only_id && c.n == 0) {
-			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such host");
-			break;
-		}
-		rollwave__host_list__init(hl);
-		hl->hosts = c.hosts;
-		hl->n_hosts = c.n;
-		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST;
-		resp.host_list = hl;
-		reply = admin_reply(msgid, &resp);
-		if (!reply)
-			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-			        "the host list does not fit in one message; use --selector");
-		break;
-	}
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT:
-		reply = admin_set_state(
-		        s, msgid, env->admin_request->host_accept->host_id, HOST_UP, actor);
-		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_REVOKE:
-		reply = admin_set_state(
-		        s, msgid, env->admin_request->host_revoke->host_id, HOST_REVOKED, actor);
-		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_EVENTS: {
-		Rollwave__EventList *el = arena_alloc(&a, sizeof(*el));
-		unsigned limit = env->admin_request->list_events->limit;
-		struct event_ctx c = {.a = &a};
-
-		if (!limit || limit > WIRE_EVENTS_MAX)
-			limit = limit ? WIRE_EVENTS_MAX : 100;
-		c.cap = limit;
-		c.events = arena_alloc(&a, limit * sizeof(*c.events));
-		pthread_mutex_lock(&s->db_lock);
-		r = el && c.events
-		        ? db_audit_foreach(s->db, 0, env->admin_request->list_events->since_ms,
-		                  limit, event_cb, &c)
-		        : -ENOMEM;
-		pthread_mutex_unlock(&s->db_lock);
-		if (r < 0) {
-			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
-			break;
-		}
-		rollwave__event_list__init(el);
-		el->events = c.events;
-		el->n_events = c.n;
-		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_EVENT_LIST;
-		resp.event_list = el;
-		reply = admin_reply(msgid, &resp);
-		break;
-	}
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOY: {
-		const Rollwave__AdminRequest__Deploy *d = env->admin_request->deploy;
-
-		reply = admin_deploy(s, msgid, false, d->app, d->version, d->manifest_url,
-		        d->host_ids, d->n_host_ids, actor, &a);
-		break;
-	}
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK: {
-		const Rollwave__AdminRequest__Rollback *d = env->admin_request->rollback;
-
-		reply = admin_deploy(s, msgid, true, d->app, d->to_version, NULL, d->host_ids,
-		        d->n_host_ids, actor, &a);
-		break;
-	}
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT:
-		reply = admin_get_deployment(
-		        s, msgid, env->admin_request->get_deployment->deployment_id, &a);
-		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_APPS:
-		reply = admin_list_apps(s, msgid, &a);
-		if (!reply)
-			reply = admin_error(
-			        msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot list the apps");
-		break;
-	default:
-		reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
-		        "this coordinator does not handle that request yet");
-		break;
-	}
-	arena_free(&a);
-	return reply;
-}
-
-static void *
-admin_main(void *arg)
-{
-	struct server *s = arg;
-
-	while (!s->stopping) {
-		nng_msg *req = NULL, *reply;
-		int rv = nng_recvmsg(s->admin, &req, 0);
-
-		if (rv == NNG_ETIMEDOUT)
-			continue;
-		if (rv != 0)
-			break;
-		reply = handle_admin(s, req);
-		nng_msg_free(req);
-		if (reply && nng_sendmsg(s->admin, reply, 0) != 0)
-			nng_msg_free(reply);
-	}
-	return NULL;
 }
 
 /* ---- start, tick, stop ---- */
@@ -1802,7 +772,7 @@ load_join_token(struct server *s, struct rw_err *err)
 	return 0;
 }
 
-static int
+int
 nng_err(struct rw_err *err, int rv, const char *what, const char *url)
 {
 	return rw_err_set(err, -EIO, "%s %s: %s", what, url, nng_strerror(rv));
@@ -1850,46 +820,6 @@ start_agents_socket(struct server *s, struct rw_err *err)
 	return 0;
 }
 
-static int
-start_admin_socket(struct server *s, struct rw_err *err)
-{
-	const char *url = s->cfg->admin_socket;
-	nng_listener l;
-	int rv;
-
-	rv = nng_rep0_open(&s->admin);
-	if (rv != 0)
-		return nng_err(err, rv, "cannot open the admin socket", url);
-	nng_socket_set_size(s->admin, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
-	nng_socket_set_ms(s->admin, NNG_OPT_RECVTIMEO, 500);
-	nng_socket_set_ms(s->admin, NNG_OPT_SENDTIMEO, 5000);
-	if (strncmp(url, "ipc://", 6) == 0) {
-		const char *path = url + 6;
-		char dir[PATH_MAX];
-		char *slash;
-
-		strbuf_printf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
-			(void)mkdir_p(dir, 0755);
-		}
-		(void)unlink(path); /* a stale socket of a previous run */
-	}
-	rv = nng_listener_create(&l, s->admin, url);
-	if (rv == 0 && strncmp(url, "ipc://", 6) == 0)
-		/* Who may use it is decided by file permissions: owner and group. */
-		(void)nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
-	if (rv == 0)
-		rv = nng_listener_start(l, 0);
-	if (rv != 0)
-		return nng_err(err, rv, "cannot listen on", url);
-	if (pthread_create(&s->admin_thread, NULL, admin_main, s) != 0)
-		return rw_err_set(err, -EAGAIN, "cannot start the admin thread");
-	s->admin_running = true;
-	return 0;
-}
-
 int
 server_start(const struct coordinator_config *cfg, struct server **ret, struct rw_err *err)
 {
@@ -1929,7 +859,7 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	r = start_agents_socket(s, err);
 	if (r < 0)
 		goto fail;
-	r = start_admin_socket(s, err);
+	r = admin_start(s, err);
 	if (r < 0)
 		goto fail;
 	(void)db_audit(s->db, "coordinator", "coordinator.start", cfg->listen, NULL);

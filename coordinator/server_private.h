@@ -1,0 +1,144 @@
+/*
+ * server_private: what the coordinator's server modules share. Not an API:
+ * server.c (agent socket, sessions, workers, tick), admin.c (admin socket),
+ * metrics.c (Prometheus endpoint) and codec.c (stored facts and replies).
+ *
+ * Locking: s->lock guards everything in struct server but the database,
+ * which s->db_lock guards. Take s->lock first, then s->db_lock, never the
+ * other way round; prefer copying what is needed under s->lock and using
+ * the database after releasing it.
+ */
+#ifndef ROLLWAVE_COORDINATOR_SERVER_PRIVATE_H
+#define ROLLWAVE_COORDINATOR_SERVER_PRIVATE_H
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+
+#include "db.h"
+#include "identity.h"
+#include "server.h"
+#include "version.h"
+#include "wire.h"
+
+#define POLL_TIMEOUT_MS   25000
+#define MIN_IDLE_WORKERS  16
+#define MAX_WORKERS       30000
+#define MISSED_HEARTBEATS 3
+#define FLUSH_EVERY_MS    5000
+
+enum worker_state { W_RECV, W_SEND, W_PARKED, W_CLOSED };
+
+struct worker {
+	struct server *s;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum worker_state st;
+	int64_t parked_host;
+	uint64_t parked_msgid;
+	uint64_t park_deadline_ms;
+};
+
+struct session {
+	uint32_t pipe; /* 0: free slot */
+	bool challenged;
+	uint8_t nonce[WIRE_NONCE_LEN];
+	uint8_t host_key[WIRE_KEY_LEN];
+	bool token_ok;
+	char *hostname, *labels_json, *agent_version, *apps_json;
+	int64_t host_id; /* > 0 once authenticated */
+};
+
+/* A command waiting for its host's long poll, or for the host's answer. */
+struct pending_cmd {
+	struct pending_cmd *next;
+	uint64_t command_id;
+	bool rollback;
+	char app[APP_NAME_MAX + 1];
+	char version[VERSION_MAX + 1];
+	char *manifest_url;
+	uint32_t sent_pipe; /* the connection it was handed to; 0: not yet */
+};
+
+struct host_mem {
+	int64_t id;                /* 0: no such host */
+	struct pending_cmd *queue; /* oldest first */
+	enum host_state state;
+	uint64_t last_seen_ms;
+	bool seen_dirty;
+	char *apps_json; /* latest report, NULL if none since start */
+	bool apps_dirty;
+	uint32_t pipe;         /* authenticated pipe, 0 if none */
+	struct worker *parked; /* its long poll, if one is parked */
+	bool up_dirty;         /* came back up by heartbeat: the db still says down */
+};
+
+struct server {
+	const struct coordinator_config *cfg;
+	pthread_mutex_t lock;    /* everything below but the db */
+	pthread_mutex_t db_lock; /* the db handle */
+	struct db *db;
+	struct identity id;
+	char join_token[JOIN_TOKEN_MAX + 1];
+	uint64_t started_ms;
+	uint64_t last_flush_ms;
+
+	nng_socket agents;
+	nng_listener agents_listener;
+	nng_tls_config *tls;
+	struct worker **workers;
+	size_t n_workers;
+	size_t idle_workers;
+
+	struct session *sessions; /* open addressing on pipe id */
+	size_t sessions_cap, n_sessions;
+
+	struct host_mem *hosts; /* indexed by host id */
+	size_t hosts_cap;
+
+	nng_socket admin;
+	pthread_t admin_thread;
+	bool admin_running;
+	volatile bool stopping;
+
+	uint64_t n_requests, n_errors;
+};
+
+/* A response under construction owns everything it points to through this
+ * list of allocations, freed at once after packing. */
+struct arena {
+	void **p;
+	size_t n, cap;
+};
+
+/* ---- server.c ---- */
+uint64_t now_ms(void);
+/* The in-memory record of host id, created if create; NULL if none.
+ * Called with s->lock held. */
+struct host_mem *host_mem(struct server *s, int64_t id, bool create);
+void pending_free(struct pending_cmd *p);
+void queue_append(struct host_mem *m, struct pending_cmd *p);
+/* The next command queued for m as a reply to msgid, or NULL. */
+nng_msg *next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid);
+/* Answers a parked poll with reply (NULL: "nothing to do"). */
+void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
+int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
+
+/* ---- admin.c ---- */
+/* Opens AdminSocket= and starts the thread that serves it. */
+int admin_start(struct server *s, struct rw_err *err);
+
+/* ---- codec.c ---- */
+void *arena_add(struct arena *a, void *ptr);
+void *arena_alloc(struct arena *a, size_t size);
+char *arena_strdup(struct arena *a, const char *s);
+void arena_free(struct arena *a);
+char *labels_to_json(Rollwave__Label **labels, size_t n);
+char *apps_to_json(Rollwave__AppStatus **apps, size_t n);
+void labels_from_json(struct arena *a, const char *text, Rollwave__Label ***ret, size_t *ret_n);
+void apps_from_json(struct arena *a, const char *text, Rollwave__AppStatus ***ret, size_t *ret_n);
+nng_msg *msg_from_env(const Rollwave__Envelope *env);
+nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...) _printf_(3, 4);
+void env_init(Rollwave__Envelope *env, uint64_t msgid);
+
+#endif
