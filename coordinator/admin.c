@@ -351,12 +351,22 @@ admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
 	return msg_from_env(&env);
 }
 
+/* The request being served and the code of the error it was answered with,
+ * for the metrics (the admin socket is served by one thread). */
+static struct {
+	struct server *s;
+	size_t type;
+} current;
+
 static nng_msg *
 admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
 	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
 
+	if (current.s)
+		stat_inc(&current.s->stats
+		                  .admin_refused[current.type][stat_slot((int)code, STAT_CODES)]);
 	e.code = code;
 	e.message = (char *)message;
 	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
@@ -603,11 +613,16 @@ handle_admin(struct server *s, nng_msg *req)
 	uint64_t msgid;
 	int r;
 
+	current.s = s;
+	current.type = 0;
 	r = wire_decode(nng_msg_body(req), nng_msg_len(req), &env, &err);
 	if (r < 0) {
 		_cleanup_free_ void *buf = NULL;
 		size_t len;
 
+		stat_inc(&s->stats.admin_reqs[0]);
+		stat_inc(&s->stats.admin_refused[0][stat_slot(
+		        (int)wire_error_code_from_errno(r), STAT_CODES)]);
 		if (wire_error_reply(wire_peek_message_id(nng_msg_body(req), nng_msg_len(req)), r,
 		            err.msg, &buf, &len) < 0 ||
 		        nng_msg_alloc(&reply, 0) != 0)
@@ -616,11 +631,16 @@ handle_admin(struct server *s, nng_msg *req)
 		return reply;
 	}
 	msgid = env->message_id;
-	if (env->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST)
+	if (env->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST) {
+		stat_inc(&s->stats.admin_reqs[0]);
+		stat_inc(&s->stats.admin_refused[0][ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE]);
 		return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
 		        "the admin socket takes admin requests, not '%s'",
 		        wire_body_name(env->body_case));
+	}
 	admin_actor(req, actor, sizeof(actor));
+	current.type = stat_slot((int)env->admin_request->request_case, STAT_TYPES);
+	stat_inc(&s->stats.admin_reqs[current.type]);
 
 	switch (env->admin_request->request_case) {
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS:

@@ -4,6 +4,7 @@
  * and reply builders shared by the agent and admin sides.
  */
 #include <jansson.h>
+#include <stdarg.h>
 
 #include "server_private.h"
 
@@ -172,19 +173,15 @@ msg_from_env(const Rollwave__Envelope *env)
 	return m;
 }
 
-nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...) _printf_(3, 4);
 nng_msg *
-error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+error_msgv(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, va_list ap)
 {
 	_cleanup_free_ void *buf = NULL;
 	char text[WIRE_TEXT_MAX];
 	nng_msg *m = NULL;
-	va_list ap;
 	size_t len;
 
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (wire_error_encode(msgid, code, text, &buf, &len) < 0)
 		return NULL;
 	if (nng_msg_alloc(&m, 0) != 0)
@@ -193,6 +190,18 @@ error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
 		nng_msg_free(m);
 		return NULL;
 	}
+	return m;
+}
+
+nng_msg *
+error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+{
+	nng_msg *m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	m = error_msgv(msgid, code, fmt, ap);
+	va_end(ap);
 	return m;
 }
 

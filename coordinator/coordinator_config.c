@@ -57,9 +57,22 @@ coordinator_handler(
 			return set_path(c->database, sizeof(c->database), value, key, err);
 		if (streq(key, "KeyFile"))
 			return set_path(c->key_file, sizeof(c->key_file), value, key, err);
-		if (streq(key, "MetricsListen"))
+		if (streq(key, "MetricsListen")) {
+			const char *colon = strrchr(value, ':');
+			char *end;
+			long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+			/* Empty: no metrics endpoint. */
+			if (value[0] &&
+			        (!colon || colon == value || strpbrk(value, "/ ") || !colon[1] ||
+			                *end || port < 1 || port > 65535))
+				return rw_err_set(err, -EINVAL,
+				        "MetricsListen= takes HOST:PORT (e.g. 127.0.0.1:9470), or "
+				        "nothing to serve no metrics; got '%s'",
+				        value);
 			return set_str(
 			        c->metrics_listen, sizeof(c->metrics_listen), value, key, err);
+		}
 		if (streq(key, "Insecure")) {
 			if (parse_bool(value, &c->insecure) < 0)
 				return rw_err_set(

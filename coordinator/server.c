@@ -144,6 +144,22 @@ load_host_cb(void *userdata, const struct host_row *h)
 
 /* ---- agent requests (called with s->lock held) ---- */
 
+/* An error reply to an agent, counted by request type and code. */
+static nng_msg *agent_error(struct server *s, uint64_t msgid, Rollwave__Error__Code code,
+        const char *fmt, ...) _printf_(4, 5);
+static nng_msg *
+agent_error(struct server *s, uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+{
+	nng_msg *m;
+	va_list ap;
+
+	stat_inc(&s->stats.agent_refused[s->agent_type][stat_slot((int)code, STAT_CODES)]);
+	va_start(ap, fmt);
+	m = error_msgv(msgid, code, fmt, ap);
+	va_end(ap);
+	return m;
+}
+
 static bool
 token_matches(const struct server *s, const char *token)
 {
@@ -174,7 +190,7 @@ on_hello(struct server *s, nng_pipe p, uint64_t msgid, const Rollwave__Hello *h)
 		se = session_find(s, pipe, true);
 	}
 	if (!se)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	session_clear_facts(se);
 	se->host_id = 0;
 	se->challenged = true;
@@ -207,13 +223,13 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 	int r;
 
 	if (!se || !se->challenged)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 		        "send Hello first: this connection has no challenge");
 	se->challenged = false; /* one attempt per challenge */
 	if (wire_auth_verify(
 	            se->nonce, s->id.pk, se->host_key, a->signature.data, a->signature.len) < 0) {
 		log_warning("refused an agent whose signature does not match its key");
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 		        "signature does not match the host key");
 	}
 	identity_fingerprint(se->host_key, fp);
@@ -225,14 +241,14 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 			pthread_mutex_unlock(&s->db_lock);
 			log_warning("refused unknown host key %s ('%s'): no valid join token", fp,
 			        se->hostname);
-			return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
+			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 			        "unknown host key and no valid join token");
 		}
 		r = db_host_add_pending(s->db, se->host_key, se->hostname, se->labels_json,
 		        se->agent_version, now_ms(), &id);
 		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0)
-			return error_msg(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
+			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
 			        "cannot record the host: %s", strerror(-r));
 		m = host_mem(s, id, true);
 		if (m)
@@ -240,15 +256,15 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 		log_notice("host %" PRId64 " ('%s', %s) enrolled, waiting for 'rollwave hosts "
 		           "accept %" PRId64 "'",
 		        id, se->hostname, fp, id);
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__PENDING,
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__PENDING,
 		        "enrolled as host %" PRId64 "; waiting for an admin: rollwave hosts accept "
 		        "%" PRId64,
 		        id, id);
 	}
 	if (r < 0) {
 		pthread_mutex_unlock(&s->db_lock);
-		return error_msg(
-		        msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "database error: %s", strerror(-r));
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "database error: %s",
+		        strerror(-r));
 	}
 	id = row.id;
 	host_row_done(&row);
@@ -262,15 +278,15 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 	if (row.state == HOST_REVOKED) {
 		if (m)
 			m->state = HOST_REVOKED;
-		return error_msg(
-		        msgid, ROLLWAVE__ERROR__CODE__REVOKED, "host %" PRId64 " was revoked", id);
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__REVOKED,
+		        "host %" PRId64 " was revoked", id);
 	}
 	if (row.state == HOST_PENDING)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__PENDING,
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__PENDING,
 		        "host %" PRId64 " waits for an admin: rollwave hosts accept %" PRId64, id,
 		        id);
 	if (!m)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	if (row.state == HOST_DOWN)
 		log_notice("host %" PRId64 " ('%s') is up again", id, se->hostname);
 	m->state = HOST_UP;
@@ -360,17 +376,21 @@ pending_free(struct pending_cmd *p)
 }
 
 /* Removes command_id from the host's queue. Called with s->lock held. */
-static void
+/* Drops a finished command: 1 if it was a rollback, 0 a deploy, -ENOENT if
+ * it was not queued (a repeated final report). */
+static int
 queue_drop(struct host_mem *m, uint64_t command_id)
 {
 	for (struct pending_cmd **pp = &m->queue; *pp; pp = &(*pp)->next)
 		if ((*pp)->command_id == command_id) {
 			struct pending_cmd *p = *pp;
+			int kind = p->rollback;
 
 			*pp = p->next;
 			pending_free(p);
-			return;
+			return kind;
 		}
+	return -ENOENT;
 }
 
 void
@@ -445,6 +465,18 @@ final_state(Rollwave__Phase phase)
 	}
 }
 
+static enum task_result
+task_result_from_string(const char *state)
+{
+	if (streq(state, "committed"))
+		return TASK_COMMITTED;
+	if (streq(state, "rolled_back"))
+		return TASK_ROLLED_BACK;
+	if (streq(state, "refused"))
+		return TASK_REFUSED;
+	return TASK_FAILED;
+}
+
 /* A host's answer about one of its commands. Called with s->lock held. */
 static void
 on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const char *state,
@@ -462,7 +494,10 @@ on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const ch
 	else if (r < 0)
 		log_error("cannot record the task of host %" PRId64 ": %s", m->id, strerror(-r));
 	if (done) {
-		queue_drop(m, command_id);
+		int kind = queue_drop(m, command_id);
+
+		if (kind >= 0)
+			stat_inc(&s->stats.task_results[kind][task_result_from_string(state)]);
 		log_struct(streq(state, "committed") ? LOG_INFO : LOG_WARNING, NULL, NULL, NULL,
 		        "host %" PRId64 " command %" PRIu64 ": %s%s%s", m->id, command_id, state,
 		        error && error[0] ? ": " : "", error ? error : "");
@@ -485,14 +520,15 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 	uint64_t msgid;
 	int r;
 
-	s->n_requests++;
 	r = wire_decode(body, len, &env, &err);
 	if (r < 0) {
 		_cleanup_free_ void *buf = NULL;
 		nng_msg *reply = NULL;
 		size_t blen;
 
-		s->n_errors++;
+		stat_inc(&s->stats.agent_msgs[0]);
+		stat_inc(&s->stats.agent_refused[0][stat_slot(
+		        (int)wire_error_code_from_errno(r), STAT_CODES)]);
 		log_warning("refused a message from an agent connection: %s", err.msg);
 		if (wire_error_reply(wire_peek_message_id(body, len), r, err.msg, &buf, &blen) <
 		                0 ||
@@ -505,6 +541,8 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 		return reply;
 	}
 	msgid = env->message_id;
+	s->agent_type = stat_slot((int)env->body_case, STAT_TYPES);
+	stat_inc(&s->stats.agent_msgs[s->agent_type]);
 	switch (env->body_case) {
 	case ROLLWAVE__ENVELOPE__BODY_HELLO:
 		return on_hello(s, p, msgid, env->hello);
@@ -516,8 +554,7 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 	case ROLLWAVE__ENVELOPE__BODY_PHASE_REPORT:
 		m = session_host(s, pipe);
 		if (!m) {
-			s->n_errors++;
-			return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
+			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 			        "this connection is not authenticated: send Hello");
 		}
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT)
@@ -560,8 +597,7 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 		}
 		return ack_msg(msgid);
 	default:
-		s->n_errors++;
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
 		        "'%s' is not a request agents may send", wire_body_name(env->body_case));
 	}
 }
@@ -862,6 +898,9 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	r = admin_start(s, err);
 	if (r < 0)
 		goto fail;
+	r = metrics_start(s, err);
+	if (r < 0)
+		goto fail;
 	(void)db_audit(s->db, "coordinator", "coordinator.start", cfg->listen, NULL);
 	*ret = s;
 	return 0;
@@ -965,6 +1004,7 @@ server_stop(struct server *s)
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
 	pthread_mutex_unlock(&s->lock);
+	metrics_stop(s);
 	if (s->admin_running) {
 		pthread_join(s->admin_thread, NULL);
 		s->admin_running = false;

@@ -14,6 +14,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
+#include <stdarg.h>
 
 #include "db.h"
 #include "identity.h"
@@ -73,6 +74,34 @@ struct host_mem {
 	bool up_dirty;         /* came back up by heartbeat: the db still says down */
 };
 
+/* Counters for the metrics endpoint, bumped with stat_inc() (relaxed
+ * atomics: the admin thread counts without the server lock). Indexed by
+ * protobuf case numbers: envelope bodies and admin requests are below
+ * STAT_TYPES, error codes below STAT_CODES; larger ones count in the last
+ * slot. agent_msgs[0] counts messages that did not decode. */
+#define STAT_TYPES 64
+#define STAT_CODES 16
+enum task_result { TASK_COMMITTED, TASK_ROLLED_BACK, TASK_FAILED, TASK_REFUSED, _TASK_RESULT_MAX };
+struct server_stats {
+	uint64_t agent_msgs[STAT_TYPES];
+	uint64_t agent_refused[STAT_TYPES][STAT_CODES];
+	uint64_t admin_reqs[STAT_TYPES];
+	uint64_t admin_refused[STAT_TYPES][STAT_CODES];
+	uint64_t task_results[2][_TASK_RESULT_MAX]; /* [rollback][result] */
+};
+
+static inline void
+stat_inc(uint64_t *counter)
+{
+	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
+static inline size_t
+stat_slot(int n, size_t size)
+{
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
 struct server {
 	const struct coordinator_config *cfg;
 	pthread_mutex_t lock;    /* everything below but the db */
@@ -101,7 +130,9 @@ struct server {
 	bool admin_running;
 	volatile bool stopping;
 
-	uint64_t n_requests, n_errors;
+	struct server_stats stats;
+	size_t agent_type; /* the body case of the agent request being handled */
+	struct metrics *metrics;
 };
 
 /* A response under construction owns everything it points to through this
@@ -128,6 +159,12 @@ int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
 /* Opens AdminSocket= and starts the thread that serves it. */
 int admin_start(struct server *s, struct rw_err *err);
 
+/* ---- metrics.c ---- */
+struct metrics;
+/* Serves GET /metrics on http://MetricsListen= (nothing when it is empty). */
+int metrics_start(struct server *s, struct rw_err *err);
+void metrics_stop(struct server *s);
+
 /* ---- codec.c ---- */
 void *arena_add(struct arena *a, void *ptr);
 void *arena_alloc(struct arena *a, size_t size);
@@ -139,6 +176,8 @@ void labels_from_json(struct arena *a, const char *text, Rollwave__Label ***ret,
 void apps_from_json(struct arena *a, const char *text, Rollwave__AppStatus ***ret, size_t *ret_n);
 nng_msg *msg_from_env(const Rollwave__Envelope *env);
 nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...) _printf_(3, 4);
+nng_msg *error_msgv(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, va_list ap)
+        _printf_(3, 0);
 void env_init(Rollwave__Envelope *env, uint64_t msgid);
 
 #endif

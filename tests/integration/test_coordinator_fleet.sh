@@ -3,7 +3,8 @@
 # TLS (bench/agentsim): enrolment with the join token leaves hosts pending,
 # an admin accept lets them in, heartbeats keep them up, silence marks them
 # down after three missed heartbeats, a restart brings them up again, and a
-# wrong join token gets nothing. Assertions read the real SQLite file.
+# wrong join token gets nothing. Assertions read the real SQLite file and the
+# Prometheus endpoint.
 #
 #   tests/integration/test_coordinator_fleet.sh BUILD_DIR
 set -uo pipefail
@@ -13,6 +14,7 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 SIM=$BUILD_DIR/bench/agentsim
 D=$(mktemp -d "$BUILD_DIR/rw-coord-fleet.XXXXXX")
 PORT=$((17400 + RANDOM % 1000))
+MPORT=$((PORT + 1000))
 cpid=
 trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
 passed=0
@@ -36,6 +38,7 @@ Database=$D/state.db
 KeyFile=$D/coordinator.key
 JoinTokenFile=$D/join-token
 HeartbeatInterval=1s
+MetricsListen=127.0.0.1:$MPORT
 [TLS]
 Certificate=$D/tls/coordinator.pem
 CA=$D/tls/ca.crt
@@ -72,6 +75,20 @@ check "rollwave hosts --selector ring=0 filters by label" \
 check "rollwave apps counts the versions the hosts run" \
 	has "$($RW apps)" "sim +20 +1\.0\.0 \(7\), 1\.0\.1 \(7\), 1\.0\.2 \(6\)"
 check "rollwave host shows one host's apps" has "$($RW host 1)" "sim"
+metrics=$(curl -fsS "http://127.0.0.1:$MPORT/metrics")
+metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$metrics"; }
+check "metrics: 20 hosts up" eq "$(metric 'rollwave_hosts{state="up"}')" 20
+check "metrics: heartbeats are counted" [ "$(metric 'rollwave_agent_messages_total{type="heartbeat"}')" -ge 20 ]
+check "metrics: the wrong join tokens are counted as unauthorized auths" \
+	eq "$(metric 'rollwave_agent_errors_total{type="auth",code="unauthorized"}')" 20
+check "metrics: the 20 accepts are counted" eq "$(metric 'rollwave_admin_requests_total{type="host_accept"}')" 20
+check "metrics: heartbeat lag of up hosts is under 3 intervals" \
+	awk -v v="$(metric 'rollwave_heartbeat_lag_seconds{stat="max"}')" 'BEGIN { exit !(v >= 0 && v < 3) }'
+well_formed() { ! grep -v '^#' <<<"$metrics" | grep -Evq "$SAMPLE_RE"; }
+SAMPLE_RE='^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (NaN|[0-9.e+-]+)$'
+check "metrics: every sample line is NAME{labels} VALUE" well_formed
+check "metrics: anything but GET /metrics is refused" \
+	eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")" 405
 wait "$simpid"
 out=$(cat "$D/sim.out")
 check "every heartbeat was answered" has "$out" "welcomed=20 pending=0 refused=0 heartbeats=[0-9]+ errors=0"

@@ -83,6 +83,7 @@ KeyFile=$D/coordinator.key
 JoinTokenFile=$D/join-token
 HeartbeatInterval=1s
 Insecure=no
+MetricsListen=127.0.0.1:$((PORT + 1000))
 [TLS]
 Certificate=$D/tls/coordinator.pem
 CA=$D/tls/ca.crt
@@ -191,6 +192,10 @@ check "... the summary says so" has "$out" '^Deployment [0-9]+: 0 of 3 hosts com
 check "... and the table" has "$out" "^${hid[3]} \(.*\) +failed +.*(trusted|key|signature)"
 check "current is unchanged on every host" all_current 1.0.0
 check "... and no release 3.0.0 was unpacked" test ! -e "$D/agent1/srv/demo/releases/3.0.0"
+metric() { curl -fsS "http://127.0.0.1:$((PORT + 1000))/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+check "metrics: 6 deploy tasks committed" eq "$(metric 'rollwave_task_results_total{kind="deploy",result="committed"}')" 6
+check "metrics: 3 rollback tasks committed" eq "$(metric 'rollwave_task_results_total{kind="rollback",result="committed"}')" 3
+check "metrics: 3 deploy tasks failed" eq "$(metric 'rollwave_task_results_total{kind="deploy",result="failed"}')" 3
 
 # ---- refusals ----
 out=$(RWT deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" --hosts "${hid[1]},99" 2>&1)

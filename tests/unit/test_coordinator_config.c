@@ -77,6 +77,10 @@ test_bad_values_are_refused_with_their_line(void **state)
 	expect_error("[Coordinator]\nInsecure=maybe\n", "Insecure= takes yes or no");
 	expect_error("[Coordinator]\nJoinToken=short\n", "at least 16 characters");
 	expect_error("[Coordinator]\nJoinToken=0123456789abcdef ghi\n", "must not contain spaces");
+	expect_error("[Coordinator]\nMetricsListen=9470\n", "MetricsListen= takes HOST:PORT");
+	expect_error("[Coordinator]\nMetricsListen=http://x:9470\n", "got 'http://x:9470'");
+	expect_error("[Coordinator]\nMetricsListen=127.0.0.1:99999\n", "MetricsListen= takes");
+	expect_error("[Coordinator]\nMetricsListen=127.0.0.1:\n", "MetricsListen= takes");
 	expect_error("[TLS]\nCert=/x\n", "c.conf:2: unknown key 'Cert' in [TLS]");
 	expect_error("[Agent]\nX=1\n", "unknown section [Agent]");
 }
