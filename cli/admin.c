@@ -1,6 +1,7 @@
 /*
  * admin: the CLI's client of the coordinator's admin socket (see admin.h).
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -484,6 +485,115 @@ cli_admin_call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__Respo
 			log_error("%s: %s", subject, err.msg);
 		else
 			log_error("%s", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	return CLI_EXIT_OK;
+}
+
+void
+host_pages_done(struct host_pages *p)
+{
+	for (size_t i = 0; i < p->n_pages; i++)
+		wire_free(p->pages[i]);
+	free(p->pages);
+	free(p->list.hosts);
+	*p = (struct host_pages) {0};
+}
+
+int
+admin_list_hosts(const struct admin_target *t, const char *selector, bool pending,
+        struct host_pages *ret, struct rw_err *err)
+{
+	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
+	Rollwave__AdminRequest__ListHosts list = ROLLWAVE__ADMIN_REQUEST__LIST_HOSTS__INIT;
+	Rollwave__AdminRequest__HostsPending pend = ROLLWAVE__ADMIN_REQUEST__HOSTS_PENDING__INIT;
+	struct host_pages p = {0};
+	uint64_t after = 0;
+	size_t cap = 0;
+	int r;
+
+	rollwave__host_list__init(&p.list);
+	list.selector = (char *)(selector ? selector : "");
+	if (pending) {
+		req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_HOSTS_PENDING;
+		req.hosts_pending = &pend;
+	} else {
+		req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS;
+		req.list_hosts = &list;
+	}
+	for (;;) {
+		Rollwave__Envelope *reply = NULL, **np;
+		const Rollwave__HostList *l;
+
+		list.after_id = pend.after_id = after;
+		r = admin_call(t, &req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST, &reply, err);
+		if (r < 0)
+			goto fail;
+		np = realloc(p.pages, (p.n_pages + 1) * sizeof(*np));
+		if (!np) {
+			wire_free(reply);
+			r = rw_err_set(err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		p.pages = np;
+		p.pages[p.n_pages++] = reply;
+		l = reply->admin_response->host_list;
+		if (p.list.n_hosts + l->n_hosts > cap) {
+			size_t ncap = cap ? cap : 1024;
+			Rollwave__HostInfo **nh;
+
+			while (ncap < p.list.n_hosts + l->n_hosts)
+				ncap *= 2;
+			nh = realloc(p.list.hosts, ncap * sizeof(*nh));
+			if (!nh) {
+				r = rw_err_set(err, -ENOMEM, "out of memory");
+				goto fail;
+			}
+			p.list.hosts = nh;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < l->n_hosts; i++) {
+			if (l->hosts[i]->id <= after) {
+				r = rw_err_set(err, -EPROTO,
+				        "the coordinator sent host %" PRIu64
+				        " again in a later page",
+				        l->hosts[i]->id);
+				goto fail;
+			}
+			p.list.hosts[p.list.n_hosts++] = l->hosts[i];
+		}
+		if (!l->next_after_id)
+			break;
+		/* wire_decode() checked next_after_id follows every id of the page. */
+		if (l->next_after_id <= after || l->n_hosts == 0) {
+			r = rw_err_set(
+			        err, -EPROTO, "the coordinator's host list does not move on");
+			goto fail;
+		}
+		after = l->next_after_id;
+	}
+	*ret = p;
+	return 0;
+fail:
+	host_pages_done(&p);
+	return r;
+}
+
+int
+cli_admin_list_hosts(const char *selector, bool pending, struct host_pages *ret)
+{
+	struct admin_target t;
+	struct rw_err err = {""};
+	int r;
+
+	r = admin_target_resolve(cli_admin_options.coordinator, cli_admin_options.ca, &t, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return CLI_EXIT_USAGE;
+	}
+	r = admin_list_hosts(&t, selector, pending, ret, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	return CLI_EXIT_OK;

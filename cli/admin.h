@@ -62,6 +62,21 @@ int admin_target_resolve(
 int admin_call(const struct admin_target *t, const Rollwave__AdminRequest *req,
         Rollwave__AdminResponse__ResponseCase expect, Rollwave__Envelope **ret, struct rw_err *err);
 
+/* A host list gathered page by page (ListHosts / HostsPending are paged,
+ * docs/protocol.md): list.hosts point into the pages' replies. */
+struct host_pages {
+	Rollwave__HostList list;
+	Rollwave__Envelope **pages;
+	size_t n_pages;
+};
+
+/* Asks for every page of ListHosts{selector} (or HostsPending when pending)
+ * and gathers them into *ret, in id order. Errors as admin_call(), plus
+ * -EPROTO for pages that do not move forward. */
+int admin_list_hosts(const struct admin_target *t, const char *selector, bool pending,
+        struct host_pages *ret, struct rw_err *err);
+void host_pages_done(struct host_pages *p);
+
 /* Checks a host selector "k=v,k2=v2" (AND of label equalities; "" is every
  * host): keys 1..63 of [a-z0-9_.-], values <= 255 bytes without ',' or
  * control characters, no key twice. -EINVAL with err otherwise. The
@@ -91,6 +106,9 @@ extern struct cli_admin_options cli_admin_options;
  * coordinator URL, CLI_EXIT_FAILURE otherwise. */
 int cli_admin_call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__ResponseCase expect,
         const char *subject, Rollwave__Envelope **ret);
+
+/* admin_list_hosts() for the verbs, logging like cli_admin_call(). */
+int cli_admin_list_hosts(const char *selector, bool pending, struct host_pages *ret);
 
 /* Prints json (stolen) to stdout as one document and a newline. Returns an
  * exit code (CLI_EXIT_FAILURE when json is NULL or stdout fails). */

@@ -61,15 +61,6 @@ seen_compare(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-host_info_compare(const void *a, const void *b)
-{
-	uint64_t x = (*(Rollwave__HostInfo *const *)a)->id;
-	uint64_t y = (*(Rollwave__HostInfo *const *)b)->id;
-
-	return (x > y) - (x < y);
-}
-
 /* Records h in seen; true if it differs from what was seen before. */
 static bool
 seen_update(struct seen *seen, size_t n, const Rollwave__DeployResult__HostResult *h)
@@ -98,27 +89,18 @@ sleep_ms(uint64_t ms)
 		;
 }
 
-/* The hostnames, for "host 3 (web1)": best effort, sorted by id; NULL when
- * the coordinator does not say. */
-static Rollwave__Envelope *
-host_names_fetch(const struct admin_target *t)
+/* The hostnames, for "host 3 (web1)": best effort, sorted by id (pages come
+ * in id order); an empty list when the coordinator does not say. */
+static void
+host_names_fetch(const struct admin_target *t, struct host_pages *ret)
 {
-	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
-	Rollwave__AdminRequest__ListHosts list = ROLLWAVE__ADMIN_REQUEST__LIST_HOSTS__INIT;
-	Rollwave__Envelope *reply = NULL;
-	Rollwave__HostList *l;
 	struct rw_err err = {""};
 
-	list.selector = (char *)"";
-	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS;
-	req.list_hosts = &list;
-	if (admin_call(t, &req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST, &reply, &err) < 0) {
+	if (admin_list_hosts(t, NULL, false, ret, &err) < 0) {
 		log_debug("cannot read the hostnames: %s", err.msg);
-		return NULL;
+		*ret = (struct host_pages) {0};
+		rollwave__host_list__init(&ret->list);
 	}
-	l = reply->admin_response->host_list;
-	qsort(l->hosts, l->n_hosts, sizeof(*l->hosts), host_info_compare);
-	return reply;
 }
 
 static bool
@@ -133,7 +115,8 @@ cli_deployment_run(const struct cli_deployment *d, const Rollwave__AdminRequest 
 {
 	Rollwave__AdminRequest poll = ROLLWAVE__ADMIN_REQUEST__INIT;
 	Rollwave__AdminRequest__GetDeployment get = ROLLWAVE__ADMIN_REQUEST__GET_DEPLOYMENT__INIT;
-	_cleanup_wire_free_ Rollwave__Envelope *reply = NULL, *names_reply = NULL;
+	_cleanup_wire_free_ Rollwave__Envelope *reply = NULL;
+	_cleanup_(host_pages_done) struct host_pages names_pages = {0};
 	_cleanup_free_ struct seen *seen = NULL;
 	const Rollwave__HostList *names = NULL;
 	const Rollwave__DeployResult *res;
@@ -178,9 +161,8 @@ cli_deployment_run(const struct cli_deployment *d, const Rollwave__AdminRequest 
 	for (size_t i = 0; i < res->n_hosts; i++)
 		(void)seen_update(seen, d->n_host_ids, res->hosts[i]);
 
-	names_reply = host_names_fetch(&t);
-	if (names_reply)
-		names = names_reply->admin_response->host_list;
+	host_names_fetch(&t, &names_pages);
+	names = &names_pages.list;
 
 	if (!d->json) {
 		printf("Deployment %llu: %s %s%s%s on %zu host%s\n",

@@ -109,10 +109,8 @@ hosts_print(const Rollwave__HostList *l, bool json, bool pending)
 static int
 hosts_list(int argc, char **argv)
 {
-	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
-	Rollwave__AdminRequest__ListHosts list = ROLLWAVE__ADMIN_REQUEST__LIST_HOSTS__INIT;
-	_cleanup_wire_free_ Rollwave__Envelope *reply = NULL;
 	struct hosts_args a = {NULL, NULL, false};
+	struct host_pages pages = {0};
 	struct rw_err err = {""};
 	int r;
 
@@ -121,33 +119,30 @@ hosts_list(int argc, char **argv)
 		return r;
 	if (a.selector && admin_selector_check(a.selector, &err) < 0)
 		return cli_usage_error(&cmd_hosts_entry, "invalid --selector: %s", err.msg);
-	list.selector = (char *)(a.selector ? a.selector : "");
-	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS;
-	req.list_hosts = &list;
-	r = cli_admin_call(&req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST, NULL, &reply);
+	r = cli_admin_list_hosts(a.selector, false, &pages);
 	if (r != CLI_EXIT_OK)
 		return r;
-	return hosts_print(reply->admin_response->host_list, a.json, false);
+	r = hosts_print(&pages.list, a.json, false);
+	host_pages_done(&pages);
+	return r;
 }
 
 static int
 hosts_pending(int argc, char **argv)
 {
-	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
-	Rollwave__AdminRequest__HostsPending pending = ROLLWAVE__ADMIN_REQUEST__HOSTS_PENDING__INIT;
-	_cleanup_wire_free_ Rollwave__Envelope *reply = NULL;
 	struct hosts_args a = {NULL, NULL, false};
+	struct host_pages pages = {0};
 	int r;
 
 	r = parse_args(argc, argv, false, false, &a);
 	if (r != ARGS_OK)
 		return r;
-	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_HOSTS_PENDING;
-	req.hosts_pending = &pending;
-	r = cli_admin_call(&req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST, NULL, &reply);
+	r = cli_admin_list_hosts(NULL, true, &pages);
 	if (r != CLI_EXIT_OK)
 		return r;
-	return hosts_print(reply->admin_response->host_list, a.json, true);
+	r = hosts_print(&pages.list, a.json, true);
+	host_pages_done(&pages);
+	return r;
 }
 
 /* accept and revoke: same shape, different request. */

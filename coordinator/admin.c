@@ -95,6 +95,9 @@ struct host_list_ctx {
 	const char *selector;
 	bool pending_only;
 	int64_t only_id;
+	int64_t after_id;       /* the page: hosts after this id */
+	size_t bytes;           /* packed size of the page so far */
+	uint64_t next_after_id; /* set when the page is full */
 };
 
 static bool
@@ -143,6 +146,8 @@ host_list_cb(void *userdata, const struct host_row *h)
 
 	if (c->only_id && h->id != c->only_id)
 		return 0;
+	if (h->id <= c->after_id)
+		return 0;
 	m = snapshot_get(c->snap, c->n_snap, h->id);
 	if (m) {
 		st = m->state;
@@ -180,6 +185,13 @@ host_list_cb(void *userdata, const struct host_row *h)
 		memcpy(hi->host_key.data, h->key, 32);
 	labels_from_json(a, h->labels, &hi->labels, &hi->n_labels);
 	apps_from_json(a, apps, &hi->apps, &hi->n_apps);
+	size_t size = rollwave__host_info__get_packed_size(hi) + 8; /* + tag and length */
+	if (c->n > 0 && (c->n == WIRE_HOSTS_MAX || c->bytes + size > WIRE_HOST_PAGE_BYTES)) {
+		/* The page is full: the next one starts after the last host. */
+		c->next_after_id = c->hosts[c->n - 1]->id;
+		return -ECANCELED;
+	}
+	c->bytes += size;
 	c->hosts[c->n++] = hi;
 	return 0;
 }
@@ -649,13 +661,17 @@ handle_admin(struct server *s, nng_msg *req)
 		Rollwave__HostList *hl = arena_alloc(&a, sizeof(*hl));
 		struct host_list_ctx c = {.s = s, .a = &a};
 
-		if (env->admin_request->request_case == ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS)
+		if (env->admin_request->request_case ==
+		        ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_HOSTS) {
 			c.selector = env->admin_request->list_hosts->selector;
-		else if (env->admin_request->request_case ==
-		        ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_HOST)
+			c.after_id = (int64_t)env->admin_request->list_hosts->after_id;
+		} else if (env->admin_request->request_case ==
+		        ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_HOST) {
 			c.only_id = (int64_t)env->admin_request->get_host->host_id;
-		else
+		} else {
 			c.pending_only = true;
+			c.after_id = (int64_t)env->admin_request->hosts_pending->after_id;
+		}
 		struct host_snap *snap = snapshot_take(s, &c.n_snap);
 
 		c.snap = snap;
@@ -663,6 +679,8 @@ handle_admin(struct server *s, nng_msg *req)
 		r = hl ? db_hosts_foreach(s->db, host_list_cb, &c) : -ENOMEM;
 		pthread_mutex_unlock(&s->db_lock);
 		snapshot_free(snap, c.n_snap);
+		if (r == -ECANCELED)
+			r = 0; /* a full page */
 		if (r < 0) {
 			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
 			break;
@@ -674,6 +692,7 @@ handle_admin(struct server *s, nng_msg *req)
 		rollwave__host_list__init(hl);
 		hl->hosts = c.hosts;
 		hl->n_hosts = c.n;
+		hl->next_after_id = c.next_after_id;
 		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST;
 		resp.host_list = hl;
 		reply = admin_reply(msgid, &resp);

@@ -668,6 +668,10 @@ check_host_list(const char *path, const Rollwave__HostList *l, struct rw_err *er
 		strbuf_printf(p, sizeof(p), "%s.hosts[%zu]", path, i);
 		if ((r = check_host_info(p, l->hosts[i], err)) < 0)
 			return r;
+		if (l->next_after_id && l->hosts[i]->id > l->next_after_id)
+			return rw_err_set(err, -EINVAL,
+			        "%s.next_after_id: %" PRIu64 " is before host %" PRIu64, path,
+			        l->next_after_id, l->hosts[i]->id);
 	}
 	return 0;
 }

@@ -52,6 +52,7 @@
 #define WIRE_APPS_MAX        64    /* apps per host report */
 #define WIRE_RELEASES_MAX    100   /* releases per app */
 #define WIRE_HOSTS_MAX       10000 /* hosts in a list, host ids in a deploy */
+#define WIRE_HOST_PAGE_BYTES (768 * 1024) /* a page of a host list, packed */
 #define WIRE_EVENTS_MAX      1000  /* events in a list, ListEvents.limit */
 #define WIRE_APP_LIST_MAX    1000  /* apps in an AppList */
 

@@ -1200,6 +1200,12 @@ host_info_key_missing(struct sample *s)
 	s->host_v.host_key.len = 0;
 }
 static void
+host_list_page_goes_back(struct sample *s)
+{
+	use_response(s, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST);
+	s->host_list.next_after_id = s->host_v.id - 1;
+}
+static void
 host_info_agent_version_invalid(struct sample *s)
 {
 	use_response(s, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST);
@@ -1326,6 +1332,8 @@ static const struct violation violations[] = {
         {"envelope.admin_request.get_host.host_id: must be > 0", admin_get_host_missing_id},
         {"envelope.admin_response.host_list.hosts[0].host_key: 0 bytes, expected 32",
                 host_info_key_missing},
+        {"envelope.admin_response.host_list.next_after_id: 41 is before host 42",
+                host_list_page_goes_back},
         {"envelope.admin_response.host_list.hosts[0].agent_version: invalid version '0.1 "
          "beta'",
                 host_info_agent_version_invalid},
