@@ -3,6 +3,8 @@
  */
 #include <inttypes.h>
 #include <jansson.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -92,6 +94,7 @@ admin_target_resolve(
 			        url, ADMIN_ENV_CA);
 		t.tls = true;
 		t.ca = ca;
+		t.cert = getenv(ADMIN_ENV_CERT);
 	} else if (startswith(url, "tcp://")) {
 		return rw_err_set(err, -EINVAL,
 		        "coordinator URL '%s': plain tcp:// is not accepted for the admin "
@@ -215,6 +218,21 @@ socket_open(
 			        nng_error_text(rv));
 			goto fail;
 		}
+		if (isempty(t->cert)) {
+			rw_err_set(err, -EINVAL,
+			        "%s needs your admin certificate: --cert FILE or $%s (made by "
+			        "'rollwave-coordinator admin-cert')",
+			        t->url, ADMIN_ENV_CERT);
+			rv = NNG_EINVAL;
+			goto fail;
+		}
+		rv = nng_tls_config_cert_key_file(cfg, t->cert, NULL);
+		if (rv != 0) {
+			rw_err_set(err, errno_from_nng(rv),
+			        "cannot load the admin certificate and key %s: %s", t->cert,
+			        nng_error_text(rv));
+			goto fail;
+		}
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
 		if (rv != 0) {
 			rw_err_set(
@@ -302,6 +320,21 @@ reply_check(const Rollwave__Envelope *reply, uint64_t message_id,
 	return 0;
 }
 
+/* "user@host" for AdminRequest.client_user: printable ASCII only, cut to
+ * WIRE_CLIENT_USER_MAX bytes. */
+static void
+client_user(char *buf, size_t size)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char host[256] = "";
+
+	(void)gethostname(host, sizeof(host) - 1);
+	strbuf_printf(buf, size, "%s@%s", pw ? pw->pw_name : "?", host);
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+			*c = '?';
+}
+
 int
 admin_call(const struct admin_target *t, const Rollwave__AdminRequest *req,
         Rollwave__AdminResponse__ResponseCase expect, Rollwave__Envelope **ret, struct rw_err *err)
@@ -314,6 +347,8 @@ admin_call(const struct admin_target *t, const Rollwave__AdminRequest *req,
 	char *rbuf = NULL;
 	size_t len = 0, rlen = 0;
 	struct rw_err derr = {""};
+	Rollwave__AdminRequest areq;
+	char user[WIRE_CLIENT_USER_MAX + 1];
 	uint64_t id = 0;
 	int r, rv;
 
@@ -322,7 +357,10 @@ admin_call(const struct admin_target *t, const Rollwave__AdminRequest *req,
 	env.protocol_version = WIRE_PROTOCOL_VERSION;
 	env.message_id = id;
 	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST;
-	env.admin_request = (Rollwave__AdminRequest *)req;
+	areq = *req;
+	client_user(user, sizeof(user));
+	areq.client_user = user;
+	env.admin_request = &areq;
 	r = wire_validate(&env, err);
 	if (r < 0)
 		return rw_err_prefix(err, -EINVAL, "the request would be refused");
@@ -474,7 +512,7 @@ cli_admin_call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__Respo
 	struct rw_err err = {""};
 	int r;
 
-	r = admin_target_resolve(cli_admin_options.coordinator, cli_admin_options.ca, &t, &err);
+	r = cli_admin_target(&t, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		return CLI_EXIT_USAGE;
@@ -488,6 +526,16 @@ cli_admin_call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__Respo
 		return CLI_EXIT_FAILURE;
 	}
 	return CLI_EXIT_OK;
+}
+
+int
+cli_admin_target(struct admin_target *t, struct rw_err *err)
+{
+	int r = admin_target_resolve(cli_admin_options.coordinator, cli_admin_options.ca, t, err);
+
+	if (r >= 0 && !isempty(cli_admin_options.cert))
+		t->cert = cli_admin_options.cert;
+	return r;
 }
 
 void
@@ -586,7 +634,7 @@ cli_admin_list_hosts(const char *selector, bool pending, struct host_pages *ret)
 	struct rw_err err = {""};
 	int r;
 
-	r = admin_target_resolve(cli_admin_options.coordinator, cli_admin_options.ca, &t, &err);
+	r = cli_admin_target(&t, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		return CLI_EXIT_USAGE;

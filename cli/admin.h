@@ -30,6 +30,7 @@
 #define ADMIN_DEFAULT_URL "ipc:///run/rollwave/admin.sock"
 #define ADMIN_ENV_URL     "ROLLWAVE_COORDINATOR"
 #define ADMIN_ENV_CA      "ROLLWAVE_CA"
+#define ADMIN_ENV_CERT    "ROLLWAVE_CERT"
 #define ADMIN_TIMEOUT_MS  10000
 #define ADMIN_URL_MAX     1024
 
@@ -37,6 +38,9 @@ struct admin_target {
 	char url[ADMIN_URL_MAX];
 	char server_name[256]; /* tls+tcp:// only: the host part of url */
 	const char *ca;        /* tls+tcp:// only: CA file; borrowed */
+	const char *cert;      /* tls+tcp:// only: the admin's certificate and key
+	                        * (one PEM file, `rollwave-coordinator admin-cert`);
+	                        * $ROLLWAVE_CERT unless set after resolving */
 	bool tls;
 };
 
@@ -96,6 +100,7 @@ int admin_host_id_parse(const char *s, uint64_t *ret_id);
 struct cli_admin_options {
 	const char *coordinator; /* --coordinator URL */
 	const char *ca;          /* --ca FILE */
+	const char *cert;        /* --cert FILE */
 };
 extern struct cli_admin_options cli_admin_options;
 
@@ -106,6 +111,10 @@ extern struct cli_admin_options cli_admin_options;
  * coordinator URL, CLI_EXIT_FAILURE otherwise. */
 int cli_admin_call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__ResponseCase expect,
         const char *subject, Rollwave__Envelope **ret);
+
+/* admin_target_resolve() with the global options (--coordinator, --ca,
+ * --cert). */
+int cli_admin_target(struct admin_target *t, struct rw_err *err);
 
 /* admin_list_hosts() for the verbs, logging like cli_admin_call(). */
 int cli_admin_list_hosts(const char *selector, bool pending, struct host_pages *ret);

@@ -126,7 +126,7 @@ cli_deployment_run(const struct cli_deployment *d, const Rollwave__AdminRequest 
 	bool timed_out = false, warned = false, succeeded;
 	int r;
 
-	r = admin_target_resolve(cli_admin_options.coordinator, cli_admin_options.ca, &t, &err);
+	r = cli_admin_target(&t, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		return CLI_EXIT_USAGE;

@@ -36,7 +36,7 @@ verb_find(const char *name)
 static void
 print_help(FILE *f)
 {
-	fputs("Usage: rollwave [--coordinator URL] [--ca FILE] <command> [options]\n"
+	fputs("Usage: rollwave [--coordinator URL] [--ca FILE] [--cert FILE] <command> [options]\n"
 	      "       rollwave help [command]\n"
 	      "       rollwave --version\n"
 	      "\n"
@@ -45,6 +45,9 @@ print_help(FILE *f)
 	      "                     " ADMIN_DEFAULT_URL ")\n"
 	      "  --ca FILE          for tls+tcp://: the CA that signed the coordinator's\n"
 	      "                     certificate (default: $" ADMIN_ENV_CA ")\n"
+	      "  --cert FILE        for tls+tcp://: your admin certificate and key, one PEM\n"
+	      "                     file from 'rollwave-coordinator admin-cert' (default:\n"
+	      "                     $" ADMIN_ENV_CERT ")\n"
 	      "\n"
 	      "Commands:\n",
 	        f);
@@ -136,6 +139,8 @@ parse_global_options(int argc, char **argv)
 		r = global_option(argc, argv, &i, "--coordinator", &cli_admin_options.coordinator);
 		if (r == 0)
 			r = global_option(argc, argv, &i, "--ca", &cli_admin_options.ca);
+		if (r == 0)
+			r = global_option(argc, argv, &i, "--cert", &cli_admin_options.cert);
 		if (r < 0)
 			return -cli_usage_error(NULL, "option '%s' needs a value", argv[i]);
 		if (r == 0)

@@ -3,6 +3,7 @@
  * thread. Who may use an ipc:// socket is decided by its file permissions;
  * every action is written to the audit log with the asking user.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <nng/nng.h>
@@ -20,15 +21,27 @@
 
 /* ---- admin socket ---- */
 
+/* Who asked, for the audit log: over ipc:// the peer's user (the kernel
+ * says); over TLS, where only holders of a client certificate of our CA get
+ * in, the user the CLI claims and the peer's address. */
 static void
-admin_actor(nng_msg *req, char *buf, size_t size)
+admin_actor(nng_msg *req, const char *claimed, char *buf, size_t size)
 {
 	nng_pipe p = nng_msg_get_pipe(req);
 	uint64_t uid = 0;
 	struct passwd *pw;
 
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
-		strbuf_printf(buf, size, "admin");
+		char addr[INET6_ADDRSTRLEN] = "?";
+		nng_sockaddr sa;
+
+		if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0) {
+			if (sa.s_family == NNG_AF_INET)
+				inet_ntop(AF_INET, &sa.s_in.sa_addr, addr, sizeof(addr));
+			else if (sa.s_family == NNG_AF_INET6)
+				inet_ntop(AF_INET6, sa.s_in6.sa_addr, addr, sizeof(addr));
+		}
+		strbuf_printf(buf, size, "admin-tls:%s@%s", isempty(claimed) ? "?" : claimed, addr);
 		return;
 	}
 	pw = getpwuid((uid_t)uid);
@@ -650,7 +663,7 @@ handle_admin(struct server *s, nng_msg *req)
 		        "the admin socket takes admin requests, not '%s'",
 		        wire_body_name(env->body_case));
 	}
-	admin_actor(req, actor, sizeof(actor));
+	admin_actor(req, env->admin_request->client_user, actor, sizeof(actor));
 	current.type = stat_slot((int)env->admin_request->request_case, STAT_TYPES);
 	stat_inc(&s->stats.admin_reqs[current.type]);
 
@@ -820,6 +833,26 @@ admin_start(struct server *s, struct rw_err *err)
 	if (rv == 0 && strncmp(url, "ipc://", 6) == 0)
 		/* Who may use it is decided by file permissions: owner and group. */
 		(void)nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
+	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
+		/* Admins over the network must show a client certificate signed
+		 * by our CA (rollwave-coordinator admin-cert). */
+		rv = nng_tls_config_alloc(&s->admin_tls, NNG_TLS_MODE_SERVER);
+		if (rv == 0)
+			rv = nng_tls_config_cert_key_file(
+			        s->admin_tls, s->cfg->tls_certificate, NULL);
+		if (rv != 0)
+			return rw_err_set(err, -EIO, "TLS certificate %s: %s",
+			        s->cfg->tls_certificate, nng_strerror(rv));
+		rv = nng_tls_config_ca_file(s->admin_tls, s->cfg->tls_ca);
+		if (rv != 0)
+			return rw_err_set(err, -EIO,
+			        "TLS CA %s (admins' certificates are checked "
+			        "against it): %s",
+			        s->cfg->tls_ca, nng_strerror(rv));
+		rv = nng_tls_config_auth_mode(s->admin_tls, NNG_TLS_AUTH_MODE_REQUIRED);
+		if (rv == 0)
+			rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->admin_tls);
+	}
 	if (rv == 0)
 		rv = nng_listener_start(l, 0);
 	if (rv != 0)

@@ -3,11 +3,13 @@
  *
  *   rollwave-coordinator [--config FILE] init [--san NAME|IP]... [--days N]
  *   rollwave-coordinator [--config FILE] run
+ *   rollwave-coordinator [--config FILE] admin-cert NAME --out FILE [--days N]
  *
  * `init` prepares everything the coordinator needs and is safe to run
  * again: it creates only what is missing (database, identity key, join
  * token, a CA and a server certificate for a test setup) and says, for each
- * part, whether it was created or already there.
+ * part, whether it was created or already there. `admin-cert` issues an
+ * admin's client certificate from init's CA, for AdminSocket=tls+tcp://.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -273,6 +275,65 @@ verb_init(const struct coordinator_config *c, int argc, char **argv)
 	return 0;
 }
 
+static int
+verb_admin_cert(const struct coordinator_config *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"out", required_argument, NULL, 'o'},
+	        {"days", required_argument, NULL, 'd'},
+	        {},
+	};
+	struct rw_err err = {{0}};
+	char ca_key[PATH_MAX], ca_dir[PATH_MAX];
+	const char *out = NULL;
+	unsigned days = 365;
+	uint64_t v;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (ch) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			if (parse_uint64(optarg, &v) < 0 || v == 0 || v > 36500) {
+				log_error("--days takes 1 to 36500, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			days = (unsigned)v;
+			break;
+		default:
+			return -EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !out)
+		return -EXIT_USAGE;
+	if (access(out, F_OK) == 0) {
+		log_error("%s exists; not overwriting an admin's certificate", out);
+		return 1;
+	}
+	r = dir_of(c->tls_ca, ca_dir, sizeof(ca_dir));
+	if (r < 0 || xsnprintf(ca_key, sizeof(ca_key), "%s/ca.key", ca_dir) < 0) {
+		log_error("CA= path too long");
+		return 1;
+	}
+	if (access(ca_key, R_OK) < 0) {
+		log_error("cannot issue a certificate: the CA's key %s is not readable (%s); run "
+		          "'rollwave-coordinator init' or use your own PKI",
+		        ca_key, strerror(errno));
+		return 1;
+	}
+	r = tlsgen_make_client(c->tls_ca, ca_key, out, argv[optind], days, &err);
+	if (r < 0) {
+		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		return 1;
+	}
+	printf("admin cert:   %s (created for '%s', %u days; give it with rollwave --cert, "
+	       "the CA with --ca %s)\n",
+	        out, argv[optind], days, c->tls_ca);
+	return 0;
+}
+
 struct run_state {
 	struct server *server;
 	uint64_t watchdog_usec;
@@ -378,6 +439,7 @@ static const struct {
 } verbs[] = {
         {"init", verb_init, "init [--san NAME|IP]... [--days N]"},
         {"run", verb_run, "run"},
+        {"admin-cert", verb_admin_cert, "admin-cert NAME --out FILE [--days N]"},
 };
 
 static void

@@ -1024,6 +1024,8 @@ server_stop(struct server *s)
 	s->n_workers = 0;
 	if (s->tls)
 		nng_tls_config_free(s->tls);
+	if (s->admin_tls)
+		nng_tls_config_free(s->admin_tls);
 	if (s->db) {
 		server_tick(s); /* flush */
 		(void)db_audit(s->db, "coordinator", "coordinator.stop", s->cfg->listen, NULL);

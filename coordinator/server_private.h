@@ -126,6 +126,7 @@ struct server {
 	size_t hosts_cap;
 
 	nng_socket admin;
+	nng_tls_config *admin_tls;
 	pthread_t admin_thread;
 	bool admin_running;
 	volatile bool stopping;

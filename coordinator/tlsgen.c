@@ -276,7 +276,7 @@ tlsgen_set_san(mbedtls_x509write_cert *crt, const char *const *dns_names,
 
 /* extendedKeyUsage ::= SEQUENCE OF KeyPurposeId, here just serverAuth. */
 static int
-tlsgen_set_eku_server(mbedtls_x509write_cert *crt, const char *path, struct rw_err *err)
+tlsgen_set_eku(mbedtls_x509write_cert *crt, bool client, const char *path, struct rw_err *err)
 {
 	unsigned char buf[32];
 	unsigned char *p = buf + sizeof(buf);
@@ -284,8 +284,10 @@ tlsgen_set_eku_server(mbedtls_x509write_cert *crt, const char *path, struct rw_e
 	int mret;
 
 	if (!asn1_add(&len,
-	            mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-	                    MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) ||
+	            client ? mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
+	                             MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))
+	                   : mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
+	                             MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) ||
 	        !asn1_add(&len, mbedtls_asn1_write_len(&p, buf, len)) ||
 	        !asn1_add(&len,
 	                mbedtls_asn1_write_tag(
@@ -475,37 +477,29 @@ tlsgen_self_check(const unsigned char *pem, size_t len, mbedtls_x509_crt *ca,
 	return r;
 }
 
-int
-tlsgen_make_server(const char *ca_cert_path, const char *ca_key_path, const char *out_pem_path,
-        const char *const *dns_names, const char *const *ip_addrs, unsigned days,
-        struct rw_err *err)
+/* A certificate signed by the CA, written with its new key to out_pem_path:
+ * a server one (serverAuth, the names in subjectAltName, CN = the first DNS
+ * name) or, with client, an admin's (clientAuth, CN = common_name). */
+static int
+tlsgen_make_leaf(const char *ca_cert_path, const char *ca_key_path, const char *out_pem_path,
+        bool client, const char *common_name, const char *const *dns_names,
+        const char *const *ip_addrs, unsigned days, struct rw_err *err)
 {
 	_cleanup_pem_ unsigned char *pem = NULL;
 	char subject[8 + DNS_NAME_MAX], issuer[512];
-	size_t n_dns = strv_count(dns_names), n_ip = strv_count(ip_addrs), crt_len = 0, key_len = 0;
+	size_t crt_len = 0, key_len = 0;
 	struct tlsgen_rng rng;
 	mbedtls_x509write_cert crt;
 	mbedtls_pk_context key, ca_key;
 	mbedtls_x509_crt ca;
 	int r, mret;
 
-	if (isempty(ca_cert_path) || isempty(ca_key_path) || isempty(out_pem_path))
-		return rw_err_set(err, -EINVAL, "no CA certificate, CA key or output path given");
-	if (n_dns == 0)
-		return rw_err_set(err, -EINVAL, "a server certificate needs at least one DNS name");
-	if (n_dns > TLSGEN_SAN_MAX || n_ip > TLSGEN_SAN_MAX)
-		return rw_err_set(err, -EINVAL, "at most %d DNS names and %d IP addresses",
-		        TLSGEN_SAN_MAX, TLSGEN_SAN_MAX);
-	for (size_t i = 0; i < n_dns; i++)
-		if (!dns_name_is_valid(dns_names[i]))
-			return rw_err_set(
-			        err, -EINVAL, "'%s' is not a valid DNS name", dns_names[i]);
 	if (days == 0 || days > TLSGEN_DAYS_MAX)
 		return rw_err_set(
 		        err, -EINVAL, "validity of %u days is not in 1..%u", days, TLSGEN_DAYS_MAX);
-	r = xsnprintf(subject, sizeof(subject), "CN=%s", dns_names[0]);
+	r = xsnprintf(subject, sizeof(subject), "CN=%s", common_name);
 	if (r < 0)
-		return rw_err_set(err, r, "DNS name '%s' is too long", dns_names[0]);
+		return rw_err_set(err, r, "name '%s' is too long", common_name);
 	/* The certificate, then its key, in one buffer. */
 	pem = malloc(PEM_BUF);
 	if (!pem)
@@ -539,17 +533,19 @@ tlsgen_make_server(const char *ca_cert_path, const char *ca_key_path, const char
 		r = tlsgen_mbed_err(err, mret, "cannot set the extensions of", out_pem_path);
 		goto cleanup;
 	}
-	r = tlsgen_set_eku_server(&crt, out_pem_path, err);
+	r = tlsgen_set_eku(&crt, client, out_pem_path, err);
 	if (r < 0)
 		goto cleanup;
-	r = tlsgen_set_san(&crt, dns_names, ip_addrs, out_pem_path, err);
-	if (r < 0)
-		goto cleanup;
+	if (!client) {
+		r = tlsgen_set_san(&crt, dns_names, ip_addrs, out_pem_path, err);
+		if (r < 0)
+			goto cleanup;
+	}
 
 	r = tlsgen_crt_pem(&crt, &rng, pem, &crt_len, out_pem_path, err);
 	if (r < 0)
 		goto cleanup;
-	r = tlsgen_self_check(pem, crt_len, &ca, dns_names[0], out_pem_path, err);
+	r = tlsgen_self_check(pem, crt_len, &ca, client ? NULL : dns_names[0], out_pem_path, err);
 	if (r < 0)
 		goto cleanup;
 	r = tlsgen_key_pem(&key, pem + crt_len, &key_len, out_pem_path, err);
@@ -563,4 +559,41 @@ cleanup:
 	mbedtls_pk_free(&key);
 	tlsgen_rng_done(&rng);
 	return r;
+}
+
+int
+tlsgen_make_server(const char *ca_cert_path, const char *ca_key_path, const char *out_pem_path,
+        const char *const *dns_names, const char *const *ip_addrs, unsigned days,
+        struct rw_err *err)
+{
+	size_t n_dns = strv_count(dns_names), n_ip = strv_count(ip_addrs);
+
+	if (isempty(ca_cert_path) || isempty(ca_key_path) || isempty(out_pem_path))
+		return rw_err_set(err, -EINVAL, "no CA certificate, CA key or output path given");
+	if (n_dns == 0)
+		return rw_err_set(err, -EINVAL, "a server certificate needs at least one DNS name");
+	if (n_dns > TLSGEN_SAN_MAX || n_ip > TLSGEN_SAN_MAX)
+		return rw_err_set(err, -EINVAL, "at most %d DNS names and %d IP addresses",
+		        TLSGEN_SAN_MAX, TLSGEN_SAN_MAX);
+	for (size_t i = 0; i < n_dns; i++)
+		if (!dns_name_is_valid(dns_names[i]))
+			return rw_err_set(
+			        err, -EINVAL, "'%s' is not a valid DNS name", dns_names[i]);
+	return tlsgen_make_leaf(ca_cert_path, ca_key_path, out_pem_path, false, dns_names[0],
+	        dns_names, ip_addrs, days, err);
+}
+
+int
+tlsgen_make_client(const char *ca_cert_path, const char *ca_key_path, const char *out_pem_path,
+        const char *common_name, unsigned days, struct rw_err *err)
+{
+	if (isempty(ca_cert_path) || isempty(ca_key_path) || isempty(out_pem_path))
+		return rw_err_set(err, -EINVAL, "no CA certificate, CA key or output path given");
+	if (!cn_is_valid(common_name))
+		return rw_err_set(err, -EINVAL,
+		        "'%s' is not a valid name: 1..%d characters of letters, digits and "
+		        "' ._@:()/+-'",
+		        common_name ? common_name : "", TLSGEN_CN_MAX);
+	return tlsgen_make_leaf(
+	        ca_cert_path, ca_key_path, out_pem_path, true, common_name, NULL, NULL, days, err);
 }

@@ -60,4 +60,12 @@ int tlsgen_make_server(const char *ca_cert_path, const char *ca_key_path, const 
         const char *const *dns_names, const char *const *ip_addrs, unsigned days,
         struct rw_err *err);
 
+/* Makes an admin's client certificate signed by the CA: subject
+ * "CN=<common_name>" (as for tlsgen_make_ca()), extendedKeyUsage
+ * clientAuth, keyUsage digitalSignature, basicConstraints CA:false; written
+ * with its new key to out_pem_path (mode 0600), the form `rollwave --cert`
+ * reads. */
+int tlsgen_make_client(const char *ca_cert_path, const char *ca_key_path, const char *out_pem_path,
+        const char *common_name, unsigned days, struct rw_err *err);
+
 #endif

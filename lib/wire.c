@@ -562,6 +562,9 @@ check_admin_request(const char *path, const Rollwave__AdminRequest *a, struct rw
 	const void *m;
 	int r;
 
+	strbuf_printf(p, sizeof(p), "%s.client_user", path);
+	if ((r = check_text(p, a->client_user, WIRE_CLIENT_USER_MAX, 0, err)) < 0)
+		return r;
 	/* Every member of the oneof is a message pointer sharing one union. */
 	m = a->list_hosts;
 	switch (a->request_case) {

@@ -46,15 +46,16 @@
 #define WIRE_ACTOR_MAX       255
 #define WIRE_TARGET_MAX      255
 #define WIRE_ACTION_MAX      64
+#define WIRE_CLIENT_USER_MAX 64 /* AdminRequest.client_user */
 #define WIRE_LABELS_MAX      32
 #define WIRE_LABEL_KEY_MAX   63
 #define WIRE_LABEL_VALUE_MAX 255
-#define WIRE_APPS_MAX        64    /* apps per host report */
-#define WIRE_RELEASES_MAX    100   /* releases per app */
-#define WIRE_HOSTS_MAX       10000 /* hosts in a list, host ids in a deploy */
+#define WIRE_APPS_MAX        64           /* apps per host report */
+#define WIRE_RELEASES_MAX    100          /* releases per app */
+#define WIRE_HOSTS_MAX       10000        /* hosts in a list, host ids in a deploy */
 #define WIRE_HOST_PAGE_BYTES (768 * 1024) /* a page of a host list, packed */
-#define WIRE_EVENTS_MAX      1000  /* events in a list, ListEvents.limit */
-#define WIRE_APP_LIST_MAX    1000  /* apps in an AppList */
+#define WIRE_EVENTS_MAX      1000         /* events in a list, ListEvents.limit */
+#define WIRE_APP_LIST_MAX    1000         /* apps in an AppList */
 
 #define WIRE_KEY_LEN        32 /* Ed25519 public key */
 #define WIRE_SECRET_KEY_LEN 64 /* Ed25519 secret key (libsodium layout) */
