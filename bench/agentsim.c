@@ -5,7 +5,7 @@
  *
  *   agentsim --url URL --agents N [--token T] [--admin URL] [--ca FILE]
  *            [--interval-ms MS] [--duration-s S] [--seed S] [--first N]
- *            [--warmup-s S] [--kill N]
+ *            [--warmup-s S] [--kill N] [--dial-rate N]
  *
  * Each agent has its own nng req socket (its own connection) and an Ed25519
  * key derived from --seed and its index, so a second run presents the same
@@ -23,7 +23,9 @@
  * N agents close their connections after the measurement while the others
  * keep heartbeating, and agentsim asks the coordinator every 100 ms until it
  * reports all N down, adding killed=N down_after_s=.. (or down_after_s=none
- * when they were not all down within 60 s).
+ * when they were not all down within 60 s). --dial-rate N starts N agents
+ * a second (as a fleet booting over a while; real agents also back off with
+ * jitter) instead of all at once.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -57,7 +59,11 @@ struct agent {
 	bool in_flight;
 	bool sending; /* the aio runs the send half of a request */
 	bool killed;
+	bool dialed;
+	nng_dialer dialer;
 };
+
+static nng_tls_config *tls;
 
 static struct {
 	const char *url, *token, *admin, *ca, *labels;
@@ -65,6 +71,7 @@ static struct {
 	uint64_t interval_usec, duration_usec, warmup_usec;
 	uint64_t seed;
 	unsigned kill;
+	unsigned dial_rate; /* agents started per second; 0: all at once */
 	bool warmup;
 } opt = {.n = 10, .interval_usec = 5 * USEC_PER_SEC, .duration_usec = 10 * USEC_PER_SEC};
 
@@ -344,8 +351,7 @@ admin_accept(const char *url, uint64_t host_id)
 	rv = admin_call(url, &req, &reply);
 	if (rv < 0)
 		return rv;
-	rv = reply->admin_response->response_case ==
-	                        ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ACK
+	rv = reply->admin_response->response_case == ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ACK
 	        ? 0
 	        : -EPERM;
 	wire_free(reply);
@@ -377,6 +383,16 @@ sim_step(struct agent *agents, unsigned n, uint64_t now)
 				a->next_usec = now + USEC_PER_SEC;
 			continue;
 		}
+		if (!a->dialed) {
+			a->dialed = true;
+			if (nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK) != 0) {
+				pthread_mutex_lock(&lock);
+				errors++;
+				pthread_mutex_unlock(&lock);
+				a->killed = true;
+				continue;
+			}
+		}
 		if (a->phase == S_HELLO)
 			send_hello(a);
 		else if (a->phase == S_HEARTBEAT && a->host_id)
@@ -400,7 +416,8 @@ host_is_down(uint64_t host_id)
 	down = reply->admin_response->response_case ==
 	                ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST &&
 	        reply->admin_response->host_list->n_hosts == 1 &&
-	        reply->admin_response->host_list->hosts[0]->state == ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	        reply->admin_response->host_list->hosts[0]->state ==
+	                ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
 	wire_free(reply);
 	return down;
 }
@@ -451,9 +468,9 @@ main(int argc, char **argv)
 	        {"seed", required_argument, NULL, 's'},
 	        {"warmup-s", required_argument, NULL, 'w'},
 	        {"kill", required_argument, NULL, 'k'},
+	        {"dial-rate", required_argument, NULL, 'r'},
 	        {},
 	};
-	nng_tls_config *tls = NULL;
 	struct agent *agents;
 	struct rlimit rl;
 	uint64_t measured = 0;
@@ -481,6 +498,7 @@ main(int argc, char **argv)
 		case 's':
 		case 'w':
 		case 'k':
+		case 'r':
 			if (parse_uint64(optarg, &v) < 0) {
 				fprintf(stderr, "agentsim: bad number '%s'\n", optarg);
 				return 2;
@@ -498,6 +516,8 @@ main(int argc, char **argv)
 				opt.warmup = true;
 			} else if (ch == 'k')
 				opt.kill = (unsigned)v;
+			else if (ch == 'r')
+				opt.dial_rate = (unsigned)v;
 			else
 				opt.seed = v;
 			break;
@@ -510,7 +530,7 @@ main(int argc, char **argv)
 		fprintf(stderr,
 		        "usage: agentsim --url URL --agents N [--token T] [--admin URL] "
 		        "[--ca FILE] [--interval-ms MS] [--duration-s S] [--seed S] "
-		        "[--first N] [--warmup-s S] [--kill N (with --admin)]\n");
+		        "[--first N] [--warmup-s S] [--kill N (with --admin)] [--dial-rate N]\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -540,11 +560,11 @@ main(int argc, char **argv)
 	agents = calloc(opt.n, sizeof(*agents));
 	if (!agents)
 		return 1;
+	start = now_monotonic_usec();
 	for (unsigned i = 0; i < opt.n; i++) {
 		struct agent *a = &agents[i];
 		uint8_t seed[32];
 		char in[64];
-		nng_dialer d;
 
 		a->idx = opt.first + i;
 		snprintf(in, sizeof(in), "agentsim %" PRIu64 " %u", opt.seed, a->idx);
@@ -558,16 +578,17 @@ main(int argc, char **argv)
 		nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
 		nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 		nng_aio_set_timeout(a->aio, 10000);
-		if (nng_dialer_create(&d, a->sock, opt.url) != 0 ||
-		        (tls && nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls) != 0) ||
-		        nng_dialer_start(d, NNG_FLAG_NONBLOCK) != 0) {
+		if (nng_dialer_create(&a->dialer, a->sock, opt.url) != 0 ||
+		        (tls && nng_dialer_set_ptr(a->dialer, NNG_OPT_TLS_CONFIG, tls) != 0)) {
 			fprintf(stderr, "agentsim: cannot dial %s\n", opt.url);
 			return 1;
 		}
 		a->phase = S_HELLO;
+		/* Dialed (and Hello sent) from the main loop at its start time. */
+		if (opt.dial_rate)
+			a->next_usec = start + (uint64_t)i * USEC_PER_SEC / opt.dial_rate;
 	}
 
-	start = now_monotonic_usec();
 	end = start + opt.duration_usec;
 	measuring = !opt.warmup;
 	for (;;) {
@@ -583,8 +604,9 @@ main(int argc, char **argv)
 				enrolled_usec = now - start;
 				measure_start = now + opt.warmup_usec;
 			} else if (now - start > 600 * USEC_PER_SEC) {
-				fprintf(stderr, "agentsim: only %u of %u agents welcomed after 600 s\n",
-				        w, opt.n);
+				fprintf(stderr,
+				        "agentsim: only %u of %u agents welcomed after 600 s\n", w,
+				        opt.n);
 				break;
 			}
 		}
@@ -623,8 +645,7 @@ main(int argc, char **argv)
 	        n_rtts ? rtts[n_rtts / 2] / 1000.0 : 0.0,
 	        n_rtts ? rtts[(size_t)((double)n_rtts * 0.99)] / 1000.0 : 0.0,
 	        n_rtts ? rtts[n_rtts - 1] / 1000.0 : 0.0,
-	        (double)measured / ((double)opt.duration_usec / 1e6),
-	        (double)enrolled_usec / 1e6);
+	        (double)measured / ((double)opt.duration_usec / 1e6), (double)enrolled_usec / 1e6);
 	if (opt.kill && down_after_usec)
 		printf(" killed=%u down_after_s=%.2f", opt.kill, (double)down_after_usec / 1e6);
 	else if (opt.kill)
