@@ -523,6 +523,7 @@ static int
 set_freeze(struct deploy_params *p, const char *v, struct rw_err *err)
 {
 	struct freeze_window w;
+	struct rw_err e = {{0}};
 	int r;
 
 	if (isempty(v)) {
@@ -532,9 +533,9 @@ set_freeze(struct deploy_params *p, const char *v, struct rw_err *err)
 	if (p->n_freeze >= DEPLOY_FREEZE_MAX)
 		return rw_err_set(err, -E2BIG, "Freeze= takes at most %d windows, got '%s' beyond",
 		        DEPLOY_FREEZE_MAX, v);
-	r = freeze_window_parse(v, &w, err);
+	r = freeze_window_parse(v, &w, &e);
 	if (r < 0)
-		return rw_err_prefix(err, r, "Freeze=");
+		return rw_err_set(err, r, "Freeze= %s", e.msg);
 	p->freeze[p->n_freeze++] = w;
 	return 0;
 }

@@ -67,7 +67,10 @@ gate_budget_evaluate(const struct deploy_amount *budget, size_t n_hosts, size_t 
 	ret->verdict = n_failed > allowed ? GATE_FAIL : GATE_PASS;
 	strbuf_printf(ret->why, sizeof(ret->why), "failure budget %s: %zu failed host%s %s %s",
 	        gate_verdict_to_string(ret->verdict), n_failed, n_failed == 1 ? "" : "s",
-	        n_failed > allowed ? "breach" : "within", b);
+	        n_failed <= allowed     ? "within"
+	                : n_failed == 1 ? "breaches"
+	                                : "breach",
+	        b);
 }
 
 /* ---- wave health ---- */
@@ -189,7 +192,7 @@ gate_wave_health_evaluate(const struct wave_health_input *in, uint64_t now,
 		        &t, "wave health fail: %zu failed host%s", total, total == 1 ? "" : "s");
 		if (in->failed_before > 0)
 			textbuf_printf(&t, " (%zu in earlier waves)", in->failed_before);
-		textbuf_printf(&t, " breach %s: ", budget);
+		textbuf_printf(&t, " %s %s: ", total == 1 ? "breaches" : "breach", budget);
 		list_hosts(&t, in, now, GATE_FAIL);
 		return;
 	}
