@@ -216,8 +216,8 @@ metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samp
 			        !compare(samples[i].value, g->condition.op, g->condition.threshold))
 				bad++;
 		if (bad == 0) {
-			textbuf_printf(&t, "gate '%s' pass: all %zu samples %s%s: ", g->name,
-			        usable, cond, nan_text);
+			textbuf_printf(&t, "gate '%s' pass: all %zu sample%s %s%s: ", g->name,
+			        usable, usable == 1 ? "" : "s", cond, nan_text);
 			for (size_t i = 0; i < n; i++)
 				if (!isnan(samples[i].value))
 					append_sample(&t, &samples[i], &first);
