@@ -203,6 +203,14 @@ int deploy_params_load_buffer(
         struct deploy_params *p, const char *name, const char *buf, size_t len, struct rw_err *err);
 int deploy_params_load_file(struct deploy_params *p, const char *path, struct rw_err *err);
 
+/* Writes p as a deployment file that deploy_params_load_buffer() reads back
+ * into the same options: the effective value of every key that applies to
+ * p->strategy (defaults included, so that a stored deployment does not
+ * change when defaults do), every freeze window and every gate. For storing
+ * a deployment's options (the coordinator resumes from it) and showing them
+ * (rollwave plan). *ret is malloc'd, NUL-terminated. -ENOMEM. */
+int deploy_params_to_ini(const struct deploy_params *p, char **ret);
+
 /* Finds a gate by name, NULL if there is none. */
 const struct metric_gate *deploy_params_gate(const struct deploy_params *p, const char *name);
 /* The URL gate g is queried at: its own or PrometheusURL=. */

@@ -5,8 +5,11 @@
  * one metric gate each. Every key goes through deploy_params_set(), so the
  * file and the command line cannot disagree. Keys are spelled exactly as
  * documented here (the setter's leniency is for command-line flags).
+ * deploy_params_to_ini() writes the same format back.
  */
 #include "deploy_params.h"
+
+#include <inttypes.h>
 
 #include "ini.h"
 
@@ -81,4 +84,182 @@ int
 deploy_params_load_file(struct deploy_params *p, const char *path, struct rw_err *err)
 {
 	return ini_parse_file(path, 0, file_handler, p, err);
+}
+
+/* ---- writing ---- */
+
+static void
+write_amount(FILE *f, const char *key, const struct deploy_amount *a)
+{
+	char buf[32];
+
+	deploy_amount_format(a, buf, sizeof(buf));
+	fprintf(f, "%s=%s\n", key, buf);
+}
+
+static void
+write_duration(FILE *f, const char *key, uint64_t usec)
+{
+	char buf[32];
+
+	deploy_duration_format(usec, buf, sizeof(buf));
+	fprintf(f, "%s=%s\n", key, buf);
+}
+
+static void
+write_list(FILE *f, const char *key, char (*items)[DEPLOY_RING_MAX], size_t n)
+{
+	if (n == 0)
+		return;
+	fprintf(f, "%s=", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "," : "", items[i]);
+	fputc('\n', f);
+}
+
+static void
+write_key(FILE *f, const struct deploy_params *p, const struct deploy_key_info *k)
+{
+	static const char *const approvals[] = {"no", "first", "every"};
+	static const char *const unlabeled[] = {"error", "last-ring"};
+	char buf[32];
+
+	switch (k->key) {
+	case DEPLOY_KEY_STRATEGY:
+		fprintf(f, "Strategy=%s\n", p->strategy);
+		break;
+	case DEPLOY_KEY_BATCH:
+		write_amount(f, k->name, &p->batch);
+		break;
+	case DEPLOY_KEY_MAX_UNAVAILABLE:
+		write_amount(f, k->name, &p->max_unavailable);
+		break;
+	case DEPLOY_KEY_CANARY:
+		if (p->canary_label[0])
+			fprintf(f, "Canary=%s\n", p->canary_label);
+		else
+			write_amount(f, k->name, &p->canary);
+		break;
+	case DEPLOY_KEY_STEPS:
+		fprintf(f, "Steps=");
+		for (size_t i = 0; i < p->n_steps; i++) {
+			struct deploy_amount a = {DEPLOY_AMOUNT_PERCENT, p->steps[i]};
+
+			deploy_amount_format(&a, buf, sizeof(buf));
+			fprintf(f, "%s%s", i ? "," : "", buf);
+		}
+		fputc('\n', f);
+		break;
+	case DEPLOY_KEY_RING_LABEL:
+		if (p->n_datacenters == 0)
+			fprintf(f, "RingLabel=%s\n", p->ring_label);
+		break;
+	case DEPLOY_KEY_DATACENTERS:
+		write_list(f, k->name, (char(*)[DEPLOY_RING_MAX])p->datacenters, p->n_datacenters);
+		break;
+	case DEPLOY_KEY_RING_BAKE:
+		if (p->n_ring_bake == 0)
+			break;
+		fprintf(f, "RingBake=");
+		for (size_t i = 0; i < p->n_ring_bake; i++) {
+			deploy_duration_format(p->ring_bake[i].bake_usec, buf, sizeof(buf));
+			fprintf(f, "%s%s:%s", i ? "," : "", p->ring_bake[i].ring, buf);
+		}
+		fputc('\n', f);
+		break;
+	case DEPLOY_KEY_RING_APPROVAL:
+		write_list(
+		        f, k->name, (char(*)[DEPLOY_RING_MAX])p->ring_approval, p->n_ring_approval);
+		break;
+	case DEPLOY_KEY_UNLABELED_HOSTS:
+		fprintf(f, "UnlabeledHosts=%s\n", unlabeled[p->unlabeled]);
+		break;
+	case DEPLOY_KEY_BAKE:
+		write_duration(f, k->name, p->bake_usec);
+		break;
+	case DEPLOY_KEY_APPROVAL:
+		fprintf(f, "Approval=%s\n", approvals[p->approval]);
+		break;
+	case DEPLOY_KEY_MIN_HEALTHY:
+		write_duration(f, k->name, p->min_healthy_usec);
+		break;
+	case DEPLOY_KEY_FAILURE_BUDGET:
+		write_amount(f, k->name, &p->failure_budget);
+		break;
+	case DEPLOY_KEY_WAVE_TIMEOUT:
+		write_duration(f, k->name, p->wave_timeout_usec);
+		break;
+	case DEPLOY_KEY_ROLLBACK_PARALLELISM:
+		write_amount(f, k->name, &p->rollback_parallelism);
+		break;
+	case DEPLOY_KEY_TRAFFIC_COMMAND:
+		if (p->traffic_command[0])
+			fprintf(f, "TrafficCommand=%s\n", p->traffic_command);
+		break;
+	case DEPLOY_KEY_LIVE_COLOR:
+		if (p->live_color[0])
+			fprintf(f, "LiveColor=%s\n", p->live_color);
+		break;
+	case DEPLOY_KEY_PROMETHEUS_URL:
+		if (p->prometheus_url[0])
+			fprintf(f, "PrometheusURL=%s\n", p->prometheus_url);
+		break;
+	case DEPLOY_KEY_FREEZE:
+		for (size_t i = 0; i < p->n_freeze; i++)
+			fprintf(f, "Freeze=%s\n", p->freeze[i].spec);
+		break;
+	case DEPLOY_KEY_FREEZE_POLICY:
+		fprintf(f, "FreezePolicy=%s\n", freeze_policy_to_string(p->freeze_policy));
+		break;
+	case DEPLOY_KEY_GATE:
+	case _DEPLOY_KEY_MAX:
+		break;
+	}
+}
+
+static void
+write_gate(FILE *f, const struct metric_gate *g)
+{
+	fprintf(f, "\n[" GATE_SECTION_PREFIX "%s]\n", g->name);
+	if (g->query[0])
+		fprintf(f, "Query=%s\n", g->query);
+	if (g->condition_text[0])
+		fprintf(f, "Condition=%s\n", g->condition_text);
+	fprintf(f, "MinSamples=%" PRIu64 "\n", g->min_samples);
+	fprintf(f, "NoData=%s\n", metric_no_data_to_string(g->no_data));
+	if (g->url[0])
+		fprintf(f, "URL=%s\n", g->url);
+}
+
+int
+deploy_params_to_ini(const struct deploy_params *p, char **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	const struct deploy_key_info *k;
+	const char *section = NULL;
+	size_t n, size = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	k = deploy_params_keys(&n);
+	/* [Deployment] first, then the strategy's own section. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (k[i].key == DEPLOY_KEY_GATE || (pass == 0) != !k[i].strategy ||
+			        (k[i].strategy && !streq(k[i].strategy, p->strategy)))
+				continue;
+			if (!section || !streq(section, k[i].section)) {
+				section = k[i].section;
+				fprintf(f, "%s[%s]\n", pass == 0 && i == 0 ? "" : "\n", section);
+			}
+			write_key(f, p, &k[i]);
+		}
+	for (size_t i = 0; i < p->n_gates; i++)
+		write_gate(f, &p->gates[i]);
+	if (fclose(f) != 0 || !buf)
+		return -ENOMEM;
+	*ret = TAKE_PTR(buf);
+	return 0;
 }

@@ -15,6 +15,12 @@
 
 static const char *const day_names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
+const char *
+freeze_policy_to_string(enum freeze_policy p)
+{
+	return p == FREEZE_POLICY_REFUSE ? "refuse" : "wait";
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * days_from_civil). */
 static int64_t

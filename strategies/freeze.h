@@ -44,6 +44,9 @@ struct freeze_window {
 	char spec[FREEZE_SPEC_MAX]; /* as written, for messages */
 };
 
+/* "wait", "refuse". */
+const char *freeze_policy_to_string(enum freeze_policy p);
+
 /* Parses one window (syntax above). -EINVAL with err naming the value. */
 int freeze_window_parse(const char *s, struct freeze_window *ret, struct rw_err *err);
 

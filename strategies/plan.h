@@ -19,8 +19,9 @@
  *   -> metric gates (if wave.metric_gates) -> wave i+1
  *
  * A SWITCH wave has no hosts: it runs wave.command (blue-green's traffic
- * switch) instead of deploying; its bake and metric gates follow the
- * switch. A failed gate makes the deployment fail and run plan.rollback.
+ * switch) instead of deploying, which must succeed within timeout_usec; its
+ * bake and metric gates follow the switch (min_healthy_usec is 0). A failed
+ * gate makes the deployment fail and roll back (plan_rollback()).
  *
  * Down hosts are planned like any other and flagged (plan_target.down,
  * plan.n_down) so a preflight can refuse or skip them; a down host that
@@ -90,10 +91,14 @@ struct plan {
 	size_t n_down;           /* of them down when planned */
 	size_t n_up_to_date;     /* of them already at version */
 	size_t failures_allowed; /* FailureBudget= resolved against n_hosts */
+	/* RollbackParallelism= resolved against n_hosts: hosts per batch if
+	 * every host rolled back (at least 1). */
+	size_t rollback_parallelism;
 
 	/* blue-green: colors and the hosts of the live color, which keep their
 	 * release so that traffic can switch back to them at once. "" and none
-	 * for the other strategies. */
+	 * for the other strategies. In a rollback plan that switches traffic
+	 * back, live_color is the color it goes back to. */
 	char idle_color[8], live_color[8];
 	struct plan_target *kept;
 	size_t n_kept;

@@ -162,6 +162,10 @@ planner_count(struct plan *plan)
 			plan->n_up_to_date += plan->waves[i].hosts[j].up_to_date;
 		}
 	plan->failures_allowed = gate_budget_allowed(&plan->params.failure_budget, plan->n_hosts);
+	plan->rollback_parallelism =
+	        deploy_amount_hosts(&plan->params.rollback_parallelism, plan->n_hosts);
+	if (plan->rollback_parallelism == 0)
+		plan->rollback_parallelism = 1;
 }
 
 int

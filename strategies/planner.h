@@ -38,7 +38,7 @@ int planner_name_compare(const char *a, const char *b);
 int planner_pointers(const struct plan_input *in, const struct plan_host ***ret);
 
 /* The hosts of all waves of plan, counted again into n_hosts, n_down,
- * n_up_to_date and failures_allowed. */
+ * n_up_to_date, failures_allowed and rollback_parallelism. */
 void planner_count(struct plan *plan);
 
 #endif

@@ -241,6 +241,8 @@ test_freeze_gate_waits_or_refuses(void **state)
 
 	freeze_gate_evaluate(w, 0, FREEZE_POLICY_REFUSE, true, sat, &r);
 	assert_int_equal(r.verdict, GATE_PASS);
+	assert_string_equal(freeze_policy_to_string(FREEZE_POLICY_WAIT), "wait");
+	assert_string_equal(freeze_policy_to_string(FREEZE_POLICY_REFUSE), "refuse");
 }
 
 int

@@ -337,6 +337,28 @@ test_same_names_order_by_id(void **state)
 }
 
 static void
+test_names_sort_in_natural_order(void **state)
+{
+	static const char *const given[] = {"web10", "web9", "web1", "web01", "db2.fra", "db10.ams",
+	        "web010", "web1a", "web", "WEB2"};
+	struct deploy_params p;
+	struct fleet f = {0};
+	struct plan *pl;
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(given); i++)
+		fleet_add(&f, given[i], NULL, true, NULL);
+	deploy_params_init(&p);
+	set(&p, "Strategy", "all-at-once");
+	pl = plan_ok(&p, &f);
+	assert_string_equal(render(pl),
+	        "all: WEB2 db2.fra db10.ams web web01 web1 web1a web9 web010 "
+	        "web10");
+	plan_free(pl);
+	fleet_free(&f);
+}
+
+static void
 test_bad_inputs_are_refused(void **state)
 {
 	struct deploy_params p;
@@ -846,6 +868,7 @@ test_worst_case_rollback_comes_with_every_plan(void **state)
 	pl = plan_ok(&p, &f);
 	assert_int_equal(pl->n_waves, 4);
 	assert_int_equal(pl->failures_allowed, 2); /* 30% of 7 = 2.1 -> 2 */
+	assert_int_equal(pl->rollback_parallelism, 4);
 	assert_non_null(pl->rollback);
 	assert_string_equal(render(pl->rollback),
 	        "rollback 1/2: web01 web02 web03 web04 | rollback "
@@ -867,6 +890,7 @@ main(void)
 	        cmocka_unit_test(test_rolling_max_unavailable_and_approval),
 	        cmocka_unit_test(test_plans_do_not_depend_on_input_order),
 	        cmocka_unit_test(test_same_names_order_by_id),
+	        cmocka_unit_test(test_names_sort_in_natural_order),
 	        cmocka_unit_test(test_bad_inputs_are_refused),
 	        cmocka_unit_test(test_down_and_up_to_date_hosts_are_planned_and_flagged),
 	        cmocka_unit_test(test_canary_by_count_skips_steps_already_covered),

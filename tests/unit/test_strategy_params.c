@@ -531,6 +531,104 @@ test_readme_example_loads(void **state)
 	invalid(&p, "applies to Strategy=");
 }
 
+/* to_ini, load, to_ini again: the same text, and options that validate. */
+static char *
+round_trip(const struct deploy_params *p, struct deploy_params *ret)
+{
+	_cleanup_free_ char *again = NULL;
+	struct rw_err err = {{0}};
+	char *text = NULL;
+
+	assert_int_equal(deploy_params_to_ini(p, &text), 0);
+	deploy_params_init(ret);
+	if (deploy_params_load_buffer(ret, "stored", text, strlen(text), &err) < 0)
+		fail_msg("%s\n%s", err.msg, text);
+	if (deploy_params_validate(ret, &err) < 0)
+		fail_msg("%s\n%s", err.msg, text);
+	assert_int_equal(deploy_params_to_ini(ret, &again), 0);
+	assert_string_equal(again, text);
+	return text;
+}
+
+static void
+test_options_write_back_as_a_file_that_loads(void **state)
+{
+	struct deploy_params p, q;
+	char *text;
+
+	(void)state;
+	deploy_params_init(&p);
+	text = round_trip(&p, &q);
+	assert_string_equal(text,
+	        "[Deployment]\n"
+	        "Strategy=rolling\n"
+	        "MaxUnavailable=100%\n"
+	        "Bake=0\n"
+	        "Approval=no\n"
+	        "MinHealthy=30s\n"
+	        "FailureBudget=0\n"
+	        "WaveTimeout=30m\n"
+	        "RollbackParallelism=100%\n"
+	        "FreezePolicy=wait\n"
+	        "\n"
+	        "[Rolling]\n"
+	        "Batch=25%\n");
+	free(text);
+
+	set(&p, "Strategy", "canary");
+	set(&p, "Canary", "role=canary");
+	set(&p, "Steps", "0.5%,12.25%,100%");
+	set(&p, "MinHealthy", "1500ms");
+	set(&p, "FailureBudget", "2.5%");
+	set(&p, "Freeze", "Fri 16:00-Mon 08:00 UTC+01:00");
+	set(&p, "Freeze", "2026-12-24..2027-01-02");
+	set(&p, "Gate.errors.Query", "sum(rate(e{code=~\"5..\"}[5m]))");
+	set(&p, "Gate.errors.Condition", "max < 0.01");
+	set(&p, "Gate.errors.URL", "http://prom:9090");
+	set(&p, "Gate.up.Query", "up");
+	set(&p, "Gate.up.Condition", "== 1");
+	set(&p, "Gate.up.MinSamples", "3");
+	set(&p, "Gate.up.NoData", "fail");
+	set(&p, "PrometheusURL", "https://p");
+	text = round_trip(&p, &q);
+	assert_string_equal(q.canary_label, "role=canary");
+	assert_int_equal(q.n_steps, 3);
+	assert_int_equal(q.steps[1], 1225);
+	assert_int_equal(q.min_healthy_usec, 1500 * USEC_PER_MSEC);
+	assert_int_equal(q.n_freeze, 2);
+	assert_int_equal(q.freeze[0].start, p.freeze[0].start);
+	assert_int_equal(q.n_gates, 2);
+	assert_string_equal(q.gates[0].query, p.gates[0].query);
+	assert_int_equal(q.gates[1].min_samples, 3);
+	assert_int_equal(q.gates[1].no_data, METRIC_NO_DATA_FAIL);
+	assert_non_null(strstr(text, "\n[Canary]\nCanary=role=canary\nSteps=0.5%,12.25%,100%\n"));
+	assert_non_null(strstr(text,
+	        "\n[Gate-up]\nQuery=up\nCondition=== 1\nMinSamples=3\n"
+	        "NoData=fail\n"));
+	free(text);
+
+	deploy_params_init(&p);
+	set(&p, "Strategy", "ring");
+	set(&p, "Datacenters", "fra,ams");
+	set(&p, "RingBake", "fra:90m");
+	set(&p, "RingApproval", "ams");
+	text = round_trip(&p, &q);
+	assert_non_null(strstr(text,
+	        "[Ring]\nDatacenters=fra,ams\nRingBake=fra:90m\n"
+	        "RingApproval=ams\nUnlabeledHosts=error\n"));
+	assert_null(strstr(text, "RingLabel="));
+	free(text);
+
+	deploy_params_init(&p);
+	set(&p, "Strategy", "blue-green");
+	set(&p, "TrafficCommand", "lb %c; echo 50%%");
+	set(&p, "LiveColor", "blue");
+	text = round_trip(&p, &q);
+	assert_string_equal(q.traffic_command, "lb %c; echo 50%%");
+	assert_string_equal(q.live_color, "blue");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -547,6 +645,7 @@ main(void)
 	        cmocka_unit_test(test_deployment_file_loads_through_the_setter),
 	        cmocka_unit_test(test_deployment_file_errors_name_file_and_line),
 	        cmocka_unit_test(test_readme_example_loads),
+	        cmocka_unit_test(test_options_write_back_as_a_file_that_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
