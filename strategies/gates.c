@@ -22,6 +22,13 @@ gate_verdict_to_string(enum gate_verdict v)
 	return "?";
 }
 
+/* Times far in the future (a huge WaveTimeout=) stay far in the future. */
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* Durations for people: whole seconds once there are any. */
 static void
 format_span(uint64_t usec, char *buf, size_t size)
@@ -87,7 +94,7 @@ static enum gate_verdict
 classify(const struct wave_health_input *in, const struct wave_host_status *h, uint64_t now,
         char *why, size_t size, uint64_t *ret_recheck)
 {
-	uint64_t deadline = in->started_usec + in->timeout_usec;
+	uint64_t deadline = add_sat(in->started_usec, in->timeout_usec);
 	uint64_t ref = h->last_seen_usec > in->started_usec ? h->last_seen_usec : in->started_usec;
 	uint64_t recheck = deadline;
 	uint64_t since = h->healthy_since_usec < now ? h->healthy_since_usec : now;
@@ -99,12 +106,12 @@ classify(const struct wave_health_input *in, const struct wave_host_status *h, u
 		return GATE_FAIL;
 	}
 	if (in->silence_usec > 0) {
-		if (now >= ref + in->silence_usec) {
+		if (now >= add_sat(ref, in->silence_usec)) {
 			format_span(now - ref, d, sizeof(d));
 			strbuf_printf(why, size, "silent for %s", d);
 			return GATE_FAIL;
 		}
-		recheck = min_nonzero(recheck, ref + in->silence_usec);
+		recheck = min_nonzero(recheck, add_sat(ref, in->silence_usec));
 	}
 	if (h->state == WAVE_HOST_COMMITTED && h->healthy) {
 		if (now - since >= in->min_healthy_usec) {
@@ -112,7 +119,7 @@ classify(const struct wave_health_input *in, const struct wave_host_status *h, u
 			strbuf_printf(why, size, "healthy for %s", d);
 			return GATE_PASS;
 		}
-		recheck = min_nonzero(recheck, since + in->min_healthy_usec);
+		recheck = min_nonzero(recheck, add_sat(since, in->min_healthy_usec));
 	}
 	format_span(in->timeout_usec, m, sizeof(m));
 	if (now >= deadline) {
@@ -220,7 +227,7 @@ void
 gate_bake_evaluate(
         uint64_t healthy_at_usec, uint64_t bake_usec, uint64_t now, struct gate_result *ret)
 {
-	uint64_t end = healthy_at_usec + bake_usec;
+	uint64_t end = add_sat(healthy_at_usec, bake_usec);
 	char b[32], done[32], left[32];
 
 	format_span(bake_usec, b, sizeof(b));

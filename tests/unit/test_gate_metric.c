@@ -159,6 +159,22 @@ test_bad_responses_are_refused(void **state)
 	        -EINVAL, "scalar result is not [time, \"number\"]");
 }
 
+/* Every prefix of a good response is refused cleanly (no crash, no leak,
+ * nothing returned). */
+static void
+test_truncated_responses_are_refused(void **state)
+{
+	(void)state;
+	for (size_t len = 0; len + 1 < sizeof(vector); len++) {
+		struct prom_vector v = {0};
+		struct rw_err err = {{0}};
+
+		assert_int_equal(prom_vector_parse(vector, len, &v, &err), -EINVAL);
+		assert_null(v.samples);
+		assert_true(err.msg[0] != 0);
+	}
+}
+
 static void
 test_too_many_samples_are_refused(void **state)
 {
@@ -356,6 +372,7 @@ main(void)
 	        cmocka_unit_test(test_conditions_parse),
 	        cmocka_unit_test(test_vector_response_parses_with_labels_and_special_values),
 	        cmocka_unit_test(test_bad_responses_are_refused),
+	        cmocka_unit_test(test_truncated_responses_are_refused),
 	        cmocka_unit_test(test_too_many_samples_are_refused),
 	        cmocka_unit_test(test_every_sample_must_satisfy_the_condition),
 	        cmocka_unit_test(test_threshold_boundaries),

@@ -237,6 +237,12 @@ test_a_host_not_healthy_at_wave_timeout_fails(void **state)
 	h[2].healthy = true; /* healthy, but only for 10s */
 	gate_wave_health_evaluate(&in, deadline, each, &r);
 	has(&r, "web03 (not healthy long enough at WaveTimeout=10m)");
+
+	/* A deadline past the end of time does not wrap around. */
+	in.timeout_usec = UINT64_MAX;
+	gate_wave_health_evaluate(&in, deadline, each, &r);
+	assert_int_equal(r.verdict, GATE_HOLD);
+	assert_int_equal(r.recheck_usec, h[2].healthy_since_usec + 30 * SEC);
 }
 
 static void

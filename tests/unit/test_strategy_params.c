@@ -32,7 +32,7 @@ refused(const char *key, const char *value, const char *message)
 	set(&p, "Strategy", "canary");
 	set(&p, "Freeze", "Sat 00:00-Mon 00:00");
 	set(&p, "Gate.errors.Query", "up");
-	before = p;
+	memcpy(&before, &p, sizeof(p));
 	assert_true(deploy_params_set(&p, key, value, &err) < 0);
 	if (!strstr(err.msg, message))
 		fail_msg("%s=%s: error '%s' lacks '%s'", key, value, err.msg, message);
@@ -629,6 +629,44 @@ test_options_write_back_as_a_file_that_loads(void **state)
 	free(text);
 }
 
+/* Garbage in every key: refused with a message or accepted, never a crash
+ * (the sanitizer build runs this), and a refusal changes nothing. */
+static void
+test_garbage_values_never_crash(void **state)
+{
+	static const char alphabet[] = "0123456789%.,:=- _aAbcMonFriUTC+T\\\"{}<>!~\t";
+	const struct deploy_key_info *k;
+	uint32_t seed = 12345;
+	size_t n;
+
+	(void)state;
+	k = deploy_params_keys(&n);
+	for (int round = 0; round < 4000; round++) {
+		struct deploy_params p, before;
+		struct rw_err err = {{0}};
+		char value[48];
+		const char *key;
+		size_t len;
+
+		seed = seed * 1103515245 + 12345;
+		len = (seed >> 16) % (sizeof(value) - 1);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			value[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		value[len] = 0;
+		key = k[(size_t)round % n].key == DEPLOY_KEY_GATE
+		        ? (round % 3 == 0 ? "Gate.g.Condition" : "Gate.g.MinSamples")
+		        : k[(size_t)round % n].name;
+		deploy_params_init(&p);
+		memcpy(&before, &p, sizeof(p));
+		if (deploy_params_set(&p, key, value, &err) < 0) {
+			assert_true(err.msg[0] != 0);
+			assert_memory_equal(&p, &before, sizeof(p));
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -646,6 +684,7 @@ main(void)
 	        cmocka_unit_test(test_deployment_file_errors_name_file_and_line),
 	        cmocka_unit_test(test_readme_example_loads),
 	        cmocka_unit_test(test_options_write_back_as_a_file_that_loads),
+	        cmocka_unit_test(test_garbage_values_never_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
