@@ -337,15 +337,19 @@ admin_call(const char *url, Rollwave__AdminRequest *req, Rollwave__Envelope **re
 	return 0;
 }
 
+/* Accepts n pending hosts with one request, as `rollwave hosts accept
+ * --all-pending` does. */
 static int
-admin_accept(const char *url, uint64_t host_id)
+admin_accept(const char *url, const uint64_t *ids, size_t n)
 {
 	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
 	Rollwave__AdminRequest__HostAccept acc = ROLLWAVE__ADMIN_REQUEST__HOST_ACCEPT__INIT;
 	Rollwave__Envelope *reply = NULL;
 	int rv;
 
-	acc.host_id = host_id;
+	acc.host_id = ids[0];
+	acc.more_host_ids = (uint64_t *)ids + 1;
+	acc.n_more_host_ids = n - 1;
 	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT;
 	req.host_accept = &acc;
 	rv = admin_call(url, &req, &reply);
@@ -371,16 +375,20 @@ cmp_u32(const void *a, const void *b)
 static void
 sim_step(struct agent *agents, unsigned n, uint64_t now)
 {
+	static uint64_t ids[WIRE_HOSTS_MAX];
+	static struct agent *waiting[WIRE_HOSTS_MAX];
+	size_t n_ids = 0;
+
 	for (unsigned i = 0; i < n; i++) {
 		struct agent *a = &agents[i];
 
 		if (a->killed || get_in_flight(a) || a->next_usec > now)
 			continue;
 		if (a->phase == S_DONE && a->pending && opt.admin && a->host_id) {
-			if (admin_accept(opt.admin, a->host_id) == 0)
-				a->phase = S_HELLO;
-			else
-				a->next_usec = now + USEC_PER_SEC;
+			if (n_ids < WIRE_HOSTS_MAX) {
+				waiting[n_ids] = a;
+				ids[n_ids++] = a->host_id;
+			}
 			continue;
 		}
 		if (!a->dialed) {
@@ -397,6 +405,21 @@ sim_step(struct agent *agents, unsigned n, uint64_t now)
 			send_hello(a);
 		else if (a->phase == S_HEARTBEAT && a->host_id)
 			send_heartbeat(a);
+	}
+	/* The pending hosts of this round, accepted together. */
+	if (n_ids) {
+		bool ok = admin_accept(opt.admin, ids, n_ids) == 0;
+
+		/* All or none: when one host spoils the batch, one by one (an
+		 * agent whose accept fails says Hello again and learns why). */
+		for (size_t i = 0; i < n_ids; i++) {
+			if (ok || admin_accept(opt.admin, &ids[i], 1) == 0)
+				waiting[i]->phase = S_HELLO;
+			else {
+				waiting[i]->phase = S_HELLO;
+				waiting[i]->next_usec = now + USEC_PER_SEC;
+			}
+		}
 	}
 }
 

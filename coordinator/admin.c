@@ -399,60 +399,79 @@ admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
 	return admin_reply(msgid, &resp);
 }
 
+/* Accepts (state HOST_UP) the n hosts of ids, all or none, or revokes one
+ * (state HOST_REVOKED, n == 1). */
 static nng_msg *
-admin_set_state(struct server *s, uint64_t msgid, uint64_t host_id, enum host_state state,
-        const char *actor)
+admin_set_state(struct server *s, uint64_t msgid, const int64_t *ids, size_t n,
+        enum host_state state, const char *actor)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
 	Rollwave__Ack ack = ROLLWAVE__ACK__INIT;
 	char text[256];
+	int64_t bad = ids[0];
 	int r;
 
 	pthread_mutex_lock(&s->db_lock);
 	if (state == HOST_UP)
-		r = db_host_accept(s->db, (int64_t)host_id, actor);
+		r = db_hosts_accept(s->db, ids, n, actor, &bad);
 	else
-		r = db_host_set_state(s->db, (int64_t)host_id, HOST_REVOKED, actor, NULL);
+		r = db_host_set_state(s->db, ids[0], HOST_REVOKED, actor, NULL);
 	pthread_mutex_unlock(&s->db_lock);
-	if (r == -ENOENT)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such host");
-	if (r == -EPERM)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "the host is revoked; revocation is final");
-	if (r == -EALREADY)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "the host is not pending; it was accepted before");
-	if (r < 0)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
+	if (r < 0) {
+		const char *why = r == -ENOENT ? "no such host"
+		        : r == -EPERM          ? "the host is revoked; revocation is final"
+		        : r == -EALREADY       ? "the host is not pending; it was accepted before"
+		        : r == -EEXIST         ? "the host is listed twice"
+		                               : strerror(-r);
+
+		if (n > 1)
+			snprintf(text, sizeof(text),
+			        "host %" PRId64 ": %s (none of the %zu hosts was accepted)", bad,
+			        why, n);
+		else
+			snprintf(text, sizeof(text), "%s", why);
+		return admin_error(msgid,
+		        r == -ENOENT || r == -EPERM || r == -EALREADY || r == -EEXIST
+		                ? ROLLWAVE__ERROR__CODE__INVALID
+		                : ROLLWAVE__ERROR__CODE__INTERNAL,
+		        text);
+	}
 
 	pthread_mutex_lock(&s->lock);
-	{
-		struct host_mem *m = host_mem(s, (int64_t)host_id, true);
+	for (size_t i = 0; i < n; i++) {
+		struct host_mem *m = host_mem(s, ids[i], true);
 
-		if (m) {
-			/* Accepted hosts are down until their agent connects. */
-			m->state = state == HOST_UP ? HOST_DOWN : state;
-			if (state == HOST_REVOKED) {
-				if (m->parked)
-					worker_unpark(s, m->parked, NULL);
-				if (m->pipe) {
-					nng_pipe p;
+		if (!m)
+			continue;
+		/* Accepted hosts are down until their agent connects. */
+		m->state = state == HOST_UP ? HOST_DOWN : state;
+		if (state == HOST_REVOKED) {
+			if (m->parked)
+				worker_unpark(s, m->parked, NULL);
+			if (m->pipe) {
+				nng_pipe p;
 
-					/* Drop its connection: it must authenticate
-					 * again, and will be refused. */
-					memset(&p, 0, sizeof(p));
-					p.id = m->pipe;
-					nng_pipe_close(p);
-					m->pipe = 0;
-				}
+				/* Drop its connection: it must authenticate again, and
+				 * will be refused. */
+				memset(&p, 0, sizeof(p));
+				p.id = m->pipe;
+				nng_pipe_close(p);
+				m->pipe = 0;
 			}
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	log_notice("host %" PRIu64 " %s by %s", host_id, state == HOST_UP ? "accepted" : "revoked",
-	        actor);
-	snprintf(text, sizeof(text), "host %" PRIu64 " %s", host_id,
-	        state == HOST_UP ? "accepted; it is up once its agent connects" : "revoked");
+	if (n == 1) {
+		log_notice("host %" PRId64 " %s by %s", ids[0],
+		        state == HOST_UP ? "accepted" : "revoked", actor);
+		snprintf(text, sizeof(text), "host %" PRId64 " %s", ids[0],
+		        state == HOST_UP ? "accepted; it is up once its agent connects"
+		                         : "revoked");
+	} else {
+		log_notice("%zu hosts accepted by %s", n, actor);
+		snprintf(text, sizeof(text),
+		        "%zu hosts accepted; each is up once its agent connects", n);
+	}
 	ack.message = text;
 	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ACK;
 	resp.ack = &ack;
@@ -714,14 +733,26 @@ handle_admin(struct server *s, nng_msg *req)
 			        "the host list does not fit in one message; use --selector");
 		break;
 	}
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT:
-		reply = admin_set_state(
-		        s, msgid, env->admin_request->host_accept->host_id, HOST_UP, actor);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_ACCEPT: {
+		const Rollwave__AdminRequest__HostAccept *acc = env->admin_request->host_accept;
+		int64_t *ids = arena_alloc(&a, (1 + acc->n_more_host_ids) * sizeof(*ids));
+
+		if (!ids) {
+			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+			break;
+		}
+		ids[0] = (int64_t)acc->host_id;
+		for (size_t i = 0; i < acc->n_more_host_ids; i++)
+			ids[i + 1] = (int64_t)acc->more_host_ids[i];
+		reply = admin_set_state(s, msgid, ids, 1 + acc->n_more_host_ids, HOST_UP, actor);
 		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_REVOKE:
-		reply = admin_set_state(
-		        s, msgid, env->admin_request->host_revoke->host_id, HOST_REVOKED, actor);
+	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_REVOKE: {
+		int64_t id = (int64_t)env->admin_request->host_revoke->host_id;
+
+		reply = admin_set_state(s, msgid, &id, 1, HOST_REVOKED, actor);
 		break;
+	}
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_LIST_EVENTS: {
 		Rollwave__EventList *el = arena_alloc(&a, sizeof(*el));
 		unsigned limit = env->admin_request->list_events->limit;

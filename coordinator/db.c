@@ -329,40 +329,63 @@ fail:
 	return r;
 }
 
-int
-db_host_accept(struct db *db, int64_t id, const char *actor)
+static int
+host_accept_one(struct db *db, int64_t id, const char *actor)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct host_row h;
 	char target[64];
 	int r;
 
-	r = db_begin(db);
-	if (r < 0)
-		return r;
 	r = db_host_by_id(db, id, &h);
 	if (r < 0)
-		goto fail;
+		return r;
 	host_row_done(&h);
-	if (h.state != HOST_PENDING) {
-		r = h.state == HOST_REVOKED ? -EPERM : -EALREADY;
-		goto fail;
-	}
+	if (h.state != HOST_PENDING)
+		return h.state == HOST_REVOKED ? -EPERM : -EALREADY;
 	r = sqldb_prepare(db->sql, "UPDATE hosts SET state = 'down' WHERE id = ?", &st);
 	if (r < 0)
-		goto fail;
+		return r;
 	sqlite3_bind_int64(st, 1, id);
 	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
-		goto fail;
+		return r;
 	snprintf(target, sizeof(target), "host:%" PRId64, id);
-	r = db_audit(db, actor, "host.accept", target, NULL);
+	return db_audit(db, actor, "host.accept", target, NULL);
+}
+
+int
+db_hosts_accept(struct db *db, const int64_t *ids, size_t n, const char *actor, int64_t *ret_bad)
+{
+	int r;
+
+	*ret_bad = 0;
+	r = db_begin(db);
 	if (r < 0)
-		goto fail;
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (ids[j] == ids[i]) {
+				*ret_bad = ids[i];
+				db_rollback(db);
+				return -EEXIST;
+			}
+		r = host_accept_one(db, ids[i], actor);
+		if (r < 0) {
+			*ret_bad = ids[i];
+			db_rollback(db);
+			return r;
+		}
+	}
 	return db_commit(db);
-fail:
-	db_rollback(db);
-	return r;
+}
+
+int
+db_host_accept(struct db *db, int64_t id, const char *actor)
+{
+	int64_t bad;
+
+	return db_hosts_accept(db, &id, 1, actor, &bad);
 }
 
 int

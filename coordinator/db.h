@@ -81,6 +81,10 @@ int db_host_set_state(
 /* pending -> down (up once its agent connects), audited as host.accept by
  * actor. -EALREADY if the host is not pending, -EPERM if it is revoked. */
 int db_host_accept(struct db *db, int64_t id, const char *actor);
+/* db_host_accept() for n hosts in one transaction: all or none. On an
+ * error *ret_bad is the host that caused it (0 if none did). */
+int db_hosts_accept(
+        struct db *db, const int64_t *ids, size_t n, const char *actor, int64_t *ret_bad);
 /* Flushes last-seen times (and optionally apps) of many hosts at once. */
 struct host_touch {
 	int64_t id;

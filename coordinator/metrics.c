@@ -158,7 +158,11 @@ quantile(const uint64_t *sorted, size_t n, double q)
 
 	if (n == 0)
 		return NAN;
-	i = (size_t)ceil(q * (double)n);
+	/* The nearest-rank quantile: rank ceil(q * n). */
+	double rank = q * (double)n;
+	i = (size_t)rank;
+	if ((double)i < rank)
+		i++;
 	return (double)sorted[i ? i - 1 : 0] / 1000.0;
 }
 

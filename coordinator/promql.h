@@ -3,8 +3,8 @@
  *
  *   GET <base>/api/v1/query?query=<percent-encoded>&time=<unix seconds>
  *
- * The body (Prometheus' JSON) goes to the gate evaluator
- * (strategies/gates.h), which parses and judges it; this module only builds
+ * The body (Prometheus' JSON) goes to prom_vector_parse() (strategies/prom.h)
+ * and metric_gate_evaluate() (strategies/metric_gate.h), which judge it; this module only builds
  * the URL and fetches, with timeouts, through lib/fetch (libcurl).
  */
 #ifndef ROLLWAVE_COORDINATOR_PROMQL_H

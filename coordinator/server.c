@@ -210,17 +210,83 @@ on_hello(struct server *s, nng_pipe p, uint64_t msgid, const Rollwave__Hello *h)
 	return msg_from_env(&env);
 }
 
+/* What the database said about an authenticating key. */
+struct auth_outcome {
+	enum { AUTH_KNOWN, AUTH_ENROLLED, AUTH_REFUSED, AUTH_FAILED } kind;
+	int64_t id;
+	enum host_state state;
+	char msg[256];
+};
+
+/* The database half of Auth, run without the server lock (SQLite commits
+ * wait for the disk). facts: the session's copies. */
+static void
+auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token_ok,
+        const struct session *facts, struct auth_outcome *out)
+{
+	struct host_row row;
+	char fp[32];
+	int r;
+
+	identity_fingerprint(key, fp);
+	pthread_mutex_lock(&s->db_lock);
+	r = db_host_by_key(s->db, key, &row);
+	if (r == -ENOENT) {
+		if (!token_ok) {
+			pthread_mutex_unlock(&s->db_lock);
+			log_warning("refused unknown host key %s ('%s'): no valid join token", fp,
+			        facts->hostname);
+			out->kind = AUTH_REFUSED;
+			strbuf_printf(out->msg, sizeof(out->msg),
+			        "unknown host key and no valid join token");
+			return;
+		}
+		r = db_host_add_pending(s->db, key, facts->hostname, facts->labels_json,
+		        facts->agent_version, now_ms(), &out->id);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r < 0) {
+			out->kind = AUTH_FAILED;
+			strbuf_printf(out->msg, sizeof(out->msg), "cannot record the host: %s",
+			        strerror(-r));
+			return;
+		}
+		log_notice("host %" PRId64 " ('%s', %s) enrolled, waiting for 'rollwave hosts "
+		           "accept %" PRId64 "'",
+		        out->id, facts->hostname, fp, out->id);
+		out->kind = AUTH_ENROLLED;
+		out->state = HOST_PENDING;
+		return;
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&s->db_lock);
+		out->kind = AUTH_FAILED;
+		strbuf_printf(out->msg, sizeof(out->msg), "database error: %s", strerror(-r));
+		return;
+	}
+	out->kind = AUTH_KNOWN;
+	out->id = row.id;
+	out->state = row.state;
+	host_row_done(&row);
+	if (row.state != HOST_REVOKED)
+		(void)db_host_update_facts(s->db, row.id, facts->hostname, facts->labels_json,
+		        facts->agent_version, facts->apps_json);
+	if (row.state == HOST_DOWN)
+		(void)db_host_set_state(s->db, row.id, HOST_UP, "coordinator", "connected");
+	pthread_mutex_unlock(&s->db_lock);
+}
+
+/* Called with s->lock held; lets go of it while the database works. */
 static nng_msg *
 on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a)
 {
 	Rollwave__Welcome w = ROLLWAVE__WELCOME__INIT;
 	Rollwave__Envelope env;
-	struct session *se = session_find(s, pipe, false);
-	struct host_row row;
+	struct session *se = session_find(s, pipe, false), facts = {0};
+	uint8_t key[WIRE_KEY_LEN];
+	struct auth_outcome out = {0};
+	size_t type = s->agent_type;
+	bool token_ok;
 	struct host_mem *m;
-	char fp[32];
-	int64_t id;
-	int r;
 
 	if (!se || !se->challenged)
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
@@ -232,70 +298,77 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 		        "signature does not match the host key");
 	}
-	identity_fingerprint(se->host_key, fp);
+	memcpy(key, se->host_key, sizeof(key));
+	token_ok = se->token_ok;
+	facts.hostname = strdup(se->hostname ? se->hostname : "");
+	facts.labels_json = strdup(se->labels_json ? se->labels_json : "{}");
+	facts.agent_version = strdup(se->agent_version ? se->agent_version : "");
+	facts.apps_json = strdup(se->apps_json ? se->apps_json : "[]");
+	if (!facts.hostname || !facts.labels_json || !facts.agent_version || !facts.apps_json) {
+		session_clear_facts(&facts);
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	}
 
-	pthread_mutex_lock(&s->db_lock);
-	r = db_host_by_key(s->db, se->host_key, &row);
-	if (r == -ENOENT) {
-		if (!se->token_ok) {
-			pthread_mutex_unlock(&s->db_lock);
-			log_warning("refused unknown host key %s ('%s'): no valid join token", fp,
-			        se->hostname);
-			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
-			        "unknown host key and no valid join token");
-		}
-		r = db_host_add_pending(s->db, se->host_key, se->hostname, se->labels_json,
-		        se->agent_version, now_ms(), &id);
-		pthread_mutex_unlock(&s->db_lock);
-		if (r < 0)
-			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-			        "cannot record the host: %s", strerror(-r));
-		m = host_mem(s, id, true);
+	pthread_mutex_unlock(&s->lock);
+	auth_lookup(s, key, token_ok, &facts, &out);
+	pthread_mutex_lock(&s->lock);
+	s->agent_type = type;
+
+	/* The world may have moved meanwhile: the connection may be gone
+	 * (then nobody reads the reply) and the host table reallocated. */
+	se = session_find(s, pipe, false);
+	switch (out.kind) {
+	case AUTH_REFUSED:
+		session_clear_facts(&facts);
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED, "%s", out.msg);
+	case AUTH_FAILED:
+		session_clear_facts(&facts);
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", out.msg);
+	case AUTH_ENROLLED:
+		session_clear_facts(&facts);
+		m = host_mem(s, out.id, true);
 		if (m)
 			m->state = HOST_PENDING;
-		log_notice("host %" PRId64 " ('%s', %s) enrolled, waiting for 'rollwave hosts "
-		           "accept %" PRId64 "'",
-		        id, se->hostname, fp, id);
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__PENDING,
 		        "enrolled as host %" PRId64 "; waiting for an admin: rollwave hosts accept "
 		        "%" PRId64,
-		        id, id);
+		        out.id, out.id);
+	case AUTH_KNOWN:
+		break;
 	}
-	if (r < 0) {
-		pthread_mutex_unlock(&s->db_lock);
-		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "database error: %s",
-		        strerror(-r));
-	}
-	id = row.id;
-	host_row_done(&row);
-	(void)db_host_update_facts(
-	        s->db, id, se->hostname, se->labels_json, se->agent_version, se->apps_json);
-	if (row.state == HOST_DOWN)
-		(void)db_host_set_state(s->db, id, HOST_UP, "coordinator", "connected");
-	pthread_mutex_unlock(&s->db_lock);
-
-	m = host_mem(s, id, true);
-	if (row.state == HOST_REVOKED) {
+	m = host_mem(s, out.id, true);
+	if (out.state == HOST_REVOKED) {
+		session_clear_facts(&facts);
 		if (m)
 			m->state = HOST_REVOKED;
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__REVOKED,
-		        "host %" PRId64 " was revoked", id);
+		        "host %" PRId64 " was revoked", out.id);
 	}
-	if (row.state == HOST_PENDING)
+	if (out.state == HOST_PENDING) {
+		session_clear_facts(&facts);
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__PENDING,
-		        "host %" PRId64 " waits for an admin: rollwave hosts accept %" PRId64, id,
-		        id);
-	if (!m)
-		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	if (row.state == HOST_DOWN)
-		log_notice("host %" PRId64 " ('%s') is up again", id, se->hostname);
+		        "host %" PRId64 " waits for an admin: rollwave hosts accept %" PRId64,
+		        out.id, out.id);
+	}
+	if (!m || !se) {
+		session_clear_facts(&facts);
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY,
+		        m ? "the connection is gone" : "out of memory");
+	}
+	if (out.state == HOST_DOWN)
+		log_notice("host %" PRId64 " ('%s') is up again", out.id, facts.hostname);
+	session_clear_facts(&facts);
+	/* A revoke that came while the database was asked wins. */
+	if (m->state == HOST_REVOKED)
+		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__REVOKED,
+		        "host %" PRId64 " was revoked", out.id);
 	m->state = HOST_UP;
 	m->last_seen_ms = now_ms();
 	m->seen_dirty = true;
 	m->pipe = pipe;
-	se->host_id = id;
+	se->host_id = out.id;
 
-	w.host_id = (uint64_t)id;
+	w.host_id = (uint64_t)out.id;
 	w.coordinator_key = (ProtobufCBinaryData) {WIRE_KEY_LEN, s->id.pk};
 	w.state = ROLLWAVE__HOST_STATE__HOST_STATE_UP;
 	env_init(&env, msgid);

@@ -599,7 +599,18 @@ check_admin_request(const char *path, const Rollwave__AdminRequest *a, struct rw
 		if ((r = check_present(p, m, err)) < 0)
 			return r;
 		strbuf_printf(p, sizeof(p), "%s.host_accept.host_id", path);
-		return check_id(p, a->host_accept->host_id, err);
+		if ((r = check_id(p, a->host_accept->host_id, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.host_accept.more_host_ids", path);
+		if ((r = check_count(
+		             p, a->host_accept->n_more_host_ids, 0, WIRE_HOSTS_MAX - 1, err)) < 0)
+			return r;
+		for (size_t i = 0; i < a->host_accept->n_more_host_ids; i++) {
+			strbuf_printf(p, sizeof(p), "%s.host_accept.more_host_ids[%zu]", path, i);
+			if ((r = check_id(p, a->host_accept->more_host_ids[i], err)) < 0)
+				return r;
+		}
+		return 0;
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HOST_REVOKE:
 		strbuf_printf(p, sizeof(p), "%s.host_revoke", path);
 		if ((r = check_present(p, m, err)) < 0)

@@ -63,12 +63,20 @@ out=$(sim --agents 20 --token wrong-token-0123456789 --first 100 --duration-s 2)
 check "agents with a wrong join token are refused" has "$out" "welcomed=0 pending=0 refused=20"
 check "... and leave no trace in the host registry" eq "$(sqlite3 "$D/state.db" 'SELECT count(*) FROM hosts')" 20
 
-sim --agents 20 --token "$TOKEN" --admin "ipc://$D/admin.sock" --interval-ms 1000 \
-	--duration-s 5 >"$D/sim.out" &
+RW="$BUILD_DIR/cli/rollwave --coordinator ipc://$D/admin.sock"
+out=$($RW hosts accept 1 2 99999 2>&1)
+check "accepting several hosts with one unknown is refused" eq "$?" 1
+check "... naming it" has "$out" "host 99999: no such host \(none of the 3 hosts was accepted\)"
+check "... and accepts none" eq "$(count pending)" 20
+out=$($RW hosts accept --all-pending --json)
+check "hosts accept --all-pending accepts the 20 at once" eq "$(jq '.ids | length' <<<"$out")" 20
+check "... and says so" eq "$(jq -r .message <<<"$out")" "20 hosts accepted; each is up once its agent connects"
+check "... none is pending any more" eq "$(count pending)" 0
+check "... nothing left to accept" has "$($RW hosts accept --all-pending)" "No host is pending"
+sim --agents 20 --token "$TOKEN" --interval-ms 1000 --duration-s 5 >"$D/sim.out" &
 simpid=$!
 sleep 4
 check "accepted hosts heartbeating are up" eq "$(count up)" 20
-RW="$BUILD_DIR/cli/rollwave --coordinator ipc://$D/admin.sock"
 check "rollwave hosts lists the 20 hosts up" eq "$($RW hosts --json | jq '[.hosts[] | select(.state == "up")] | length')" 20
 check "rollwave hosts --selector ring=0 filters by label" \
 	eq "$($RW hosts --selector ring=0 --json | jq '.hosts | length')" 7
@@ -81,7 +89,9 @@ check "metrics: 20 hosts up" eq "$(metric 'rollwave_hosts{state="up"}')" 20
 check "metrics: heartbeats are counted" [ "$(metric 'rollwave_agent_messages_total{type="heartbeat"}')" -ge 20 ]
 check "metrics: the wrong join tokens are counted as unauthorized auths" \
 	eq "$(metric 'rollwave_agent_errors_total{type="auth",code="unauthorized"}')" 20
-check "metrics: the 20 accepts are counted" eq "$(metric 'rollwave_admin_requests_total{type="host_accept"}')" 20
+check "metrics: the accept requests are counted (one refused, one for all 20)" \
+	eq "$(metric 'rollwave_admin_requests_total{type="host_accept"}')" 2
+check "metrics: ... and the refusal" eq "$(metric 'rollwave_admin_errors_total{type="host_accept",code="invalid"}')" 1
 check "metrics: heartbeat lag of up hosts is under 3 intervals" \
 	awk -v v="$(metric 'rollwave_heartbeat_lag_seconds{stat="max"}')" 'BEGIN { exit !(v >= 0 && v < 3) }'
 well_formed() { ! grep -v '^#' <<<"$metrics" | grep -Evq "$SAMPLE_RE"; }
