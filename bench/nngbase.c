@@ -19,6 +19,7 @@
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -54,7 +55,8 @@ echo_cb(void *arg)
 	if (nng_aio_result(e->aio) != 0) {
 		if (e->sending)
 			nng_msg_free(nng_aio_get_msg(e->aio));
-		if (nng_aio_result(e->aio) == NNG_ECLOSED)
+		if (nng_aio_result(e->aio) == NNG_ECLOSED ||
+		        nng_aio_result(e->aio) == NNG_ECANCELED || !running)
 			return;
 		e->sending = false;
 		nng_ctx_recv(e->ctx, e->aio);
@@ -94,7 +96,7 @@ client_cb(void *arg)
 		c->sending = false;
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(c->aio));
-			if (rv != NNG_ECLOSED && running)
+			if (rv != NNG_ECLOSED && rv != NNG_ECANCELED && running)
 				client_send(c);
 			return;
 		}
@@ -111,7 +113,7 @@ client_cb(void *arg)
 			rtts[n_rtts++] = (uint32_t)(rtt > UINT32_MAX ? UINT32_MAX : rtt);
 		pthread_mutex_unlock(&lock);
 	}
-	if (rv != NNG_ECLOSED && running)
+	if (rv != NNG_ECLOSED && rv != NNG_ECANCELED && running)
 		client_send(c);
 }
 
@@ -236,28 +238,15 @@ main(int argc, char **argv)
 	uint64_t done = round_trips;
 	size_t n = n_rtts;
 	pthread_mutex_unlock(&lock);
-	for (unsigned i = 0; i < conns; i++) {
-		nng_aio_stop(clients[i].aio);
-		nng_close(clients[i].sock);
-		nng_aio_free(clients[i].aio);
-	}
-	for (int i = 0; i < SERVER_CTXS; i++)
-		nng_aio_stop(echoes[i].aio);
-	nng_close(rep);
-	for (int i = 0; i < SERVER_CTXS; i++)
-		nng_aio_free(echoes[i].aio);
-
 	qsort(rtts, n, sizeof(*rtts), cmp_u32);
 	printf("conns=%u size=%zu round_trips=%" PRIu64
 	       " rate_per_s=%.0f rtt_p50_ms=%.2f rtt_p99_ms=%.2f\n",
 	        conns, msg_size, done, (double)done * 1e6 / (double)(t1 - t0),
 	        n ? rtts[n / 2] / 1000.0 : 0.0,
 	        n ? rtts[(size_t)((double)n * 0.99)] / 1000.0 : 0.0);
-	if (stls)
-		nng_tls_config_free(stls);
-	if (ctls)
-		nng_tls_config_free(ctls);
-	free(clients);
-	free(rtts);
-	return 0;
+	/* No orderly teardown of 64+ sockets with operations in flight: nng
+	 * 1.5's nng_close() can wait forever on a req context whose send
+	 * raced the stop. The figures are out; the kernel frees the rest. */
+	fflush(stdout);
+	_exit(0);
 }

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "server_private.h"
+#include "waves.h"
 #include "version.h"
 
 /* ---- admin socket ---- */
@@ -112,33 +113,6 @@ struct host_list_ctx {
 	size_t bytes;           /* packed size of the page so far */
 	uint64_t next_after_id; /* set when the page is full */
 };
-
-static bool
-labels_match(const char *labels_json, const char *selector)
-{
-	json_t *o;
-	bool ok = true;
-	char buf[WIRE_TEXT_MAX + 1], *save = NULL;
-
-	if (isempty(selector))
-		return true;
-	o = json_loads(labels_json ? labels_json : "{}", 0, NULL);
-	strbuf_printf(buf, sizeof(buf), "%s", selector);
-	for (char *t = strtok_r(buf, ",", &save); t && ok; t = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(t, '=');
-		const char *v;
-
-		if (!eq) {
-			ok = false;
-			break;
-		}
-		*eq = 0;
-		v = json_string_value(json_object_get(o, t));
-		ok = v && streq(v, eq + 1);
-	}
-	json_decref(o);
-	return ok;
-}
 
 static int
 host_list_cb(void *userdata, const struct host_row *h)
@@ -549,7 +523,8 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 			continue;
 		}
 		p->command_id = cids[i];
-		p->rollback = rollback;
+		p->kind = rollback ? ROLLWAVE__COMMAND__KIND__ROLLBACK
+		                   : ROLLWAVE__COMMAND__KIND__DEPLOY;
 		strbuf_printf(p->app, sizeof(p->app), "%s", app);
 		strbuf_printf(p->version, sizeof(p->version), "%s", version ? version : "");
 		queue_append(m, p);
@@ -805,8 +780,10 @@ handle_admin(struct server *s, nng_msg *req)
 			        msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot list the apps");
 		break;
 	default:
-		reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
-		        "this coordinator does not handle that request yet");
+		reply = waves_admin(s, msgid, env->admin_request, actor, &a);
+		if (!reply)
+			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
+			        "this coordinator does not handle that request");
 		break;
 	}
 	arena_free(&a);

@@ -212,3 +212,56 @@ env_init(Rollwave__Envelope *env, uint64_t msgid)
 	env->protocol_version = WIRE_PROTOCOL_VERSION;
 	env->message_id = msgid;
 }
+
+static const char *const command_kinds[] = {
+        [ROLLWAVE__COMMAND__KIND__DEPLOY] = "deploy",
+        [ROLLWAVE__COMMAND__KIND__ROLLBACK] = "rollback",
+        [ROLLWAVE__COMMAND__KIND__MIGRATE] = "migrate",
+        [ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN] = "migrate_down",
+        [ROLLWAVE__COMMAND__KIND__PREFLIGHT] = "preflight",
+        [ROLLWAVE__COMMAND__KIND__CANCEL] = "cancel",
+};
+
+const char *
+command_kind_to_string(Rollwave__Command__Kind k)
+{
+	return (size_t)k < ELEMENTSOF(command_kinds) && command_kinds[k] ? command_kinds[k]
+	                                                                 : "unknown";
+}
+
+Rollwave__Command__Kind
+command_kind_from_string(const char *s)
+{
+	for (size_t i = 0; s && i < ELEMENTSOF(command_kinds); i++)
+		if (command_kinds[i] && streq(s, command_kinds[i]))
+			return (Rollwave__Command__Kind)i;
+	return ROLLWAVE__COMMAND__KIND__KIND_UNSPECIFIED;
+}
+
+/* Whether labels (JSON object) match selector "k=v,k2=v2" (every pair; "" matches all). */
+bool
+labels_match(const char *labels_json, const char *selector)
+{
+	json_t *o;
+	bool ok = true;
+	char buf[WIRE_TEXT_MAX + 1], *save = NULL;
+
+	if (isempty(selector))
+		return true;
+	o = json_loads(labels_json ? labels_json : "{}", 0, NULL);
+	strbuf_printf(buf, sizeof(buf), "%s", selector);
+	for (char *t = strtok_r(buf, ",", &save); t && ok; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		const char *v;
+
+		if (!eq) {
+			ok = false;
+			break;
+		}
+		*eq = 0;
+		v = json_string_value(json_object_get(o, t));
+		ok = v && streq(v, eq + 1);
+	}
+	json_decref(o);
+	return ok;
+}

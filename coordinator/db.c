@@ -4,6 +4,7 @@
  */
 #include "db.h"
 
+#include "rollwave.pb-c.h"
 #include "sqldb.h"
 
 #include <inttypes.h>
@@ -60,6 +61,31 @@ static const char *const migrations[] = {
         " UNIQUE (host_id, command_id));"
         "CREATE INDEX tasks_deployment ON tasks (deployment_id);"
         "CREATE INDEX tasks_unfinished ON tasks (state) WHERE state IN ('queued', 'sent');",
+        /* 3: deployments through waves: state machine, plan, approvals.
+         * Deployments of schema 2 ran all at once and are over. */
+        "ALTER TABLE deployments ADD COLUMN state TEXT NOT NULL DEFAULT 'succeeded';"
+        "ALTER TABLE deployments ADD COLUMN strategy TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN params TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN selector TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN plan TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN wave INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE deployments ADD COLUMN step TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN step_since_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE deployments ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE deployments ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;"
+        "CREATE UNIQUE INDEX deployments_one_active ON deployments (app)"
+        " WHERE state IN ('pending', 'running', 'paused');"
+        "CREATE INDEX deployments_app ON deployments (app, id);"
+        "ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE tasks ADD COLUMN wave INTEGER NOT NULL DEFAULT -1;"
+        "ALTER TABLE tasks ADD COLUMN activated INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE approvals ("
+        " deployment_id INTEGER NOT NULL REFERENCES deployments (id),"
+        " wave INTEGER NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " at_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (deployment_id, wave));",
 };
 
 static const char *const host_states[_HOST_STATE_MAX] = {
@@ -663,6 +689,22 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)command_id);
 	if ((r = sqldb_step_done(db->sql, st)) < 0)
 		goto fail;
+	/* A host that got as far as activating runs (or ran) the release: a
+	 * coordinated rollback must take it back. */
+	if (phase >= ROLLWAVE__PHASE__PHASE_ACTIVATING && phase != ROLLWAVE__PHASE__PHASE_FAILED &&
+	        phase != ROLLWAVE__PHASE__PHASE_CANCELLED) {
+		_cleanup_stmt_ sqlite3_stmt *act = NULL;
+
+		r = sqldb_prepare(db->sql,
+		        "UPDATE tasks SET activated = 1 WHERE host_id = ? AND command_id = ?",
+		        &act);
+		if (r < 0)
+			goto fail;
+		sqlite3_bind_int64(act, 1, host_id);
+		sqlite3_bind_int64(act, 2, (sqlite3_int64)command_id);
+		if ((r = sqldb_step_done(db->sql, act)) < 0)
+			goto fail;
+	}
 	if (task_state_is_final(state)) {
 		char target[64], action[32];
 
@@ -679,8 +721,9 @@ fail:
 }
 
 #define TASK_COLUMNS                                                                               \
-	"t.deployment_id, t.host_id, t.command_id, t.state, t.phase, t.error, d.kind, d.app,"      \
-	" d.version, d.manifest_url"
+	"t.deployment_id, t.host_id, t.command_id, t.state, t.phase, t.error,"                     \
+	" coalesce(nullif(t.kind, ''), d.kind), d.app, d.version, d.manifest_url, t.wave,"         \
+	" t.activated, t.updated_ms"
 
 static int
 read_task(sqlite3_stmt *st, struct task_row *ret)
@@ -697,6 +740,9 @@ read_task(sqlite3_stmt *st, struct task_row *ret)
 	sqldb_copy_text(st, 7, t.app, sizeof(t.app));
 	sqldb_copy_text(st, 8, t.version, sizeof(t.version));
 	t.manifest_url = sqldb_dup_text(st, 9);
+	t.wave = sqlite3_column_int(st, 10);
+	t.activated = sqlite3_column_int(st, 11) != 0;
+	t.updated_ms = (uint64_t)sqlite3_column_int64(st, 12);
 	if (!t.error || !t.manifest_url) {
 		task_row_done(&t);
 		return -ENOMEM;
@@ -764,4 +810,349 @@ db_tasks_foreach_unfinished(
 	if (r < 0)
 		return r;
 	return tasks_query(db, st, cb, userdata, NULL);
+}
+
+/* ---- deployments through waves ---- */
+
+#define DEPLOYMENT_COLUMNS                                                                         \
+	"id, kind, app, version, manifest_url, actor, created_ms, updated_ms, finished_ms, state," \
+	" strategy, params, selector, plan, wave, step, step_since_ms, reason"
+
+void
+deployment_row_done(struct deployment_row *d)
+{
+	free(d->manifest_url);
+	free(d->params);
+	free(d->selector);
+	free(d->plan);
+	free(d->reason);
+	d->manifest_url = d->params = d->selector = d->plan = d->reason = NULL;
+}
+
+bool
+deployment_state_is_active(const char *state)
+{
+	return streq(state, "pending") || streq(state, "running") || streq(state, "paused");
+}
+
+static int
+read_deployment(sqlite3_stmt *st, struct deployment_row *ret)
+{
+	struct deployment_row d = {0};
+
+	d.id = sqlite3_column_int64(st, 0);
+	sqldb_copy_text(st, 1, d.kind, sizeof(d.kind));
+	sqldb_copy_text(st, 2, d.app, sizeof(d.app));
+	sqldb_copy_text(st, 3, d.version, sizeof(d.version));
+	d.manifest_url = sqldb_dup_text(st, 4);
+	sqldb_copy_text(st, 5, d.actor, sizeof(d.actor));
+	d.created_ms = (uint64_t)sqlite3_column_int64(st, 6);
+	d.updated_ms = (uint64_t)sqlite3_column_int64(st, 7);
+	d.finished_ms = (uint64_t)sqlite3_column_int64(st, 8);
+	sqldb_copy_text(st, 9, d.state, sizeof(d.state));
+	sqldb_copy_text(st, 10, d.strategy, sizeof(d.strategy));
+	d.params = sqldb_dup_text(st, 11);
+	d.selector = sqldb_dup_text(st, 12);
+	d.plan = sqldb_dup_text(st, 13);
+	d.wave = sqlite3_column_int(st, 14);
+	sqldb_copy_text(st, 15, d.step, sizeof(d.step));
+	d.step_since_ms = (uint64_t)sqlite3_column_int64(st, 16);
+	d.reason = sqldb_dup_text(st, 17);
+	if (!d.manifest_url || !d.params || !d.selector || !d.plan || !d.reason) {
+		deployment_row_done(&d);
+		return -ENOMEM;
+	}
+	*ret = d;
+	return 0;
+}
+
+int
+db_deployment_insert(struct db *db, const struct deployment_row *d, int64_t *ret_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *q = NULL;
+	char target[64], detail[512];
+	uint64_t now = now_ms();
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql,
+	        "SELECT id FROM deployments WHERE app = ? AND state IN ('pending', 'running',"
+	        " 'paused')",
+	        &q);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(q, 1, d->app, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(q, 0);
+		r = -EEXIST;
+		goto fail;
+	}
+	r = sqldb_prepare(db->sql,
+	        "INSERT INTO deployments (kind, app, version, manifest_url, actor, created_ms,"
+	        " updated_ms, state, strategy, params, selector, plan, wave, step, step_since_ms,"
+	        " reason) VALUES ('deploy', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, d->app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, d->manifest_url ? d->manifest_url : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, d->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	sqlite3_bind_text(st, 7, d->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, d->strategy, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, d->params ? d->params : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, d->selector ? d->selector : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, d->plan ? d->plan : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, d->wave);
+	sqlite3_bind_text(st, 13, d->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)d->step_since_ms);
+	sqlite3_bind_text(st, 15, d->reason ? d->reason : "", -1, SQLITE_STATIC);
+	r = sqldb_step_done(db->sql, st);
+	if (r < 0)
+		goto fail;
+	*ret_id = sqlite3_last_insert_rowid(db->sql);
+	snprintf(target, sizeof(target), "deployment:%" PRId64, *ret_id);
+	strbuf_printf(detail, sizeof(detail), "%s %s, strategy %s%s%s", d->app, d->version,
+	        d->strategy, isempty(d->selector) ? "" : ", hosts ",
+	        d->selector ? d->selector : "");
+	r = db_audit(db, d->actor, "deploy.start", target, detail);
+	if (r < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_deployment_save(struct db *db, const struct deployment_row *d, const char *actor,
+        const char *action, const char *detail)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char target[64];
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql,
+	        "UPDATE deployments SET state = ?, plan = ?, wave = ?, step = ?, step_since_ms = ?,"
+	        " reason = ?, finished_ms = ?, updated_ms = ? WHERE id = ?",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, d->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->plan ? d->plan : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->wave);
+	sqlite3_bind_text(st, 4, d->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)d->step_since_ms);
+	sqlite3_bind_text(st, 6, d->reason ? d->reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->finished_ms);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)now_ms());
+	sqlite3_bind_int64(st, 9, d->id);
+	r = sqldb_step_done(db->sql, st);
+	if (r < 0)
+		goto fail;
+	if (sqlite3_changes(db->sql) == 0) {
+		r = -ENOENT;
+		goto fail;
+	}
+	if (action) {
+		snprintf(target, sizeof(target), "deployment:%" PRId64, d->id);
+		r = db_audit(db, actor, action, target, detail);
+		if (r < 0)
+			goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+static int
+deployment_one(
+        struct db *db, const char *sql, int64_t id, const char *app, struct deployment_row *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = sqldb_prepare(db->sql, sql, &st);
+	if (r < 0)
+		return r;
+	if (app)
+		sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sqldb_errno(db->sql);
+	return read_deployment(st, ret);
+}
+
+int
+db_deployment_get(struct db *db, int64_t id, struct deployment_row *ret)
+{
+	return deployment_one(
+	        db, "SELECT " DEPLOYMENT_COLUMNS " FROM deployments WHERE id = ?", id, NULL, ret);
+}
+
+int
+db_deployment_latest(struct db *db, const char *app, struct deployment_row *ret)
+{
+	return deployment_one(db,
+	        "SELECT " DEPLOYMENT_COLUMNS " FROM deployments WHERE app = ? ORDER BY id DESC"
+	        " LIMIT 1",
+	        0, app, ret);
+}
+
+int
+db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigned limit,
+        int (*cb)(void *userdata, const struct deployment_row *d), void *userdata)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = sqldb_prepare(db->sql,
+	        "SELECT " DEPLOYMENT_COLUMNS " FROM deployments WHERE (?1 IS NULL OR app = ?1)"
+	        " AND (?2 = 0 OR state IN ('pending', 'running', 'paused')) ORDER BY id DESC"
+	        " LIMIT ?3",
+	        &st);
+	if (r < 0)
+		return r;
+	if (app)
+		sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int(st, 2, active_only);
+	sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct deployment_row d;
+		int q = read_deployment(st, &d);
+
+		if (q < 0)
+			return q;
+		q = cb(userdata, &d);
+		deployment_row_done(&d);
+		if (q < 0)
+			return q;
+	}
+	return r == SQLITE_DONE ? 0 : sqldb_errno(db->sql);
+}
+
+int
+db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
+        uint64_t *ret_command_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *last = NULL, *bump = NULL, *task = NULL;
+	uint64_t cid;
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_int64(last, 1, host_id);
+	if (sqlite3_step(last) != SQLITE_ROW) {
+		r = -ENOENT;
+		goto fail;
+	}
+	cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
+	if ((r = sqldb_prepare(
+	             db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?", &bump)) < 0)
+		goto fail;
+	sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
+	sqlite3_bind_int64(bump, 2, host_id);
+	if ((r = sqldb_step_done(db->sql, bump)) < 0)
+		goto fail;
+	if ((r = sqldb_prepare(db->sql,
+	             "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms,"
+	             " kind, wave) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+	             &task)) < 0)
+		goto fail;
+	sqlite3_bind_int64(task, 1, dep);
+	sqlite3_bind_int64(task, 2, host_id);
+	sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
+	sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
+	sqlite3_bind_text(task, 5, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(task, 6, wave);
+	if ((r = sqldb_step_done(db->sql, task)) < 0)
+		goto fail;
+	r = db_commit(db);
+	if (r < 0)
+		return r;
+	*ret_command_id = cid;
+	return 0;
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_approval_add(struct db *db, int64_t dep, int wave, const char *actor)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char target[64], detail[64];
+	int r;
+
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql,
+	        "INSERT OR IGNORE INTO approvals (deployment_id, wave, actor, at_ms) VALUES (?, ?, "
+	        "?,"
+	        " ?)",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, dep);
+	sqlite3_bind_int(st, 2, wave);
+	sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms());
+	if ((r = sqldb_step_done(db->sql, st)) < 0)
+		goto fail;
+	if (sqlite3_changes(db->sql) == 0) {
+		r = -EALREADY;
+		goto fail;
+	}
+	snprintf(target, sizeof(target), "deployment:%" PRId64, dep);
+	snprintf(detail, sizeof(detail), "wave %d", wave + 1);
+	if ((r = db_audit(db, actor, "deploy.approve", target, detail)) < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_approval_get(
+        struct db *db, int64_t dep, int wave, char *ret_actor, size_t size, uint64_t *ret_at_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = sqldb_prepare(db->sql,
+	        "SELECT actor, at_ms FROM approvals WHERE deployment_id = ? AND wave = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, dep);
+	sqlite3_bind_int(st, 2, wave);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sqldb_errno(db->sql);
+	if (ret_actor)
+		sqldb_copy_text(st, 0, ret_actor, size);
+	if (ret_at_ms)
+		*ret_at_ms = (uint64_t)sqlite3_column_int64(st, 1);
+	return 0;
 }

@@ -115,6 +115,9 @@ struct task_row {
 	char app[65];
 	char version[65];   /* deploy: the version; rollback: to_version or "" */
 	char *manifest_url; /* owned; "" for rollback */
+	int wave;           /* deployments through waves: its wave; -1 otherwise */
+	bool activated;     /* reported activating or later */
+	uint64_t updated_ms;
 };
 
 void task_row_done(struct task_row *t);
@@ -136,6 +139,57 @@ int db_deployment_foreach_task(struct db *db, int64_t deployment_id,
  * what a restarted coordinator must hand out again. */
 int db_tasks_foreach_unfinished(
         struct db *db, int (*cb)(void *userdata, const struct task_row *t), void *userdata);
+
+/* ---- deployments through waves (schema 3) ---- */
+
+struct deployment_row {
+	int64_t id;
+	char kind[16]; /* "deploy"; schema 2 also "rollback" */
+	char app[65];
+	char version[65];
+	char *manifest_url; /* owned */
+	char actor[128];
+	uint64_t created_ms, updated_ms, finished_ms;
+	char state[16];    /* pending running paused succeeded failed rolled_back aborted */
+	char strategy[32]; /* "" for schema 2 deployments */
+	char *params;      /* owned: the options as a deployment file */
+	char *selector;    /* owned */
+	char *plan;        /* owned: JSON, waves.c */
+	int wave;
+	char step[32];
+	uint64_t step_since_ms;
+	char *reason; /* owned */
+};
+
+void deployment_row_done(struct deployment_row *d);
+bool deployment_state_is_active(const char *state);
+
+/* Inserts d (state, strategy, params, selector, plan, actor...) and audits
+ * deploy.start. *ret_id. -EEXIST when app already has an active deployment
+ * (one per app; *ret_id is then that one's id). */
+int db_deployment_insert(struct db *db, const struct deployment_row *d, int64_t *ret_id);
+/* Writes d's state, plan, wave, step, step_since_ms, reason and
+ * finished_ms, and audits action (if not NULL) by actor with detail, in one
+ * transaction. */
+int db_deployment_save(struct db *db, const struct deployment_row *d, const char *actor,
+        const char *action, const char *detail);
+int db_deployment_get(struct db *db, int64_t id, struct deployment_row *ret);
+/* The newest deployment of app; -ENOENT if none. */
+int db_deployment_latest(struct db *db, const char *app, struct deployment_row *ret);
+/* Deployments, newest first: of app (NULL: all), only active ones if
+ * active_only, at most limit (0: no limit). */
+int db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigned limit,
+        int (*cb)(void *userdata, const struct deployment_row *d), void *userdata);
+/* Adds a queued task of kind for host in wave of deployment dep with the
+ * host's next command id (*ret_command_id). */
+int db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
+        uint64_t *ret_command_id);
+/* Records the approval of wave (audited as deploy.approve). -EALREADY if
+ * it was approved before. */
+int db_approval_add(struct db *db, int64_t dep, int wave, const char *actor);
+/* 0 and *ret_actor if wave was approved; -ENOENT if not. */
+int db_approval_get(
+        struct db *db, int64_t dep, int wave, char *ret_actor, size_t size, uint64_t *ret_at_ms);
 
 /* Appends to the audit log. detail may be NULL. */
 int db_audit(struct db *db, const char *actor, const char *action, const char *target,

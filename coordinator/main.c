@@ -361,6 +361,20 @@ on_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 }
 
+/* Deployments move on in small steps: a wave's end is seen within 200 ms. */
+static int
+on_waves_tick(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run_state *rs = userdata;
+	int r;
+
+	server_waves_tick(rs->server);
+	r = sd_event_source_set_time(es, usec + 200 * USEC_PER_MSEC);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+}
+
 static int
 on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
 {
@@ -411,6 +425,9 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 	if (r >= 0)
 		r = sd_event_add_time(
 		        ev, NULL, CLOCK_MONOTONIC, now + USEC_PER_SEC, 0, on_tick, &rs);
+	if (r >= 0)
+		r = sd_event_add_time(ev, NULL, CLOCK_MONOTONIC, now + 200 * USEC_PER_MSEC, 0,
+		        on_waves_tick, &rs);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
 		server_stop(rs.server);

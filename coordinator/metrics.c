@@ -234,14 +234,18 @@ format(const struct server *s, struct scrape *sc, struct text *t)
 				        sc->stats.admin_refused[i][c]);
 
 	header(t, "rollwave_task_results_total", "counter",
-	        "Final results of deploy and rollback commands reported by hosts.");
-	for (int k = 0; k < 2; k++)
+	        "Final results of commands (deploy, rollback, migrate, ...) reported by hosts.");
+	for (int k = 1; k < STAT_KINDS; k++) {
+		const char *kind = command_kind_to_string((Rollwave__Command__Kind)k);
+
+		if (streq(kind, "unknown") || streq(kind, "cancel"))
+			continue;
 		for (int r = 0; r < _TASK_RESULT_MAX; r++)
 			text_printf(t,
 			        "rollwave_task_results_total{kind=\"%s\",result=\"%s\"} %" PRIu64
 			        "\n",
-			        k ? "rollback" : "deploy", results[r],
-			        sc->stats.task_results[k][r]);
+			        kind, results[r], sc->stats.task_results[k][r]);
+	}
 
 	qsort(sc->lag_ms, sc->n_lag, sizeof(*sc->lag_ms), cmp_u64);
 	header(t, "rollwave_heartbeat_interval_seconds", "gauge",

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "server_private.h"
+#include "waves.h"
 #include "version.h"
 
 uint64_t
@@ -448,16 +449,15 @@ pending_free(struct pending_cmd *p)
 	free(p);
 }
 
-/* Removes command_id from the host's queue. Called with s->lock held. */
-/* Drops a finished command: 1 if it was a rollback, 0 a deploy, -ENOENT if
- * it was not queued (a repeated final report). */
+/* Drops a finished command from the host's queue: its kind, or -ENOENT if
+ * it was not queued (a repeated final report). Called with s->lock held. */
 static int
 queue_drop(struct host_mem *m, uint64_t command_id)
 {
 	for (struct pending_cmd **pp = &m->queue; *pp; pp = &(*pp)->next)
 		if ((*pp)->command_id == command_id) {
 			struct pending_cmd *p = *pp;
-			int kind = p->rollback;
+			int kind = (int)p->kind;
 
 			*pp = p->next;
 			pending_free(p);
@@ -476,9 +476,43 @@ queue_append(struct host_mem *m, struct pending_cmd *p)
 	*pp = p;
 }
 
+int
+server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd *tmpl)
+{
+	struct pending_cmd *p = calloc(1, sizeof(*p));
+	struct host_mem *m;
+
+	if (!p || !(p->manifest_url = strdup(tmpl->manifest_url ? tmpl->manifest_url : ""))) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->command_id = tmpl->command_id;
+	p->kind = tmpl->kind;
+	p->cancel_command_id = tmpl->cancel_command_id;
+	strbuf_printf(p->app, sizeof(p->app), "%s", tmpl->app);
+	strbuf_printf(p->version, sizeof(p->version), "%s", tmpl->version);
+	pthread_mutex_lock(&s->lock);
+	m = host_mem(s, host_id, true);
+	if (!m) {
+		pthread_mutex_unlock(&s->lock);
+		pending_free(p);
+		return -ENOMEM;
+	}
+	queue_append(m, p);
+	/* A host waiting in its long poll gets it at once. */
+	if (m->parked) {
+		nng_msg *cmd = next_command(s, m, m->pipe, m->parked->parked_msgid);
+
+		if (cmd)
+			worker_unpark(s, m->parked, cmd);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 /* The signed Command for p as a reply to message msgid. */
 static nng_msg *
-command_msg(struct server *s, const struct pending_cmd *p, uint64_t msgid)
+command_msg(struct server *s, int64_t host_id, const struct pending_cmd *p, uint64_t msgid)
 {
 	Rollwave__Command cmd = ROLLWAVE__COMMAND__INIT;
 	Rollwave__Envelope env;
@@ -487,13 +521,26 @@ command_msg(struct server *s, const struct pending_cmd *p, uint64_t msgid)
 	cmd.command_id = p->command_id;
 	cmd.issued_at_ms = now_ms();
 	cmd.app = (char *)p->app;
-	if (p->rollback) {
-		cmd.kind = ROLLWAVE__COMMAND__KIND__ROLLBACK;
+	cmd.host_id = (uint64_t)host_id;
+	cmd.kind = p->kind;
+	switch (p->kind) {
+	case ROLLWAVE__COMMAND__KIND__ROLLBACK:
 		cmd.to_version = (char *)p->version;
-	} else {
-		cmd.kind = ROLLWAVE__COMMAND__KIND__DEPLOY;
+		break;
+	case ROLLWAVE__COMMAND__KIND__DEPLOY:
+	case ROLLWAVE__COMMAND__KIND__MIGRATE:
+	case ROLLWAVE__COMMAND__KIND__PREFLIGHT:
 		cmd.version = (char *)p->version;
 		cmd.manifest_url = p->manifest_url;
+		break;
+	case ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN:
+		cmd.version = (char *)p->version;
+		break;
+	case ROLLWAVE__COMMAND__KIND__CANCEL:
+		cmd.cancel_command_id = p->cancel_command_id;
+		break;
+	default:
+		return NULL;
 	}
 	if (wire_command_sign(&cmd, s->id.sk, sig) < 0)
 		return NULL;
@@ -513,7 +560,7 @@ next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid
 
 		if (p->sent_pipe == pipe)
 			continue;
-		reply = command_msg(s, p, msgid);
+		reply = command_msg(s, m->id, p, msgid);
 		if (!reply)
 			return NULL;
 		p->sent_pipe = pipe;
@@ -570,7 +617,8 @@ on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const ch
 		int kind = queue_drop(m, command_id);
 
 		if (kind >= 0)
-			stat_inc(&s->stats.task_results[kind][task_result_from_string(state)]);
+			stat_inc(&s->stats.task_results[stat_slot(kind, STAT_KINDS)]
+			                               [task_result_from_string(state)]);
 		log_struct(streq(state, "committed") ? LOG_INFO : LOG_WARNING, NULL, NULL, NULL,
 		        "host %" PRId64 " command %" PRIu64 ": %s%s%s", m->id, command_id, state,
 		        error && error[0] ? ": " : "", error ? error : "");
@@ -847,7 +895,13 @@ load_task_cb(void *userdata, const struct task_row *t)
 		return -ENOMEM;
 	}
 	p->command_id = t->command_id;
-	p->rollback = streq(t->kind, "rollback");
+	p->kind = command_kind_from_string(t->kind);
+	if (p->kind == ROLLWAVE__COMMAND__KIND__KIND_UNSPECIFIED) {
+		log_error("task of host %" PRId64 " command %" PRIu64 " has unknown kind '%s'",
+		        t->host_id, t->command_id, t->kind);
+		pending_free(p);
+		return 0;
+	}
 	strbuf_printf(p->app, sizeof(p->app), "%s", t->app);
 	strbuf_printf(p->version, sizeof(p->version), "%s", t->version);
 	queue_append(m, p);
@@ -974,6 +1028,9 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	r = metrics_start(s, err);
 	if (r < 0)
 		goto fail;
+	r = waves_start(s, err);
+	if (r < 0)
+		goto fail;
 	(void)db_audit(s->db, "coordinator", "coordinator.start", cfg->listen, NULL);
 	*ret = s;
 	return 0;
@@ -1052,6 +1109,12 @@ server_tick(struct server *s)
 }
 
 void
+server_waves_tick(struct server *s)
+{
+	waves_tick(s);
+}
+
+void
 server_status(struct server *s, char *buf, size_t size)
 {
 	size_t up = 0, down = 0, pending = 0;
@@ -1078,6 +1141,7 @@ server_stop(struct server *s)
 	s->stopping = true;
 	pthread_mutex_unlock(&s->lock);
 	metrics_stop(s);
+	waves_stop(s);
 	if (s->admin_running) {
 		pthread_join(s->admin_thread, NULL);
 		s->admin_running = false;

@@ -25,6 +25,8 @@ struct server;
 int server_start(const struct coordinator_config *cfg, struct server **ret, struct rw_err *err);
 /* Periodic work; call about once a second. */
 void server_tick(struct server *s);
+/* Moves deployments through their waves; call every 100-250 ms. */
+void server_waves_tick(struct server *s);
 /* A one-line summary for sd_notify STATUS=. */
 void server_status(struct server *s, char *buf, size_t size);
 /* Stops listening, answers nothing more, flushes and frees. */

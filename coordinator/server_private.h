@@ -54,7 +54,8 @@ struct session {
 struct pending_cmd {
 	struct pending_cmd *next;
 	uint64_t command_id;
-	bool rollback;
+	Rollwave__Command__Kind kind;
+	uint64_t cancel_command_id; /* CANCEL */
 	char app[APP_NAME_MAX + 1];
 	char version[VERSION_MAX + 1];
 	char *manifest_url;
@@ -81,13 +82,14 @@ struct host_mem {
  * slot. agent_msgs[0] counts messages that did not decode. */
 #define STAT_TYPES 64
 #define STAT_CODES 16
+#define STAT_KINDS 8
 enum task_result { TASK_COMMITTED, TASK_ROLLED_BACK, TASK_FAILED, TASK_REFUSED, _TASK_RESULT_MAX };
 struct server_stats {
 	uint64_t agent_msgs[STAT_TYPES];
 	uint64_t agent_refused[STAT_TYPES][STAT_CODES];
 	uint64_t admin_reqs[STAT_TYPES];
 	uint64_t admin_refused[STAT_TYPES][STAT_CODES];
-	uint64_t task_results[2][_TASK_RESULT_MAX]; /* [rollback][result] */
+	uint64_t task_results[STAT_KINDS][_TASK_RESULT_MAX]; /* [command kind][result] */
 };
 
 static inline void
@@ -132,7 +134,8 @@ struct server {
 	volatile bool stopping;
 
 	struct server_stats stats;
-	size_t agent_type; /* the body case of the agent request being handled */
+	struct waves *waves; /* waves.c: deployments through waves */
+	size_t agent_type;   /* the body case of the agent request being handled */
 	struct metrics *metrics;
 };
 
@@ -155,6 +158,10 @@ nng_msg *next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint6
 /* Answers a parked poll with reply (NULL: "nothing to do"). */
 void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
 int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
+/* Queues a copy of tmpl (command_id, kind, app, version, manifest_url,
+ * cancel_command_id) for host_id and hands it to the host's parked poll if
+ * there is one. Takes s->lock: call without it. */
+int server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd *tmpl);
 
 /* ---- admin.c ---- */
 /* Opens AdminSocket= and starts the thread that serves it. */
@@ -180,5 +187,11 @@ nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, 
 nng_msg *error_msgv(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, va_list ap)
         _printf_(3, 0);
 void env_init(Rollwave__Envelope *env, uint64_t msgid);
+bool labels_match(const char *labels_json, const char *selector);
+/* "deploy", "rollback", "migrate", "migrate_down", "preflight", "cancel"
+ * (the task kinds of the database); "unknown" otherwise. */
+const char *command_kind_to_string(Rollwave__Command__Kind k);
+/* The kind of a name above; KIND_UNSPECIFIED if none. */
+Rollwave__Command__Kind command_kind_from_string(const char *s);
 
 #endif

@@ -433,7 +433,7 @@ static int
 check_command(const char *path, const Rollwave__Command *c, struct rw_err *err)
 {
 	char p[PATH_MAX_LEN];
-	bool deploy;
+	bool deploy, with_version, rollback, cancel;
 	int r;
 
 	if (c->command_id == 0)
@@ -443,25 +443,42 @@ check_command(const char *path, const Rollwave__Command *c, struct rw_err *err)
 	strbuf_printf(p, sizeof(p), "%s.kind", path);
 	if ((r = check_enum(p, &rollwave__command__kind__descriptor, c->kind, false, err)) < 0)
 		return r;
-	deploy = c->kind == ROLLWAVE__COMMAND__KIND__DEPLOY;
+	if (c->host_id == 0)
+		return rw_err_set(err, -EINVAL, "%s.host_id: must be > 0", path);
+	/* What each kind needs: a version (and the manifest to fetch it), a
+	 * rollback target, or the command to cancel. */
+	deploy = c->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
+	        c->kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
+	        c->kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT;
+	with_version = deploy || c->kind == ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN;
+	rollback = c->kind == ROLLWAVE__COMMAND__KIND__ROLLBACK;
+	cancel = c->kind == ROLLWAVE__COMMAND__KIND__CANCEL;
 	strbuf_printf(p, sizeof(p), "%s.app", path);
 	if ((r = check_app(p, c->app, err)) < 0)
 		return r;
 	strbuf_printf(p, sizeof(p), "%s.version", path);
-	r = deploy ? check_version(p, c->version, true, err)
-	           : check_must_be_empty(p, c->version, "unless kind is DEPLOY", err);
+	r = with_version
+	        ? check_version(p, c->version, true, err)
+	        : check_must_be_empty(p, c->version,
+	                  "unless kind is DEPLOY, MIGRATE, MIGRATE_DOWN or PREFLIGHT", err);
 	if (r < 0)
 		return r;
 	strbuf_printf(p, sizeof(p), "%s.manifest_url", path);
 	r = deploy ? check_url(p, c->manifest_url, true, err)
-	           : check_must_be_empty(p, c->manifest_url, "unless kind is DEPLOY", err);
+	           : check_must_be_empty(p, c->manifest_url,
+	                     "unless kind is DEPLOY, MIGRATE or PREFLIGHT", err);
 	if (r < 0)
 		return r;
 	strbuf_printf(p, sizeof(p), "%s.to_version", path);
-	r = !deploy ? check_version(p, c->to_version, false, err)
-	            : check_must_be_empty(p, c->to_version, "unless kind is ROLLBACK", err);
+	r = rollback ? check_version(p, c->to_version, false, err)
+	             : check_must_be_empty(p, c->to_version, "unless kind is ROLLBACK", err);
 	if (r < 0)
 		return r;
+	if (cancel && c->cancel_command_id == 0)
+		return rw_err_set(err, -EINVAL, "%s.cancel_command_id: must be > 0", path);
+	if (!cancel && c->cancel_command_id != 0)
+		return rw_err_set(err, -EINVAL,
+		        "%s.cancel_command_id: must be 0 unless kind is CANCEL", path);
 	strbuf_printf(p, sizeof(p), "%s.signature", path);
 	return check_bytes(p, &c->signature, WIRE_SIGNATURE_LEN, true, err);
 }
@@ -555,6 +572,9 @@ check_rollback_request(
 	return check_host_ids(p, rb->host_ids, rb->n_host_ids, err);
 }
 
+static int check_create_deployment(
+        const char *path, const Rollwave__AdminRequest__CreateDeployment *c, struct rw_err *err);
+
 static int
 check_admin_request(const char *path, const Rollwave__AdminRequest *a, struct rw_err *err)
 {
@@ -633,6 +653,61 @@ check_admin_request(const char *path, const Rollwave__AdminRequest *a, struct rw
 			return r;
 		strbuf_printf(p, sizeof(p), "%s.get_deployment.deployment_id", path);
 		return check_id(p, a->get_deployment->deployment_id, err);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_CREATE_DEPLOYMENT:
+		strbuf_printf(p, sizeof(p), "%s.create_deployment", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		return check_create_deployment(p, a->create_deployment, err);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS:
+		strbuf_printf(p, sizeof(p), "%s.get_deployment_status", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		if (a->get_deployment_status->deployment_id == 0 &&
+		        isempty(a->get_deployment_status->app))
+			return rw_err_set(err, -EINVAL, "%s: needs deployment_id or app", p);
+		if (!isempty(a->get_deployment_status->app)) {
+			strbuf_printf(p, sizeof(p), "%s.get_deployment_status.app", path);
+			return check_app(p, a->get_deployment_status->app, err);
+		}
+		return 0;
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOYMENT_ACTION:
+		strbuf_printf(p, sizeof(p), "%s.deployment_action", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.deployment_action.deployment_id", path);
+		if ((r = check_id(p, a->deployment_action->deployment_id, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.deployment_action.action", path);
+		if ((r = check_enum(p,
+		             &rollwave__admin_request__deployment_action__action__descriptor,
+		             a->deployment_action->action, false, err)) < 0)
+			return r;
+		if (a->deployment_action->rollback &&
+		        a->deployment_action->action !=
+		                ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT)
+			return rw_err_set(err, -EINVAL,
+			        "%s.deployment_action.rollback: only with ABORT", path);
+		return 0;
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK_APP:
+		strbuf_printf(p, sizeof(p), "%s.rollback_app", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.rollback_app.app", path);
+		if ((r = check_app(p, a->rollback_app->app, err)) < 0)
+			return r;
+		strbuf_printf(p, sizeof(p), "%s.rollback_app.to_version", path);
+		return check_version(p, a->rollback_app->to_version, false, err);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HISTORY:
+		strbuf_printf(p, sizeof(p), "%s.history", path);
+		if ((r = check_present(p, m, err)) < 0)
+			return r;
+		if (!isempty(a->history->app)) {
+			strbuf_printf(p, sizeof(p), "%s.history.app", path);
+			if ((r = check_app(p, a->history->app, err)) < 0)
+				return r;
+		}
+		strbuf_printf(p, sizeof(p), "%s.history.limit", path);
+		return check_count(p, a->history->limit, 0, WIRE_EVENTS_MAX, err);
 	default:
 		return rw_err_set(
 		        err, -ENOMSG, "%s: no request, or one this version does not know", path);
@@ -809,6 +884,113 @@ check_deploy_result(const char *path, const Rollwave__DeployResult *d, struct rw
 	return 0;
 }
 
+/* ---- deployments through waves ---- */
+
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		int r_ = (expr);                                                                   \
+		if (r_ < 0)                                                                        \
+			return r_;                                                                 \
+	} while (0)
+#define FIELD(name) (strbuf_printf(p, sizeof(p), "%s." name, path), p)
+
+static int
+check_create_deployment(
+        const char *path, const Rollwave__AdminRequest__CreateDeployment *c, struct rw_err *err)
+{
+	char p[PATH_MAX_LEN];
+
+	CHECK(check_app(FIELD("app"), c->app, err));
+	CHECK(check_version(FIELD("version"), c->version, true, err));
+	CHECK(check_url(FIELD("manifest_url"), c->manifest_url, !c->plan_only, err));
+	CHECK(check_text(FIELD("selector"), c->selector, WIRE_TEXT_MAX, 0, err));
+	CHECK(check_count(FIELD("host_ids"), c->n_host_ids, 0, WIRE_HOSTS_MAX, err));
+	for (size_t i = 0; i < c->n_host_ids; i++) {
+		strbuf_printf(p, sizeof(p), "%s.host_ids[%zu]", path, i);
+		CHECK(check_id(p, c->host_ids[i], err));
+	}
+	if (c->n_host_ids && !isempty(c->selector))
+		return rw_err_set(err, -EINVAL, "%s: host_ids and selector both given", path);
+	return check_text(FIELD("params"), c->params, WIRE_PARAMS_MAX, TEXT_MULTILINE, err);
+}
+
+static int
+check_deployment_host(
+        const char *path, const Rollwave__DeploymentStatus__Host *h, struct rw_err *err)
+{
+	char p[PATH_MAX_LEN];
+
+	CHECK(check_present(path, h, err));
+	CHECK(check_id(FIELD("host_id"), h->host_id, err));
+	CHECK(check_text(FIELD("hostname"), h->hostname, WIRE_HOSTNAME_MAX, 0, err));
+	CHECK(check_text(FIELD("task"), h->task, 64, 0, err));
+	CHECK(check_enum(FIELD("phase"), &rollwave__phase__descriptor, h->phase, true, err));
+	CHECK(check_text(FIELD("error"), h->error, WIRE_REPORT_TEXT_MAX, TEXT_MULTILINE, err));
+	return check_version(FIELD("rollback_to"), h->rollback_to, false, err);
+}
+
+static int
+check_deployment_waves(
+        const char *path, Rollwave__DeploymentStatus__Wave *const *w, size_t n, struct rw_err *err)
+{
+	char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+
+	CHECK(check_count(path, n, 0, WIRE_WAVES_MAX, err));
+	for (size_t i = 0; i < n; i++) {
+		strbuf_printf(q, sizeof(q), "%s[%zu]", path, i);
+		const char *path_ = q;
+#define WPATH(name) (strbuf_printf(p, sizeof(p), "%s." name, path_), p)
+		CHECK(check_present(q, w[i], err));
+		CHECK(check_text(WPATH("name"), w[i]->name, WIRE_TEXT_MAX, TEXT_REQUIRED, err));
+		CHECK(check_text(WPATH("kind"), w[i]->kind, 64, TEXT_REQUIRED, err));
+		CHECK(check_text(WPATH("state"), w[i]->state, 64, 0, err));
+		CHECK(check_text(WPATH("command"), w[i]->command, WIRE_TEXT_MAX, 0, err));
+		CHECK(check_text(WPATH("verdict"), w[i]->verdict, WIRE_REPORT_TEXT_MAX,
+		        TEXT_MULTILINE, err));
+		CHECK(check_count(WPATH("hosts"), w[i]->n_hosts, 0, WIRE_HOSTS_MAX, err));
+		for (size_t j = 0; j < w[i]->n_hosts; j++) {
+			char h[PATH_MAX_LEN];
+
+			strbuf_printf(h, sizeof(h), "%s.hosts[%zu]", q, j);
+			CHECK(check_deployment_host(h, w[i]->hosts[j], err));
+		}
+#undef WPATH
+	}
+	return 0;
+}
+
+static int
+check_deployment_status(const char *path, const Rollwave__DeploymentStatus *d, struct rw_err *err)
+{
+	char p[PATH_MAX_LEN];
+
+	CHECK(check_present(path, d, err));
+	CHECK(check_app(FIELD("app"), d->app, err));
+	CHECK(check_version(FIELD("version"), d->version, true, err));
+	CHECK(check_url(FIELD("manifest_url"), d->manifest_url, false, err));
+	CHECK(check_text(FIELD("strategy"), d->strategy, 64, 0, err));
+	CHECK(check_text(FIELD("state"), d->state, 64, TEXT_REQUIRED, err));
+	CHECK(check_text(FIELD("step"), d->step, 64, 0, err));
+	CHECK(check_text(FIELD("reason"), d->reason, WIRE_REPORT_TEXT_MAX, TEXT_MULTILINE, err));
+	CHECK(check_text(FIELD("actor"), d->actor, WIRE_ACTOR_MAX, 0, err));
+	CHECK(check_text(FIELD("params"), d->params, WIRE_PARAMS_MAX, TEXT_MULTILINE, err));
+	CHECK(check_deployment_waves(FIELD("waves"), d->waves, d->n_waves, err));
+	return check_deployment_waves(FIELD("rollback"), d->rollback, d->n_rollback, err);
+}
+
+static int
+check_deployment_list(const char *path, const Rollwave__DeploymentList *l, struct rw_err *err)
+{
+	char p[PATH_MAX_LEN];
+
+	CHECK(check_count(FIELD("deployments"), l->n_deployments, 0, WIRE_EVENTS_MAX, err));
+	for (size_t i = 0; i < l->n_deployments; i++) {
+		strbuf_printf(p, sizeof(p), "%s.deployments[%zu]", path, i);
+		CHECK(check_deployment_status(p, l->deployments[i], err));
+	}
+	return 0;
+}
+
 static int
 check_admin_response(const char *path, const Rollwave__AdminResponse *a, struct rw_err *err)
 {
@@ -845,6 +1027,14 @@ check_admin_response(const char *path, const Rollwave__AdminResponse *a, struct 
 	case ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR:
 		strbuf_printf(p, sizeof(p), "%s.error", path);
 		return check_error(p, a->error, err);
+	case ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS:
+		strbuf_printf(p, sizeof(p), "%s.deployment_status", path);
+		return check_deployment_status(p, a->deployment_status, err);
+	case ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_LIST:
+		strbuf_printf(p, sizeof(p), "%s.deployment_list", path);
+		if ((r = check_present(p, a->deployment_list, err)) < 0)
+			return r;
+		return check_deployment_list(p, a->deployment_list, err);
 	default:
 		return rw_err_set(
 		        err, -ENOMSG, "%s: no response, or one this version does not know", path);

@@ -56,6 +56,8 @@
 #define WIRE_HOST_PAGE_BYTES (768 * 1024) /* a page of a host list, packed */
 #define WIRE_EVENTS_MAX      1000         /* events in a list, ListEvents.limit */
 #define WIRE_APP_LIST_MAX    1000         /* apps in an AppList */
+#define WIRE_WAVES_MAX       1000         /* waves of a DeploymentStatus */
+#define WIRE_PARAMS_MAX      (64 * 1024)  /* a deployment's options as text */
 
 #define WIRE_KEY_LEN        32 /* Ed25519 public key */
 #define WIRE_SECRET_KEY_LEN 64 /* Ed25519 secret key (libsodium layout) */

@@ -68,6 +68,7 @@ cat >"$D/c.conf" <<EOF
 Listen=tls+tcp://127.0.0.1:$PORT
 AdminSocket=ipc://$D/admin.sock
 Database=$D/state.db
+MetricsListen=
 KeyFile=$D/coordinator.key
 JoinTokenFile=$D/join-token
 HeartbeatInterval=1s

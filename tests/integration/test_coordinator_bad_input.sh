@@ -33,6 +33,7 @@ Listen=tcp://127.0.0.1:$PORT
 Insecure=yes
 AdminSocket=ipc://$D/admin.sock
 Database=$D/state.db
+MetricsListen=
 KeyFile=$D/coordinator.key
 JoinTokenFile=$D/join-token
 HeartbeatInterval=1s

@@ -43,7 +43,7 @@ check "join token is 0600" mode_is "$D/join-token" 600
 check "CA key is 0600" mode_is "$D/tls/ca.key" 600
 check "server certificate+key PEM is 0600" mode_is "$D/tls/coordinator.pem" 600
 check "the database has the schema" \
-	[ "$(sqlite3 "$D/db/state.db" 'PRAGMA user_version')" = 2 ]
+	[ "$(sqlite3 "$D/db/state.db" 'PRAGMA user_version')" = 3 ]
 check "init is in the audit log" \
 	[ "$(sqlite3 "$D/db/state.db" "SELECT count(*) FROM audit WHERE action = 'coordinator.init'")" = 1 ]
 check "openssl verifies the server certificate against the CA" \

@@ -214,6 +214,7 @@ make_command(struct signed_command *s, uint64_t id)
 	s->cmd.command_id = id;
 	s->cmd.issued_at_ms = 1700000000000ULL;
 	s->cmd.kind = ROLLWAVE__COMMAND__KIND__DEPLOY;
+	s->cmd.host_id = 7;
 	s->cmd.app = (char *)"web";
 	s->cmd.version = (char *)"1.2";
 	s->cmd.manifest_url = (char *)"https://releases.example/web-1.2.manifest";

@@ -132,6 +132,7 @@ sample_agent_init(struct sample *s)
 	s->command.command_id = 1001;
 	s->command.issued_at_ms = 1764237600000;
 	s->command.kind = ROLLWAVE__COMMAND__KIND__DEPLOY;
+	s->command.host_id = 42;
 	s->command.app = "web";
 	s->command.version = "1.4.2";
 	s->command.manifest_url = "https://releases.example.org/web/1.4.2.manifest";
@@ -1200,6 +1201,26 @@ host_info_key_missing(struct sample *s)
 	s->host_v.host_key.len = 0;
 }
 static void
+command_host_id_zero(struct sample *s)
+{
+	use(s, ROLLWAVE__ENVELOPE__BODY_COMMAND);
+	s->command.host_id = 0;
+}
+static void
+command_cancel_without_target(struct sample *s)
+{
+	use(s, ROLLWAVE__ENVELOPE__BODY_COMMAND);
+	s->command.kind = ROLLWAVE__COMMAND__KIND__CANCEL;
+	s->command.version = "";
+	s->command.manifest_url = "";
+}
+static void
+command_migrate_down_with_url(struct sample *s)
+{
+	use(s, ROLLWAVE__ENVELOPE__BODY_COMMAND);
+	s->command.kind = ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN;
+}
+static void
 host_list_page_goes_back(struct sample *s)
 {
 	use_response(s, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_HOST_LIST);
@@ -1332,6 +1353,11 @@ static const struct violation violations[] = {
         {"envelope.admin_request.get_host.host_id: must be > 0", admin_get_host_missing_id},
         {"envelope.admin_response.host_list.hosts[0].host_key: 0 bytes, expected 32",
                 host_info_key_missing},
+        {"envelope.command.host_id: must be > 0", command_host_id_zero},
+        {"envelope.command.cancel_command_id: must be > 0", command_cancel_without_target},
+        {"envelope.command.manifest_url: must be empty unless kind is DEPLOY, MIGRATE or "
+         "PREFLIGHT",
+                command_migrate_down_with_url},
         {"envelope.admin_response.host_list.next_after_id: 41 is before host 42",
                 host_list_page_goes_back},
         {"envelope.admin_response.host_list.hosts[0].agent_version: invalid version '0.1 "
@@ -1532,6 +1558,10 @@ test_tampered_command_or_wrong_key_fails_verification(void **state)
 	assert_int_equal(wire_command_verify(&c, pk), -EBADMSG);
 	c = s->command;
 	c.command_id++;
+	assert_int_equal(wire_command_verify(&c, pk), -EBADMSG);
+	/* A command for host 42 cannot be replayed to host 43. */
+	c = s->command;
+	c.host_id = 43;
 	assert_int_equal(wire_command_verify(&c, pk), -EBADMSG);
 	c = s->command;
 	c.kind = ROLLWAVE__COMMAND__KIND__ROLLBACK;

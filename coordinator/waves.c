@@ -1,0 +1,1692 @@
+/*
+ * waves: the deployment state machine. See waves.h.
+ */
+#include "waves.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "freeze.h"
+#include "gates.h"
+#include "log.h"
+#include "metric_gate.h"
+#include "plan_json.h"
+#include "prom.h"
+#include "promql.h"
+#include "strategy.h"
+
+#define GATE_RECHECK_MS   10000
+#define PROM_TIMEOUT_USEC (3 * USEC_PER_SEC)
+
+extern char **environ;
+
+/* One host of a deployment, as the engine sees it. */
+struct dep_host {
+	int64_t id;
+	const char *name;        /* the plan's */
+	const char *rollback_to; /* the plan's; NULL: none */
+	size_t wave;
+	bool up_to_date;
+	/* its latest deploy task */
+	uint64_t cmd;
+	char task[16];
+	int phase;
+	bool activated;
+	char *error;
+	/* its latest rollback task */
+	uint64_t rb_cmd;
+	char rb_task[16];
+	char *rb_error;
+	bool cancel_sent;
+	/* from heartbeats since this coordinator started */
+	bool up, healthy, known;
+	char current[VERSION_MAX + 1];
+	uint64_t healthy_since_ms, last_seen_ms;
+};
+
+struct dep {
+	struct dep *next;
+	struct deployment_row row;
+	struct deploy_params params;
+	struct plan *plan;
+	struct plan *rollback;  /* while rolling back */
+	struct dep_host *hosts; /* every planned host, by id */
+	size_t n_hosts;
+	char verdict[GATE_WHY_MAX]; /* the current wave's latest gate verdict */
+	char rb_verdict[GATE_WHY_MAX];
+	pid_t switch_pid;
+	uint64_t switch_started_ms;
+	uint64_t next_gate_ms;
+	bool abort_after_rollback;
+};
+
+struct waves {
+	pthread_mutex_t lock;
+	struct dep *deps;
+};
+
+static bool
+task_is_final(const char *t)
+{
+	return streq(t, "committed") || streq(t, "rolled_back") || streq(t, "failed") ||
+	        streq(t, "refused") || streq(t, "cancelled");
+}
+
+static void
+dep_free(struct dep *d)
+{
+	if (!d)
+		return;
+	if (d->switch_pid > 0) {
+		kill(d->switch_pid, SIGTERM);
+		(void)waitpid(d->switch_pid, NULL, 0);
+	}
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		free(d->hosts[i].error);
+		free(d->hosts[i].rb_error);
+	}
+	free(d->hosts);
+	plan_free(d->plan);
+	plan_free(d->rollback);
+	deployment_row_done(&d->row);
+	free(d);
+}
+
+static int
+cmp_host_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct dep_host *)a)->id, y = ((const struct dep_host *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+static struct dep_host *
+dep_host(struct dep *d, int64_t id)
+{
+	struct dep_host key = {.id = id};
+
+	return bsearch(&key, d->hosts, d->n_hosts, sizeof(*d->hosts), cmp_host_id);
+}
+
+/* The index of every planned host, sorted by id. */
+static int
+dep_index(struct dep *d)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t w = 0; w < d->plan->n_waves; w++)
+		n += d->plan->waves[w].n_hosts;
+	d->hosts = calloc(n ? n : 1, sizeof(*d->hosts));
+	if (!d->hosts)
+		return -ENOMEM;
+	for (size_t w = 0; w < d->plan->n_waves; w++)
+		for (size_t i = 0; i < d->plan->waves[w].n_hosts; i++) {
+			const struct plan_target *t = &d->plan->waves[w].hosts[i];
+
+			d->hosts[k++] = (struct dep_host) {
+			        .id = t->id,
+			        .name = t->name,
+			        .rollback_to = t->rollback_to,
+			        .wave = w,
+			        .up_to_date = t->up_to_date,
+			};
+		}
+	d->n_hosts = k;
+	qsort(d->hosts, k, sizeof(*d->hosts), cmp_host_id);
+	return 0;
+}
+
+/* ---- persistence ---- */
+
+static int dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
+        const char *fmt, ...) _printf_(5, 6);
+static int
+dep_save(struct server *s, struct dep *d, const char *actor, const char *action, const char *fmt,
+        ...)
+{
+	char detail[2048] = "";
+	char *plan;
+	int r;
+
+	if (fmt) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	plan = plan_to_json(d->plan, d->rollback);
+	if (!plan)
+		return -ENOMEM;
+	free(d->row.plan);
+	d->row.plan = plan;
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployment_save(
+	        s->db, &d->row, actor ? actor : "coordinator", action, fmt ? detail : NULL);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		log_error("deployment %" PRId64 ": cannot record its state: %s", d->row.id,
+		        strerror(-r));
+	if (action)
+		log_struct(LOG_NOTICE, NULL, NULL, NULL, "deployment %" PRId64 " (%s %s): %s%s%s",
+		        d->row.id, d->row.app, d->row.version, action, fmt ? ": " : "", detail);
+	return r;
+}
+
+static void
+set_step(struct dep *d, const char *step, uint64_t now)
+{
+	strbuf_printf(d->row.step, sizeof(d->row.step), "%s", step);
+	d->row.step_since_ms = now;
+}
+
+static void
+set_reason(struct dep *d, const char *reason)
+{
+	char *n = strdup(reason ? reason : "");
+
+	if (n) {
+		free(d->row.reason);
+		d->row.reason = n;
+	}
+}
+
+static void
+finish(struct server *s, struct dep *d, const char *state, const char *reason, uint64_t now)
+{
+	char action[48];
+
+	strbuf_printf(d->row.state, sizeof(d->row.state), "%s", state);
+	set_step(d, "", now);
+	if (reason)
+		set_reason(d, reason);
+	d->row.finished_ms = now;
+	strbuf_printf(action, sizeof(action), "deploy.%s", state);
+	dep_save(s, d, "coordinator", action, "%s", d->row.reason);
+}
+
+/* ---- tasks and health ---- */
+
+static int
+task_cb(void *userdata, const struct task_row *t)
+{
+	struct dep *d = userdata;
+	struct dep_host *h = dep_host(d, t->host_id);
+
+	if (!h)
+		return 0;
+	if (streq(t->kind, "deploy") && t->command_id >= h->cmd) {
+		h->cmd = t->command_id;
+		strbuf_printf(h->task, sizeof(h->task), "%s", t->state);
+		h->phase = t->phase;
+		h->activated = t->activated;
+		free(h->error);
+		h->error = strdup(t->error ? t->error : "");
+	} else if (streq(t->kind, "rollback") && t->command_id >= h->rb_cmd) {
+		h->rb_cmd = t->command_id;
+		strbuf_printf(h->rb_task, sizeof(h->rb_task), "%s", t->state);
+		free(h->rb_error);
+		h->rb_error = strdup(t->error ? t->error : "");
+	} else if (streq(t->kind, "cancel"))
+		h->cancel_sent = true;
+	return 0;
+}
+
+static int
+load_tasks(struct server *s, struct dep *d)
+{
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployment_foreach_task(s->db, d->row.id, task_cb, d);
+	pthread_mutex_unlock(&s->db_lock);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* The app's entry in a heartbeat's apps JSON: current release and health. */
+static bool
+app_status(const char *apps_json, const char *app, char *current, size_t size, int *health)
+{
+	json_t *a = json_loads(apps_json, 0, NULL), *o;
+	size_t i;
+	bool found = false;
+
+	json_array_foreach(a, i, o)
+	{
+		if (!streq(json_string_value(json_object_get(o, "app")) ?: "", app))
+			continue;
+		strbuf_printf(current, size, "%s",
+		        json_string_value(json_object_get(o, "current")) ?: "");
+		*health = (int)json_integer_value(json_object_get(o, "health"));
+		found = true;
+		break;
+	}
+	json_decref(a);
+	return found;
+}
+
+/* Refreshes the health of the hosts of wave (or every host when wave is
+ * SIZE_MAX) from what heartbeats said; want is the version they should run
+ * (NULL: each host's rollback_to). */
+static void
+refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint64_t now)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct dep_host *h = &d->hosts[i];
+		struct host_mem *m;
+		const char *want;
+		int health = 0;
+		bool healthy;
+
+		if (wave != SIZE_MAX && h->wave != wave)
+			continue;
+		m = host_mem(s, h->id, false);
+		h->up = m && m->state == HOST_UP;
+		h->last_seen_ms = m ? m->last_seen_ms : 0;
+		/* Only what heartbeats said since this coordinator started. */
+		h->known = m && m->apps_json &&
+		        app_status(
+		                m->apps_json, d->row.app, h->current, sizeof(h->current), &health);
+		want = rollback ? (h->rollback_to ? h->rollback_to : "") : d->row.version;
+		healthy = h->up && h->known && streq(h->current, want) &&
+		        health == ROLLWAVE__HEALTH__HEALTH_HEALTHY;
+		if (healthy && !h->healthy)
+			h->healthy_since_ms = now;
+		h->healthy = healthy;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Gives host h a command of kind (task row first, then the queue). */
+static int
+send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Command__Kind kind,
+        const char *version, uint64_t cancel_id)
+{
+	struct pending_cmd p = {0};
+	uint64_t cid;
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_task_add(s->db, d->row.id, h->id, command_kind_to_string(kind), (int)h->wave, &cid);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0) {
+		log_error("deployment %" PRId64 ": cannot record a %s task for host %" PRId64
+		          ": %s",
+		        d->row.id, command_kind_to_string(kind), h->id, strerror(-r));
+		return r;
+	}
+	p.command_id = cid;
+	p.kind = kind;
+	p.cancel_command_id = cancel_id;
+	strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
+	strbuf_printf(p.version, sizeof(p.version), "%s", version ? version : "");
+	p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? d->row.manifest_url : NULL;
+	r = server_queue_command(s, h->id, &p);
+	if (r < 0)
+		return r;
+	if (kind == ROLLWAVE__COMMAND__KIND__DEPLOY) {
+		h->cmd = cid;
+		strbuf_printf(h->task, sizeof(h->task), "queued");
+		h->activated = false;
+	} else if (kind == ROLLWAVE__COMMAND__KIND__ROLLBACK) {
+		h->rb_cmd = cid;
+		strbuf_printf(h->rb_task, sizeof(h->rb_task), "queued");
+	} else if (kind == ROLLWAVE__COMMAND__KIND__CANCEL)
+		h->cancel_sent = true;
+	return 0;
+}
+
+/* ---- traffic switch (blue-green) ---- */
+
+/* Runs (or checks on) cmd: 1 done, 0 running, <0 failed (why). */
+static int
+switch_step(
+        struct dep *d, const char *cmd, uint64_t timeout_ms, uint64_t now, char *why, size_t size)
+{
+	int status;
+	pid_t r;
+
+	if (d->switch_pid <= 0) {
+		char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL};
+
+		if (posix_spawn(&d->switch_pid, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+			d->switch_pid = 0;
+			strbuf_printf(
+			        why, size, "cannot run the traffic command: %s", strerror(errno));
+			return -EIO;
+		}
+		d->switch_started_ms = now;
+		return 0;
+	}
+	r = waitpid(d->switch_pid, &status, WNOHANG);
+	if (r == 0) {
+		if (timeout_ms && now - d->switch_started_ms > timeout_ms) {
+			kill(d->switch_pid, SIGKILL);
+			(void)waitpid(d->switch_pid, NULL, 0);
+			d->switch_pid = 0;
+			strbuf_printf(why, size,
+			        "the traffic command '%s' did not finish within %" PRIu64 " s", cmd,
+			        timeout_ms / 1000);
+			return -ETIMEDOUT;
+		}
+		return 0;
+	}
+	d->switch_pid = 0;
+	if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		strbuf_printf(why, size, "the traffic command '%s' succeeded", cmd);
+		return 1;
+	}
+	strbuf_printf(why, size, "the traffic command '%s' failed (%s %d)", cmd,
+	        r > 0 && WIFEXITED(status) ? "exit status" : "signal",
+	        r > 0 && WIFEXITED(status) ? WEXITSTATUS(status)
+	                : r > 0            ? WTERMSIG(status)
+	                                   : -1);
+	return -EIO;
+}
+
+/* ---- rollback ---- */
+
+static void
+begin_rollback(struct server *s, struct dep *d, const char *actor, const char *reason, uint64_t now)
+{
+	set_step(d, "rollback", now);
+	set_reason(d, reason);
+	plan_free(d->rollback);
+	d->rollback = NULL;
+	d->rb_verdict[0] = 0;
+	/* Hosts still deploying stop at their next safe point. */
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct dep_host *h = &d->hosts[i];
+
+		if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
+			(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL, NULL, h->cmd);
+	}
+	dep_save(s, d, actor, "deploy.rollback", "%s", reason);
+}
+
+/* Whether the blue-green traffic switch of this deployment ran. */
+static bool
+switched(const struct dep *d)
+{
+	for (size_t w = 0; w < d->plan->n_waves && w < (size_t)d->row.wave + 1; w++)
+		if (d->plan->waves[w].kind == PLAN_WAVE_SWITCH &&
+		        (w < (size_t)d->row.wave || !streq(d->row.step, "switch")))
+			return true;
+	return false;
+}
+
+static int
+plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
+{
+	struct rollback_host *rh = calloc(d->n_hosts ? d->n_hosts : 1, sizeof(*rh));
+	struct rollback_input in = {
+	        .app = d->row.app,
+	        .version = d->row.version,
+	        .hosts = rh,
+	        .switch_back_to = NULL,
+	};
+	size_t n = 0;
+	int r;
+
+	if (!rh)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct dep_host *h = &d->hosts[i];
+
+		if (!h->activated)
+			continue;
+		rh[n++] = (struct rollback_host) {
+		        .id = h->id,
+		        .name = h->name,
+		        .to_version = !isempty(to_version) ? to_version : h->rollback_to,
+		        .up = h->up,
+		};
+	}
+	in.n_hosts = n;
+	if (d->plan->live_color[0] && switched(d))
+		in.switch_back_to = d->plan->live_color;
+	r = plan_rollback(&d->params, &in, &d->rollback, err);
+	free(rh);
+	return r;
+}
+
+static void
+run_rollback(struct server *s, struct dep *d, uint64_t now)
+{
+	struct rw_err err = {{0}};
+	size_t failed = 0;
+	char why[GATE_WHY_MAX];
+
+	/* First every host that was deploying must have stopped. */
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task)) {
+			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+			        "waiting for host %" PRId64 " (%s) to stop deploying",
+			        d->hosts[i].id, d->hosts[i].name);
+			return;
+		}
+	if (!d->rollback) {
+		if (plan_the_rollback(d, NULL, &err) < 0) {
+			finish(s, d, "failed", err.msg, now);
+			return;
+		}
+		dep_save(s, d, "coordinator", "deploy.rollback_plan", "%zu host(s) in %zu wave(s)",
+		        d->rollback->n_hosts, d->rollback->n_waves);
+	}
+	for (size_t w = 0; w < d->rollback->n_waves; w++) {
+		struct plan_wave *rw = &d->rollback->waves[w];
+		size_t in_flight = 0, done = 0;
+
+		if (rw->kind == PLAN_WAVE_SWITCH) {
+			/* A switch back that ran is recorded in the step's verdict. */
+			if (strstr(d->rb_verdict, "switched back"))
+				continue;
+			int q = switch_step(
+			        d, rw->command, rw->timeout_usec / 1000, now, why, sizeof(why));
+
+			if (q == 0)
+				return;
+			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict), "%s%s",
+			        q > 0 ? "switched back: " : "", why);
+			dep_save(s, d, "coordinator",
+			        q > 0 ? "deploy.switch_back" : "deploy.switch_back_failed", "%s",
+			        why);
+			if (q < 0) {
+				finish(s, d, "failed", why, now);
+				return;
+			}
+			continue;
+		}
+		for (size_t i = 0; i < rw->n_hosts; i++) {
+			struct dep_host *h = dep_host(d, rw->hosts[i].id);
+
+			if (!h)
+				continue;
+			if (h->rb_cmd && task_is_final(h->rb_task))
+				done++;
+			else if (h->rb_cmd)
+				in_flight++;
+		}
+		for (size_t i = 0;
+		        i < rw->n_hosts && in_flight < (rw->max_unavailable ?: rw->n_hosts); i++) {
+			struct dep_host *h = dep_host(d, rw->hosts[i].id);
+
+			if (!h || h->rb_cmd)
+				continue;
+			if (send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
+			            rw->hosts[i].rollback_to, 0) == 0)
+				in_flight++;
+		}
+		if (done < rw->n_hosts) {
+			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+			        "%s: %zu of %zu hosts rolled back", rw->name, done, rw->n_hosts);
+			return;
+		}
+	}
+	for (size_t w = 0; w < d->rollback->n_waves; w++)
+		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
+			struct dep_host *h = dep_host(d, d->rollback->waves[w].hosts[i].id);
+
+			if (h && !streq(h->rb_task, "committed"))
+				failed++;
+		}
+	if (failed) {
+		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
+		        d->row.reason, failed);
+		finish(s, d, "failed", why, now);
+	} else
+		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", d->row.reason,
+		        now);
+}
+
+/* ---- the waves ---- */
+
+static bool
+approved(struct server *s, struct dep *d, size_t wave)
+{
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_approval_get(s->db, d->row.id, (int)wave, NULL, 0, NULL);
+	pthread_mutex_unlock(&s->db_lock);
+	return r == 0;
+}
+
+static size_t
+failed_before(const struct dep *d, size_t wave)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].wave < wave && d->hosts[i].cmd && task_is_final(d->hosts[i].task) &&
+		        !streq(d->hosts[i].task, "committed"))
+			n++;
+	return n;
+}
+
+static void
+begin_wave(struct server *s, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	struct gate_result g;
+
+	if (d->params.n_freeze) {
+		freeze_gate_evaluate(d->params.freeze, d->params.n_freeze, d->params.freeze_policy,
+		        false, now * USEC_PER_MSEC, &g);
+		if (g.verdict != GATE_PASS) {
+			if (!streq(d->row.step, "freeze")) {
+				set_step(d, "freeze", now);
+				dep_save(s, d, "coordinator", "deploy.freeze", "%s", g.why);
+			}
+			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+			return;
+		}
+	}
+	if (w->approval && !approved(s, d, d->row.wave)) {
+		if (!streq(d->row.step, "approval")) {
+			set_step(d, "approval", now);
+			strbuf_printf(d->verdict, sizeof(d->verdict),
+			        "waiting for approval of '%s'", w->name);
+			dep_save(s, d, "coordinator", "deploy.awaiting_approval",
+			        "wave %d/%zu '%s': rollwave approve %" PRId64, d->row.wave + 1,
+			        d->plan->n_waves, w->name, d->row.id);
+		}
+		return;
+	}
+	set_step(d, w->kind == PLAN_WAVE_SWITCH ? "switch" : "deploying", now);
+	d->verdict[0] = 0;
+	dep_save(s, d, "coordinator", "deploy.wave", "wave %d/%zu '%s': %zu host(s)",
+	        d->row.wave + 1, d->plan->n_waves, w->name, w->n_hosts);
+}
+
+static void
+next_wave(struct server *s, struct dep *d, uint64_t now)
+{
+	d->row.wave++;
+	d->verdict[0] = 0;
+	if ((size_t)d->row.wave >= d->plan->n_waves) {
+		d->row.wave = (int)d->plan->n_waves - 1;
+		finish(s, d, "succeeded", "every wave is healthy", now);
+		return;
+	}
+	set_step(d, "start", now);
+	begin_wave(s, d, now);
+}
+
+static void
+step_deploying(struct server *s, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	struct wave_host_status *st = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*st));
+	struct wave_health_input in = {0};
+	size_t in_flight = 0, limit = w->max_unavailable ? w->max_unavailable : w->n_hosts;
+	struct gate_result g;
+
+	if (!st)
+		return;
+	refresh_health(s, d, (size_t)d->row.wave, false, now);
+	for (size_t i = 0; i < w->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+		if (h && h->cmd && !task_is_final(h->task))
+			in_flight++;
+	}
+	for (size_t i = 0; i < w->n_hosts && in_flight < limit; i++) {
+		struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+		if (!h || h->cmd || h->up_to_date)
+			continue;
+		if (send_command(s, d, h, ROLLWAVE__COMMAND__KIND__DEPLOY, d->row.version, 0) == 0)
+			in_flight++;
+	}
+	for (size_t i = 0; i < w->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+		st[i].id = w->hosts[i].id;
+		st[i].name = w->hosts[i].name;
+		if (!h)
+			continue;
+		if (h->up_to_date && !h->cmd)
+			st[i].state = WAVE_HOST_COMMITTED;
+		else if (!h->cmd || !task_is_final(h->task))
+			st[i].state = WAVE_HOST_PENDING;
+		else
+			st[i].state = streq(h->task, "committed") ? WAVE_HOST_COMMITTED
+			                                          : WAVE_HOST_FAILED;
+		st[i].healthy = h->healthy;
+		st[i].healthy_since_usec = h->healthy_since_ms * USEC_PER_MSEC;
+		st[i].last_seen_usec = h->last_seen_ms * USEC_PER_MSEC;
+	}
+	in.hosts = st;
+	in.n_hosts = w->n_hosts;
+	in.started_usec = d->row.step_since_ms * USEC_PER_MSEC;
+	in.timeout_usec = w->timeout_usec;
+	in.min_healthy_usec = w->min_healthy_usec;
+	in.silence_usec = 3 * s->cfg->heartbeat_interval_usec + 2 * USEC_PER_SEC;
+	in.budget = d->params.failure_budget;
+	in.deployment_hosts = d->plan->n_hosts;
+	in.failed_before = failed_before(d, (size_t)d->row.wave);
+	gate_wave_health_evaluate(&in, now * USEC_PER_MSEC, NULL, &g);
+	free(st);
+	strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+	if (g.verdict == GATE_FAIL) {
+		char why[GATE_WHY_MAX + 64];
+
+		strbuf_printf(
+		        why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1, w->name, g.why);
+		begin_rollback(s, d, "coordinator", why, now);
+	} else if (g.verdict == GATE_PASS) {
+		set_step(d, "bake", now);
+		dep_save(s, d, "coordinator", "deploy.wave_healthy", "wave %d/%zu '%s': %s",
+		        d->row.wave + 1, d->plan->n_waves, w->name, g.why);
+	}
+}
+
+static void
+step_gates(struct server *s, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	bool hold = false;
+
+	if (now < d->next_gate_ms)
+		return;
+	d->next_gate_ms = now + GATE_RECHECK_MS;
+	for (size_t i = 0; i < d->params.n_gates; i++) {
+		const struct metric_gate *mg = &d->params.gates[i];
+		const char *url = deploy_params_gate_url(&d->params, mg);
+		struct rw_err err = {{0}};
+		struct gate_result g;
+		char *body = NULL;
+
+		/* The query runs with the engine's lock held: it is bounded
+		 * (PROM_TIMEOUT_USEC) and deployments wait for it anyway. */
+		if (promql_query(url, mg->query, now, PROM_TIMEOUT_USEC, &body, &err) < 0) {
+			metric_gate_evaluate_unavailable(mg, err.msg, &g);
+		} else {
+			struct prom_vector v = {0};
+
+			if (prom_vector_parse(body, strlen(body), &v, &err) < 0)
+				metric_gate_evaluate_unavailable(mg, err.msg, &g);
+			else
+				metric_gate_evaluate(mg, v.samples, v.n_samples, &g);
+			prom_vector_done(&v);
+		}
+		free(body);
+		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+		dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s", d->row.wave + 1,
+		        w->name, g.why);
+		if (g.verdict == GATE_FAIL) {
+			char why[GATE_WHY_MAX + 64];
+
+			strbuf_printf(why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1,
+			        w->name, g.why);
+			begin_rollback(s, d, "coordinator", why, now);
+			return;
+		}
+		if (g.verdict == GATE_HOLD)
+			hold = true;
+	}
+	if (hold) {
+		/* A gate on hold for longer than the wave may take fails it. */
+		if (w->timeout_usec &&
+		        (now - d->row.step_since_ms) * USEC_PER_MSEC > w->timeout_usec) {
+			char why[GATE_WHY_MAX + 96];
+
+			strbuf_printf(why, sizeof(why),
+			        "wave %d '%s': metric gates held for longer than WaveTimeout: %s",
+			        d->row.wave + 1, w->name, d->verdict);
+			begin_rollback(s, d, "coordinator", why, now);
+		}
+		return;
+	}
+	next_wave(s, d, now);
+}
+
+static void
+dep_tick(struct server *s, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w;
+	struct gate_result g;
+	char why[GATE_WHY_MAX];
+
+	if (!streq(d->row.state, "running"))
+		return;
+	if (load_tasks(s, d) < 0)
+		return;
+	if (streq(d->row.step, "rollback")) {
+		refresh_health(s, d, SIZE_MAX, true, now);
+		run_rollback(s, d, now);
+		return;
+	}
+	if (d->plan->n_waves == 0) {
+		finish(s, d, "succeeded", "nothing to do", now);
+		return;
+	}
+	w = &d->plan->waves[d->row.wave];
+	if (streq(d->row.step, "start") || streq(d->row.step, "freeze") ||
+	        streq(d->row.step, "approval") || !d->row.step[0]) {
+		begin_wave(s, d, now);
+		return;
+	}
+	if (streq(d->row.step, "deploying")) {
+		step_deploying(s, d, now);
+		return;
+	}
+	if (streq(d->row.step, "switch")) {
+		int q = switch_step(d, w->command, w->timeout_usec / 1000, now, why, sizeof(why));
+
+		if (q == 0)
+			return;
+		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", why);
+		if (q < 0) {
+			begin_rollback(s, d, "coordinator", why, now);
+			return;
+		}
+		set_step(d, "bake", now);
+		dep_save(s, d, "coordinator", "deploy.switch", "%s", why);
+		return;
+	}
+	if (streq(d->row.step, "bake")) {
+		gate_bake_evaluate(d->row.step_since_ms * USEC_PER_MSEC, w->bake_usec,
+		        now * USEC_PER_MSEC, &g);
+		if (g.verdict != GATE_PASS) {
+			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+			/* A host that falls ill during the bake fails the wave. */
+			refresh_health(s, d, (size_t)d->row.wave, false, now);
+			for (size_t i = 0; i < w->n_hosts; i++) {
+				struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+				if (h && h->known && !h->healthy && w->kind == PLAN_WAVE_DEPLOY) {
+					strbuf_printf(why, sizeof(why),
+					        "wave %d '%s': host %" PRId64
+					        " (%s) became unhealthy during "
+					        "the bake (running '%s')",
+					        d->row.wave + 1, w->name, h->id, h->name,
+					        h->current);
+					begin_rollback(s, d, "coordinator", why, now);
+					return;
+				}
+			}
+			return;
+		}
+		if (w->metric_gates && d->params.n_gates) {
+			set_step(d, "gates", now);
+			d->next_gate_ms = 0;
+			dep_save(s, d, NULL, NULL, NULL);
+			return;
+		}
+		next_wave(s, d, now);
+		return;
+	}
+	if (streq(d->row.step, "gates")) {
+		step_gates(s, d, now);
+		return;
+	}
+}
+
+/* ---- loading ---- */
+
+static int
+dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
+{
+	struct dep *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->row = *row;
+	d->row.manifest_url = strdup(row->manifest_url ? row->manifest_url : "");
+	d->row.params = strdup(row->params ? row->params : "");
+	d->row.selector = strdup(row->selector ? row->selector : "");
+	d->row.plan = strdup(row->plan ? row->plan : "");
+	d->row.reason = strdup(row->reason ? row->reason : "");
+	if (!d->row.manifest_url || !d->row.params || !d->row.selector || !d->row.plan ||
+	        !d->row.reason) {
+		dep_free(d);
+		return -ENOMEM;
+	}
+	deploy_params_init(&d->params);
+	r = deploy_params_load_buffer(
+	        &d->params, "deployment options", d->row.params, strlen(d->row.params), err);
+	if (r < 0) {
+		dep_free(d);
+		return r;
+	}
+	r = plan_from_json(
+	        d->row.plan, d->row.app, d->row.version, &d->params, &d->plan, &d->rollback);
+	if (r < 0) {
+		dep_free(d);
+		return rw_err_set(err, r, "its plan cannot be read");
+	}
+	r = dep_index(d);
+	if (r < 0) {
+		dep_free(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+static int
+load_active_cb(void *userdata, const struct deployment_row *row)
+{
+	struct server *s = userdata;
+	struct rw_err err = {{0}};
+	struct dep *d;
+	int r;
+
+	if (isempty(row->plan))
+		return 0; /* schema 2: all at once, handled by the server */
+	r = dep_load(row, &d, &err);
+	if (r < 0) {
+		log_error("deployment %" PRId64 " cannot be resumed: %s", row->id,
+		        err.msg[0] ? err.msg : strerror(-r));
+		return 0;
+	}
+	d->next = s->waves->deps;
+	s->waves->deps = d;
+	log_notice("deployment %" PRId64 " (%s %s) resumes: %s, wave %d/%zu, %s", row->id, row->app,
+	        row->version, row->state, row->wave + 1, d->plan->n_waves,
+	        row->step[0] ? row->step : "start");
+	return 0;
+}
+
+int
+waves_start(struct server *s, struct rw_err *err)
+{
+	int r;
+
+	s->waves = calloc(1, sizeof(*s->waves));
+	if (!s->waves)
+		return -ENOMEM;
+	pthread_mutex_init(&s->waves->lock, NULL);
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployments_foreach(s->db, NULL, true, 0, load_active_cb, s);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		return rw_err_set(err, r, "cannot load the active deployments: %s", strerror(-r));
+	return 0;
+}
+
+void
+waves_stop(struct server *s)
+{
+	if (!s->waves)
+		return;
+	while (s->waves->deps) {
+		struct dep *d = s->waves->deps;
+
+		s->waves->deps = d->next;
+		dep_free(d);
+	}
+	pthread_mutex_destroy(&s->waves->lock);
+	free(s->waves);
+	s->waves = NULL;
+}
+
+void
+waves_tick(struct server *s)
+{
+	uint64_t now = now_ms();
+
+	if (!s->waves)
+		return;
+	pthread_mutex_lock(&s->waves->lock);
+	for (struct dep **pp = &s->waves->deps; *pp;) {
+		struct dep *d = *pp;
+
+		dep_tick(s, d, now);
+		if (!deployment_state_is_active(d->row.state)) {
+			*pp = d->next;
+			dep_free(d);
+			continue;
+		}
+		pp = &d->next;
+	}
+	pthread_mutex_unlock(&s->waves->lock);
+}
+
+/* ---- admin: status ---- */
+
+static Rollwave__DeploymentStatus__Wave *
+wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, size_t index,
+        bool rollback)
+{
+	Rollwave__DeploymentStatus__Wave *ws = arena_alloc(a, sizeof(*ws));
+	const char *state = "waiting";
+
+	if (!ws)
+		return NULL;
+	rollwave__deployment_status__wave__init(ws);
+	ws->name = arena_strdup(a, w->name);
+	ws->kind = arena_strdup(a, plan_wave_kind_to_string(w->kind));
+	ws->max_unavailable = (uint32_t)w->max_unavailable;
+	ws->approval = w->approval;
+	ws->bake_ms = w->bake_usec / 1000;
+	ws->timeout_ms = w->timeout_usec / 1000;
+	ws->min_healthy_ms = w->min_healthy_usec / 1000;
+	ws->metric_gates = w->metric_gates;
+	ws->command = arena_strdup(a, w->command ? w->command : "");
+	ws->verdict = arena_strdup(a, "");
+	if (d && !rollback) {
+		bool current = index == (size_t)d->row.wave;
+
+		if (index < (size_t)d->row.wave || (current && streq(d->row.state, "succeeded")))
+			state = "done";
+		else if (current && deployment_state_is_active(d->row.state))
+			state = streq(d->row.step, "rollback") ? "failed" : d->row.step;
+		else if (current && !deployment_state_is_active(d->row.state))
+			state = streq(d->row.state, "succeeded") ? "done" : "stopped";
+		if (current)
+			ws->verdict = arena_strdup(a, d->verdict);
+	} else if (d && rollback)
+		ws->verdict = arena_strdup(a, d->rb_verdict);
+	ws->state = arena_strdup(a, state[0] ? state : "waiting");
+	ws->hosts = arena_alloc(a, (w->n_hosts ? w->n_hosts : 1) * sizeof(*ws->hosts));
+	if (!ws->hosts)
+		return NULL;
+	for (size_t i = 0; i < w->n_hosts; i++) {
+		Rollwave__DeploymentStatus__Host *h = arena_alloc(a, sizeof(*h));
+		const struct dep_host *dh = d ? dep_host((struct dep *)d, w->hosts[i].id) : NULL;
+
+		if (!h)
+			return NULL;
+		rollwave__deployment_status__host__init(h);
+		h->host_id = (uint64_t)w->hosts[i].id;
+		h->hostname = arena_strdup(a, w->hosts[i].name);
+		h->down = w->hosts[i].down;
+		h->up_to_date = w->hosts[i].up_to_date;
+		h->rollback_to =
+		        arena_strdup(a, w->hosts[i].rollback_to ? w->hosts[i].rollback_to : "");
+		h->task = arena_strdup(a, "");
+		h->error = arena_strdup(a, "");
+		if (dh) {
+			h->task = arena_strdup(a, rollback ? dh->rb_task : dh->task);
+			h->error = arena_strdup(a, (rollback ? dh->rb_error : dh->error) ?: "");
+			h->phase = rollback ? 0 : (Rollwave__Phase)dh->phase;
+			h->healthy = dh->healthy;
+		}
+		ws->hosts[ws->n_hosts++] = h;
+	}
+	return ws;
+}
+
+static Rollwave__DeploymentStatus__Wave **
+waves_status(
+        struct arena *a, const struct dep *d, const struct plan *p, bool rollback, size_t *ret_n)
+{
+	Rollwave__DeploymentStatus__Wave **v;
+
+	*ret_n = 0;
+	if (!p)
+		return NULL;
+	v = arena_alloc(a, (p->n_waves ? p->n_waves : 1) * sizeof(*v));
+	for (size_t i = 0; v && i < p->n_waves; i++) {
+		v[i] = wave_status(a, d, &p->waves[i], i, rollback);
+		if (!v[i])
+			return NULL;
+		(*ret_n)++;
+	}
+	return v;
+}
+
+static void
+row_status(struct arena *a, const struct deployment_row *row, Rollwave__DeploymentStatus *st)
+{
+	rollwave__deployment_status__init(st);
+	st->deployment_id = (uint64_t)row->id;
+	st->app = arena_strdup(a, row->app);
+	st->version = arena_strdup(a, row->version);
+	st->manifest_url = arena_strdup(a, row->manifest_url);
+	st->strategy = arena_strdup(a, row->strategy[0] ? row->strategy : "all-at-once");
+	st->state = arena_strdup(a, row->state);
+	st->wave = (uint32_t)row->wave;
+	st->step = arena_strdup(a, row->step);
+	st->reason = arena_strdup(a, row->reason);
+	st->actor = arena_strdup(a, row->actor);
+	st->created_ms = row->created_ms;
+	st->updated_ms = row->updated_ms;
+	st->finished_ms = row->finished_ms;
+	st->params = arena_strdup(a, row->params);
+}
+
+static Rollwave__DeploymentStatus *
+dep_status(struct arena *a, const struct dep *d)
+{
+	Rollwave__DeploymentStatus *st = arena_alloc(a, sizeof(*st));
+	size_t failed = 0;
+
+	if (!st)
+		return NULL;
+	row_status(a, &d->row, st);
+	st->waves = waves_status(a, d, d->plan, false, &st->n_waves);
+	st->rollback = waves_status(a, d, d->rollback ? d->rollback : d->plan->rollback,
+	        d->rollback != NULL, &st->n_rollback);
+	st->failures_allowed = (uint32_t)d->plan->failures_allowed;
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].cmd && task_is_final(d->hosts[i].task) &&
+		        !streq(d->hosts[i].task, "committed"))
+			failed++;
+	st->failed = (uint32_t)failed;
+	return st;
+}
+
+static nng_msg *
+status_reply(uint64_t msgid, Rollwave__DeploymentStatus *st)
+{
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__Envelope env;
+
+	if (!st)
+		return error_msg(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS;
+	resp.deployment_status = st;
+	env_init(&env, msgid);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
+	env.admin_response = &resp;
+	return msg_from_env(&env);
+}
+
+static nng_msg *refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+        _printf_(3, 4);
+static nng_msg *
+refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+{
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
+	Rollwave__Envelope env;
+	char text[WIRE_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	e.code = code;
+	e.message = text;
+	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
+	resp.error = &e;
+	env_init(&env, msgid);
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
+	env.admin_response = &resp;
+	return msg_from_env(&env);
+}
+
+static struct dep *
+find_dep(struct server *s, int64_t id)
+{
+	for (struct dep *d = s->waves->deps; d; d = d->next)
+		if (d->row.id == id)
+			return d;
+	return NULL;
+}
+
+/* A finished deployment, read from the database, as a status. */
+static Rollwave__DeploymentStatus *
+stored_status(struct server *s, struct arena *a, const struct deployment_row *row)
+{
+	struct rw_err err = {{0}};
+	Rollwave__DeploymentStatus *st;
+	struct dep *d;
+
+	if (isempty(row->plan)) {
+		st = arena_alloc(a, sizeof(*st));
+		if (st)
+			row_status(a, row, st);
+		return st;
+	}
+	if (dep_load(row, &d, &err) < 0) {
+		st = arena_alloc(a, sizeof(*st));
+		if (st)
+			row_status(a, row, st);
+		return st;
+	}
+	(void)load_tasks(s, d);
+	st = dep_status(a, d);
+	dep_free(d);
+	return st;
+}
+
+/* ---- admin: create ---- */
+
+struct gather {
+	struct server *s;
+	const char *app, *selector;
+	const uint64_t *ids;
+	size_t n_ids;
+	struct plan_host *hosts;
+	char ***labels;
+	char **names, **currents;
+	size_t n, cap;
+	bool *seen_ids;
+	char missing[256];
+};
+
+static int
+gather_cb(void *userdata, const struct host_row *h)
+{
+	struct gather *g = userdata;
+	json_t *labels;
+	char **lv = NULL;
+	char current[VERSION_MAX + 1] = "";
+	const char *k;
+	json_t *v;
+	int health = 0;
+	bool configured, up;
+	size_t i = 0;
+
+	if (h->state == HOST_PENDING || h->state == HOST_REVOKED)
+		return 0;
+	if (g->n_ids) {
+		bool want = false;
+
+		for (size_t j = 0; j < g->n_ids; j++)
+			if ((int64_t)g->ids[j] == h->id) {
+				want = true;
+				g->seen_ids[j] = true;
+			}
+		if (!want)
+			return 0;
+	} else if (!labels_match(h->labels, g->selector))
+		return 0;
+
+	pthread_mutex_lock(&g->s->lock);
+	{
+		struct host_mem *m = host_mem(g->s, h->id, false);
+		const char *apps = m && m->apps_json ? m->apps_json : h->apps;
+
+		up = m ? m->state == HOST_UP : h->state == HOST_UP;
+		configured = app_status(apps, g->app, current, sizeof(current), &health);
+	}
+	pthread_mutex_unlock(&g->s->lock);
+	/* Only hosts that have the app (configured, with or without a
+	 * release), unless named one by one. */
+	if (!configured && !g->n_ids)
+		return 0;
+	if (g->n == g->cap) {
+		size_t ncap = g->cap ? g->cap * 2 : 64;
+		struct plan_host *nh = realloc(g->hosts, ncap * sizeof(*nh));
+		char ***nl = realloc(g->labels, ncap * sizeof(*nl));
+		char **nn = realloc(g->names, ncap * sizeof(*nn));
+		char **nc = realloc(g->currents, ncap * sizeof(*nc));
+
+		if (nh)
+			g->hosts = nh;
+		if (nl)
+			g->labels = nl;
+		if (nn)
+			g->names = nn;
+		if (nc)
+			g->currents = nc;
+		if (!nh || !nl || !nn || !nc)
+			return -ENOMEM;
+		g->cap = ncap;
+	}
+	labels = json_loads(h->labels, 0, NULL);
+	lv = calloc(json_object_size(labels) + 1, sizeof(*lv));
+	json_object_foreach(labels, k, v)
+	{
+		if (lv && asprintf(&lv[i], "%s=%s", k, json_string_value(v) ?: "") >= 0)
+			i++;
+	}
+	json_decref(labels);
+	g->labels[g->n] = lv;
+	g->names[g->n] = strdup(isempty(h->hostname) ? "?" : h->hostname);
+	g->currents[g->n] = strdup(current);
+	g->hosts[g->n] = (struct plan_host) {
+	        .id = h->id,
+	        .name = g->names[g->n],
+	        .labels = lv,
+	        .up = up,
+	        .current_version = g->currents[g->n],
+	};
+	g->n++;
+	return 0;
+}
+
+static void
+gather_done(struct gather *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		strv_free(g->labels[i]);
+		free(g->names[i]);
+		free(g->currents[i]);
+	}
+	free(g->hosts);
+	free(g->labels);
+	free(g->names);
+	free(g->currents);
+	free(g->seen_ids);
+}
+
+static nng_msg *
+admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__CreateDeployment *c,
+        const char *actor, struct arena *a)
+{
+	struct gather g = {.s = s,
+	        .app = c->app,
+	        .selector = c->selector,
+	        .ids = c->host_ids,
+	        .n_ids = c->n_host_ids};
+	struct deploy_params params;
+	struct plan *plan = NULL;
+	struct rw_err err = {{0}};
+	struct deployment_row row = {0};
+	struct dep *d = NULL;
+	nng_msg *reply;
+	char *ini = NULL;
+	int64_t id;
+	int r;
+
+	deploy_params_init(&params);
+	r = deploy_params_load_buffer(
+	        &params, "deployment options", c->params, strlen(c->params), &err);
+	if (r >= 0 && c->n_host_ids && !(params.set & (UINT64_C(1) << DEPLOY_KEY_STRATEGY)))
+		r = deploy_params_set(&params, "Strategy", "all-at-once", &err);
+	if (r >= 0)
+		r = deploy_params_validate(&params, &err);
+	if (r < 0)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+	g.seen_ids = calloc(c->n_host_ids ? c->n_host_ids : 1, sizeof(*g.seen_ids));
+	if (!g.seen_ids)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	pthread_mutex_lock(&s->db_lock);
+	r = db_hosts_foreach(s->db, gather_cb, &g);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0) {
+		gather_done(&g);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot read the hosts: %s",
+		        strerror(-r));
+	}
+	for (size_t i = 0; i < c->n_host_ids; i++)
+		if (!g.seen_ids[i]) {
+			gather_done(&g);
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "host %" PRIu64 ": no such host, or not accepted", c->host_ids[i]);
+		}
+	if (g.n == 0) {
+		gather_done(&g);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		        "no accepted host has app '%s'%s%s (hosts report the apps of their "
+		        "/etc/rollwave/apps/)",
+		        c->app, isempty(c->selector) ? "" : " and matches ",
+		        isempty(c->selector) ? "" : c->selector);
+	}
+	{
+		struct plan_input in = {
+		        .app = c->app, .version = c->version, .hosts = g.hosts, .n_hosts = g.n};
+
+		r = strategy_plan(&params, &in, &plan, &err);
+	}
+	gather_done(&g);
+	if (r < 0)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "cannot plan: %s", err.msg);
+
+	if (c->plan_only) {
+		struct dep tmp = {0};
+		Rollwave__DeploymentStatus *st;
+
+		strbuf_printf(tmp.row.app, sizeof(tmp.row.app), "%s", c->app);
+		strbuf_printf(tmp.row.version, sizeof(tmp.row.version), "%s", c->version);
+		strbuf_printf(tmp.row.state, sizeof(tmp.row.state), "planned");
+		strbuf_printf(tmp.row.strategy, sizeof(tmp.row.strategy), "%s", params.strategy);
+		strbuf_printf(tmp.row.actor, sizeof(tmp.row.actor), "%s", actor);
+		tmp.row.manifest_url = (char *)c->manifest_url;
+		tmp.row.selector = (char *)c->selector;
+		tmp.row.reason = (char *)"";
+		(void)deploy_params_to_ini(&params, &ini);
+		tmp.row.params = ini ? ini : (char *)"";
+		tmp.plan = plan;
+		tmp.params = params;
+		st = dep_status(a, &tmp);
+		reply = status_reply(msgid, st);
+		free(ini);
+		plan_free(plan);
+		return reply;
+	}
+
+	/* Preflight: every host must be up, unless --force. */
+	if (plan->n_down && !c->force) {
+		char list[512] = "";
+		size_t n = 0;
+
+		for (size_t w = 0; w < plan->n_waves; w++)
+			for (size_t i = 0; i < plan->waves[w].n_hosts; i++)
+				if (plan->waves[w].hosts[i].down && n++ < 10)
+					strbuf_printf(list + strlen(list),
+					        sizeof(list) - strlen(list), "%s%s (%" PRId64 ")",
+					        list[0] ? ", " : "", plan->waves[w].hosts[i].name,
+					        plan->waves[w].hosts[i].id);
+		plan_free(plan);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		        "preflight: %zu host(s) down: %s%s; bring them up, narrow the selector, or "
+		        "use --force",
+		        n, list, n > 10 ? ", ..." : "");
+	}
+	if (params.n_freeze) {
+		struct gate_result fg;
+
+		freeze_gate_evaluate(params.freeze, params.n_freeze, params.freeze_policy, true,
+		        now_realtime_usec(), &fg);
+		if (fg.verdict == GATE_FAIL) {
+			plan_free(plan);
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", fg.why);
+		}
+	}
+
+	if (deploy_params_to_ini(&params, &ini) < 0) {
+		plan_free(plan);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	}
+	strbuf_printf(row.app, sizeof(row.app), "%s", c->app);
+	strbuf_printf(row.version, sizeof(row.version), "%s", c->version);
+	strbuf_printf(row.actor, sizeof(row.actor), "%s", actor);
+	strbuf_printf(row.state, sizeof(row.state), "running");
+	strbuf_printf(row.strategy, sizeof(row.strategy), "%s", params.strategy);
+	strbuf_printf(row.step, sizeof(row.step), "start");
+	row.manifest_url = (char *)c->manifest_url;
+	row.params = ini;
+	row.selector = (char *)c->selector;
+	row.plan = plan_to_json(plan, NULL);
+	row.reason = (char *)"";
+	row.step_since_ms = now_ms();
+	if (!row.plan) {
+		free(ini);
+		plan_free(plan);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+	}
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployment_insert(s->db, &row, &id);
+	pthread_mutex_unlock(&s->db_lock);
+	plan_free(plan);
+	if (r == -EEXIST) {
+		free(ini);
+		free(row.plan);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		        "deployment %" PRId64 " of %s is still active: wait for it, or 'rollwave "
+		        "abort %" PRId64 "'",
+		        id, c->app, id);
+	}
+	if (r < 0) {
+		free(ini);
+		free(row.plan);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
+		        "cannot record the deployment: %s", strerror(-r));
+	}
+	row.id = id;
+	row.created_ms = row.updated_ms = now_ms();
+	r = dep_load(&row, &d, &err);
+	free(ini);
+	free(row.plan);
+	if (r < 0)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "deployment %" PRId64 ": %s",
+		        id, err.msg[0] ? err.msg : strerror(-r));
+	d->next = s->waves->deps;
+	s->waves->deps = d;
+	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(s) in %zu wave(s)", id, actor,
+	        c->app, c->version, d->row.strategy, d->n_hosts, d->plan->n_waves);
+	dep_tick(s, d, now_ms());
+	return status_reply(msgid, dep_status(a, d));
+}
+
+/* ---- admin: actions ---- */
+
+static nng_msg *
+admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__DeploymentAction *act,
+        const char *actor, struct arena *a)
+{
+	struct dep *d = find_dep(s, (int64_t)act->deployment_id);
+	uint64_t now = now_ms();
+	char why[512];
+	int r;
+
+	if (!d) {
+		struct deployment_row row;
+
+		pthread_mutex_lock(&s->db_lock);
+		r = db_deployment_get(s->db, (int64_t)act->deployment_id, &row);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
+		snprintf(why, sizeof(why), "deployment %" PRIu64 " is %s; it takes no more actions",
+		        act->deployment_id, row.state);
+		deployment_row_done(&row);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", why);
+	}
+	switch (act->action) {
+	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__APPROVE:
+		if (!streq(d->row.step, "approval"))
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "deployment %" PRId64
+			        " is not waiting for an approval (wave %d, %s)",
+			        d->row.id, d->row.wave + 1,
+			        d->row.step[0] ? d->row.step : d->row.state);
+		pthread_mutex_lock(&s->db_lock);
+		r = db_approval_add(s->db, d->row.id, d->row.wave, actor);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r < 0 && r != -EALREADY)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
+		log_notice("deployment %" PRId64 ": wave %d approved by %s", d->row.id,
+		        d->row.wave + 1, actor);
+		dep_tick(s, d, now);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE:
+		if (!streq(d->row.state, "running"))
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "deployment %" PRId64 " is %s, not running", d->row.id,
+			        d->row.state);
+		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
+		dep_save(s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
+		if (!streq(d->row.state, "paused"))
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "deployment %" PRId64 " is %s, not paused", d->row.id,
+			        d->row.state);
+		strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+		dep_save(s, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
+		dep_tick(s, d, now);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT:
+		snprintf(why, sizeof(why), "aborted by %s", actor);
+		if (act->rollback) {
+			strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+			if (!streq(d->row.step, "rollback"))
+				begin_rollback(s, d, actor, why, now);
+			dep_tick(s, d, now);
+		} else {
+			/* Hosts mid-deploy are stopped; nothing is rolled back. */
+			for (size_t i = 0; i < d->n_hosts; i++) {
+				struct dep_host *h = &d->hosts[i];
+
+				if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
+					(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL,
+					        NULL, h->cmd);
+			}
+			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
+			set_step(d, "", now);
+			set_reason(d, why);
+			d->row.finished_ms = now;
+			dep_save(s, d, actor, "deploy.aborted", "%s", why);
+		}
+		break;
+	default:
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "unknown action");
+	}
+	return status_reply(msgid, dep_status(a, d));
+}
+
+static nng_msg *
+admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__RollbackApp *rb,
+        const char *actor, struct arena *a)
+{
+	struct deployment_row row;
+	struct rw_err err = {{0}};
+	uint64_t now = now_ms();
+	char why[512];
+	struct dep *d;
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_deployment_latest(s->db, rb->app, &row);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r == -ENOENT)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		        "app %s has no deployment to roll back", rb->app);
+	if (r < 0)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
+	d = find_dep(s, row.id);
+	if (!d) {
+		if (isempty(row.plan) || streq(row.state, "rolled_back")) {
+			snprintf(why, sizeof(why),
+			        "the latest deployment of %s (%" PRId64 ") is %s", rb->app, row.id,
+			        row.state);
+			deployment_row_done(&row);
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "%s: nothing to roll back", why);
+		}
+		r = dep_load(&row, &d, &err);
+		deployment_row_done(&row);
+		if (r < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", err.msg);
+		d->next = s->waves->deps;
+		s->waves->deps = d;
+		d->row.finished_ms = 0;
+	} else
+		deployment_row_done(&row);
+	(void)load_tasks(s, d);
+	strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+	snprintf(why, sizeof(why), "rollback asked by %s%s%s", actor,
+	        isempty(rb->to_version) ? "" : " to ", rb->to_version);
+	if (!streq(d->row.step, "rollback"))
+		begin_rollback(s, d, actor, why, now);
+	if (!isempty(rb->to_version)) {
+		plan_free(d->rollback);
+		d->rollback = NULL;
+		refresh_health(s, d, SIZE_MAX, true, now);
+		if (plan_the_rollback(d, rb->to_version, &err) < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+		dep_save(s, d, actor, NULL, NULL);
+	}
+	dep_tick(s, d, now);
+	return status_reply(msgid, dep_status(a, d));
+}
+
+struct history_ctx {
+	struct arena *a;
+	Rollwave__DeploymentStatus **v;
+	size_t n, cap;
+};
+
+static int
+history_cb(void *userdata, const struct deployment_row *row)
+{
+	struct history_ctx *c = userdata;
+	Rollwave__DeploymentStatus *st;
+
+	if (c->n == c->cap)
+		return 0;
+	st = arena_alloc(c->a, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	row_status(c->a, row, st);
+	st->params = arena_strdup(c->a, "");
+	c->v[c->n++] = st;
+	return 0;
+}
+
+nng_msg *
+waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req, const char *actor,
+        struct arena *a)
+{
+	nng_msg *reply = NULL;
+
+	if (!s->waves)
+		return NULL;
+	pthread_mutex_lock(&s->waves->lock);
+	switch (req->request_case) {
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_CREATE_DEPLOYMENT:
+		reply = admin_create(s, msgid, req->create_deployment, actor, a);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS: {
+		const Rollwave__AdminRequest__GetDeploymentStatus *g = req->get_deployment_status;
+		struct deployment_row row;
+		struct dep *d = NULL;
+		int r;
+
+		if (g->deployment_id)
+			d = find_dep(s, (int64_t)g->deployment_id);
+		else
+			for (struct dep *x = s->waves->deps; x; x = x->next)
+				if (streq(x->row.app, g->app))
+					d = x;
+		if (d) {
+			(void)load_tasks(s, d);
+			refresh_health(s, d, SIZE_MAX, streq(d->row.step, "rollback"), now_ms());
+			reply = status_reply(msgid, dep_status(a, d));
+			break;
+		}
+		pthread_mutex_lock(&s->db_lock);
+		r = g->deployment_id ? db_deployment_get(s->db, (int64_t)g->deployment_id, &row)
+		                     : db_deployment_latest(s->db, g->app, &row);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r == -ENOENT) {
+			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
+			break;
+		}
+		if (r < 0) {
+			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
+			break;
+		}
+		reply = status_reply(msgid, stored_status(s, a, &row));
+		deployment_row_done(&row);
+		break;
+	}
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOYMENT_ACTION:
+		reply = admin_action(s, msgid, req->deployment_action, actor, a);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK_APP:
+		reply = admin_rollback_app(s, msgid, req->rollback_app, actor, a);
+		break;
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HISTORY: {
+		Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+		Rollwave__DeploymentList *l = arena_alloc(a, sizeof(*l));
+		struct history_ctx c = {.a = a};
+		Rollwave__Envelope env;
+		int r;
+
+		c.cap = req->history->limit ? req->history->limit : 20;
+		c.v = arena_alloc(a, c.cap * sizeof(*c.v));
+		if (!l || !c.v) {
+			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+			break;
+		}
+		pthread_mutex_lock(&s->db_lock);
+		r = db_deployments_foreach(s->db,
+		        isempty(req->history->app) ? NULL : req->history->app, false,
+		        (unsigned)c.cap, history_cb, &c);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r < 0) {
+			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
+			break;
+		}
+		rollwave__deployment_list__init(l);
+		l->deployments = c.v;
+		l->n_deployments = c.n;
+		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_LIST;
+		resp.deployment_list = l;
+		env_init(&env, msgid);
+		env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
+		env.admin_response = &resp;
+		reply = msg_from_env(&env);
+		break;
+	}
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&s->waves->lock);
+	return reply;
+}
