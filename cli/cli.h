@@ -40,6 +40,19 @@ extern const struct cli_verb cmd_apps_entry;
 extern const struct cli_verb cmd_events_entry;
 extern const struct cli_verb cmd_deploy_entry;
 extern const struct cli_verb cmd_rollback_entry;
+extern const struct cli_verb cmd_plan_entry;
+extern const struct cli_verb cmd_status_entry;
+extern const struct cli_verb cmd_watch_entry;
+extern const struct cli_verb cmd_approve_entry;
+extern const struct cli_verb cmd_pause_entry;
+extern const struct cli_verb cmd_resume_entry;
+extern const struct cli_verb cmd_abort_entry;
+extern const struct cli_verb cmd_history_entry;
+
+/* Deployments through waves (cmd_waves.c): `deploy` without --hosts and
+ * `rollback` without --hosts land here. */
+int cli_waves_deploy(int argc, char **argv);
+int cli_waves_rollback(int argc, char **argv);
 
 /* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
 int cmd_release_create(int argc, char **argv);

@@ -272,6 +272,13 @@ deploy_run(int argc, char **argv)
 	struct cli_deployment d = {.verb = &cmd_deploy_entry};
 	int c, r;
 
+	/* Without --hosts: a deployment through waves (cmd_waves.c). */
+	for (c = 1; c < argc && !hosts; c++)
+		if (streq(argv[c], "--hosts") || strncmp(argv[c], "--hosts=", 8) == 0)
+			hosts = argv[c];
+	if (!hosts)
+		return cli_waves_deploy(argc, argv);
+	hosts = NULL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "m:H:t:jh", options, NULL)) != -1) {
 		switch (c) {

@@ -46,6 +46,14 @@ rollback_run(int argc, char **argv)
 	struct cli_deployment d = {.verb = &cmd_rollback_entry};
 	int c, r;
 
+	/* Without --hosts: the coordinated rollback of the app's latest
+	 * deployment (cmd_waves.c). */
+	for (c = 1; c < argc && !hosts; c++)
+		if (streq(argv[c], "--hosts") || strncmp(argv[c], "--hosts=", 8) == 0)
+			hosts = argv[c];
+	if (!hosts)
+		return cli_waves_rollback(argc, argv);
+	hosts = NULL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "T:H:t:jh", options, NULL)) != -1) {
 		switch (c) {

@@ -20,7 +20,15 @@ static const struct cli_verb *const cli_verbs[] = {
         &cmd_apps_entry,
         &cmd_events_entry,
         &cmd_deploy_entry,
+        &cmd_plan_entry,
+        &cmd_status_entry,
+        &cmd_watch_entry,
+        &cmd_approve_entry,
+        &cmd_pause_entry,
+        &cmd_resume_entry,
+        &cmd_abort_entry,
         &cmd_rollback_entry,
+        &cmd_history_entry,
         &cmd_release_entry,
 };
 

@@ -1,0 +1,263 @@
+#!/bin/bash
+# Deployments through waves end to end, with real processes on loopback and
+# no systemd: the real coordinator over TLS and four real `rollwave-agent
+# run` daemons labelled ring=0..2 and datacenter=dc1/dc2, each with an app
+# `demo` whose health check fails for releases holding a BAD file (every
+# host) or, on hosts 3 and 4 only, for version 5.0.0. Rolling, plan, ring
+# with an approval gate, a canary that fails health and is rolled back on
+# the canary only, a failure budget breached in wave 2 that rolls back
+# waves 1 and 2, pause/resume, a coordinator SIGKILLed mid-deployment that
+# resumes without redeploying finished hosts, `rollwave rollback APP`, and
+# the audit log of it all.
+#
+#   tests/integration/test_waves.sh BUILD_DIR
+set -uo pipefail
+
+BUILD_DIR=$(readlink -f "${1:?usage: $0 BUILD_DIR}")
+COORD=$BUILD_DIR/coordinator/rollwave-coordinator
+AGENT=$BUILD_DIR/agent/rollwave-agent
+RW_BIN=$BUILD_DIR/cli/rollwave
+D=$(mktemp -d "$BUILD_DIR/rw-waves.XXXXXX")
+PORT=$((19400 + RANDOM % 1000))
+cpid=
+declare -A apid=()
+passed=0
+failed=0
+cleanup() {
+	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null
+	for p in "${apid[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "$failed" -eq 0 ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
+}
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
+has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
+# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+RW() { "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
+# Every deploy and rollback is bounded: --timeout, and timeout(1) above it.
+RWT() { timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
+
+# ---- release keys and releases ----
+"$RW_BIN" release keygen -W -p "$D/release.pub" -s "$D/release.key" >/dev/null &&
+	"$RW_BIN" release keygen -W -p "$D/other.pub" -s "$D/other.key" >/dev/null || {
+	echo "not ok - rollwave release keygen"
+	exit 1
+}
+# release VERSION KEY: $D/rel/demo-VERSION.manifest for a tarball holding VERSION.
+release() {
+	local tree=$D/tree-$1
+	mkdir -p "$tree" "$D/rel"
+	echo "$1" >"$tree/VERSION"
+	tar --owner=0 --group=0 --numeric-owner -czf "$D/rel/demo-$1.tar.gz" -C "$tree" . &&
+		"$RW_BIN" release create --app demo --version "$1" --artifact "$D/rel/demo-$1.tar.gz" \
+			-s "$2" --output "$D/rel/demo-$1.manifest" >/dev/null
+}
+for v in 1.0.0 2.0.0; do
+	release $v "$D/release.key" || { echo "not ok - release $v"; exit 1; }
+done
+release 3.0.0 "$D/other.key" || { echo "not ok - release 3.0.0"; exit 1; }
+manifest() { echo "file://$D/rel/demo-$1.manifest"; }
+
+for v in 1.0.0 2.0.0 5.0.0 6.0.0 7.0.0; do
+	release $v "$D/release.key" || { echo "not ok - release $v"; exit 1; }
+done
+# 3.0.0 fails its health check everywhere.
+mkdir -p "$D/tree-3.0.0" && touch "$D/tree-3.0.0/BAD"
+release 3.0.0 "$D/release.key" || { echo "not ok - release 3.0.0"; exit 1; }
+tar -tzf "$D/rel/demo-3.0.0.tar.gz" | grep -q BAD || { echo "not ok - 3.0.0 holds BAD"; exit 1; }
+
+# ---- the coordinator ----
+cat >"$D/c.conf" <<EOF
+[Coordinator]
+Listen=tls+tcp://127.0.0.1:$PORT
+AdminSocket=ipc://$D/admin.sock
+Database=$D/state.db
+KeyFile=$D/coordinator.key
+JoinTokenFile=$D/join-token
+HeartbeatInterval=1s
+MetricsListen=
+[TLS]
+Certificate=$D/tls/coordinator.pem
+CA=$D/tls/ca.crt
+EOF
+"$COORD" --config "$D/c.conf" init >/dev/null || { echo "not ok - rollwave-coordinator init"; exit 1; }
+start_coordinator() {
+	"$COORD" --config "$D/c.conf" run >>"$D/coordinator.log" 2>&1 &
+	cpid=$!
+	for _ in $(seq 50); do [ -S "$D/admin.sock" ] && break; sleep 0.1; done
+}
+start_coordinator
+
+# ---- four agents ----
+declare -A ring=([1]=0 [2]=1 [3]=1 [4]=2) dc=([1]=dc1 [2]=dc1 [3]=dc2 [4]=dc2)
+for n in 1 2 3 4; do
+	a=$D/agent$n
+	mkdir -p "$a/apps" "$a/srv/demo"
+	bad5=true
+	[ "$n" -ge 3 ] && bad5="! grep -qx 5.0.0 $a/srv/demo/current/VERSION"
+	cat >"$a/apps/demo.conf" <<EOF
+[App]
+Name=demo
+Root=$a/srv/demo
+
+[Health]
+Exec=/bin/sh -c 'test ! -e $a/srv/demo/current/BAD && $bad5'
+MinHealthy=500ms
+Deadline=10s
+Interval=100ms
+EOF
+	cat >"$a/agent.conf" <<EOF
+[Agent]
+StateDirectory=$a/state
+AppsDirectory=$a/apps
+TrustedKeys=$D/release.pub
+Coordinator=tls+tcp://localhost:$PORT
+Labels=ring=${ring[$n]} datacenter=${dc[$n]} agent=a$n
+HeartbeatInterval=1s
+JoinTokenFile=$D/join-token
+
+[TLS]
+CA=$D/tls/ca.crt
+EOF
+	"$AGENT" --config "$a/agent.conf" run >>"$D/agent$n.log" 2>&1 &
+	apid[$n]=$!
+done
+count_state() { RW hosts --json | jq --arg s "$1" '[.hosts[] | select(.state == $s)] | length'; }
+count_is() { [ "$(count_state "$1")" = "$2" ]; }
+check "four agents enrol" wait_for 20 count_is pending 4
+RW hosts accept --all-pending >/dev/null
+check "accepted, they are up" wait_for 20 count_is up 4
+declare -A hid=()
+for n in 1 2 3 4; do
+	hid[$n]=$(RW hosts --selector "agent=a$n" --json | jq -r '.hosts[0].id')
+done
+current() { readlink "$D/agent$1/srv/demo/current"; }
+on() { # on VERSION N...: current is releases/VERSION on agents N...
+	local v=$1 n
+	shift
+	for n in "$@"; do eq "$(current "$n")" "releases/$v" || return 1; done
+}
+# Hosts report their apps in heartbeats: wait until the coordinator knows demo.
+has_demo() { [ "$(RW apps --json | jq '[.apps[] | select(.app == "demo")] | length')" = 1 ]; }
+check "the hosts report app demo" wait_for 20 has_demo
+FAST="--min-healthy 1s --wave-timeout 60s"
+status() { RW status "$1" --json; }
+field() { status "$1" | jq -r "$2"; }
+
+# ---- rolling ----
+out=$(RWT deploy demo 1.0.0 --manifest "$(manifest 1.0.0)" --strategy rolling --batch 2 $FAST --wait 2>&1)
+check "rolling deploy of 1.0.0 in batches of 2 exits 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... every host runs 1.0.0" on 1.0.0 1 2 3 4
+dep1=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... status says succeeded" eq "$(field "$dep1" .state)" succeeded
+check "... in 2 waves of 2 hosts" eq "$(field "$dep1" '[.waves[] | .hosts | length] | join(",")')" "2,2"
+check "... the waves are in the audit log" \
+	eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'deploy.wave' AND target = 'deployment:$dep1'")" 2
+
+# ---- plan ----
+plan=$(RW plan demo 2.0.0 --strategy ring --ring-approval 1 --json)
+check "plan prints the rings in order" eq "$(jq -r '[.waves[].name] | join(",")' <<<"$plan")" "ring 0,ring 1,ring 2"
+check "... with their hosts" eq "$(jq -r '[.waves[] | [.hosts[].id] | sort | map(tostring) | join("+")] | join(",")' <<<"$plan")" \
+	"${hid[1]},$(printf '%s\n' "${hid[2]}" "${hid[3]}" | sort -n | paste -sd+),${hid[4]}"
+check "... ring 1 waits for an approval" eq "$(jq -r '.waves[1].approval' <<<"$plan")" true
+check "... and a rollback plan" test "$(jq '.rollback | length' <<<"$plan")" -ge 1
+check "... and changes nothing" eq "$(RW history demo --json | jq '.deployments | length')" 1
+out=$(RW plan demo 2.0.0 --strategy ring --ring-label nosuch 2>&1)
+check "a plan that cannot be made says why" has "$out" "nosuch|label"
+
+# ---- ring with an approval gate ----
+out=$(RWT deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" --strategy ring --ring-approval 1 $FAST --json)
+dep2=$(jq -r .deployment_id <<<"$out")
+waiting() { [ "$(field "$dep2" '.step + " " + (.wave | tostring)')" = "approval 2" ]; }
+check "ring deployment stops at the approval of ring 1" wait_for 60 waiting
+check "... ring 0 runs 2.0.0" on 2.0.0 1
+check "... rings 1 and 2 are untouched" on 1.0.0 2 3 4
+out=$(RW deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" 2>&1)
+check "a second deployment of demo is refused" has "$out" "deployment $dep2 of demo is still active"
+check "... and exits 1" eq "$(RW deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" >/dev/null 2>&1; echo $?)" 1
+out=$(RW approve "$dep2")
+check "rollwave approve lets ring 1 start" has "$out" "Deployment $dep2 is running"
+check "... approval audited with who asked" \
+	has "$(sqlite3 "$D/state.db" "SELECT actor FROM audit WHERE action = 'deploy.approve' AND target = 'deployment:$dep2'")" "^admin:"
+out=$(RWT watch "$dep2" </dev/null)
+check "rollwave watch follows it to success (exit 0)" eq "$?" 0
+check "... plain lines when piped" has "$out" "^Deployment $dep2 succeeded"
+check "every host runs 2.0.0" on 2.0.0 1 2 3 4
+
+# ---- canary of a release that fails health ----
+out=$(RWT deploy demo 3.0.0 --manifest "$(manifest 3.0.0)" --strategy canary --canary agent=a2 $FAST --wait 2>&1)
+check "a canary of a sick release exits 1" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep3=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... and is rolled_back" eq "$(field "$dep3" .state)" rolled_back
+check "... the canary failed" eq "$(field "$dep3" '.waves[0].hosts[0].task')" rolled_back
+check "... and is back on 2.0.0" on 2.0.0 2
+check "... no other host was touched" on 2.0.0 1 3 4
+check "... nor got 3.0.0 on disk" bash -c "! ls -d $D/agent{1,3,4}/srv/demo/releases/3.0.0 2>/dev/null | grep -q ."
+
+# ---- failure budget breached in wave 2 ----
+out=$(RWT deploy demo 5.0.0 --manifest "$(manifest 5.0.0)" --strategy rolling --batch 2 $FAST --wait 2>&1)
+check "5.0.0 (sick on hosts 3 and 4) exits 1" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep5=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... rolled_back" eq "$(field "$dep5" .state)" rolled_back
+check "... the reason names wave 2" has "$(field "$dep5" .reason)" "wave 2"
+check "... waves 1 and 2 are back on 2.0.0" on 2.0.0 1 2 3 4
+check "... every host that activated 5.0.0 (all four) got a rollback command" \
+	eq "$(sqlite3 "$D/state.db" "SELECT count(DISTINCT host_id) FROM tasks WHERE deployment_id = $dep5 AND kind = 'rollback' AND state = 'committed'")" 4
+
+# ---- pause and resume (agents refuse a version older than one they took:
+# 6.0.0 comes after the failed 5.0.0) ----
+out=$(RWT deploy demo 6.0.0 --manifest "$(manifest 6.0.0)" --strategy rolling --batch 1 --bake 2s $FAST --json)
+dep4=$(jq -r .deployment_id <<<"$out")
+check "pause" has "$(RW pause "$dep4")" "is paused"
+sleep 4
+before=$(sqlite3 "$D/state.db" "SELECT count(*) FROM tasks WHERE deployment_id = $dep4")
+sleep 3
+check "... a paused deployment starts no host" eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM tasks WHERE deployment_id = $dep4")" "$before"
+check "resume" has "$(RW resume "$dep4")" "is running"
+check "... then it succeeds" eq "$(RWT watch "$dep4" </dev/null >/dev/null; echo $?)" 0
+check "... every host runs 6.0.0" on 6.0.0 1 2 3 4
+
+# ---- the coordinator killed mid-deployment ----
+out=$(RWT deploy demo 7.0.0 --manifest "$(manifest 7.0.0)" --strategy rolling --batch 1 --bake 3s $FAST --json)
+dep6=$(jq -r .deployment_id <<<"$out")
+in_wave2() { [ "$(field "$dep6" .wave)" -ge 2 ]; }
+check "7.0.0 reaches wave 2" wait_for 60 in_wave2
+kill -9 "$cpid"
+wait "$cpid" 2>/dev/null
+start_coordinator
+check "after SIGKILL and restart it resumes and succeeds" eq "$(RWT watch "$dep6" </dev/null >/dev/null; echo $?)" 0
+check "... every host runs 7.0.0" on 7.0.0 1 2 3 4
+check "... no host got 7.0.0 twice" \
+	eq "$(sqlite3 "$D/state.db" "SELECT max(n) FROM (SELECT count(*) AS n FROM tasks WHERE deployment_id = $dep6 AND kind = 'deploy' GROUP BY host_id)")" 1
+
+# ---- rollwave rollback APP ----
+out=$(RWT rollback demo --wait 2>&1)
+check "rollwave rollback demo rolls every host back" eq "$(field "$dep6" .state)" rolled_back || echo "$out" | sed 's/^/#   /'
+check "... to 6.0.0" on 6.0.0 1 2 3 4
+
+# ---- history and audit ----
+check "history lists the deployments newest first" \
+	eq "$(RW history demo --json | jq -r '[.deployments[].state] | join(",")')" \
+	"rolled_back,succeeded,rolled_back,rolled_back,succeeded,succeeded"
+check "every end is in the audit log" \
+	test "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action IN ('deploy.succeeded', 'deploy.rolled_back')")" -ge 6
+check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
