@@ -1,0 +1,225 @@
+#!/bin/bash
+# Gates and blue-green end to end, with real processes on loopback: the real
+# coordinator over TLS, four real `rollwave-agent run` daemons (colors blue:
+# hosts 1-2, green: 3-4) and a small server speaking Prometheus' query API
+# (tests/harness/fake_prometheus.py) whose answers the test sets. A metric
+# gate passes, fails (coordinated rollback) and holds on no data until data
+# comes; the values behind each verdict are in the audit log. A blue-green
+# deployment installs on the idle color, runs the traffic command and keeps
+# the old color; `rollwave rollback` switches traffic back first. A freeze
+# window refuses or holds a deployment.
+#
+#   tests/integration/test_waves_gates.sh BUILD_DIR
+set -uo pipefail
+
+BUILD_DIR=$(readlink -f "${1:?usage: $0 BUILD_DIR}")
+COORD=$BUILD_DIR/coordinator/rollwave-coordinator
+AGENT=$BUILD_DIR/agent/rollwave-agent
+RW_BIN=$BUILD_DIR/cli/rollwave
+D=$(mktemp -d "$BUILD_DIR/rw-waves-gates.XXXXXX")
+PORT=$((19400 + RANDOM % 1000))
+cpid=
+declare -A apid=()
+passed=0
+failed=0
+ppid_=
+cleanup() {
+	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null
+	[ -n "$ppid_" ] && kill "$ppid_" 2>/dev/null
+	for p in "${apid[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "$failed" -eq 0 ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
+}
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
+has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
+# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+RW() { "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
+# Every deploy and rollback is bounded: --timeout, and timeout(1) above it.
+RWT() { timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
+
+# ---- release keys and releases ----
+"$RW_BIN" release keygen -W -p "$D/release.pub" -s "$D/release.key" >/dev/null &&
+	"$RW_BIN" release keygen -W -p "$D/other.pub" -s "$D/other.key" >/dev/null || {
+	echo "not ok - rollwave release keygen"
+	exit 1
+}
+# release VERSION KEY: $D/rel/demo-VERSION.manifest for a tarball holding VERSION.
+release() {
+	local tree=$D/tree-$1
+	mkdir -p "$tree" "$D/rel"
+	echo "$1" >"$tree/VERSION"
+	tar --owner=0 --group=0 --numeric-owner -czf "$D/rel/demo-$1.tar.gz" -C "$tree" . &&
+		"$RW_BIN" release create --app demo --version "$1" --artifact "$D/rel/demo-$1.tar.gz" \
+			-s "$2" --output "$D/rel/demo-$1.manifest" >/dev/null
+}
+manifest() { echo "file://$D/rel/demo-$1.manifest"; }
+
+for v in 1.0.0 2.0.0 3.0.0 4.0.0 5.0.0 6.0.0; do
+	release $v "$D/release.key" || { echo "not ok - release $v"; exit 1; }
+done
+
+# ---- the coordinator ----
+cat >"$D/c.conf" <<EOF
+[Coordinator]
+Listen=tls+tcp://127.0.0.1:$PORT
+AdminSocket=ipc://$D/admin.sock
+Database=$D/state.db
+KeyFile=$D/coordinator.key
+JoinTokenFile=$D/join-token
+HeartbeatInterval=1s
+MetricsListen=
+[TLS]
+Certificate=$D/tls/coordinator.pem
+CA=$D/tls/ca.crt
+EOF
+"$COORD" --config "$D/c.conf" init >/dev/null || { echo "not ok - rollwave-coordinator init"; exit 1; }
+start_coordinator() {
+	"$COORD" --config "$D/c.conf" run >>"$D/coordinator.log" 2>&1 &
+	cpid=$!
+	for _ in $(seq 50); do [ -S "$D/admin.sock" ] && break; sleep 0.1; done
+}
+start_coordinator
+
+# ---- four agents ----
+declare -A color=([1]=blue [2]=blue [3]=green [4]=green)
+for n in 1 2 3 4; do
+	a=$D/agent$n
+	mkdir -p "$a/apps" "$a/srv/demo"
+	cat >"$a/apps/demo.conf" <<EOF
+[App]
+Name=demo
+Root=$a/srv/demo
+
+[Health]
+Exec=/bin/sh -c 'test ! -e $a/srv/demo/current/BAD'
+MinHealthy=500ms
+Deadline=10s
+Interval=100ms
+EOF
+	cat >"$a/agent.conf" <<EOF
+[Agent]
+StateDirectory=$a/state
+AppsDirectory=$a/apps
+TrustedKeys=$D/release.pub
+Coordinator=tls+tcp://localhost:$PORT
+Labels=color=${color[$n]} agent=a$n
+HeartbeatInterval=1s
+JoinTokenFile=$D/join-token
+
+[TLS]
+CA=$D/tls/ca.crt
+EOF
+	"$AGENT" --config "$a/agent.conf" run >>"$D/agent$n.log" 2>&1 &
+	apid[$n]=$!
+done
+count_state() { RW hosts --json | jq --arg s "$1" '[.hosts[] | select(.state == $s)] | length'; }
+count_is() { [ "$(count_state "$1")" = "$2" ]; }
+check "four agents enrol" wait_for 20 count_is pending 4
+RW hosts accept --all-pending >/dev/null
+check "accepted, they are up" wait_for 20 count_is up 4
+declare -A hid=()
+for n in 1 2 3 4; do
+	hid[$n]=$(RW hosts --selector "agent=a$n" --json | jq -r '.hosts[0].id')
+done
+current() { readlink "$D/agent$1/srv/demo/current"; }
+on() { # on VERSION N...: current is releases/VERSION on agents N...
+	local v=$1 n
+	shift
+	for n in "$@"; do eq "$(current "$n")" "releases/$v" || return 1; done
+}
+# Hosts report their apps in heartbeats: wait until the coordinator knows demo.
+has_demo() { [ "$(RW apps --json | jq '[.apps[] | select(.app == "demo")] | length')" = 1 ]; }
+check "the hosts report app demo" wait_for 20 has_demo
+FAST="--min-healthy 1s --wave-timeout 60s"
+FAST="--min-healthy 1s --wave-timeout 60s"
+status() { RW status "$1" --json; }
+field() { status "$1" | jq -r "$2"; }
+latest() { RW history demo --json | jq -r '.deployments[0].deployment_id'; }
+
+out=$(RWT deploy demo 1.0.0 --manifest "$(manifest 1.0.0)" --strategy all-at-once $FAST --wait 2>&1)
+check "all-at-once deploy of 1.0.0 exits 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... every host runs 1.0.0" on 1.0.0 1 2 3 4
+
+# ---- metric gates against a server speaking Prometheus' query API ----
+PPORT=$((PORT + 1500))
+echo '{}' >"$D/prom.json"
+python3 "$BUILD_DIR/../tests/harness/fake_prometheus.py" "$PPORT" "$D/prom.json" >"$D/prom.log" 2>&1 &
+ppid_=$!
+GATE="--prometheus-url http://127.0.0.1:$PPORT --set Gate.errors.Query=error_rate --set Gate.errors.Condition=max<0.05 --set Gate.errors.NoData=hold"
+echo '{"error_rate": [0.01, 0.02]}' >"$D/prom.json"
+out=$(RWT deploy demo 2.0.0 --manifest "$(manifest 2.0.0)" --strategy rolling --batch 2 $FAST $GATE --wait 2>&1)
+check "a metric gate that passes lets the deployment succeed" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep=$(latest)
+check "... Prometheus was asked" has "$(cat "$D/prom.log")" "^query error_rate$"
+check "... the verdict and its values are in the audit log" \
+	has "$(sqlite3 "$D/state.db" "SELECT detail FROM audit WHERE action = 'deploy.gate' AND target = 'deployment:$dep'")" "pass.*0\.02"
+
+echo '{"error_rate": [0.01, 0.30]}' >"$D/prom.json"
+out=$(RWT deploy demo 3.0.0 --manifest "$(manifest 3.0.0)" --strategy rolling --batch 2 $FAST $GATE --wait 2>&1)
+check "a metric gate that fails exits 1" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep=$(latest)
+check "... the deployment is rolled_back" eq "$(field "$dep" .state)" rolled_back
+check "... because of the gate, with the value" has "$(field "$dep" .reason)" "errors.*0\.3"
+check "... every host that took 3.0.0 is back on 2.0.0" on 2.0.0 1 2 3 4
+check "... the failing value is in the audit log" \
+	has "$(sqlite3 "$D/state.db" "SELECT detail FROM audit WHERE action = 'deploy.gate' AND target = 'deployment:$dep'")" "fail.*0\.3"
+
+echo '{}' >"$D/prom.json"
+out=$(RWT deploy demo 4.0.0 --manifest "$(manifest 4.0.0)" --strategy rolling --batch 2 $FAST $GATE --json)
+dep=$(jq -r .deployment_id <<<"$out")
+holding() { [ "$(field "$dep" .step)" = gates ] && has "$(field "$dep" '.waves[0].verdict')" "hold"; }
+check "with no data the gate holds (NoData=hold)" wait_for 60 holding
+sleep 2
+check "... and the deployment waits in wave 1" eq "$(field "$dep" '.wave')" 1
+echo '{"error_rate": [0.001]}' >"$D/prom.json"
+check "... until data comes and it passes" eq "$(RWT watch "$dep" </dev/null >/dev/null; echo $?)" 0
+check "... every host runs 4.0.0" on 4.0.0 1 2 3 4
+
+# ---- blue-green ----
+echo blue >"$D/live"
+BG="--strategy blue-green --live-color blue --traffic-command 'echo %c > $D/live'"
+out=$(eval RWT deploy demo 5.0.0 --manifest "$(manifest 5.0.0)" $BG $FAST --wait 2>&1)
+check "blue-green deploy exits 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep=$(latest)
+check "... installs on the idle color (green)" on 5.0.0 3 4
+check "... keeps the live color's release for switch-back" on 4.0.0 1 2
+check "... and switches traffic to green" eq "$(cat "$D/live")" green
+check "... the switch is in the audit log" \
+	test "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'deploy.switch' AND target = 'deployment:$dep'")" = 1
+out=$(RWT rollback demo --wait 2>&1)
+check "rollback switches traffic back to blue" eq "$(cat "$D/live")" blue || echo "$out" | sed 's/^/#   /'
+check "... and takes green back to 4.0.0" on 4.0.0 1 2 3 4
+check "... the deployment is rolled_back" eq "$(field "$dep" .state)" rolled_back
+
+# ---- freeze windows ----
+out=$(RW deploy demo 6.0.0 --manifest "$(manifest 6.0.0)" --freeze 2000-01-01..2099-12-31 --freeze-policy refuse 2>&1)
+check "a deployment inside a freeze with FreezePolicy=refuse is refused" eq "$?" 1
+check "... saying so" has "$out" "freeze"
+out=$(RW deploy demo 6.0.0 --manifest "$(manifest 6.0.0)" --freeze 2000-01-01..2099-12-31 --json)
+dep=$(jq -r .deployment_id <<<"$out")
+check "with FreezePolicy=wait it waits" eq "$(field "$dep" .step)" freeze
+sleep 2
+check "... no host is touched" on 4.0.0 1 2 3 4
+check "abort ends it" has "$(RW abort "$dep")" "is aborted"
+check "... audited" eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'deploy.aborted' AND target = 'deployment:$dep'")" 1
+check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
