@@ -160,7 +160,7 @@ check "... every host runs 1.0.0" on 1.0.0 1 2 3 4
 # ---- metric gates against a server speaking Prometheus' query API ----
 PPORT=$((PORT + 1500))
 echo '{}' >"$D/prom.json"
-python3 "$BUILD_DIR/../tests/harness/fake_prometheus.py" "$PPORT" "$D/prom.json" >"$D/prom.log" 2>&1 &
+python3 "$(dirname "$(readlink -f "$0")")/../harness/fake_prometheus.py" "$PPORT" "$D/prom.json" >"$D/prom.log" 2>&1 &
 ppid_=$!
 GATE="--prometheus-url http://127.0.0.1:$PPORT --set Gate.errors.Query=error_rate --set Gate.errors.Condition=max<0.05 --set Gate.errors.NoData=hold"
 echo '{"error_rate": [0.01, 0.02]}' >"$D/prom.json"
