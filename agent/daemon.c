@@ -1,12 +1,16 @@
 /*
- * daemon: the agent's event loop, its coordinator session and the deploy
- * worker. See daemon.h for the session state machine.
+ * daemon: the agent's event loop, its coordinator session and the worker
+ * process that runs each command. See daemon.h for the session state
+ * machine.
  *
  * Invariants:
- * - Only the loop thread touches struct daemon, except the worker queue
- *   (wq_*, under wlock) that the worker thread appends to.
- * - At most one worker runs (worker_running); a command that arrives while
- *   it runs is refused with "busy".
+ * - Only the loop thread touches struct daemon (nng's threads hand their
+ *   events over through link.c's queue).
+ * - At most one worker process runs (worker_running); a command that
+ *   arrives while it runs is refused with "busy".
+ * - This file never calls the release engine: commands run in a
+ *   `rollwave-agent worker` child (worker.h), so that rollwave-agentd
+ *   links without libcurl, libarchive and libcrypto.
  * - A command's id is in the state file (the replay guard) before its
  *   worker starts; its final result is in the state file before it is
  *   queued, and leaves it only when the coordinator acknowledged it.
@@ -14,17 +18,17 @@
 #include "daemon.h"
 
 #include <limits.h>
-#include <pthread.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
-#include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "engine.h"
 #include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "worker.h"
 
 #define REPORT_TIMEOUT_MS    10000
 #define POLL_TIMEOUT_MS      35000 /* longer than the coordinator's 25 s poll */
@@ -34,6 +38,7 @@
 #define POLL_RETRY_USEC      (1 * USEC_PER_SEC)
 #define STOP_WAIT_USEC       (30 * USEC_PER_SEC) /* SIGTERM during a deploy */
 #define OUTGOING_MAX         256
+#define DAEMON_MALLOC_ARENAS 2
 #define MSGID_LINK_UP        "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c10"
 #define MSGID_LINK_PENDING   "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c11"
 #define MSGID_LINK_REFUSED   "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c12"
@@ -70,27 +75,21 @@ struct outgoing {
 	struct outgoing *next;
 };
 
-/* One coordinator command, run by the worker. */
+/* One coordinator command, or a recovery the daemon started after a worker
+ * died (op WORKER_RECOVER, command_id 0), run by a worker process. */
 struct job {
-	struct daemon *d;
 	uint64_t command_id;
-	Rollwave__Command__Kind kind;
+	enum worker_op op;
 	struct app_config app;
-	char manifest_url[WIRE_URL_MAX + 1];
-	char to_version[VERSION_MAX + 1];
 	char version[VERSION_MAX + 1]; /* what the reports name until the engine knows */
 	uint64_t start_usec;
-	/* Filled by the worker at the end. */
-	struct engine_result res;
-	int r;
-};
-
-struct worker_event {
-	bool done;
-	enum engine_phase phase;
-	char version[VERSION_MAX + 1];
-	uint64_t at_usec;
-	struct worker_event *next;
+	pid_t pid;
+	int fd; /* the worker's stdout */
+	sd_event_source *child_src, *output_src;
+	struct worker_reader reader;
+	/* The worker's result line, if it wrote one. */
+	bool have_result;
+	struct worker_line result;
 };
 
 struct daemon {
@@ -117,16 +116,13 @@ struct daemon {
 	struct outgoing *out_head, *out_tail;
 	size_t n_out;
 
-	sd_event_source *link_src, *worker_src, *retry_timer, *heartbeat_timer, *poll_timer,
-	        *watchdog_timer, *stop_timer;
+	sd_event_source *link_src, *retry_timer, *heartbeat_timer, *poll_timer, *watchdog_timer,
+	        *stop_timer;
 	uint64_t watchdog_usec;
 
+	const struct daemon_options *opts;
 	struct job *job;
-	pthread_t worker;
 	bool worker_running, stopping;
-	int worker_efd;
-	pthread_mutex_t wlock;
-	struct worker_event *wq_head, *wq_tail;
 };
 
 static void pump(struct daemon *d);
@@ -633,103 +629,7 @@ pump(struct daemon *d)
 		send_poll(d);
 }
 
-/* ---- commands and the worker ---- */
-
-static void
-worker_push(struct job *job, struct worker_event *ev)
-{
-	struct daemon *d = job->d;
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&d->wlock);
-	if (d->wq_tail)
-		d->wq_tail->next = ev;
-	else
-		d->wq_head = ev;
-	d->wq_tail = ev;
-	pthread_mutex_unlock(&d->wlock);
-	(void)!write(d->worker_efd, &one, sizeof(one));
-}
-
-/* Worker thread: the engine enters a phase. */
-static void
-worker_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
-        const char *error)
-{
-	struct job *job = userdata;
-	struct worker_event *ev;
-
-	(void)app;
-	(void)error;
-	if (phase >= ENGINE_PHASE_COMMITTED) /* the final report comes from the result */
-		return;
-	ev = calloc(1, sizeof(*ev));
-	if (!ev)
-		return;
-	ev->phase = phase;
-	if (version && version_is_valid(version))
-		strbuf_printf(ev->version, sizeof(ev->version), "%s", version);
-	ev->at_usec = now_monotonic_usec();
-	worker_push(job, ev);
-}
-
-static void *
-worker_main(void *userdata)
-{
-	struct job *job = userdata;
-	struct rw_err err = {{0}};
-	struct engine *e = NULL;
-	struct worker_event *ev;
-
-	job->res = (struct engine_result) {.outcome = ENGINE_FAILED};
-	strbuf_printf(job->res.app, sizeof(job->res.app), "%s", job->app.name);
-	job->r = engine_open(job->d->cfg, &e, &err);
-	if (job->r < 0)
-		strbuf_printf(job->res.message, sizeof(job->res.message), "%s", err.msg);
-	else {
-		engine_set_phase_cb(e, worker_phase, job);
-		if (job->kind == ROLLWAVE__COMMAND__KIND__DEPLOY)
-			job->r = engine_deploy(
-			        e, &job->app, job->manifest_url, job->version, &job->res);
-		else
-			job->r = engine_rollback(e, &job->app,
-			        job->to_version[0] ? job->to_version : NULL, &job->res);
-		engine_close(e);
-	}
-	/* If even this allocation fails the loop never learns that the job
-	 * ended; keep trying, memory comes back. */
-	while (!(ev = calloc(1, sizeof(*ev))))
-		usleep(10000);
-	ev->done = true;
-	ev->at_usec = now_monotonic_usec();
-	worker_push(job, ev);
-	return NULL;
-}
-
-static Rollwave__Phase
-phase_to_wire(enum engine_phase p)
-{
-	switch (p) {
-	case ENGINE_PHASE_FETCHING:
-		return ROLLWAVE__PHASE__PHASE_FETCHING;
-	case ENGINE_PHASE_VERIFYING:
-		return ROLLWAVE__PHASE__PHASE_VERIFYING;
-	case ENGINE_PHASE_UNPACKING:
-		return ROLLWAVE__PHASE__PHASE_UNPACKING;
-	case ENGINE_PHASE_ACTIVATING:
-		return ROLLWAVE__PHASE__PHASE_ACTIVATING;
-	case ENGINE_PHASE_RESTARTING:
-		return ROLLWAVE__PHASE__PHASE_RESTARTING;
-	case ENGINE_PHASE_HEALTH:
-		return ROLLWAVE__PHASE__PHASE_HEALTH;
-	case ENGINE_PHASE_COMMITTED:
-		return ROLLWAVE__PHASE__PHASE_COMMITTED;
-	case ENGINE_PHASE_ROLLED_BACK:
-		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
-	default:
-		return ROLLWAVE__PHASE__PHASE_FAILED;
-	}
-}
+/* ---- commands and the worker process ---- */
 
 /* The version a report names: what the engine said, else what the command
  * asked for, else the release that is current now (a rollback that failed
@@ -750,46 +650,52 @@ report_version(struct daemon *d, struct job *job, const char *engine_version, ch
 }
 
 static void
-job_done(struct daemon *d, uint64_t at_usec)
+job_free(struct job *job)
 {
-	struct job *job = d->job;
+	if (!job)
+		return;
+	sd_event_source_disable_unref(job->child_src);
+	sd_event_source_disable_unref(job->output_src);
+	if (job->fd >= 0)
+		close(job->fd);
+	app_config_done(&job->app);
+	free(job);
+}
+
+/* A coordinator command's worker is gone (code, status as in siginfo_t):
+ * its result, or the way it died, becomes the command's final report. */
+static void
+command_done(struct daemon *d, struct job *job, int code, int status)
+{
 	struct state_report rep = {0};
 	struct outgoing *o;
 	int prio = LOG_INFO;
 	const char *msgid = MSGID_DEPLOY_DONE;
+	char how[128];
 
-	pthread_join(d->worker, NULL);
-	d->worker_running = false;
 	rep.command_id = job->command_id;
 	strcpy(rep.app, job->app.name);
-	report_version(d, job, job->res.to, rep.version);
-	rep.elapsed_ms = (at_usec - job->start_usec) / USEC_PER_MSEC;
-	switch (job->res.outcome) {
-	case ENGINE_COMMITTED:
-		rep.phase = ROLLWAVE__PHASE__PHASE_COMMITTED;
-		break;
-	case ENGINE_UNCHANGED:
-		rep.phase = job->r >= 0 ? ROLLWAVE__PHASE__PHASE_COMMITTED
-		                        : ROLLWAVE__PHASE__PHASE_FAILED;
-		break;
-	case ENGINE_ROLLED_BACK:
-		rep.phase = ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
-		break;
-	case ENGINE_FAILED:
-	default:
+	rep.elapsed_ms = (now_monotonic_usec() - job->start_usec) / USEC_PER_MSEC;
+	if (job->have_result) {
+		report_version(d, job, job->result.version, rep.version);
+		rep.phase = job->result.phase;
+		if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED)
+			strbuf_printf(rep.error, sizeof(rep.error), "%s", job->result.message);
+	} else {
+		worker_exit_message(code, status, how, sizeof(how));
+		report_version(d, job, NULL, rep.version);
 		rep.phase = ROLLWAVE__PHASE__PHASE_FAILED;
-		break;
+		strbuf_printf(rep.error, sizeof(rep.error),
+		        "the worker process %s before it reported a result", how);
 	}
 	if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED) {
-		strbuf_printf(rep.error, sizeof(rep.error), "%s", job->res.message);
 		prio = LOG_ERR;
 		msgid = rep.phase == ROLLWAVE__PHASE__PHASE_ROLLED_BACK ? MSGID_ROLLED_BACK
 		                                                        : MSGID_DEPLOY_FAILED;
 	}
 	log_struct(prio, msgid, rep.app, rep.version, "command %" PRIu64 " (%s): %s",
-	        job->command_id,
-	        job->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? "deploy" : "rollback",
-	        job->res.message);
+	        job->command_id, worker_op_to_string(job->op),
+	        job->have_result ? job->result.message : rep.error);
 	if (state_report_add(d->state, &rep) < 0)
 		log_warning("cannot keep the result of command %" PRIu64
 		            " in the state file; it is reported from memory only",
@@ -805,57 +711,202 @@ job_done(struct daemon *d, uint64_t at_usec)
 		o->final = true;
 		outgoing_push(d, o);
 	}
-	app_config_done(&job->app);
-	free(job);
+}
+
+/* The recovery the daemon started is over: logged like the one at start. */
+static void
+recovery_done(struct job *job, int code, int status)
+{
+	char how[128];
+
+	if (!job->have_result) {
+		worker_exit_message(code, status, how, sizeof(how));
+		log_struct(LOG_ERR, MSGID_RECOVERY, job->app.name, NULL,
+		        "recovery failed: the worker process %s; the next start of the agent "
+		        "recovers",
+		        how);
+		return;
+	}
+	switch (job->result.phase) {
+	case ROLLWAVE__PHASE__PHASE_ROLLED_BACK:
+		log_struct(LOG_WARNING, MSGID_RECOVERY, job->app.name,
+		        job->result.version[0] ? job->result.version : NULL, "recovery: %s",
+		        job->result.message);
+		break;
+	case ROLLWAVE__PHASE__PHASE_FAILED:
+		log_struct(LOG_ERR, MSGID_RECOVERY, job->app.name, NULL, "recovery failed: %s",
+		        job->result.message);
+		break;
+	default:
+		log_struct(LOG_NOTICE, MSGID_RECOVERY, job->app.name,
+		        job->result.version[0] ? job->result.version : NULL, "recovery: %s",
+		        job->result.message);
+		break;
+	}
+}
+
+static int job_start(
+        struct daemon *d, struct job *job, const struct worker_request *req, struct rw_err *err);
+
+/* A worker killed mid-step left the engine's journal behind: finish it now
+ * in another worker (as `rollwave-agent run` does at start) instead of
+ * leaving an unverified release live until the next start. Commands that
+ * come meanwhile are refused as busy. */
+static void
+recovery_start(struct daemon *d, const char *app)
+{
+	struct rw_err err = {{0}};
+	struct job *job;
+	struct worker_request req = {.op = WORKER_RECOVER, .app = app};
+
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return;
+	job->fd = -1;
+	job->op = WORKER_RECOVER;
+	job->start_usec = now_monotonic_usec();
+	if (app_config_load(d->cfg, app, &job->app, &err) < 0 ||
+	        job_start(d, job, &req, &err) < 0) {
+		log_struct(LOG_ERR, MSGID_RECOVERY, app, NULL,
+		        "cannot recover now: %s; the next start of the agent recovers", err.msg);
+		job_free(job);
+		return;
+	}
+	log_struct(LOG_WARNING, MSGID_RECOVERY, app, NULL,
+	        "the worker process died mid-operation: recovering %s", app);
+	d->job = job;
+	d->worker_running = true;
+}
+
+/* The worker process is gone; code and status as in siginfo_t. */
+static void
+job_done(struct daemon *d, int code, int status)
+{
+	struct job *job = d->job;
+	char app[APP_NAME_MAX + 1];
+	bool recover;
+
 	d->job = NULL;
+	d->worker_running = false;
+	if (job->reader.bad)
+		log_warning("%u line(s) from the worker process did not parse", job->reader.bad);
+	if (job->op == WORKER_RECOVER)
+		recovery_done(job, code, status);
+	else
+		command_done(d, job, code, status);
+	recover = job->op != WORKER_RECOVER && !job->have_result;
+	strcpy(app, job->app.name);
+	job_free(job);
 	if (d->stopping) {
 		log_info("operation finished; stopping");
 		sd_event_exit(d->event, 0);
 		return;
 	}
+	if (recover)
+		recovery_start(d, app);
 	pump(d);
 }
 
-static int
-on_worker_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* A line from the worker: a phase starts (a progress report for a
+ * command), or the result (kept for job_done). */
+static void
+on_worker_line(void *userdata, const struct worker_line *l)
 {
 	struct daemon *d = userdata;
-	struct worker_event *ev;
-	uint64_t n;
+	struct job *job = d->job;
+	struct outgoing *o;
+
+	if (l->kind == WORKER_LINE_RESULT) {
+		job->result = *l;
+		job->have_result = true;
+		return;
+	}
+	if (job->op == WORKER_RECOVER) {
+		log_struct(LOG_INFO, MSGID_RECOVERY, job->app.name,
+		        l->version[0] ? l->version : NULL, "recovery: %s", l->name);
+		return;
+	}
+	o = calloc(1, sizeof(*o));
+	if (o) {
+		o->command_id = job->command_id;
+		strcpy(o->app, job->app.name);
+		report_version(d, job, l->version, o->version);
+		o->phase = l->phase;
+		o->elapsed_ms = (now_monotonic_usec() - job->start_usec) / USEC_PER_MSEC;
+		outgoing_push(d, o);
+	}
+	log_struct(LOG_INFO, NULL, job->app.name, l->version[0] ? l->version : NULL,
+	        "command %" PRIu64 ": %s", job->command_id, l->name);
+}
+
+/* Reads what the worker wrote; at end of file (or a broken pipe) stops
+ * watching it: its exit is what ends the job. */
+static void
+job_read_output(struct daemon *d, struct job *job)
+{
+	int r;
+
+	if (job->fd < 0)
+		return;
+	r = worker_read(job->fd, &job->reader, on_worker_line, d);
+	if (r == 0)
+		return;
+	if (r < 0)
+		log_warning("cannot read from the worker process: %s", strerror(-r));
+	job->output_src = sd_event_source_disable_unref(job->output_src);
+	close(job->fd);
+	job->fd = -1;
+}
+
+static int
+on_worker_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
 
 	(void)s;
+	(void)fd;
 	(void)revents;
-	(void)!read(fd, &n, sizeof(n));
-	for (;;) {
-		pthread_mutex_lock(&d->wlock);
-		ev = d->wq_head;
-		if (ev) {
-			d->wq_head = ev->next;
-			if (!d->wq_head)
-				d->wq_tail = NULL;
-		}
-		pthread_mutex_unlock(&d->wlock);
-		if (!ev)
-			break;
-		if (ev->done)
-			job_done(d, ev->at_usec);
-		else if (d->job) {
-			struct outgoing *o = calloc(1, sizeof(*o));
+	if (d->job) {
+		job_read_output(d, d->job);
+		pump(d);
+	}
+	return 0;
+}
 
-			if (o) {
-				o->command_id = d->job->command_id;
-				strcpy(o->app, d->job->app.name);
-				report_version(d, d->job, ev->version, o->version);
-				o->phase = phase_to_wire(ev->phase);
-				o->elapsed_ms = (ev->at_usec - d->job->start_usec) / USEC_PER_MSEC;
-				outgoing_push(d, o);
-			}
-			log_struct(LOG_INFO, NULL, d->job->app.name,
-			        ev->version[0] ? ev->version : NULL, "command %" PRIu64 ": %s",
-			        d->job->command_id, engine_phase_to_string(ev->phase));
-			pump(d);
-		}
-		free(ev);
+static int
+on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	if (!d->job)
+		return 0;
+	/* Whatever it wrote before it exited is in the pipe. A grandchild
+	 * (a hook left running) may hold the pipe open: do not wait for end
+	 * of file, take what is there. */
+	job_read_output(d, d->job);
+	job_done(d, si->si_code, si->si_status);
+	return 0;
+}
+
+/* Starts the worker process for job and watches it. */
+static int
+job_start(struct daemon *d, struct job *job, const struct worker_request *req, struct rw_err *err)
+{
+	int r;
+
+	r = worker_spawn(d->opts->agent_path, d->opts->config_path, req, &job->pid, &job->fd, err);
+	if (r < 0)
+		return r;
+	r = sd_event_add_child(d->event, &job->child_src, job->pid, WEXITED, on_worker_exit, d);
+	if (r >= 0)
+		r = sd_event_add_io(
+		        d->event, &job->output_src, job->fd, EPOLLIN, on_worker_output, d);
+	if (r < 0) {
+		/* Not watched, it must not run: its result would be lost. */
+		(void)kill(job->pid, SIGKILL);
+		(void)waitpid(job->pid, NULL, 0);
+		return rw_err_set(err, r, "cannot watch the worker process: %s", strerror(-r));
 	}
 	return 0;
 }
@@ -869,6 +920,14 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 	uint64_t highest = 0;
 	struct job *job;
 	int r;
+	struct worker_request req = {
+	        .op = cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? WORKER_DEPLOY
+	                                                           : WORKER_ROLLBACK,
+	        .app = cmd->app,
+	        .manifest_url = cmd->manifest_url,
+	        .expect_version = cmd->version,
+	        .to_version = cmd->to_version,
+	};
 
 	if (state_command_id_get(d->state, &highest) < 0) {
 		queue_ack(d, cmd->command_id, false, "cannot read the state file");
@@ -893,6 +952,7 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 		queue_ack(d, cmd->command_id, false, "out of memory");
 		return;
 	}
+	job->fd = -1;
 	r = app_config_load(d->cfg, cmd->app, &job->app, &err);
 	if (r < 0) {
 		log_struct(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL,
@@ -901,13 +961,10 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 		free(job);
 		return;
 	}
-	job->d = d;
 	job->command_id = cmd->command_id;
-	job->kind = cmd->kind;
-	strbuf_printf(job->manifest_url, sizeof(job->manifest_url), "%s", cmd->manifest_url);
-	strbuf_printf(job->to_version, sizeof(job->to_version), "%s", cmd->to_version);
+	job->op = req.op;
 	strbuf_printf(job->version, sizeof(job->version), "%s",
-	        cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? cmd->version : cmd->to_version);
+	        req.op == WORKER_DEPLOY ? cmd->version : cmd->to_version);
 	job->start_usec = now_monotonic_usec();
 	/* The replay guard is on disk before anything runs. */
 	r = state_command_id_set(d->state, cmd->command_id);
@@ -915,25 +972,21 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 		log_error("cannot record command %" PRIu64 " in the state file: %s; refusing it",
 		        cmd->command_id, strerror(-r));
 		queue_ack(d, cmd->command_id, false, "cannot record the command id");
-		app_config_done(&job->app);
-		free(job);
+		job_free(job);
+		return;
+	}
+	r = job_start(d, job, &req, &err);
+	if (r < 0) {
+		log_error("command %" PRIu64 ": %s", cmd->command_id, err.msg);
+		queue_ack(d, cmd->command_id, false, "cannot start a worker process");
+		job_free(job);
 		return;
 	}
 	d->job = job;
-	r = pthread_create(&d->worker, NULL, worker_main, job);
-	if (r != 0) {
-		log_error("cannot start the worker thread: %s", strerror(r));
-		queue_ack(d, cmd->command_id, false, "cannot start a worker thread");
-		app_config_done(&job->app);
-		free(job);
-		d->job = NULL;
-		return;
-	}
 	d->worker_running = true;
 	log_struct(LOG_INFO, MSGID_DEPLOY_START, cmd->app, job->version[0] ? job->version : NULL,
-	        "command %" PRIu64 ": %s %s%s%s", cmd->command_id,
-	        cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? "deploy" : "rollback", cmd->app,
-	        job->version[0] ? " " : "", job->version);
+	        "command %" PRIu64 ": %s %s%s%s", cmd->command_id, worker_op_to_string(job->op),
+	        cmd->app, job->version[0] ? " " : "", job->version);
 	queue_ack(d, cmd->command_id, true, "");
 }
 
@@ -1180,9 +1233,9 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		sd_event_exit(d->event, 0);
 		return 0;
 	}
-	log_notice("received %s while command %" PRIu64 " runs: waiting up to %" PRIu64
-	           " s for it to finish",
-	        strsignal((int)si->ssi_signo), d->job->command_id, STOP_WAIT_USEC / USEC_PER_SEC);
+	log_notice("received %s while %s %s runs: waiting up to %" PRIu64 " s for it to finish",
+	        strsignal((int)si->ssi_signo), worker_op_to_string(d->job->op), d->job->app.name,
+	        STOP_WAIT_USEC / USEC_PER_SEC);
 	set_status("stopping: waiting for the running operation");
 	if (timer_arm(d, &d->stop_timer, STOP_WAIT_USEC, on_stop_timeout) < 0)
 		sd_event_exit(d->event, 0);
@@ -1190,47 +1243,6 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 }
 
 /* ---- start and stop ---- */
-
-static void
-recover_all(const struct agent_config *cfg)
-{
-	_cleanup_strv_free_ char **apps = NULL;
-	struct rw_err err = {{0}};
-	struct engine *e = NULL;
-
-	if (app_config_list(cfg, &apps, &err) < 0) {
-		log_error("recovery: %s", err.msg);
-		return;
-	}
-	if (!apps[0])
-		return;
-	if (engine_open(cfg, &e, &err) < 0) {
-		log_error("recovery skipped: %s", err.msg);
-		return;
-	}
-	for (char **a = apps; *a; a++) {
-		struct app_config app;
-		struct engine_result res;
-		int r;
-
-		if (app_config_load(cfg, *a, &app, &err) < 0) {
-			log_error("recovery of '%s': %s", *a, err.msg);
-			continue;
-		}
-		r = engine_recover(e, &app, &res);
-		if (res.outcome == ENGINE_ROLLED_BACK)
-			log_struct(LOG_WARNING, MSGID_RECOVERY, *a, res.to, "recovery: %s",
-			        res.message);
-		else if (r < 0 || res.outcome == ENGINE_FAILED)
-			log_struct(LOG_ERR, MSGID_RECOVERY, *a, NULL, "recovery failed: %s",
-			        res.message);
-		else if (res.outcome != ENGINE_UNCHANGED)
-			log_struct(LOG_NOTICE, MSGID_RECOVERY, *a, res.to, "recovery: %s",
-			        res.message);
-		app_config_done(&app);
-	}
-	engine_close(e);
-}
 
 static int
 daemon_setup_identity(struct daemon *d)
@@ -1276,9 +1288,6 @@ daemon_setup_loop(struct daemon *d)
 		r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
 	if (r >= 0)
 		r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
-	if (r >= 0)
-		r = sd_event_add_io(
-		        d->event, &d->worker_src, d->worker_efd, EPOLLIN, on_worker_event, d);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
 		return r;
@@ -1321,14 +1330,17 @@ daemon_setup_loop(struct daemon *d)
 static void
 daemon_done(struct daemon *d)
 {
-	struct worker_event *ev;
-
-	/* A worker still running (stop timeout) is abandoned: the process
-	 * exits under it and recovery finishes its operation next time. */
+	/* A worker still running (stop timeout) is abandoned: killed, as the
+	 * worker thread died with the process before; recovery finishes its
+	 * operation next time. */
+	if (d->job) {
+		(void)kill(d->job->pid, SIGKILL);
+		job_free(d->job);
+		d->job = NULL;
+	}
 	link_close(d->link);
 	d->link = NULL;
 	sd_event_source_unref(d->link_src);
-	sd_event_source_unref(d->worker_src);
 	sd_event_source_unref(d->retry_timer);
 	sd_event_source_unref(d->heartbeat_timer);
 	sd_event_source_unref(d->poll_timer);
@@ -1337,39 +1349,34 @@ daemon_done(struct daemon *d)
 	sd_event_unref(d->event);
 	while (d->out_head)
 		outgoing_pop(d);
-	if (!d->worker_running) {
-		while ((ev = d->wq_head)) {
-			d->wq_head = ev->next;
-			free(ev);
-		}
-		if (d->worker_efd >= 0)
-			close(d->worker_efd);
-		state_close(d->state);
-		pthread_mutex_destroy(&d->wlock);
-	}
+	state_close(d->state);
 	identity_done(&d->id);
 	sodium_memzero(d->join_token, sizeof(d->join_token));
 }
 
 int
-daemon_run(const struct agent_config *cfg)
+daemon_run(const struct agent_config *cfg, const struct daemon_options *opts)
 {
-	struct daemon d = {.cfg = cfg, .worker_efd = -1};
+	struct daemon d = {.cfg = cfg, .opts = opts};
 	struct rw_err err = {{0}};
 	sigset_t mask;
 	int r, ret = 1;
 
-	/* Block the signals before any thread exists (nng's, the worker), so
-	 * that only the loop's signalfd sees them. */
+	/* Block the signals before any thread exists (nng's), so that only
+	 * the loop's signalfd sees SIGTERM and SIGINT and sd-event's child
+	 * source sees the worker process exit (SIGCHLD). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	pthread_mutex_init(&d.wlock, NULL);
+	/* nng 1.5 starts a dozen threads here (2 CPUs) and up to about 30
+	 * on big machines; glibc would give each that allocates an arena of
+	 * its own, whose touched pages stay (about 50 KiB here, more with
+	 * more threads). The loop and nng's callbacks allocate little and
+	 * rarely at once: one arena besides the main one is enough. */
+	(void)mallopt(M_ARENA_MAX, DAEMON_MALLOC_ARENAS);
 	d.start_usec = now_monotonic_usec();
-
-	/* Crash recovery comes before anything else. */
-	recover_all(cfg);
 
 	r = state_open(cfg->state_dir, &d.state, &err);
 	if (r < 0) {
@@ -1378,11 +1385,6 @@ daemon_run(const struct agent_config *cfg)
 	}
 	if (daemon_setup_identity(&d) < 0)
 		goto out;
-	d.worker_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d.worker_efd < 0) {
-		log_error("cannot create eventfd: %m");
-		goto out;
-	}
 	if (daemon_setup_loop(&d) < 0)
 		goto out;
 	r = state_report_foreach(d.state, queue_stored_report, &d);

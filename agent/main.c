@@ -11,11 +11,16 @@
  * Exit status: 0 success, 1 failure (see the one-line reason), 2 usage or
  * configuration error, 3 the new release was unhealthy and this host rolled
  * back to the previous one on its own.
+ *
+ * Internal: `rollwave-agent worker ...` runs one coordinator command for the
+ * daemon (agent/worker.h); `run` execs rollwave-agentd (agent/daemon.h).
  */
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -24,6 +29,7 @@
 #include "engine.h"
 #include "layout.h"
 #include "log.h"
+#include "worker.h"
 
 #define EXIT_USAGE       2
 #define EXIT_ROLLED_BACK 3
@@ -31,10 +37,11 @@
 struct verb {
 	const char *name;
 	int (*run)(const struct agent_config *cfg, int argc, char **argv);
-	const char *usage;
+	const char *usage; /* NULL: internal, not listed */
 };
 
 static bool arg_quiet;
+static const char *arg_config; /* --config, NULL for the default */
 
 static void
 print_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
@@ -479,13 +486,252 @@ verb_releases(const struct agent_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* ---- run: recovery, then the resident daemon ---- */
+
+static void
+recover_all(const struct agent_config *cfg)
+{
+	_cleanup_strv_free_ char **apps = NULL;
+	struct rw_err err = {{0}};
+	struct engine *e = NULL;
+
+	if (app_config_list(cfg, &apps, &err) < 0) {
+		log_error("recovery: %s", err.msg);
+		return;
+	}
+	if (!apps[0])
+		return;
+	if (engine_open(cfg, &e, &err) < 0) {
+		log_error("recovery skipped: %s", err.msg);
+		return;
+	}
+	for (char **a = apps; *a; a++) {
+		struct app_config app;
+		struct engine_result res;
+		int r;
+
+		if (app_config_load(cfg, *a, &app, &err) < 0) {
+			log_error("recovery of '%s': %s", *a, err.msg);
+			continue;
+		}
+		r = engine_recover(e, &app, &res);
+		if (res.outcome == ENGINE_ROLLED_BACK)
+			log_struct(LOG_WARNING, MSGID_RECOVERY, *a, res.to, "recovery: %s",
+			        res.message);
+		else if (r < 0 || res.outcome == ENGINE_FAILED)
+			log_struct(LOG_ERR, MSGID_RECOVERY, *a, NULL, "recovery failed: %s",
+			        res.message);
+		else if (res.outcome != ENGINE_UNCHANGED)
+			log_struct(LOG_NOTICE, MSGID_RECOVERY, *a, res.to, "recovery: %s",
+			        res.message);
+		app_config_done(&app);
+	}
+	engine_close(e);
+}
+
 static int
 verb_run(const struct agent_config *cfg, int argc, char **argv)
 {
+	char self[PATH_MAX], agentd[PATH_MAX], config_arg[PATH_MAX + 16], agent_arg[PATH_MAX + 16];
+	struct daemon_options opts = {.config_path = arg_config};
+	const char *dargv[4];
+	size_t n = 0;
+	sigset_t mask;
+	ssize_t len;
+	char *slash;
+	int r;
+
 	(void)argv;
 	if (argc != 1)
 		return -EXIT_USAGE;
-	return daemon_run(cfg);
+	/* SIGTERM and SIGINT wait for the daemon's loop from here on, through
+	 * recovery and the exec (a blocked signal stays pending across it). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	/* Crash recovery comes before anything else. */
+	recover_all(cfg);
+
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0 || (size_t)len >= sizeof(self) - 1) {
+		log_error("cannot find this executable (/proc/self/exe): %m");
+		return 1;
+	}
+	self[len] = 0;
+	opts.agent_path = self;
+	/* The resident daemon, next to this executable, maps no more than its
+	 * loop needs (daemon.h). */
+	slash = strrchr(self, '/');
+	if (!slash)
+		return 1;
+	r = xsnprintf(agentd, sizeof(agentd), "%.*s/rollwave-agentd", (int)(slash - self), self);
+	if (r >= 0)
+		r = xsnprintf(agent_arg, sizeof(agent_arg), "--agent=%s", self);
+	if (r < 0) {
+		log_error("path of this executable too long: %s", self);
+		return 1;
+	}
+	dargv[n++] = "rollwave-agentd";
+	if (arg_config) {
+		if (xsnprintf(config_arg, sizeof(config_arg), "--config=%s", arg_config) < 0) {
+			log_error("config path too long: %s", arg_config);
+			return 1;
+		}
+		dargv[n++] = config_arg;
+	}
+	dargv[n++] = agent_arg;
+	dargv[n] = NULL;
+	fflush(NULL);
+	execv(agentd, (char *const *)dargv);
+	log_warning("cannot start %s (%m); running the daemon in this process, with the release "
+	            "engine's libraries loaded",
+	        agentd);
+	return daemon_run(cfg, &opts);
+}
+
+/* ---- worker: one coordinator command for the daemon (worker.h) ---- */
+
+static int worker_fd = -1; /* the pipe to the daemon */
+
+static Rollwave__Phase
+phase_to_wire(enum engine_phase p)
+{
+	switch (p) {
+	case ENGINE_PHASE_FETCHING:
+		return ROLLWAVE__PHASE__PHASE_FETCHING;
+	case ENGINE_PHASE_VERIFYING:
+		return ROLLWAVE__PHASE__PHASE_VERIFYING;
+	case ENGINE_PHASE_UNPACKING:
+		return ROLLWAVE__PHASE__PHASE_UNPACKING;
+	case ENGINE_PHASE_ACTIVATING:
+		return ROLLWAVE__PHASE__PHASE_ACTIVATING;
+	case ENGINE_PHASE_RESTARTING:
+		return ROLLWAVE__PHASE__PHASE_RESTARTING;
+	case ENGINE_PHASE_HEALTH:
+		return ROLLWAVE__PHASE__PHASE_HEALTH;
+	case ENGINE_PHASE_COMMITTED:
+		return ROLLWAVE__PHASE__PHASE_COMMITTED;
+	case ENGINE_PHASE_ROLLED_BACK:
+		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
+	default:
+		return ROLLWAVE__PHASE__PHASE_FAILED;
+	}
+}
+
+static void
+worker_on_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
+        const char *error)
+{
+	(void)userdata;
+	(void)app;
+	(void)error;
+	if (phase >= ENGINE_PHASE_COMMITTED) /* the result line says how it ended */
+		return;
+	(void)worker_emit_phase(
+	        worker_fd, phase_to_wire(phase), engine_phase_to_string(phase), version);
+}
+
+/* The final report's phase: an UNCHANGED outcome is a success unless the
+ * engine refused (r < 0). */
+static Rollwave__Phase
+result_phase(const struct engine_result *res, int r)
+{
+	switch (res->outcome) {
+	case ENGINE_COMMITTED:
+		return ROLLWAVE__PHASE__PHASE_COMMITTED;
+	case ENGINE_UNCHANGED:
+		return r >= 0 ? ROLLWAVE__PHASE__PHASE_COMMITTED : ROLLWAVE__PHASE__PHASE_FAILED;
+	case ENGINE_ROLLED_BACK:
+		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
+	case ENGINE_FAILED:
+		break;
+	}
+	return ROLLWAVE__PHASE__PHASE_FAILED;
+}
+
+/* worker --parent=PID [--manifest=URL [--version=V] | --to=V] -- deploy|rollback|recover APP */
+static int
+verb_worker(const struct agent_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"parent", required_argument, NULL, 'p'},
+	        {"manifest", required_argument, NULL, 'm'},
+	        {"version", required_argument, NULL, 'v'},
+	        {"to", required_argument, NULL, 't'},
+	        {},
+	};
+	const char *manifest = NULL, *version = NULL, *to = NULL, *name;
+	struct engine_result res = {.outcome = ENGINE_FAILED};
+	struct rw_err err = {{0}};
+	struct engine *e = NULL;
+	struct app_config app;
+	enum worker_op op;
+	long parent = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'p':
+			parent = strtol(optarg, NULL, 10);
+			break;
+		case 'm':
+			manifest = optarg;
+			break;
+		case 'v':
+			version = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		default:
+			return -EXIT_USAGE;
+		}
+	}
+	if (optind + 2 != argc || parent <= 0)
+		return -EXIT_USAGE;
+	if (worker_op_from_string(argv[optind], &op) < 0 || (op == WORKER_DEPLOY && !manifest))
+		return -EXIT_USAGE;
+	name = argv[optind + 1];
+	/* Die with the daemon, as the worker thread did; it may have died
+	 * already. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)parent) {
+		log_error("worker: the daemon (pid %ld) is gone", parent);
+		return 1;
+	}
+	/* Lines for the daemon go to the pipe on stdout; anything else that
+	 * is printed goes to stderr. */
+	worker_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (worker_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		log_error("worker: cannot set up its output: %m");
+		return 1;
+	}
+	strbuf_printf(res.app, sizeof(res.app), "%s", name);
+	r = app_config_load(cfg, name, &app, &err);
+	if (r >= 0) {
+		r = engine_open(cfg, &e, &err);
+		if (r >= 0) {
+			engine_set_phase_cb(e, worker_on_phase, NULL);
+			if (op == WORKER_DEPLOY)
+				r = engine_deploy(e, &app, manifest, version, &res);
+			else if (op == WORKER_ROLLBACK)
+				r = engine_rollback(e, &app, isempty(to) ? NULL : to, &res);
+			else
+				r = engine_recover(e, &app, &res);
+			engine_close(e);
+		}
+		app_config_done(&app);
+	}
+	if (r < 0 && res.outcome == ENGINE_FAILED && !res.message[0])
+		strbuf_printf(res.message, sizeof(res.message), "%s",
+		        err.msg[0] ? err.msg : strerror(-r));
+	r = worker_emit_result(worker_fd, result_phase(&res, r), res.to, res.message);
+	if (r < 0) {
+		log_error("worker: cannot report to the daemon: %s", strerror(-r));
+		return 1;
+	}
+	return 0;
 }
 
 static const struct verb verbs[] = {
@@ -495,6 +741,7 @@ static const struct verb verbs[] = {
         {"releases", verb_releases, "releases APP [--json]"},
         {"recover", verb_recover, "recover [APP]"},
         {"run", verb_run, "run"},
+        {"worker", verb_worker, NULL},
 };
 
 static void
@@ -502,7 +749,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: rollwave-agent [--config FILE] [--quiet] COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		fprintf(f, "  rollwave-agent %s\n", verbs[i].usage);
+		if (verbs[i].usage)
+			fprintf(f, "  rollwave-agent %s\n", verbs[i].usage);
 	fprintf(f,
 	        "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
 	        "3 unhealthy release rolled back on this host\n");
@@ -520,9 +768,9 @@ main(int argc, char **argv)
 	        isempty(getenv("ROLLWAVE_DEBUG")) ? LOG_INFO : LOG_DEBUG);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (streq(argv[i], "--config") && i + 1 < argc)
-			config = argv[++i];
+			config = arg_config = argv[++i];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
+			config = arg_config = argv[i] + 9;
 		else if (streq(argv[i], "--quiet") || streq(argv[i], "-q"))
 			arg_quiet = true;
 		else if (streq(argv[i], "--version")) {
@@ -557,7 +805,8 @@ main(int argc, char **argv)
 		r = verbs[v].run(&cfg, argc - i, argv + i);
 		agent_config_done(&cfg);
 		if (r < 0) {
-			fprintf(stderr, "usage: rollwave-agent %s\n", verbs[v].usage);
+			fprintf(stderr, "usage: rollwave-agent %s\n",
+			        verbs[v].usage ? verbs[v].usage : verbs[v].name);
 			return EXIT_USAGE;
 		}
 		return r;
