@@ -74,6 +74,7 @@ static const char *const migrations[] = {
         "ALTER TABLE deployments ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE deployments ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE deployments ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE deployments ADD COLUMN force INTEGER NOT NULL DEFAULT 0;"
         "CREATE UNIQUE INDEX deployments_one_active ON deployments (app)"
         " WHERE state IN ('pending', 'running', 'paused');"
         "CREATE INDEX deployments_app ON deployments (app, id);"
@@ -816,7 +817,7 @@ db_tasks_foreach_unfinished(
 
 #define DEPLOYMENT_COLUMNS                                                                         \
 	"id, kind, app, version, manifest_url, actor, created_ms, updated_ms, finished_ms, state," \
-	" strategy, params, selector, plan, wave, step, step_since_ms, reason"
+	" strategy, params, selector, plan, wave, step, step_since_ms, reason, force"
 
 void
 deployment_row_done(struct deployment_row *d)
@@ -858,6 +859,7 @@ read_deployment(sqlite3_stmt *st, struct deployment_row *ret)
 	sqldb_copy_text(st, 15, d.step, sizeof(d.step));
 	d.step_since_ms = (uint64_t)sqlite3_column_int64(st, 16);
 	d.reason = sqldb_dup_text(st, 17);
+	d.force = sqlite3_column_int(st, 18) != 0;
 	if (!d.manifest_url || !d.params || !d.selector || !d.plan || !d.reason) {
 		deployment_row_done(&d);
 		return -ENOMEM;
@@ -892,7 +894,7 @@ db_deployment_insert(struct db *db, const struct deployment_row *d, int64_t *ret
 	r = sqldb_prepare(db->sql,
 	        "INSERT INTO deployments (kind, app, version, manifest_url, actor, created_ms,"
 	        " updated_ms, state, strategy, params, selector, plan, wave, step, step_since_ms,"
-	        " reason) VALUES ('deploy', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        " reason, force) VALUES ('deploy', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &st);
 	if (r < 0)
 		goto fail;
@@ -911,6 +913,7 @@ db_deployment_insert(struct db *db, const struct deployment_row *d, int64_t *ret
 	sqlite3_bind_text(st, 13, d->step, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)d->step_since_ms);
 	sqlite3_bind_text(st, 15, d->reason ? d->reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 16, d->force);
 	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		goto fail;

@@ -159,6 +159,7 @@ struct deployment_row {
 	char step[32];
 	uint64_t step_since_ms;
 	char *reason; /* owned */
+	bool force;   /* start even when preflight fails */
 };
 
 void deployment_row_done(struct deployment_row *d);

@@ -41,6 +41,10 @@ struct dep_host {
 	char rb_task[16];
 	char *rb_error;
 	bool cancel_sent;
+	/* its preflight task */
+	uint64_t pf_cmd;
+	char pf_task[16];
+	char *pf_error;
 	/* from heartbeats since this coordinator started */
 	bool up, healthy, known;
 	char current[VERSION_MAX + 1];
@@ -61,6 +65,11 @@ struct dep {
 	uint64_t switch_started_ms;
 	uint64_t next_gate_ms;
 	bool abort_after_rollback;
+	/* the migrate hook: where it ran and how (tasks of kind migrate and
+	 * migrate_down) */
+	int64_t migrate_host;
+	char migrate_task[16], migrate_down_task[16];
+	char *migrate_error;
 };
 
 struct waves {
@@ -87,7 +96,9 @@ dep_free(struct dep *d)
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		free(d->hosts[i].error);
 		free(d->hosts[i].rb_error);
+		free(d->hosts[i].pf_error);
 	}
+	free(d->migrate_error);
 	free(d->hosts);
 	plan_free(d->plan);
 	plan_free(d->rollback);
@@ -108,6 +119,8 @@ dep_host(struct dep *d, int64_t id)
 {
 	struct dep_host key = {.id = id};
 
+	if (!d->n_hosts)
+		return NULL;
 	return bsearch(&key, d->hosts, d->n_hosts, sizeof(*d->hosts), cmp_host_id);
 }
 
@@ -232,6 +245,18 @@ task_cb(void *userdata, const struct task_row *t)
 		h->rb_error = strdup(t->error ? t->error : "");
 	} else if (streq(t->kind, "cancel"))
 		h->cancel_sent = true;
+	else if (streq(t->kind, "preflight") && t->command_id >= h->pf_cmd) {
+		h->pf_cmd = t->command_id;
+		strbuf_printf(h->pf_task, sizeof(h->pf_task), "%s", t->state);
+		free(h->pf_error);
+		h->pf_error = strdup(t->error ? t->error : "");
+	} else if (streq(t->kind, "migrate")) {
+		d->migrate_host = t->host_id;
+		strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "%s", t->state);
+		free(d->migrate_error);
+		d->migrate_error = strdup(t->error ? t->error : "");
+	} else if (streq(t->kind, "migrate_down"))
+		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "%s", t->state);
 	return 0;
 }
 
@@ -324,7 +349,11 @@ send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Comm
 	p.cancel_command_id = cancel_id;
 	strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
 	strbuf_printf(p.version, sizeof(p.version), "%s", version ? version : "");
-	p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? d->row.manifest_url : NULL;
+	p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
+	                kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
+	                kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT
+	        ? d->row.manifest_url
+	        : NULL;
 	r = server_queue_command(s, h->id, &p);
 	if (r < 0)
 		return r;
@@ -337,6 +366,14 @@ send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Comm
 		strbuf_printf(h->rb_task, sizeof(h->rb_task), "queued");
 	} else if (kind == ROLLWAVE__COMMAND__KIND__CANCEL)
 		h->cancel_sent = true;
+	else if (kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT) {
+		h->pf_cmd = cid;
+		strbuf_printf(h->pf_task, sizeof(h->pf_task), "queued");
+	} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE) {
+		d->migrate_host = h->id;
+		strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "queued");
+	} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN)
+		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "queued");
 	return 0;
 }
 
@@ -527,6 +564,21 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			return;
 		}
 	}
+	/* migrate_down once, on the host where migrate ran, after every
+	 * host is back on the old release. */
+	if (streq(d->migrate_task, "committed") && !task_is_final(d->migrate_down_task)) {
+		struct dep_host *h = dep_host(d, d->migrate_host);
+
+		if (h && !d->migrate_down_task[0]) {
+			(void)send_command(
+			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version, 0);
+			dep_save(s, d, "coordinator", "deploy.migrate_down",
+			        "on host %" PRId64 " (%s)", h->id, h->name);
+		}
+		strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+		        "migrate_down runs on host %" PRId64, d->migrate_host);
+		return;
+	}
 	for (size_t w = 0; w < d->rollback->n_waves; w++)
 		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
 			struct dep_host *h = dep_host(d, d->rollback->waves[w].hosts[i].id);
@@ -534,6 +586,8 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			if (h && !streq(h->rb_task, "committed"))
 				failed++;
 		}
+	if (d->migrate_down_task[0] && !streq(d->migrate_down_task, "committed"))
+		failed++;
 	if (failed) {
 		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
 		        d->row.reason, failed);
@@ -541,6 +595,118 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 	} else
 		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", d->row.reason,
 		        now);
+}
+
+/* ---- before wave one: preflight and the migrate hook ---- */
+
+#define PREFLIGHT_TIMEOUT_MS (2 * 60 * 1000)
+
+static void step_migrate(struct server *s, struct dep *d, uint64_t now);
+static void begin_wave(struct server *s, struct dep *d, uint64_t now);
+
+/* Every planned host checks it could take the release (PREFLIGHT: app and
+ * units configured, trusted key, manifest, free space, a release to roll
+ * back to). A failure stops the deployment before any host changes,
+ * unless it was created with --force. */
+static void
+step_preflight(struct server *s, struct dep *d, uint64_t now)
+{
+	size_t pending = 0, failed = 0;
+	char list[1536] = "";
+
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		struct dep_host *h = &d->hosts[i];
+
+		if (!h->pf_cmd)
+			(void)send_command(
+			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version, 0);
+		if (!task_is_final(h->pf_task)) {
+			pending++;
+			continue;
+		}
+		if (!streq(h->pf_task, "committed")) {
+			if (failed++ < 8)
+				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
+				        "%shost %" PRId64 " (%s): %s", list[0] ? "; " : "", h->id,
+				        h->name,
+				        h->pf_error && h->pf_error[0] ? h->pf_error : h->pf_task);
+		}
+	}
+	if (pending && now - d->row.step_since_ms < PREFLIGHT_TIMEOUT_MS) {
+		strbuf_printf(d->verdict, sizeof(d->verdict),
+		        "preflight: %zu of %zu hosts answered", d->n_hosts - pending, d->n_hosts);
+		return;
+	}
+	if (pending) {
+		for (size_t i = 0; i < d->n_hosts; i++)
+			if (!task_is_final(d->hosts[i].pf_task) && failed++ < 8)
+				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
+				        "%shost %" PRId64 " (%s): no answer within %d s",
+				        list[0] ? "; " : "", d->hosts[i].id, d->hosts[i].name,
+				        PREFLIGHT_TIMEOUT_MS / 1000);
+	}
+	if (failed) {
+		char why[2048];
+
+		strbuf_printf(why, sizeof(why), "preflight failed on %zu of %zu host(s)%s: %s%s",
+		        failed, d->n_hosts, d->row.force ? " (--force: going on)" : "", list,
+		        failed > 8 ? "; ..." : "");
+		if (!d->row.force) {
+			finish(s, d, "failed", why, now);
+			return;
+		}
+		dep_save(s, d, "coordinator", "deploy.preflight_forced", "%s", why);
+	} else
+		dep_save(s, d, "coordinator", "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+	set_step(d, "migrate", now);
+	step_migrate(s, d, now);
+}
+
+/* The release's migrate hook runs once, on the first host of wave one that
+ * is up, before any host changes; a failure stops the deployment there. */
+static void
+step_migrate(struct server *s, struct dep *d, uint64_t now)
+{
+	char why[1024];
+
+	if (!d->migrate_task[0]) {
+		const struct plan_wave *w = &d->plan->waves[0];
+		struct dep_host *pick = NULL;
+
+		refresh_health(s, d, 0, false, now);
+		for (size_t i = 0; i < w->n_hosts && !pick; i++) {
+			struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+			if (h && h->up)
+				pick = h;
+		}
+		if (!pick) {
+			strbuf_printf(d->verdict, sizeof(d->verdict),
+			        "migrate: waiting for a host of wave 1 to be up");
+			return;
+		}
+		if (send_command(s, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version, 0) <
+		        0)
+			return;
+		dep_save(s, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
+		        pick->id, pick->name);
+	}
+	if (!task_is_final(d->migrate_task)) {
+		strbuf_printf(d->verdict, sizeof(d->verdict), "migrate runs on host %" PRId64,
+		        d->migrate_host);
+		return;
+	}
+	if (!streq(d->migrate_task, "committed")) {
+		strbuf_printf(why, sizeof(why),
+		        "migrate failed on host %" PRId64 ": %s; no host was changed",
+		        d->migrate_host,
+		        d->migrate_error && d->migrate_error[0] ? d->migrate_error
+		                                                : d->migrate_task);
+		finish(s, d, "failed", why, now);
+		return;
+	}
+	set_step(d, "start", now);
+	begin_wave(s, d, now);
 }
 
 /* ---- the waves ---- */
@@ -767,6 +933,14 @@ dep_tick(struct server *s, struct dep *d, uint64_t now)
 		return;
 	}
 	w = &d->plan->waves[d->row.wave];
+	if (streq(d->row.step, "preflight")) {
+		step_preflight(s, d, now);
+		return;
+	}
+	if (streq(d->row.step, "migrate")) {
+		step_migrate(s, d, now);
+		return;
+	}
 	if (streq(d->row.step, "start") || streq(d->row.step, "freeze") ||
 	        streq(d->row.step, "approval") || !d->row.step[0]) {
 		begin_wave(s, d, now);
@@ -1392,6 +1566,7 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	row.selector = (char *)c->selector;
 	row.plan = plan_to_json(plan, NULL);
 	row.reason = (char *)"";
+	row.force = c->force;
 	row.step_since_ms = now_ms();
 	if (!row.plan) {
 		free(ini);

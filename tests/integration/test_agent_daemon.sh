@@ -144,7 +144,7 @@ check "agents say they wait for an admin" has "$(cat "$D/agent1.log")" "waiting 
 check "identity key is 0600" eq "$(stat -c %a "$D/agent1/state/identity.key")" 600
 check "no coordinator key is pinned before acceptance" test ! -e "$D/agent1/state/coordinator.pub"
 check "the join token never reaches the agent's log" \
-	eq "$(grep -c -F "$(cat "$D/join-token")" "$D/agent1.log" "$D/agent2.log")" "$D/agent1.log:0
+	eq "$(grep -c -F -e "$(cat "$D/join-token")" "$D/agent1.log" "$D/agent2.log")" "$D/agent1.log:0
 $D/agent2.log:0"
 
 for id in $(jq -r '.hosts[].id' <<<"$pending"); do RW hosts accept "$id" >/dev/null; done

@@ -97,6 +97,9 @@ start_coordinator() {
 }
 start_coordinator
 
+count_state() { RW hosts --json | jq --arg s "$1" '[.hosts[] | select(.state == $s)] | length'; }
+count_is() { [ "$(count_state "$1")" = "$2" ]; }
+
 # ---- four agents ----
 declare -A color=([1]=blue [2]=blue [3]=green [4]=green)
 for n in 1 2 3 4; do
@@ -128,10 +131,10 @@ CA=$D/tls/ca.crt
 EOF
 	"$AGENT" --config "$a/agent.conf" run >>"$D/agent$n.log" 2>&1 &
 	apid[$n]=$!
+	# One at a time, so that agent N is host N (waves are planned by id).
+	wait_for 20 count_is pending "$n"
 done
-count_state() { RW hosts --json | jq --arg s "$1" '[.hosts[] | select(.state == $s)] | length'; }
-count_is() { [ "$(count_state "$1")" = "$2" ]; }
-check "four agents enrol" wait_for 20 count_is pending 4
+check "four agents enrol" count_is pending 4
 RW hosts accept --all-pending >/dev/null
 check "accepted, they are up" wait_for 20 count_is up 4
 declare -A hid=()
