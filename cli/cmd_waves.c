@@ -443,6 +443,10 @@ deploy_args_parse(
 			pos[n_pos++] = arg;
 			continue;
 		}
+		if (streq(arg, "-f")) {
+			i++; /* read above */
+			continue;
+		}
 		if (streq(arg, "--wait") && !plan) {
 			a->wait = true;
 			continue;

@@ -177,6 +177,20 @@ check "... with their hosts" eq "$(jq -r '[.waves[] | [.hosts[].id] | sort | map
 check "... ring 1 waits for an approval" eq "$(jq -r '.waves[1].approval' <<<"$plan")" true
 check "... and a rollback plan" test "$(jq '.rollback | length' <<<"$plan")" -ge 1
 check "... and changes nothing" eq "$(RW history demo --json | jq '.deployments | length')" 1
+cat >"$D/deploy.ini" <<EOF
+[Deployment]
+Strategy=canary
+MinHealthy=1s
+[Canary]
+Canary=agent=a4
+Steps=50%,100%
+EOF
+plan=$(RW plan demo 2.0.0 -f "$D/deploy.ini" --json)
+check "a deployment file gives the options" eq "$(jq -r '.waves[0].name + " " + (.waves[0].hosts[0].id | tostring)' <<<"$plan")" "canary ${hid[4]}"
+check "... and its waves" eq "$(jq '.waves | length' <<<"$plan")" 3
+check "... flags override the file" eq "$(RW plan demo 2.0.0 -f "$D/deploy.ini" --steps 100% --json | jq '.waves | length')" 2
+out=$(RW plan demo 2.0.0 -f "$D/nosuch.ini" 2>&1)
+check "a missing deployment file is a usage error" has "$out" "nosuch.ini"
 out=$(RW plan demo 2.0.0 --strategy ring --ring-label nosuch 2>&1)
 check "a plan that cannot be made says why" has "$out" "nosuch|label"
 
