@@ -18,7 +18,7 @@ mkdir -p "$BUILD_DIR/bench-work" || exit 1
 
 failed=()
 summary=()
-for b in bench_verify bench_deploy bench_agent_rss; do
+for b in bench_verify bench_deploy bench_agent_rss bench_waves; do
 	log="$BUILD_DIR/bench-work/$b.log"
 	echo "### $b"
 	"$BENCH_DIR/$b.sh" "$BUILD_DIR" 2>&1 | tee "$log"
