@@ -43,6 +43,11 @@
 #   TH_ETC_SIZE      size of each host's /etc/rollwave tmpfs (default 16m)
 #   TH_BOOT_TIMEOUT  seconds th_boot waits for the host (default 30)
 #
+# Names: each host has its own UTS namespace (hostname NAME) and a private
+# /etc/hosts naming itself and the machine as coordinator.rollwave.test
+# (10.231.0.1), so agents can dial the coordinator by a name its TLS
+# certificate holds.
+#
 # Network: bridge rwbr0 (10.231.0.1/24) in the machine's namespace; host NAME
 # lives in netns rwt-NAME with eth0 = 10.231.0.INDEX/24 (veth, machine side
 # rwv-INDEX) and lo up. Hosts reach each other and the machine (10.231.0.1).
@@ -201,7 +206,7 @@ th_exec() {
 	local name=$1 pid
 	shift
 	pid=$(th_pid "$name") || return 1
-	nsenter -t "$pid" -p -m -n --wd=/ -- "$@"
+	nsenter -t "$pid" -p -m -n -u --wd=/ -- "$@"
 }
 
 th_systemctl() {
@@ -280,7 +285,7 @@ th_boot() {
 	# it; the command is DESIGN.md's recipe.
 	(
 		th__cgroup_enter "$name" || exit 1
-		exec script -qfec "exec ip netns exec rwt-$name unshare --pid --fork --mount \
+		exec script -qfec "exec ip netns exec rwt-$name unshare --pid --fork --mount --uts \
 --mount-proc --propagation private $TH_DIR/th-boot.sh $name" "$hdir/console"
 	) </dev/null >/dev/null 2>>"$hdir/boot.log" &
 	launcher=$!

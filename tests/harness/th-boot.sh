@@ -2,7 +2,7 @@
 # th-boot.sh — boot script of one rollwave test host (see DESIGN.md, "Real
 # components in tests"). testhost.sh runs it as
 #
-#   ip netns exec rwt-NAME unshare --pid --fork --mount --mount-proc \
+#   ip netns exec rwt-NAME unshare --pid --fork --mount --uts --mount-proc \
 #       --propagation private th-boot.sh NAME
 #
 # under script(1), so that its stdin is a pseudo-terminal that becomes the
@@ -45,6 +45,18 @@ mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m tmpfs /var/tmp
 mount -t tmpfs -o "mode=0755,size=${TH_SRV_SIZE:-256m}" tmpfs /srv
 mount -t tmpfs -o "mode=0755,size=${TH_ETC_SIZE:-16m}" tmpfs /etc/rollwave
+
+# Its own name (a private UTS namespace) and /etc/hosts: itself, and the
+# machine on the bridge as the coordinator's name.
+hostname "$name"
+{
+	grep -v -w -e "$name" -e coordinator.rollwave.test /etc/hosts
+	echo "127.0.1.1 $name"
+	echo "10.231.0.1 coordinator.rollwave.test"
+} >/run/th-etc-hosts
+mount --bind /run/th-etc-hosts /etc/hosts
+echo "$name" >/run/th-etc-hostname
+mount --bind /run/th-etc-hostname /etc/hostname
 
 # Mask every unit that would act on the whole machine (shared disk, kernel
 # settings, devices, consoles, clocks, network daemons, periodic jobs). Units
