@@ -297,8 +297,17 @@ get_status(uint64_t id, const char *app, Rollwave__Envelope **ret, bool quiet)
 
 /* Follows deployment id until it is final, printing changes (a redrawn
  * screen on a terminal, plain lines otherwise). Exit 0 iff succeeded. */
+static int follow_until(uint64_t id, uint64_t timeout_usec, bool json, const char *success);
+
 static int
 follow(uint64_t id, uint64_t timeout_usec, bool json)
+{
+	return follow_until(id, timeout_usec, json, "succeeded");
+}
+
+/* follow() where the exit status is 0 when the final state is success. */
+static int
+follow_until(uint64_t id, uint64_t timeout_usec, bool json, const char *success)
 {
 	bool tty = !json && isatty(STDOUT_FILENO);
 	uint64_t start = now_monotonic_usec();
@@ -379,7 +388,7 @@ follow(uint64_t id, uint64_t timeout_usec, bool json)
 			fflush(stdout);
 		}
 		if (state_is_final(st->state)) {
-			int r = streq(st->state, "succeeded") ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+			int r = streq(st->state, success) ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 
 			if (json)
 				r = cli_json_print(status_json(st, true)) == CLI_EXIT_OK
@@ -790,9 +799,8 @@ cli_waves_rollback(int argc, char **argv)
 			printf("Deployment %" PRIu64 " of %s %s rolls back\n", st->deployment_id,
 			        st->app, st->version);
 		fflush(stdout);
-		r = follow(st->deployment_id, 0, json);
 		/* A rollback that ran to its end is a success here. */
-		return r;
+		return follow_until(st->deployment_id, 0, json, "rolled_back");
 	}
 	if (json)
 		return cli_json_print(status_json(st, true));

@@ -18,8 +18,10 @@
 #include "promql.h"
 #include "strategy.h"
 
-#define GATE_RECHECK_MS   10000
-#define PROM_TIMEOUT_USEC (3 * USEC_PER_SEC)
+#define GATE_RECHECK_MS    5000
+#define RECONNECT_GRACE_MS 15000
+#define BUSY_RETRIES       20 /* a rollback an agent refused as busy is sent again */
+#define PROM_TIMEOUT_USEC  (3 * USEC_PER_SEC)
 
 extern char **environ;
 
@@ -32,6 +34,7 @@ struct dep_host {
 	bool up_to_date;
 	/* its latest deploy task */
 	uint64_t cmd;
+	uint64_t final_ms; /* when the coordinator heard it ended */
 	char task[16];
 	int phase;
 	bool activated;
@@ -40,6 +43,8 @@ struct dep_host {
 	uint64_t rb_cmd;
 	char rb_task[16];
 	char *rb_error;
+	unsigned rb_retries;
+	uint64_t rb_retry_ms;
 	bool cancel_sent;
 	/* its preflight task */
 	uint64_t pf_cmd;
@@ -236,6 +241,7 @@ task_cb(void *userdata, const struct task_row *t)
 		strbuf_printf(h->task, sizeof(h->task), "%s", t->state);
 		h->phase = t->phase;
 		h->activated = t->activated;
+		h->final_ms = t->updated_ms;
 		free(h->error);
 		h->error = strdup(t->error ? t->error : "");
 	} else if (streq(t->kind, "rollback") && t->command_id >= h->rb_cmd) {
@@ -311,7 +317,13 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 			continue;
 		m = host_mem(s, h->id, false);
 		h->up = m && m->state == HOST_UP;
+		/* After a coordinator restart, agents reconnect with backoff:
+		 * nobody is silent before RECONNECT_GRACE_MS have passed. */
 		h->last_seen_ms = m ? m->last_seen_ms : 0;
+		if (h->last_seen_ms < s->started_ms + RECONNECT_GRACE_MS)
+			h->last_seen_ms = s->started_ms + RECONNECT_GRACE_MS < now
+			        ? s->started_ms + RECONNECT_GRACE_MS
+			        : now;
 		/* Only what heartbeats said since this coordinator started. */
 		h->known = m && m->apps_json &&
 		        app_status(
@@ -319,8 +331,24 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 		want = rollback ? (h->rollback_to ? h->rollback_to : "") : d->row.version;
 		healthy = h->up && h->known && streq(h->current, want) &&
 		        health == ROLLWAVE__HEALTH__HEALTH_HEALTHY;
+		/* An agent commits only once its own health checks passed: its
+		 * healthy streak starts at the commit, and heartbeats sent before
+		 * it (still showing the old release) do not contradict it for one
+		 * heartbeat interval. */
+		if (!rollback && !healthy && h->up && streq(h->task, "committed") &&
+		        now <= h->final_ms + s->cfg->heartbeat_interval_usec / USEC_PER_MSEC +
+		                        1000 &&
+		        !(h->known && streq(h->current, want))) {
+			if (!h->healthy)
+				h->healthy_since_ms = h->final_ms;
+			h->healthy = true;
+			continue;
+		}
 		if (healthy && !h->healthy)
-			h->healthy_since_ms = now;
+			h->healthy_since_ms = !rollback && streq(h->task, "committed") &&
+			                h->final_ms && h->final_ms < now
+			        ? h->final_ms
+			        : now;
 		h->healthy = healthy;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -543,7 +571,20 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 
 			if (!h)
 				continue;
-			if (h->rb_cmd && task_is_final(h->rb_task))
+			/* An agent still finishing something refuses as busy:
+			 * ask again (the rollback must happen). */
+			if (h->rb_cmd && streq(h->rb_task, "refused") && h->rb_error &&
+			        strstr(h->rb_error, "busy") && h->rb_retries < BUSY_RETRIES &&
+			        now >= h->rb_retry_ms) {
+				h->rb_retries++;
+				h->rb_retry_ms = now + 1000;
+				(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
+				        rw->hosts[i].rollback_to, 0);
+			}
+			if (h->rb_cmd && task_is_final(h->rb_task) &&
+			        !(streq(h->rb_task, "refused") && h->rb_error &&
+			                strstr(h->rb_error, "busy") &&
+			                h->rb_retries < BUSY_RETRIES))
 				done++;
 			else if (h->rb_cmd)
 				in_flight++;
@@ -912,8 +953,27 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 	next_wave(s, d, now);
 }
 
+static void dep_tick_once(struct server *s, struct dep *d, uint64_t now);
+
+/* Steps that need nothing from outside (a bake of 0 ending, the next wave
+ * starting) follow each other in the same tick. */
 static void
 dep_tick(struct server *s, struct dep *d, uint64_t now)
+{
+	for (int i = 0; i < 8; i++) {
+		char state[sizeof(d->row.state)], step[sizeof(d->row.step)];
+		int wave = d->row.wave;
+
+		memcpy(state, d->row.state, sizeof(state));
+		memcpy(step, d->row.step, sizeof(step));
+		dep_tick_once(s, d, now);
+		if (wave == d->row.wave && streq(state, d->row.state) && streq(step, d->row.step))
+			break;
+	}
+}
+
+static void
+dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w;
 	struct gate_result g;
@@ -1671,7 +1731,6 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			strbuf_printf(d->row.state, sizeof(d->row.state), "running");
 			if (!streq(d->row.step, "rollback"))
 				begin_rollback(s, d, actor, why, now);
-			dep_tick(s, d, now);
 		} else {
 			/* Hosts mid-deploy are stopped; nothing is rolled back. */
 			for (size_t i = 0; i < d->n_hosts; i++) {
@@ -1746,7 +1805,7 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
 		dep_save(s, d, actor, NULL, NULL);
 	}
-	dep_tick(s, d, now);
+	/* The rollback itself runs from waves_tick: the request returns now. */
 	return status_reply(msgid, dep_status(a, d));
 }
 

@@ -261,7 +261,9 @@ check "... no host got 7.0.0 twice" \
 
 # ---- rollwave rollback APP ----
 out=$(RWT rollback demo --wait 2>&1)
-check "rollwave rollback demo rolls every host back" eq "$(field "$dep6" .state)" rolled_back || echo "$out" | sed 's/^/#   /'
+rc=$?
+check "rollwave rollback demo --wait exits 0 once rolled back" eq "$rc" 0 || echo "$out" | sed 's/^/#   /'
+check "rollwave rollback demo rolls every host back" eq "$(field "$dep6" .state)" rolled_back
 check "... to 6.0.0" on 6.0.0 1 2 3 4
 
 # ---- history and audit ----
