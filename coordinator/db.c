@@ -1049,53 +1049,61 @@ db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigne
 }
 
 int
-db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
-        uint64_t *ret_command_id)
+db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
+        const char *kind, uint64_t *ret_command_ids)
 {
 	_cleanup_stmt_ sqlite3_stmt *last = NULL, *bump = NULL, *task = NULL;
-	uint64_t cid;
 	int r;
 
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last);
-	if (r < 0)
+	if ((r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) <
+	                0 ||
+	        (r = sqldb_prepare(db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?",
+	                 &bump)) < 0 ||
+	        (r = sqldb_prepare(db->sql,
+	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms,"
+	                 " kind, wave) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+	                 &task)) < 0)
 		goto fail;
-	sqlite3_bind_int64(last, 1, host_id);
-	if (sqlite3_step(last) != SQLITE_ROW) {
-		r = -ENOENT;
-		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t cid;
+
+		sqlite3_reset(last);
+		sqlite3_bind_int64(last, 1, host_ids[i]);
+		if (sqlite3_step(last) != SQLITE_ROW) {
+			r = -ENOENT;
+			goto fail;
+		}
+		cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
+		sqlite3_reset(bump);
+		sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
+		sqlite3_bind_int64(bump, 2, host_ids[i]);
+		if ((r = sqldb_step_done(db->sql, bump)) < 0)
+			goto fail;
+		sqlite3_reset(task);
+		sqlite3_bind_int64(task, 1, dep);
+		sqlite3_bind_int64(task, 2, host_ids[i]);
+		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
+		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
+		sqlite3_bind_text(task, 5, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int(task, 6, waves[i]);
+		if ((r = sqldb_step_done(db->sql, task)) < 0)
+			goto fail;
+		ret_command_ids[i] = cid;
 	}
-	cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
-	if ((r = sqldb_prepare(
-	             db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?", &bump)) < 0)
-		goto fail;
-	sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
-	sqlite3_bind_int64(bump, 2, host_id);
-	if ((r = sqldb_step_done(db->sql, bump)) < 0)
-		goto fail;
-	if ((r = sqldb_prepare(db->sql,
-	             "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms,"
-	             " kind, wave) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-	             &task)) < 0)
-		goto fail;
-	sqlite3_bind_int64(task, 1, dep);
-	sqlite3_bind_int64(task, 2, host_id);
-	sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
-	sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
-	sqlite3_bind_text(task, 5, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int(task, 6, wave);
-	if ((r = sqldb_step_done(db->sql, task)) < 0)
-		goto fail;
-	r = db_commit(db);
-	if (r < 0)
-		return r;
-	*ret_command_id = cid;
-	return 0;
+	return db_commit(db);
 fail:
 	db_rollback(db);
 	return r;
+}
+
+int
+db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
+        uint64_t *ret_command_id)
+{
+	return db_tasks_add(db, dep, &host_id, &wave, 1, kind, ret_command_id);
 }
 
 int

@@ -185,6 +185,9 @@ int db_deployments_foreach(struct db *db, const char *app, bool active_only, uns
  * host's next command id (*ret_command_id). */
 int db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
         uint64_t *ret_command_id);
+/* db_task_add() for n hosts (waves[i] for host_ids[i]) in one transaction. */
+int db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
+        const char *kind, uint64_t *ret_command_ids);
 /* Records the approval of wave (audited as deploy.approve). -EALREADY if
  * it was approved before. */
 int db_approval_add(struct db *db, int64_t dep, int wave, const char *actor);

@@ -354,55 +354,78 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Gives host h a command of kind (task row first, then the queue). */
+/* Gives each host hs[i] a command of kind for versions[i] (task rows
+ * first, in one transaction, then the queues). A CANCEL names each host's
+ * own deploy command. */
 static int
-send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Command__Kind kind,
-        const char *version, uint64_t cancel_id)
+send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char *const *versions,
+        size_t n, Rollwave__Command__Kind kind)
 {
-	struct pending_cmd p = {0};
-	uint64_t cid;
+	_cleanup_free_ int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+	_cleanup_free_ int *waves = calloc(n ? n : 1, sizeof(*waves));
+	_cleanup_free_ uint64_t *cids = calloc(n ? n : 1, sizeof(*cids));
 	int r;
 
+	if (!ids || !waves || !cids)
+		return -ENOMEM;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = hs[i]->id;
+		waves[i] = (int)hs[i]->wave;
+	}
 	pthread_mutex_lock(&s->db_lock);
-	r = db_task_add(s->db, d->row.id, h->id, command_kind_to_string(kind), (int)h->wave, &cid);
+	r = db_tasks_add(s->db, d->row.id, ids, waves, n, command_kind_to_string(kind), cids);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
-		log_error("deployment %" PRId64 ": cannot record a %s task for host %" PRId64
-		          ": %s",
-		        d->row.id, command_kind_to_string(kind), h->id, strerror(-r));
+		log_error("deployment %" PRId64 ": cannot record %zu %s task(s): %s", d->row.id, n,
+		        command_kind_to_string(kind), strerror(-r));
 		return r;
 	}
-	p.command_id = cid;
-	p.kind = kind;
-	p.cancel_command_id = cancel_id;
-	strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
-	strbuf_printf(p.version, sizeof(p.version), "%s", version ? version : "");
-	p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
-	                kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
-	                kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT
-	        ? d->row.manifest_url
-	        : NULL;
-	r = server_queue_command(s, h->id, &p);
-	if (r < 0)
-		return r;
-	if (kind == ROLLWAVE__COMMAND__KIND__DEPLOY) {
-		h->cmd = cid;
-		strbuf_printf(h->task, sizeof(h->task), "queued");
-		h->activated = false;
-	} else if (kind == ROLLWAVE__COMMAND__KIND__ROLLBACK) {
-		h->rb_cmd = cid;
-		strbuf_printf(h->rb_task, sizeof(h->rb_task), "queued");
-	} else if (kind == ROLLWAVE__COMMAND__KIND__CANCEL)
-		h->cancel_sent = true;
-	else if (kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT) {
-		h->pf_cmd = cid;
-		strbuf_printf(h->pf_task, sizeof(h->pf_task), "queued");
-	} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE) {
-		d->migrate_host = h->id;
-		strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "queued");
-	} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN)
-		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "queued");
+	for (size_t i = 0; i < n; i++) {
+		struct dep_host *h = hs[i];
+		struct pending_cmd p = {0};
+
+		p.command_id = cids[i];
+		p.kind = kind;
+		p.cancel_command_id = kind == ROLLWAVE__COMMAND__KIND__CANCEL ? h->cmd : 0;
+		strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
+		strbuf_printf(p.version, sizeof(p.version), "%s",
+		        versions && versions[i] ? versions[i] : "");
+		p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
+		                kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
+		                kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT
+		        ? d->row.manifest_url
+		        : NULL;
+		r = server_queue_command(s, h->id, &p);
+		if (r < 0)
+			return r;
+		if (kind == ROLLWAVE__COMMAND__KIND__DEPLOY) {
+			h->cmd = cids[i];
+			strbuf_printf(h->task, sizeof(h->task), "queued");
+			h->activated = false;
+		} else if (kind == ROLLWAVE__COMMAND__KIND__ROLLBACK) {
+			h->rb_cmd = cids[i];
+			strbuf_printf(h->rb_task, sizeof(h->rb_task), "queued");
+		} else if (kind == ROLLWAVE__COMMAND__KIND__CANCEL)
+			h->cancel_sent = true;
+		else if (kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT) {
+			h->pf_cmd = cids[i];
+			strbuf_printf(h->pf_task, sizeof(h->pf_task), "queued");
+		} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE) {
+			d->migrate_host = h->id;
+			strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "queued");
+		} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN)
+			strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "queued");
+	}
 	return 0;
+}
+
+static int
+send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Command__Kind kind,
+        const char *version)
+{
+	return send_commands(s, d, &h, &version, 1, kind);
 }
 
 /* ---- traffic switch (blue-green) ---- */
@@ -464,11 +487,18 @@ begin_rollback(struct server *s, struct dep *d, const char *actor, const char *r
 	d->rollback = NULL;
 	d->rb_verdict[0] = 0;
 	/* Hosts still deploying stop at their next safe point. */
-	for (size_t i = 0; i < d->n_hosts; i++) {
-		struct dep_host *h = &d->hosts[i];
+	{
+		_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
+		size_t k = 0;
 
-		if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
-			(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL, NULL, h->cmd);
+		for (size_t i = 0; hs && i < d->n_hosts; i++) {
+			struct dep_host *h = &d->hosts[i];
+
+			if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
+				hs[k++] = h;
+		}
+		if (k)
+			(void)send_commands(s, d, hs, NULL, k, ROLLWAVE__COMMAND__KIND__CANCEL);
 	}
 	dep_save(s, d, actor, "deploy.rollback", "%s", reason);
 }
@@ -579,7 +609,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				h->rb_retries++;
 				h->rb_retry_ms = now + 1000;
 				(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
-				        rw->hosts[i].rollback_to, 0);
+				        rw->hosts[i].rollback_to);
 			}
 			if (h->rb_cmd && task_is_final(h->rb_task) &&
 			        !(streq(h->rb_task, "refused") && h->rb_error &&
@@ -589,15 +619,25 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			else if (h->rb_cmd)
 				in_flight++;
 		}
-		for (size_t i = 0;
-		        i < rw->n_hosts && in_flight < (rw->max_unavailable ?: rw->n_hosts); i++) {
-			struct dep_host *h = dep_host(d, rw->hosts[i].id);
+		{
+			_cleanup_free_ struct dep_host **hs = calloc(rw->n_hosts + 1, sizeof(*hs));
+			_cleanup_free_ const char **vs = calloc(rw->n_hosts + 1, sizeof(*vs));
+			size_t k = 0,
+			       limit = rw->max_unavailable ? rw->max_unavailable : rw->n_hosts;
 
-			if (!h || h->rb_cmd)
-				continue;
-			if (send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
-			            rw->hosts[i].rollback_to, 0) == 0)
-				in_flight++;
+			for (size_t i = 0; hs && vs && i < rw->n_hosts && in_flight + k < limit;
+			        i++) {
+				struct dep_host *h = dep_host(d, rw->hosts[i].id);
+
+				if (!h || h->rb_cmd)
+					continue;
+				hs[k] = h;
+				vs[k++] = rw->hosts[i].rollback_to;
+			}
+			if (k &&
+			        send_commands(s, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__ROLLBACK) ==
+			                0)
+				in_flight += k;
 		}
 		if (done < rw->n_hosts) {
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
@@ -612,7 +652,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 
 		if (h && !d->migrate_down_task[0]) {
 			(void)send_command(
-			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version, 0);
+			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
 			dep_save(s, d, "coordinator", "deploy.migrate_down",
 			        "on host %" PRId64 " (%s)", h->id, h->name);
 		}
@@ -660,7 +700,7 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 
 		if (!h->pf_cmd)
 			(void)send_command(
-			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version, 0);
+			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
 		if (!task_is_final(h->pf_task)) {
 			pending++;
 			continue;
@@ -726,8 +766,7 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 			        "migrate: waiting for a host of wave 1 to be up");
 			return;
 		}
-		if (send_command(s, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version, 0) <
-		        0)
+		if (send_command(s, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version) < 0)
 			return;
 		dep_save(s, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
 		        pick->id, pick->name);
@@ -842,13 +881,21 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 		if (h && h->cmd && !task_is_final(h->task))
 			in_flight++;
 	}
-	for (size_t i = 0; i < w->n_hosts && in_flight < limit; i++) {
-		struct dep_host *h = dep_host(d, w->hosts[i].id);
+	{
+		_cleanup_free_ struct dep_host **hs = calloc(w->n_hosts + 1, sizeof(*hs));
+		_cleanup_free_ const char **vs = calloc(w->n_hosts + 1, sizeof(*vs));
+		size_t k = 0;
 
-		if (!h || h->cmd || h->up_to_date)
-			continue;
-		if (send_command(s, d, h, ROLLWAVE__COMMAND__KIND__DEPLOY, d->row.version, 0) == 0)
-			in_flight++;
+		for (size_t i = 0; hs && vs && i < w->n_hosts && in_flight + k < limit; i++) {
+			struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+			if (!h || h->cmd || h->up_to_date)
+				continue;
+			hs[k] = h;
+			vs[k++] = d->row.version;
+		}
+		if (k && send_commands(s, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__DEPLOY) == 0)
+			in_flight += k;
 	}
 	for (size_t i = 0; i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
@@ -1737,8 +1784,8 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 				struct dep_host *h = &d->hosts[i];
 
 				if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
-					(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL,
-					        NULL, h->cmd);
+					(void)send_command(
+					        s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL, NULL);
 			}
 			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
 			set_step(d, "", now);
