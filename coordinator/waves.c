@@ -1143,6 +1143,12 @@ dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
 		dep_free(d);
 		return rw_err_set(err, r, "its plan cannot be read");
 	}
+	if (d->row.wave < 0 || (d->plan->n_waves && (size_t)d->row.wave >= d->plan->n_waves)) {
+		int wave = d->row.wave;
+
+		dep_free(d);
+		return rw_err_set(err, -EINVAL, "its wave %d is not in its plan", wave + 1);
+	}
 	r = dep_index(d);
 	if (r < 0) {
 		dep_free(d);
