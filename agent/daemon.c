@@ -7,13 +7,29 @@
  * - Only the loop thread touches struct daemon (nng's threads hand their
  *   events over through link.c's queue).
  * - At most one worker process runs (worker_running); a command that
- *   arrives while it runs is refused with "busy".
+ *   arrives while it runs is refused with "busy", except a CANCEL, which is
+ *   for the running command (or says that it is not running).
  * - This file never calls the release engine: commands run in a
  *   `rollwave-agent worker` child (worker.h), so that rollwave-agentd
  *   links without libcurl, libarchive and libcrypto.
  * - A command's id is in the state file (the replay guard) before its
  *   worker starts; its final result is in the state file before it is
  *   queued, and leaves it only when the coordinator acknowledged it.
+ * - A command runs only on the host it names: Command.host_id must be the
+ *   id Welcome gave this session (it is in the signed bytes).
+ *
+ * Commands (docs/protocol.md, Command.Kind) and where they run:
+ *
+ *   DEPLOY, ROLLBACK, MIGRATE, MIGRATE_DOWN, PREFLIGHT
+ *       a worker process (engine_deploy(), ...); acknowledged when it
+ *       starts, then phase reports and one final report;
+ *   CANCEL
+ *       here: the running command with that id, if it is a deploy, migrate
+ *       or preflight that has not activated (or started its migrate hook)
+ *       yet, is asked to stop (worker_cancel()); its own final report then
+ *       says PHASE_CANCELLED. The CANCEL is only acknowledged (accepted,
+ *       with a reason saying what became of it), never reported on;
+ *   anything else is refused with a reason.
  */
 #include "daemon.h"
 
@@ -25,6 +41,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cmdlog.h"
 #include "identity.h"
 #include "link.h"
 #include "log.h"
@@ -44,6 +61,7 @@
 #define MSGID_LINK_REFUSED   "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c12"
 #define MSGID_COMMAND        "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c13"
 #define MSGID_COMMAND_REFUSE "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c14"
+#define MSGID_COMMAND_CANCEL "6c1a2f0d9f1e4a3c8b2d7e5f4a6b1c15"
 
 enum session_state {
 	SESSION_IDLE,
@@ -71,6 +89,8 @@ struct outgoing {
 	Rollwave__Phase phase;
 	uint64_t elapsed_ms;
 	char error[1024];
+	char *hook_output; /* final reports only; NULL: none */
+	bool hook_absent;
 	bool final;
 	struct outgoing *next;
 };
@@ -80,13 +100,20 @@ struct outgoing {
 struct job {
 	uint64_t command_id;
 	enum worker_op op;
-	struct app_config app;
+	char app[APP_NAME_MAX + 1];
 	char version[VERSION_MAX + 1]; /* what the reports name until the engine knows */
 	uint64_t start_usec;
 	pid_t pid;
-	int fd; /* the worker's stdout */
+	int fd;        /* the worker's stdout */
+	int cancel_fd; /* cancellable ops: the worker's stdin (worker_cancel()) */
 	sd_event_source *child_src, *output_src;
 	struct worker_reader reader;
+	Rollwave__Phase last_phase; /* the latest phase line, 0 before the first */
+	uint64_t cancelled_by;      /* the CANCEL that asked it to stop, 0 if none */
+	/* What hooks printed (output lines), at most WIRE_REPORT_TEXT_MAX. */
+	char *hook_output;
+	size_t hook_output_len;
+	bool hook_output_cut, hook_absent;
 	/* The worker's result line, if it wrote one. */
 	bool have_result;
 	struct worker_line result;
@@ -110,6 +137,7 @@ struct daemon {
 	struct outgoing *report_item; /* the queued item in flight */
 	bool hello_due, heartbeat_due, poll_due;
 	uint64_t host_id, hb_seq, message_id, backoff_usec, start_usec;
+	uint64_t welcome_host_id; /* the last Welcome's host id, kept across sessions (logs) */
 	Rollwave__Error__Code last_refusal; /* to log a refusal once, not per retry */
 	bool unreachable_logged;
 
@@ -360,6 +388,7 @@ on_welcome(struct daemon *d, const Rollwave__Welcome *w)
 	}
 	d->session = SESSION_UP;
 	d->host_id = w->host_id;
+	d->welcome_host_id = w->host_id;
 	d->backoff_usec = 0;
 	d->hb_seq = 0;
 	d->last_refusal = ROLLWAVE__ERROR__CODE__CODE_UNSPECIFIED;
@@ -427,6 +456,15 @@ on_refusal(struct daemon *d, enum report_kind kind, const Rollwave__Error *e)
 
 /* ---- outgoing reports ---- */
 
+static void
+outgoing_free(struct outgoing *o)
+{
+	if (!o)
+		return;
+	free(o->hook_output);
+	free(o);
+}
+
 /* Unlinks and frees the oldest queued item that is not in flight and for
  * which keep() is false; false if there is none. */
 static bool
@@ -444,7 +482,7 @@ outgoing_drop_one(struct daemon *d, bool (*keep)(const struct outgoing *o))
 	*pp = drop->next;
 	if (d->out_tail == drop)
 		d->out_tail = prev;
-	free(drop);
+	outgoing_free(drop);
 	d->n_out--;
 	return true;
 }
@@ -469,7 +507,7 @@ outgoing_push(struct daemon *d, struct outgoing *o)
 	 * it is in the state file too). */
 	if (d->n_out >= OUTGOING_MAX && !outgoing_drop_one(d, keep_final_or_ack) &&
 	        !outgoing_drop_one(d, keep_final) && !o->final) {
-		free(o);
+		outgoing_free(o);
 		return;
 	}
 	o->next = NULL;
@@ -492,7 +530,7 @@ outgoing_pop(struct daemon *d)
 	if (!d->out_head)
 		d->out_tail = NULL;
 	d->n_out--;
-	free(o);
+	outgoing_free(o);
 }
 
 static void
@@ -524,6 +562,11 @@ queue_stored_report(void *userdata, const struct state_report *rep)
 	o->phase = (Rollwave__Phase)rep->phase;
 	o->elapsed_ms = rep->elapsed_ms;
 	strcpy(o->error, rep->error);
+	o->hook_absent = rep->hook_absent;
+	if (!isempty(rep->hook_output) && !(o->hook_output = strdup(rep->hook_output))) {
+		free(o);
+		return -ENOMEM;
+	}
 	o->final = true;
 	outgoing_push(d, o);
 	return 0;
@@ -533,7 +576,7 @@ static void
 send_outgoing(struct daemon *d)
 {
 	struct outgoing *o = d->out_head;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *hook_text = NULL;
 	Rollwave__CommandAck ack = ROLLWAVE__COMMAND_ACK__INIT;
 	Rollwave__PhaseReport rep = ROLLWAVE__PHASE_REPORT__INIT;
 	Rollwave__Envelope env;
@@ -557,6 +600,13 @@ send_outgoing(struct daemon *d)
 		rep.error = text;
 		rep.command_id = o->command_id;
 		rep.final = o->final;
+		rep.hook_absent = o->hook_absent;
+		if (o->hook_output) {
+			if (wire_text_sanitize(o->hook_output, strlen(o->hook_output),
+			            WIRE_REPORT_TEXT_MAX, true, &hook_text) < 0)
+				return;
+			rep.hook_output = hook_text;
+		}
 		env.body_case = ROLLWAVE__ENVELOPE__BODY_PHASE_REPORT;
 		env.phase_report = &rep;
 	}
@@ -631,6 +681,13 @@ pump(struct daemon *d)
 
 /* ---- commands and the worker process ---- */
 
+/* The ids a log line about command_id carries (cmdlog.h). */
+static struct cmdlog_ids
+log_ids(const struct daemon *d, uint64_t command_id)
+{
+	return (struct cmdlog_ids) {.host_id = d->welcome_host_id, .command_id = command_id};
+}
+
 /* The version a report names: what the engine said, else what the command
  * asked for, else the release that is current now (a rollback that failed
  * before it knew its target). */
@@ -643,7 +700,7 @@ report_version(struct daemon *d, struct job *job, const char *engine_version, ch
 		strcpy(out, engine_version);
 	else if (job->version[0])
 		strcpy(out, job->version);
-	else if (state_get_app(d->state, job->app.name, &rec) >= 0 && version_is_valid(rec.current))
+	else if (state_get_app(d->state, job->app, &rec) >= 0 && version_is_valid(rec.current))
 		strcpy(out, rec.current);
 	else
 		strcpy(out, "0");
@@ -658,8 +715,47 @@ job_free(struct job *job)
 	sd_event_source_disable_unref(job->output_src);
 	if (job->fd >= 0)
 		close(job->fd);
-	app_config_done(&job->app);
+	if (job->cancel_fd >= 0)
+		close(job->cancel_fd);
+	free(job->hook_output);
 	free(job);
+}
+
+/* Room kept at the end of a report's hook output for the cut marker. */
+#define HOOK_OUTPUT_CUT_MARK "[hook output cut at 16 KiB]\n"
+#define HOOK_OUTPUT_ROOM     (WIRE_REPORT_TEXT_MAX - sizeof(HOOK_OUTPUT_CUT_MARK))
+
+/* Appends a chunk of hook output (an `output` line) to the job's, which
+ * the final report carries; what does not fit is counted as cut. */
+static void
+job_append_output(struct job *job, const char *data, size_t len)
+{
+	size_t room;
+	char *p;
+
+	if (job->hook_output_cut)
+		return;
+	if (!job->hook_output) {
+		job->hook_output = malloc(WIRE_REPORT_TEXT_MAX + 1);
+		if (!job->hook_output) {
+			job->hook_output_cut = true;
+			return;
+		}
+	}
+	p = job->hook_output;
+	room = HOOK_OUTPUT_ROOM - job->hook_output_len;
+	if (len > room) {
+		len = room;
+		job->hook_output_cut = true;
+	}
+	memcpy(p + job->hook_output_len, data, len);
+	job->hook_output_len += len;
+	if (job->hook_output_cut) {
+		memcpy(p + job->hook_output_len, HOOK_OUTPUT_CUT_MARK,
+		        sizeof(HOOK_OUTPUT_CUT_MARK) - 1);
+		job->hook_output_len += sizeof(HOOK_OUTPUT_CUT_MARK) - 1;
+	}
+	p[job->hook_output_len] = 0;
 }
 
 /* A coordinator command's worker is gone (code, status as in siginfo_t):
@@ -667,6 +763,7 @@ job_free(struct job *job)
 static void
 command_done(struct daemon *d, struct job *job, int code, int status)
 {
+	struct cmdlog_ids ids = log_ids(d, job->command_id);
 	struct state_report rep = {0};
 	struct outgoing *o;
 	int prio = LOG_INFO;
@@ -674,12 +771,17 @@ command_done(struct daemon *d, struct job *job, int code, int status)
 	char how[128];
 
 	rep.command_id = job->command_id;
-	strcpy(rep.app, job->app.name);
+	strcpy(rep.app, job->app);
 	rep.elapsed_ms = (now_monotonic_usec() - job->start_usec) / USEC_PER_MSEC;
+	rep.hook_output = job->hook_output;
+	rep.hook_absent = job->hook_absent;
 	if (job->have_result) {
 		report_version(d, job, job->result.version, rep.version);
 		rep.phase = job->result.phase;
-		if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED)
+		/* The error says what went wrong; a preflight that passed with
+		 * warnings says them there too. */
+		if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED ||
+		        (job->op == WORKER_PREFLIGHT && strstr(job->result.message, "warning: ")))
 			strbuf_printf(rep.error, sizeof(rep.error), "%s", job->result.message);
 	} else {
 		worker_exit_message(code, status, how, sizeof(how));
@@ -688,17 +790,26 @@ command_done(struct daemon *d, struct job *job, int code, int status)
 		strbuf_printf(rep.error, sizeof(rep.error),
 		        "the worker process %s before it reported a result", how);
 	}
-	if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED) {
+	if (rep.phase == ROLLWAVE__PHASE__PHASE_CANCELLED) {
+		prio = LOG_NOTICE;
+		msgid = MSGID_COMMAND_CANCEL;
+	} else if (rep.phase != ROLLWAVE__PHASE__PHASE_COMMITTED) {
 		prio = LOG_ERR;
 		msgid = rep.phase == ROLLWAVE__PHASE__PHASE_ROLLED_BACK ? MSGID_ROLLED_BACK
 		                                                        : MSGID_DEPLOY_FAILED;
 	}
-	log_struct(prio, msgid, rep.app, rep.version, "command %" PRIu64 " (%s): %s",
+	if (job->hook_output_len)
+		strbuf_printf(
+		        how, sizeof(how), " [%zu bytes of hook output]", job->hook_output_len);
+	else
+		how[0] = 0;
+	cmdlog(prio, msgid, rep.app, rep.version, &ids, "command %" PRIu64 " (%s): %s%s",
 	        job->command_id, worker_op_to_string(job->op),
-	        job->have_result ? job->result.message : rep.error);
+	        job->have_result ? job->result.message : rep.error, how);
 	if (state_report_add(d->state, &rep) < 0)
-		log_warning("cannot keep the result of command %" PRIu64
-		            " in the state file; it is reported from memory only",
+		cmdlog(LOG_WARNING, NULL, rep.app, rep.version, &ids,
+		        "cannot keep the result of command %" PRIu64
+		        " in the state file; it is reported from memory only",
 		        job->command_id);
 	o = calloc(1, sizeof(*o));
 	if (o) {
@@ -708,6 +819,8 @@ command_done(struct daemon *d, struct job *job, int code, int status)
 		o->phase = (Rollwave__Phase)rep.phase;
 		o->elapsed_ms = rep.elapsed_ms;
 		strcpy(o->error, rep.error);
+		o->hook_absent = rep.hook_absent;
+		o->hook_output = TAKE_PTR(job->hook_output);
 		o->final = true;
 		outgoing_push(d, o);
 	}
@@ -721,7 +834,7 @@ recovery_done(struct job *job, int code, int status)
 
 	if (!job->have_result) {
 		worker_exit_message(code, status, how, sizeof(how));
-		log_struct(LOG_ERR, MSGID_RECOVERY, job->app.name, NULL,
+		log_struct(LOG_ERR, MSGID_RECOVERY, job->app, NULL,
 		        "recovery failed: the worker process %s; the next start of the agent "
 		        "recovers",
 		        how);
@@ -729,16 +842,16 @@ recovery_done(struct job *job, int code, int status)
 	}
 	switch (job->result.phase) {
 	case ROLLWAVE__PHASE__PHASE_ROLLED_BACK:
-		log_struct(LOG_WARNING, MSGID_RECOVERY, job->app.name,
+		log_struct(LOG_WARNING, MSGID_RECOVERY, job->app,
 		        job->result.version[0] ? job->result.version : NULL, "recovery: %s",
 		        job->result.message);
 		break;
 	case ROLLWAVE__PHASE__PHASE_FAILED:
-		log_struct(LOG_ERR, MSGID_RECOVERY, job->app.name, NULL, "recovery failed: %s",
+		log_struct(LOG_ERR, MSGID_RECOVERY, job->app, NULL, "recovery failed: %s",
 		        job->result.message);
 		break;
 	default:
-		log_struct(LOG_NOTICE, MSGID_RECOVERY, job->app.name,
+		log_struct(LOG_NOTICE, MSGID_RECOVERY, job->app,
 		        job->result.version[0] ? job->result.version : NULL, "recovery: %s",
 		        job->result.message);
 		break;
@@ -748,6 +861,21 @@ recovery_done(struct job *job, int code, int status)
 static int job_start(
         struct daemon *d, struct job *job, const struct worker_request *req, struct rw_err *err);
 
+static struct job *
+job_new(const char *app, enum worker_op op)
+{
+	struct job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->fd = -1;
+	job->cancel_fd = -1;
+	job->op = op;
+	job->start_usec = now_monotonic_usec();
+	strbuf_printf(job->app, sizeof(job->app), "%s", app);
+	return job;
+}
+
 /* A worker killed mid-step left the engine's journal behind: finish it now
  * in another worker (as `rollwave-agent run` does at start) instead of
  * leaving an unverified release live until the next start. Commands that
@@ -756,17 +884,20 @@ static void
 recovery_start(struct daemon *d, const char *app)
 {
 	struct rw_err err = {{0}};
+	struct app_config cfg;
 	struct job *job;
 	struct worker_request req = {.op = WORKER_RECOVER, .app = app};
+	int r;
 
-	job = calloc(1, sizeof(*job));
+	job = job_new(app, WORKER_RECOVER);
 	if (!job)
 		return;
-	job->fd = -1;
-	job->op = WORKER_RECOVER;
-	job->start_usec = now_monotonic_usec();
-	if (app_config_load(d->cfg, app, &job->app, &err) < 0 ||
-	        job_start(d, job, &req, &err) < 0) {
+	r = app_config_load(d->cfg, app, &cfg, &err);
+	if (r >= 0) {
+		app_config_done(&cfg);
+		r = job_start(d, job, &req, &err);
+	}
+	if (r < 0) {
 		log_struct(LOG_ERR, MSGID_RECOVERY, app, NULL,
 		        "cannot recover now: %s; the next start of the agent recovers", err.msg);
 		job_free(job);
@@ -789,13 +920,15 @@ job_done(struct daemon *d, int code, int status)
 	d->job = NULL;
 	d->worker_running = false;
 	if (job->reader.bad)
-		log_warning("%u line(s) from the worker process did not parse", job->reader.bad);
+		cmdlog(LOG_WARNING, NULL, job->app, NULL, NULL,
+		        "%u line(s) from the worker process did not parse", job->reader.bad);
 	if (job->op == WORKER_RECOVER)
 		recovery_done(job, code, status);
 	else
 		command_done(d, job, code, status);
-	recover = job->op != WORKER_RECOVER && !job->have_result;
-	strcpy(app, job->app.name);
+	/* A preflight changes nothing: there is nothing to recover after it. */
+	recover = job->op != WORKER_RECOVER && job->op != WORKER_PREFLIGHT && !job->have_result;
+	strcpy(app, job->app);
 	job_free(job);
 	if (d->stopping) {
 		log_info("operation finished; stopping");
@@ -808,34 +941,46 @@ job_done(struct daemon *d, int code, int status)
 }
 
 /* A line from the worker: a phase starts (a progress report for a
- * command), or the result (kept for job_done). */
+ * command), hook output or an absent hook (kept for the final report), or
+ * the result (kept for job_done). */
 static void
 on_worker_line(void *userdata, const struct worker_line *l)
 {
 	struct daemon *d = userdata;
 	struct job *job = d->job;
+	struct cmdlog_ids ids = log_ids(d, job->command_id);
 	struct outgoing *o;
 
-	if (l->kind == WORKER_LINE_RESULT) {
+	switch (l->kind) {
+	case WORKER_LINE_RESULT:
 		job->result = *l;
 		job->have_result = true;
 		return;
+	case WORKER_LINE_OUTPUT:
+		job_append_output(job, l->data, l->data_len);
+		return;
+	case WORKER_LINE_ABSENT:
+		job->hook_absent = true;
+		return;
+	case WORKER_LINE_PHASE:
+		break;
 	}
+	job->last_phase = l->phase;
 	if (job->op == WORKER_RECOVER) {
-		log_struct(LOG_INFO, MSGID_RECOVERY, job->app.name,
-		        l->version[0] ? l->version : NULL, "recovery: %s", l->name);
+		log_struct(LOG_INFO, MSGID_RECOVERY, job->app, l->version[0] ? l->version : NULL,
+		        "recovery: %s", l->name);
 		return;
 	}
 	o = calloc(1, sizeof(*o));
 	if (o) {
 		o->command_id = job->command_id;
-		strcpy(o->app, job->app.name);
+		strcpy(o->app, job->app);
 		report_version(d, job, l->version, o->version);
 		o->phase = l->phase;
 		o->elapsed_ms = (now_monotonic_usec() - job->start_usec) / USEC_PER_MSEC;
 		outgoing_push(d, o);
 	}
-	log_struct(LOG_INFO, NULL, job->app.name, l->version[0] ? l->version : NULL,
+	cmdlog(LOG_INFO, NULL, job->app, l->version[0] ? l->version : NULL, &ids,
 	        "command %" PRIu64 ": %s", job->command_id, l->name);
 }
 
@@ -895,7 +1040,8 @@ job_start(struct daemon *d, struct job *job, const struct worker_request *req, s
 {
 	int r;
 
-	r = worker_spawn(d->opts->agent_path, d->opts->config_path, req, &job->pid, &job->fd, err);
+	r = worker_spawn(d->opts->agent_path, d->opts->config_path, req, &job->pid, &job->fd,
+	        &job->cancel_fd, err);
 	if (r < 0)
 		return r;
 	r = sd_event_add_child(d->event, &job->child_src, job->pid, WEXITED, on_worker_exit, d);
@@ -911,18 +1057,116 @@ job_start(struct daemon *d, struct job *job, const struct worker_request *req, s
 	return 0;
 }
 
+/* Whether the job went past the point where a cancel could stop it:
+ * activated (a deploy), or its migrate hook started. */
+static bool
+job_past_cancel_point(const struct job *job)
+{
+	switch (job->op) {
+	case WORKER_DEPLOY:
+		return job->last_phase >= ROLLWAVE__PHASE__PHASE_ACTIVATING &&
+		        job->last_phase <= ROLLWAVE__PHASE__PHASE_HEALTH;
+	case WORKER_MIGRATE:
+		return job->last_phase == ROLLWAVE__PHASE__PHASE_MIGRATING;
+	default:
+		return false;
+	}
+}
+
+/* A CANCEL (already verified, bound to this host, new): asks the running
+ * command it names to stop, or says why not. Always acknowledged as
+ * accepted unless the request could not be made. */
+static void
+on_cancel(struct daemon *d, const Rollwave__Command *cmd)
+{
+	struct cmdlog_ids ids = log_ids(d, cmd->command_id);
+	uint64_t target = cmd->cancel_command_id;
+	struct job *job = d->job;
+	char reason[256];
+	int r;
+
+	/* The CANCEL is a command like the others in the replay guard. */
+	r = state_command_id_set(d->state, cmd->command_id);
+	if (r < 0) {
+		cmdlog(LOG_ERR, MSGID_COMMAND_REFUSE, cmd->app, NULL, &ids,
+		        "cannot record command %" PRIu64 " in the state file: %s; refusing it",
+		        cmd->command_id, strerror(-r));
+		queue_ack(d, cmd->command_id, false, "cannot record the command id");
+		return;
+	}
+	if (!job || job->op == WORKER_RECOVER || job->command_id != target)
+		strbuf_printf(reason, sizeof(reason),
+		        "command %" PRIu64 " is not running here (finished, or never received): "
+		        "nothing to cancel",
+		        target);
+	else if (!streq(job->app, cmd->app))
+		strbuf_printf(reason, sizeof(reason),
+		        "command %" PRIu64 " is for app %s, not %s: not cancelled", target,
+		        job->app, cmd->app);
+	else if (!worker_op_is_cancellable(job->op))
+		strbuf_printf(reason, sizeof(reason),
+		        "command %" PRIu64 " (%s) cannot be cancelled: it runs to its end", target,
+		        worker_op_to_string(job->op));
+	else if (job->cancelled_by)
+		strbuf_printf(reason, sizeof(reason),
+		        "command %" PRIu64 " is being cancelled already (command %" PRIu64 ")",
+		        target, job->cancelled_by);
+	else if (job_past_cancel_point(job))
+		strbuf_printf(reason, sizeof(reason),
+		        "command %" PRIu64 " (%s) already %s: it runs to its end", target,
+		        worker_op_to_string(job->op),
+		        job->op == WORKER_MIGRATE ? "started its migrate hook" : "activated");
+	else if ((r = worker_cancel(job->pid, job->cancel_fd)) < 0) {
+		strbuf_printf(reason, sizeof(reason),
+		        "cannot ask the worker of command %" PRIu64 " to stop: %s", target,
+		        strerror(-r));
+		cmdlog(LOG_ERR, MSGID_COMMAND_CANCEL, cmd->app, NULL, &ids,
+		        "command %" PRIu64 " (cancel): %s", cmd->command_id, reason);
+		queue_ack(d, cmd->command_id, false, reason);
+		return;
+	} else {
+		job->cancelled_by = cmd->command_id;
+		strbuf_printf(reason, sizeof(reason),
+		        "cancelling command %" PRIu64
+		        " (%s): it stops at its next safe point before "
+		        "activation; its final report says whether it did",
+		        target, worker_op_to_string(job->op));
+	}
+	cmdlog(LOG_NOTICE, MSGID_COMMAND_CANCEL, cmd->app, NULL, &ids,
+	        "command %" PRIu64 " (cancel %" PRIu64 "): %s", cmd->command_id, target, reason);
+	queue_ack(d, cmd->command_id, true, reason);
+}
+
+static enum worker_op
+worker_op_of(Rollwave__Command__Kind kind)
+{
+	switch (kind) {
+	case ROLLWAVE__COMMAND__KIND__ROLLBACK:
+		return WORKER_ROLLBACK;
+	case ROLLWAVE__COMMAND__KIND__MIGRATE:
+		return WORKER_MIGRATE;
+	case ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN:
+		return WORKER_MIGRATE_DOWN;
+	case ROLLWAVE__COMMAND__KIND__PREFLIGHT:
+		return WORKER_PREFLIGHT;
+	default: /* link_command_check() let only known kinds through */
+		return WORKER_DEPLOY;
+	}
+}
+
 static void
 on_command(struct daemon *d, const Rollwave__Command *cmd)
 {
+	struct cmdlog_ids ids = log_ids(d, cmd->command_id);
 	struct rw_err err = {{0}};
+	struct app_config app;
 	char reason[256];
 	enum link_verdict v;
 	uint64_t highest = 0;
 	struct job *job;
 	int r;
 	struct worker_request req = {
-	        .op = cmd->kind == ROLLWAVE__COMMAND__KIND__DEPLOY ? WORKER_DEPLOY
-	                                                           : WORKER_ROLLBACK,
+	        .op = worker_op_of(cmd->kind),
 	        .app = cmd->app,
 	        .manifest_url = cmd->manifest_url,
 	        .expect_version = cmd->version,
@@ -933,43 +1177,49 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 		queue_ack(d, cmd->command_id, false, "cannot read the state file");
 		return;
 	}
-	v = link_command_check(cmd, d->have_pin ? d->pinned : NULL, highest, d->worker_running,
-	        reason, sizeof(reason));
+	v = link_command_check(cmd, d->have_pin ? d->pinned : NULL, d->host_id, highest,
+	        d->worker_running, reason, sizeof(reason));
 	if (v == LINK_COMMAND_REPLAY) {
-		log_info("command %" PRIu64 " was already executed; not running it again",
+		cmdlog(LOG_INFO, NULL, cmd->app, NULL, &ids,
+		        "command %" PRIu64 " was already executed; not running it again",
 		        cmd->command_id);
 		queue_ack(d, cmd->command_id, true, reason);
 		return;
 	}
 	if (v == LINK_COMMAND_REFUSE) {
-		log_struct(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL,
+		cmdlog(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL, &ids,
 		        "refused command %" PRIu64 ": %s", cmd->command_id, reason);
 		queue_ack(d, cmd->command_id, false, reason);
 		return;
 	}
-	job = calloc(1, sizeof(*job));
+	if (cmd->kind == ROLLWAVE__COMMAND__KIND__CANCEL) {
+		on_cancel(d, cmd);
+		return;
+	}
+	/* A preflight answers a missing app config with a failed check. */
+	if (req.op != WORKER_PREFLIGHT) {
+		r = app_config_load(d->cfg, cmd->app, &app, &err);
+		if (r < 0) {
+			cmdlog(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL, &ids,
+			        "refused command %" PRIu64 ": %s", cmd->command_id, err.msg);
+			queue_ack(d, cmd->command_id, false, err.msg);
+			return;
+		}
+		app_config_done(&app);
+	}
+	job = job_new(cmd->app, req.op);
 	if (!job) {
 		queue_ack(d, cmd->command_id, false, "out of memory");
 		return;
 	}
-	job->fd = -1;
-	r = app_config_load(d->cfg, cmd->app, &job->app, &err);
-	if (r < 0) {
-		log_struct(LOG_WARNING, MSGID_COMMAND_REFUSE, cmd->app, NULL,
-		        "refused command %" PRIu64 ": %s", cmd->command_id, err.msg);
-		queue_ack(d, cmd->command_id, false, err.msg);
-		free(job);
-		return;
-	}
 	job->command_id = cmd->command_id;
-	job->op = req.op;
 	strbuf_printf(job->version, sizeof(job->version), "%s",
-	        req.op == WORKER_DEPLOY ? cmd->version : cmd->to_version);
-	job->start_usec = now_monotonic_usec();
+	        req.op == WORKER_ROLLBACK ? cmd->to_version : cmd->version);
 	/* The replay guard is on disk before anything runs. */
 	r = state_command_id_set(d->state, cmd->command_id);
 	if (r < 0) {
-		log_error("cannot record command %" PRIu64 " in the state file: %s; refusing it",
+		cmdlog(LOG_ERR, NULL, cmd->app, NULL, &ids,
+		        "cannot record command %" PRIu64 " in the state file: %s; refusing it",
 		        cmd->command_id, strerror(-r));
 		queue_ack(d, cmd->command_id, false, "cannot record the command id");
 		job_free(job);
@@ -977,14 +1227,15 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 	}
 	r = job_start(d, job, &req, &err);
 	if (r < 0) {
-		log_error("command %" PRIu64 ": %s", cmd->command_id, err.msg);
+		cmdlog(LOG_ERR, NULL, cmd->app, NULL, &ids, "command %" PRIu64 ": %s",
+		        cmd->command_id, err.msg);
 		queue_ack(d, cmd->command_id, false, "cannot start a worker process");
 		job_free(job);
 		return;
 	}
 	d->job = job;
 	d->worker_running = true;
-	log_struct(LOG_INFO, MSGID_DEPLOY_START, cmd->app, job->version[0] ? job->version : NULL,
+	cmdlog(LOG_INFO, MSGID_DEPLOY_START, cmd->app, job->version[0] ? job->version : NULL, &ids,
 	        "command %" PRIu64 ": %s %s%s%s", cmd->command_id, worker_op_to_string(job->op),
 	        cmd->app, job->version[0] ? " " : "", job->version);
 	queue_ack(d, cmd->command_id, true, "");
@@ -1234,7 +1485,7 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		return 0;
 	}
 	log_notice("received %s while %s %s runs: waiting up to %" PRIu64 " s for it to finish",
-	        strsignal((int)si->ssi_signo), worker_op_to_string(d->job->op), d->job->app.name,
+	        strsignal((int)si->ssi_signo), worker_op_to_string(d->job->op), d->job->app,
 	        STOP_WAIT_USEC / USEC_PER_SEC);
 	set_status("stopping: waiting for the running operation");
 	if (timer_arm(d, &d->stop_timer, STOP_WAIT_USEC, on_stop_timeout) < 0)

@@ -4,7 +4,11 @@
  */
 #include "engine.h"
 
+#include "engine_private.h"
+
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sodium.h>
@@ -25,29 +29,6 @@
 #define MANIFEST_MAX           (64 * 1024)
 #define UNITS_JOB_TIMEOUT_USEC (90 * USEC_PER_SEC)
 
-struct engine {
-	const struct agent_config *cfg;
-	struct state *state;
-	struct minisign_pubkey *keys;
-	size_t nkeys;
-	char keys_error[512];
-	int lock_fd;
-	sd_bus *bus;
-	engine_phase_cb phase_cb;
-	void *phase_userdata;
-};
-
-/* One operation in progress: the result being built and the phase clock. */
-struct op {
-	struct engine *e;
-	const struct app_config *app;
-	struct engine_result *res;
-	enum engine_phase phase;
-	uint64_t phase_start;
-	uint64_t started;
-	int rootfd;
-};
-
 static const char *const phase_names[_ENGINE_PHASE_MAX] = {
         [ENGINE_PHASE_FETCHING] = "fetching",
         [ENGINE_PHASE_VERIFYING] = "verifying",
@@ -55,9 +36,12 @@ static const char *const phase_names[_ENGINE_PHASE_MAX] = {
         [ENGINE_PHASE_ACTIVATING] = "activating",
         [ENGINE_PHASE_RESTARTING] = "restarting",
         [ENGINE_PHASE_HEALTH] = "health",
+        [ENGINE_PHASE_CHECKING] = "checking",
+        [ENGINE_PHASE_MIGRATING] = "migrating",
         [ENGINE_PHASE_COMMITTED] = "committed",
         [ENGINE_PHASE_ROLLED_BACK] = "rolled_back",
         [ENGINE_PHASE_FAILED] = "failed",
+        [ENGINE_PHASE_CANCELLED] = "cancelled",
 };
 
 const char *
@@ -78,6 +62,8 @@ engine_outcome_to_string(enum engine_outcome o)
 		return "rolled_back_locally";
 	case ENGINE_FAILED:
 		return "failed";
+	case ENGINE_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -102,6 +88,7 @@ engine_open(const struct agent_config *cfg, struct engine **ret, struct rw_err *
 	if (!e)
 		return -ENOMEM;
 	e->cfg = cfg;
+	e->cancel_fd = -1;
 	e->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (e->lock_fd < 0) {
 		r = rw_err_set(err, -errno, "cannot open %s: %m", lock_path);
@@ -164,14 +151,65 @@ engine_set_phase_cb(struct engine *e, engine_phase_cb cb, void *userdata)
 	e->phase_userdata = userdata;
 }
 
+void
+engine_set_hook_cb(struct engine *e, engine_hook_cb cb, void *userdata)
+{
+	e->hook_cb = cb;
+	e->hook_userdata = userdata;
+}
+
 struct state *
 engine_state(struct engine *e)
 {
 	return e->state;
 }
 
-static void
-op_init(struct op *op, struct engine *e, const struct app_config *app, struct engine_result *res)
+void
+engine_set_cancel(struct engine *e, int cancel_fd, volatile sig_atomic_t *abortable)
+{
+	e->cancel_fd = cancel_fd;
+	e->abortable = abortable;
+	if (abortable)
+		*abortable = 0;
+}
+
+bool
+engine_cancel_requested(struct engine *e)
+{
+	struct pollfd p = {.fd = e->cancel_fd, .events = POLLIN};
+	int n = 0;
+
+	if (e->cancel_fd < 0)
+		return false;
+	/* Bytes waiting are a request; end of file (or a /dev/null that is
+	 * always readable) is not. */
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) &&
+	        ioctl(e->cancel_fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+int
+engine_abortable(struct engine *e, bool on)
+{
+	if (!on) {
+		if (e->abortable)
+			*e->abortable = 0;
+		return 0;
+	}
+	if (e->abortable)
+		*e->abortable = 1;
+	/* Checked after the flag is up: a request that came before it was
+	 * not acted on by whoever watches the flag, so it is acted on here. */
+	if (engine_cancel_requested(e)) {
+		if (e->abortable)
+			*e->abortable = 0;
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+void
+engine_op_init(
+        struct op *op, struct engine *e, const struct app_config *app, struct engine_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	strbuf_printf(res->app, sizeof(res->app), "%s", app->name);
@@ -185,8 +223,8 @@ op_init(struct op *op, struct engine *e, const struct app_config *app, struct en
 	};
 }
 
-static void
-op_phase(struct op *op, enum engine_phase p)
+void
+engine_op_phase(struct op *op, enum engine_phase p)
 {
 	uint64_t now = now_monotonic_usec();
 
@@ -194,7 +232,7 @@ op_phase(struct op *op, enum engine_phase p)
 		op->res->phase_usec[op->phase] += now - op->phase_start;
 	op->phase = p;
 	op->phase_start = now;
-	if (op->e->phase_cb)
+	if (op->e->phase_cb && (!op->quiet || p >= ENGINE_PHASE_COMMITTED))
 		op->e->phase_cb(op->e->phase_userdata, op->app->name, op->res->to, p,
 		        p == ENGINE_PHASE_FAILED ? op->res->message : NULL);
 }
@@ -205,11 +243,8 @@ op_done(struct op *op)
 	closep(&op->rootfd);
 }
 
-/* Ends the operation with outcome and a message; returns r. */
-static int op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
-        _printf_(4, 5);
-static int
-op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
+int
+engine_op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
 {
 	char msg[sizeof(op->res->message)];
 	va_list ap;
@@ -222,25 +257,28 @@ op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ..
 	op->res->outcome = outcome;
 	switch (outcome) {
 	case ENGINE_COMMITTED:
-		op_phase(op, ENGINE_PHASE_COMMITTED);
+		engine_op_phase(op, ENGINE_PHASE_COMMITTED);
 		break;
 	case ENGINE_ROLLED_BACK:
-		op_phase(op, ENGINE_PHASE_ROLLED_BACK);
+		engine_op_phase(op, ENGINE_PHASE_ROLLED_BACK);
 		break;
 	case ENGINE_FAILED:
-		op_phase(op, ENGINE_PHASE_FAILED);
+		engine_op_phase(op, ENGINE_PHASE_FAILED);
+		break;
+	case ENGINE_CANCELLED:
+		engine_op_phase(op, ENGINE_PHASE_CANCELLED);
 		break;
 	case ENGINE_UNCHANGED:
 		if (r < 0)
-			op_phase(op, ENGINE_PHASE_FAILED);
+			engine_op_phase(op, ENGINE_PHASE_FAILED);
 		break;
 	}
 	op_done(op);
 	return r;
 }
 
-static int
-engine_bus(struct engine *e, sd_bus **ret, struct rw_err *err)
+int
+engine_get_bus(struct engine *e, sd_bus **ret, struct rw_err *err)
 {
 	int r;
 
@@ -272,19 +310,42 @@ history(struct op *op, const char *kind, const char *result)
 		        "cannot record history: %s", strerror(-r));
 }
 
+/* Logs what a hook printed and tells the hook callback. */
 static void
-log_hook_output(const struct op *op, const char *name, const struct hook_result *hr)
+report_hook(const struct op *op, const char *version, const char *name, const char *status,
+        const char *output, size_t len, bool truncated)
 {
-	if (!hr->ran || hr->output_len == 0)
-		return;
-	log_struct(LOG_INFO, MSGID_HOOK_OUTPUT, op->app->name, op->res->to,
-	        "hook '%s' output%s:\n%.*s", name, hr->truncated ? " (truncated)" : "",
-	        (int)hr->output_len, hr->output);
+	if (len > 0)
+		log_struct(LOG_INFO, MSGID_HOOK_OUTPUT, op->app->name, version,
+		        "hook '%s' %s; output%s:\n%.*s", name, status,
+		        truncated ? " (truncated)" : "", (int)len, output);
+	if (op->e->hook_cb)
+		op->e->hook_cb(op->e->hook_userdata, op->app->name, version, name, status, output,
+		        len, truncated);
 }
 
-static int
-run_hook(struct op *op, const char *version, const char *previous, const char *name,
-        struct rw_err *err)
+/* Appends ": <the last line output has>" (at most 200 bytes) to err. */
+static void
+err_append_last_line(struct rw_err *err, const char *output, size_t len)
+{
+	const char *end = output + len, *line;
+	char tmp[sizeof(err->msg)];
+
+	while (end > output && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	line = end;
+	while (line > output && line[-1] != '\n')
+		line--;
+	if (line == end)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s", err->msg);
+	strbuf_printf(err->msg, sizeof(err->msg), "%s: %.*s", tmp,
+	        (int)(end - line > 200 ? 200 : end - line), line);
+}
+
+int
+engine_run_hook(struct op *op, const char *version, const char *previous, const char *name,
+        bool cancellable, bool *ret_ran, struct rw_err *err)
 {
 	struct hook_result hr = {0};
 	char dir[PATH_MAX];
@@ -294,13 +355,24 @@ run_hook(struct op *op, const char *version, const char *previous, const char *n
 	        .previous_version = previous ? previous : "",
 	        .release_dir = dir,
 	};
+	char status[64];
 	int r;
 
+	if (ret_ran)
+		*ret_ran = false;
 	r = xsnprintf(dir, sizeof(dir), "%s/releases/%s", op->app->root, version);
 	if (r < 0)
 		return rw_err_set(err, r, "release path too long");
-	r = hook_run(dir, name, &env, op->app->hook_timeout_usec, &hr, err);
-	log_hook_output(op, name, &hr);
+	r = hook_run_cancellable(dir, name, &env, op->app->hook_timeout_usec,
+	        cancellable ? op->e->cancel_fd : -1, &hr, err);
+	if (hr.ran) {
+		if (ret_ran)
+			*ret_ran = true;
+		hook_result_describe(&hr, status, sizeof(status));
+		report_hook(op, version, name, status, hr.output, hr.output_len, hr.truncated);
+		if (r < 0 && r != -ECANCELED)
+			err_append_last_line(err, hr.output, hr.output_len);
+	}
 	hook_result_done(&hr);
 	return r;
 }
@@ -324,16 +396,16 @@ activate_and_check(struct op *op, const char *version, const char *previous, str
 	sd_bus *bus = NULL;
 	int r;
 
-	op_phase(op, ENGINE_PHASE_RESTARTING);
+	engine_op_phase(op, ENGINE_PHASE_RESTARTING);
 	if (app->units) {
-		r = engine_bus(op->e, &bus, err);
+		r = engine_get_bus(op->e, &bus, err);
 		if (r < 0)
 			return r;
 		r = units_restart(bus, app->units, UNITS_JOB_TIMEOUT_USEC, err);
 		if (r < 0)
 			return r;
 	}
-	op_phase(op, ENGINE_PHASE_HEALTH);
+	engine_op_phase(op, ENGINE_PHASE_HEALTH);
 	r = xsnprintf(dir, sizeof(dir), "%s/releases/%s", app->root, version);
 	if (r < 0)
 		return rw_err_set(err, r, "release path too long");
@@ -347,6 +419,9 @@ activate_and_check(struct op *op, const char *version, const char *previous, str
 
 		r = health_wait(bus, app->units, &hc, &env, &hr, err);
 	}
+	if (hr.validate_ran)
+		report_hook(op, version, "validate", hr.validate_status, hr.validate_output,
+		        hr.validate_output_len, hr.validate_truncated);
 	op->res->first_healthy_usec = hr.first_healthy_usec;
 	(void)state_set_health(op->e->state, app->name, r < 0 ? "unhealthy" : "healthy");
 	return r;
@@ -382,8 +457,8 @@ commit(struct op *op, const char *kind, const char *version, const char *previou
 }
 
 /* Records the end of an operation that did not commit. */
-static void
-finish_uncommitted(struct op *op, const char *kind, const char *result, const char *current,
+void
+engine_finish_uncommitted(struct op *op, const char *kind, const char *result, const char *current,
         const char *previous, const char *health)
 {
 	struct app_record rec = {0};
@@ -404,9 +479,6 @@ finish_uncommitted(struct op *op, const char *kind, const char *result, const ch
 	if (state_commit(s) < 0)
 		state_rollback(s);
 }
-
-static int set_inflight(struct op *op, const char *kind, const char *from, const char *to,
-        enum inflight_phase phase);
 
 /* Swaps `current` to version. If the swap reports an error, `current` is
  * read back: the rename may have happened with only the fsync failing, and
@@ -446,25 +518,25 @@ roll_back_locally(struct op *op, const char *kind, const char *sick, const char 
 		        "%s %s is unhealthy (%s); no previous release on disk to return to, "
 		        "'current' stays at %s",
 		        op->app->name, sick, why, sick);
-		finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
-		return op_finish(op, ENGINE_FAILED, -EPROTO, "%s", op->res->message);
+		engine_finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
+		return engine_op_finish(op, ENGINE_FAILED, -EPROTO, "%s", op->res->message);
 	}
 	log_struct(LOG_WARNING, MSGID_ROLLED_BACK, op->app->name, sick,
 	        "%s %s is unhealthy (%s); swapping back to %s", op->app->name, sick, why, back_to);
 	/* Journal first: killed after the swap back, recovery must still
 	 * restart the units, which may be running the sick release. */
-	r = set_inflight(op, kind, back_to, sick, INFLIGHT_ROLLING_BACK);
+	r = engine_set_inflight(op, kind, back_to, sick, INFLIGHT_ROLLING_BACK);
 	if (r < 0)
 		log_struct(LOG_WARNING, NULL, op->app->name, sick,
 		        "cannot journal the rollback: %s", strerror(-r));
-	op_phase(op, ENGINE_PHASE_ACTIVATING);
+	engine_op_phase(op, ENGINE_PHASE_ACTIVATING);
 	r = swap_current_checked(op, back_to, &err);
 	if (r < 0) {
 		strbuf_printf(op->res->message, sizeof(op->res->message),
 		        "%s %s is unhealthy (%s) and swapping back to %s failed: %s", op->app->name,
 		        sick, why, back_to, err.msg);
-		finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
-		return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
+		engine_finish_uncommitted(op, kind, "failed", sick, keep_previous, "unhealthy");
+		return engine_op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 	}
 	r = activate_and_check(op, back_to, NULL, &err);
 	if (r < 0) {
@@ -472,13 +544,14 @@ roll_back_locally(struct op *op, const char *kind, const char *sick, const char 
 		        "%s %s was unhealthy (%s); rolled back to %s, which is not healthy either: "
 		        "%s",
 		        op->app->name, sick, why, back_to, err.msg);
-		finish_uncommitted(op, kind, "failed", back_to, keep_previous, "unhealthy");
-		return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
+		engine_finish_uncommitted(op, kind, "failed", back_to, keep_previous, "unhealthy");
+		return engine_op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 	}
 	strbuf_printf(op->res->message, sizeof(op->res->message),
 	        "rolled back to %s: %s %s was unhealthy: %s", back_to, op->app->name, sick, why);
-	finish_uncommitted(op, kind, "rolled_back_locally", back_to, keep_previous, "healthy");
-	return op_finish(op, ENGINE_ROLLED_BACK, -EPROTO, "%s", op->res->message);
+	engine_finish_uncommitted(
+	        op, kind, "rolled_back_locally", back_to, keep_previous, "healthy");
+	return engine_op_finish(op, ENGINE_ROLLED_BACK, -EPROTO, "%s", op->res->message);
 }
 
 /* Swap to `version`, restart, check; commit or roll back to `from`. The
@@ -491,12 +564,12 @@ swap_and_check(struct op *op, const char *kind, const char *version, const char 
 	struct rw_err err = {{0}};
 	int r;
 
-	op_phase(op, ENGINE_PHASE_ACTIVATING);
+	engine_op_phase(op, ENGINE_PHASE_ACTIVATING);
 	r = swap_current_checked(op, version, &err);
 	if (r < 0) {
 		/* `current` still names the old release: nothing changed. */
-		finish_uncommitted(op, kind, "failed", NULL, NULL, "unknown");
-		return op_finish(op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		engine_finish_uncommitted(op, kind, "failed", NULL, NULL, "unknown");
+		return engine_op_finish(op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	}
 	r = state_inflight_get(op->e->state, op->app->name, &in);
 	if (r >= 0) {
@@ -509,14 +582,15 @@ swap_and_check(struct op *op, const char *kind, const char *version, const char 
 			strbuf_printf(op->res->message, sizeof(op->res->message),
 			        "%s %s is live but not healthy: %s", op->app->name, version,
 			        err.msg);
-			finish_uncommitted(op, kind, "failed", version, old_previous, "unhealthy");
-			return op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
+			engine_finish_uncommitted(
+			        op, kind, "failed", version, old_previous, "unhealthy");
+			return engine_op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
 		}
 		return roll_back_locally(op, kind, version, from, old_previous, err.msg);
 	}
 	r = commit(op, kind, version, from);
 	if (r < 0)
-		return op_finish(op, ENGINE_FAILED, r,
+		return engine_op_finish(op, ENGINE_FAILED, r,
 		        "%s %s is healthy but recording it failed: %s", op->app->name, version,
 		        strerror(-r));
 	return 0;
@@ -528,7 +602,7 @@ after_commit(struct op *op, const char *version, const char *previous)
 	struct rw_err err = {{0}};
 	int r;
 
-	r = run_hook(op, version, previous, "after_activate", &err);
+	r = engine_run_hook(op, version, previous, "after_activate", false, NULL, &err);
 	if (r < 0)
 		log_struct(LOG_WARNING, NULL, op->app->name, version,
 		        "after_activate failed (the release stays live): %s", err.msg);
@@ -537,8 +611,35 @@ after_commit(struct op *op, const char *version, const char *previous)
 		log_struct(LOG_INFO, NULL, op->app->name, version, "pruned %d old release(s)", r);
 }
 
-static int
-set_inflight(struct op *op, const char *kind, const char *from, const char *to,
+int
+engine_op_cancelled(struct op *op, const char *kind, const char *installed, const char *current,
+        const char *health)
+{
+	char removed[256] = "";
+	int r;
+
+	if (installed) {
+		r = layout_remove_release(op->rootfd, installed);
+		if (r < 0)
+			strbuf_printf(removed, sizeof(removed),
+			        "; removing releases/%s failed (%s), pruning removes it later",
+			        installed, strerror(-r));
+		else
+			strbuf_printf(removed, sizeof(removed),
+			        "; removed releases/%s it had unpacked", installed);
+	}
+	strbuf_printf(op->res->message, sizeof(op->res->message),
+	        "%s of %s %s cancelled before activation%s; %s stays live", kind, op->app->name,
+	        op->res->to[0] ? op->res->to : "(unknown version)", removed,
+	        current && current[0] ? current : "nothing");
+	engine_finish_uncommitted(op, kind, "cancelled", NULL, NULL, health);
+	log_struct(LOG_NOTICE, NULL, op->app->name, op->res->to[0] ? op->res->to : NULL, "%s",
+	        op->res->message);
+	return engine_op_finish(op, ENGINE_CANCELLED, -ECANCELED, "%s", op->res->message);
+}
+
+int
+engine_set_inflight(struct op *op, const char *kind, const char *from, const char *to,
         enum inflight_phase phase)
 {
 	struct inflight in = {0};
@@ -552,27 +653,32 @@ set_inflight(struct op *op, const char *kind, const char *from, const char *to,
 	return state_inflight_set(op->e->state, op->app->name, &in);
 }
 
-/* Fetches the manifest and its signature, verifies, parses and checks it. */
-static int
-fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_err *err)
+int
+engine_fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_err *err)
 {
 	struct fetch_opts fo = FETCH_OPTS_DEFAULT;
 	_cleanup_free_ char *buf = NULL, *sig = NULL, *sig_url = NULL;
 	size_t len, siglen;
 	int r;
 
-	op_phase(op, ENGINE_PHASE_FETCHING);
+	engine_op_phase(op, ENGINE_PHASE_FETCHING);
 	fo.total_timeout_usec = 60 * USEC_PER_SEC;
+	/* Nothing is written while the manifest is fetched: abortable. */
+	if (engine_abortable(op->e, true) < 0)
+		return rw_err_set(err, -ECANCELED, "cancelled before the manifest was fetched");
 	r = fetch_to_buffer(url, MANIFEST_MAX, &fo, &buf, &len, err);
+	if (r >= 0 && asprintf(&sig_url, "%s.minisig", url) < 0)
+		r = -ENOMEM;
+	if (r >= 0)
+		r = fetch_to_buffer(sig_url, MINISIGN_FILE_MAX, &fo, &sig, &siglen, err);
+	(void)engine_abortable(op->e, false);
+	if (r == -ENOMEM && !sig_url)
+		return r;
 	if (r < 0)
-		return rw_err_prefix(err, r, "cannot fetch manifest");
-	if (asprintf(&sig_url, "%s.minisig", url) < 0)
-		return -ENOMEM;
-	r = fetch_to_buffer(sig_url, MINISIGN_FILE_MAX, &fo, &sig, &siglen, err);
-	if (r < 0)
-		return rw_err_prefix(err, r, "cannot fetch manifest signature");
+		return rw_err_prefix(err, r,
+		        sig_url ? "cannot fetch manifest signature" : "cannot fetch manifest");
 
-	op_phase(op, ENGINE_PHASE_VERIFYING);
+	engine_op_phase(op, ENGINE_PHASE_VERIFYING);
 	if (op->e->nkeys == 0)
 		return rw_err_set(
 		        err, -ENOKEY, "cannot verify the manifest: %s", op->e->keys_error);
@@ -582,9 +688,8 @@ fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_e
 	return 0;
 }
 
-/* The rollback-attack guard and the other checks on a verified manifest. */
-static int
-check_manifest(struct op *op, const struct manifest *m, const char *current, bool *ret_live,
+int
+engine_check_manifest(struct op *op, const struct manifest *m, const char *current, bool *ret_live,
         struct rw_err *err)
 {
 	char highest[VERSION_MAX + 1];
@@ -631,33 +736,21 @@ check_manifest(struct op *op, const struct manifest *m, const char *current, boo
 	return 0;
 }
 
-/* Fetches and verifies the artifact, then unpacks it into releases/<v>. */
+/* Downloads, verifies and unpacks the artifact into releases/<st_name>
+ * (shared dirs linked, fsynced): everything before the rename, abortable.
+ * On failure nothing of it is left. */
 static int
-install_release(
-        struct op *op, const char *manifest_url, const struct manifest *m, struct rw_err *err)
+stage_release(struct op *op, int relfd, const char *artifact_url, const struct manifest *m,
+        const char *dl_name, const char *st_name, struct unpack_stats *stats, struct rw_err *err)
 {
 	struct unpack_limits lim = UNPACK_LIMITS_DEFAULT;
 	struct fetch_opts fo = FETCH_OPTS_DEFAULT;
-	_cleanup_free_ char *artifact_url = NULL;
-	_cleanup_close_ int relfd = -1, dl = -1, stfd = -1;
-	char dl_name[128], st_name[128], hex[129];
-	struct unpack_stats stats = {0};
+	_cleanup_close_ int dl = -1, stfd = -1;
+	char hex[129];
 	uint8_t hash[64];
 	uint64_t size = 0;
 	int r;
 
-	relfd = openat(op->rootfd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (relfd < 0)
-		return rw_err_set(err, -errno, "cannot open %s/releases: %m", op->app->root);
-	strbuf_printf(dl_name, sizeof(dl_name), ".download-%s", m->version);
-	strbuf_printf(st_name, sizeof(st_name), ".staging-%s", m->version);
-	(void)rm_rf_at(relfd, dl_name);
-	(void)rm_rf_at(relfd, st_name);
-
-	op_phase(op, ENGINE_PHASE_FETCHING);
-	r = fetch_resolve_url(manifest_url, m->artifact, &artifact_url);
-	if (r < 0)
-		return rw_err_set(err, r, "invalid Artifact= '%s' in the manifest", m->artifact);
 	dl = openat(relfd, dl_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dl < 0)
 		return rw_err_set(
@@ -669,7 +762,7 @@ install_release(
 		return rw_err_prefix(
 		        err, r, "cannot fetch artifact of the declared %" PRIu64 " bytes", m->size);
 	}
-	op_phase(op, ENGINE_PHASE_VERIFYING);
+	engine_op_phase(op, ENGINE_PHASE_VERIFYING);
 	if (size != m->size) {
 		(void)unlinkat(relfd, dl_name, 0);
 		return rw_err_set(err, -EBADMSG,
@@ -684,7 +777,7 @@ install_release(
 		        "the manifest says another",
 		        artifact_url, hex);
 	}
-	op_phase(op, ENGINE_PHASE_UNPACKING);
+	engine_op_phase(op, ENGINE_PHASE_UNPACKING);
 	if (mkdirat(relfd, st_name, 0755) < 0) {
 		r = -errno;
 		(void)unlinkat(relfd, dl_name, 0);
@@ -695,21 +788,59 @@ install_release(
 		r = rw_err_set(err, -errno, "cannot open the staging directory: %m");
 		goto fail;
 	}
-	r = unpack_archive_fd(dl, stfd, &lim, &stats, err);
+	r = unpack_archive_fd(dl, stfd, &lim, stats, err);
 	if (r < 0)
 		goto fail;
 	(void)unlinkat(relfd, dl_name, 0);
-	{
-		char rel_st[160];
-
-		strbuf_printf(rel_st, sizeof(rel_st), "%s", st_name);
-		r = layout_link_shared(op->rootfd, rel_st, op->app->shared_dirs, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (fsync_fd(stfd) < 0 || renameat(relfd, st_name, relfd, m->version) < 0) {
-		r = rw_err_set(err, -errno, "cannot move the release into place: %m");
+	r = layout_link_shared(op->rootfd, st_name, op->app->shared_dirs, err);
+	if (r < 0)
 		goto fail;
+	r = fsync_fd(stfd);
+	if (r < 0) {
+		rw_err_set(err, r, "cannot fsync the staging directory: %s", strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	(void)rm_rf_at(relfd, st_name);
+	(void)unlinkat(relfd, dl_name, 0);
+	return r;
+}
+
+int
+engine_install_release(
+        struct op *op, const char *manifest_url, const struct manifest *m, struct rw_err *err)
+{
+	_cleanup_free_ char *artifact_url = NULL;
+	_cleanup_close_ int relfd = -1;
+	char dl_name[128], st_name[128];
+	struct unpack_stats stats = {0};
+	int r;
+
+	relfd = openat(op->rootfd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (relfd < 0)
+		return rw_err_set(err, -errno, "cannot open %s/releases: %m", op->app->root);
+	strbuf_printf(dl_name, sizeof(dl_name), ".download-%s", m->version);
+	strbuf_printf(st_name, sizeof(st_name), ".staging-%s", m->version);
+	(void)rm_rf_at(relfd, dl_name);
+	(void)rm_rf_at(relfd, st_name);
+
+	engine_op_phase(op, ENGINE_PHASE_FETCHING);
+	r = fetch_resolve_url(manifest_url, m->artifact, &artifact_url);
+	if (r < 0)
+		return rw_err_set(err, r, "invalid Artifact= '%s' in the manifest", m->artifact);
+	/* Until the rename only staging files exist: the process may die at
+	 * any instant there, recovery removes them. */
+	if (engine_abortable(op->e, true) < 0)
+		return rw_err_set(err, -ECANCELED, "cancelled before the artifact was fetched");
+	r = stage_release(op, relfd, artifact_url, m, dl_name, st_name, &stats, err);
+	(void)engine_abortable(op->e, false);
+	if (r < 0)
+		return r;
+	if (renameat(relfd, st_name, relfd, m->version) < 0) {
+		r = rw_err_set(err, -errno, "cannot move the release into place: %m");
+		(void)rm_rf_at(relfd, st_name);
+		return r;
 	}
 	r = fsync_fd(relfd);
 	if (r < 0)
@@ -727,10 +858,6 @@ install_release(
 	        "unpacked %s %s: %" PRIu64 " entries, %" PRIu64 " bytes", m->app, m->version,
 	        stats.entries, stats.bytes);
 	return 0;
-fail:
-	(void)rm_rf_at(relfd, st_name);
-	(void)unlinkat(relfd, dl_name, 0);
-	return r;
 }
 
 int
@@ -742,6 +869,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	struct app_record ar = {0};
 	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
+	const char *health, *installed = NULL;
 	uint8_t seen[64];
 	bool live = false;
 	struct op op;
@@ -749,38 +877,48 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 
 	/* A recovery that rolled back leaves a consistent host: go on. */
 	r = engine_recover(e, app, &rec);
-	op_init(&op, e, app, ret);
+	engine_op_init(&op, e, app, ret);
 	if (r < 0 && rec.outcome == ENGINE_FAILED)
-		return op_finish(&op, ENGINE_FAILED, r,
+		return engine_op_finish(&op, ENGINE_FAILED, r,
 		        "recovering an interrupted operation failed, deploy not started: %s",
 		        rec.message);
 
 	r = layout_open_root(app->root, true, &op.rootfd, &err);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s/current is not a rollwave symlink",
-		        app->root);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r,
+		        "%s/current is not a rollwave symlink", app->root);
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
 	(void)state_get_app(e->state, app->name, &ar);
+	health = ar.health[0] ? ar.health : "unknown";
+	if (expect_version)
+		strbuf_printf(ret->to, sizeof(ret->to), "%s", expect_version);
 
-	r = fetch_manifest(&op, manifest_url, &m, &err);
+	/* Cancel safe points (engine.h) up to the ACTIVATING journal entry. */
+	if (engine_cancel_requested(e))
+		return engine_op_cancelled(&op, "deploy", NULL, current, health);
+	r = engine_fetch_manifest(&op, manifest_url, &m, &err);
+	if (r == -ECANCELED)
+		return engine_op_cancelled(&op, "deploy", NULL, current, health);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", m.version);
 	log_struct(LOG_INFO, MSGID_DEPLOY_START, app->name, m.version, "deploying %s %s over %s",
 	        app->name, m.version, current[0] ? current : "nothing");
 	if (expect_version && !streq(expect_version, m.version))
-		return op_finish(&op, ENGINE_UNCHANGED, -EPERM,
+		return engine_op_finish(&op, ENGINE_UNCHANGED, -EPERM,
 		        "manifest %s is for %s %s, but %s was asked for", manifest_url, m.app,
 		        m.version, expect_version);
-	r = check_manifest(&op, &m, current, &live, &err);
+	r = engine_check_manifest(&op, &m, current, &live, &err);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	if (live)
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name, m.version);
+	if (engine_cancel_requested(e))
+		return engine_op_cancelled(&op, "deploy", NULL, current, health);
 
 	if (layout_release_exists(op.rootfd, m.version) &&
 	        state_accepted_hash(e->state, m.app, m.version, seen) == -ENOENT) {
@@ -788,7 +926,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 		 * made by hand): its content is unknown, install it afresh. */
 		r = layout_remove_release(op.rootfd, m.version);
 		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r,
+			return engine_op_finish(&op, ENGINE_UNCHANGED, r,
 			        "%s/releases/%s exists but was never accepted, and removing it "
 			        "failed: %s",
 			        app->root, m.version, strerror(-r));
@@ -796,29 +934,34 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	/* A release already on disk is an accepted one whose hash matched the
 	 * manifest above (installed before, then rolled back): no download. */
 	if (!layout_release_exists(op.rootfd, m.version)) {
-		r = set_inflight(&op, "deploy", current, m.version, INFLIGHT_STAGING);
+		r = engine_set_inflight(&op, "deploy", current, m.version, INFLIGHT_STAGING);
 		if (r < 0)
-			return op_finish(&op, ENGINE_UNCHANGED, r,
+			return engine_op_finish(&op, ENGINE_UNCHANGED, r,
 			        "cannot write the state file: %s", strerror(-r));
-		r = install_release(&op, manifest_url, &m, &err);
+		r = engine_install_release(&op, manifest_url, &m, &err);
+		if (r == -ECANCELED)
+			return engine_op_cancelled(&op, "deploy", NULL, current, health);
 		if (r < 0) {
-			finish_uncommitted(&op, "deploy", "failed", NULL, NULL,
-			        ar.health[0] ? ar.health : "unknown");
-			return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+			engine_finish_uncommitted(&op, "deploy", "failed", NULL, NULL, health);
+			return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 		}
+		installed = m.version; /* a cancel from here on removes it again */
 	}
+	if (engine_cancel_requested(e))
+		return engine_op_cancelled(&op, "deploy", installed, current, health);
 
-	r = run_hook(&op, m.version, current, "before_activate", &err);
+	r = engine_run_hook(&op, m.version, current, "before_activate", true, NULL, &err);
+	if (r == -ECANCELED || (r >= 0 && engine_cancel_requested(e)))
+		return engine_op_cancelled(&op, "deploy", installed, current, health);
 	if (r < 0) {
-		finish_uncommitted(
-		        &op, "deploy", "failed", NULL, NULL, ar.health[0] ? ar.health : "unknown");
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s; %s stays live", err.msg,
+		engine_finish_uncommitted(&op, "deploy", "failed", NULL, NULL, health);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s; %s stays live", err.msg,
 		        current[0] ? current : "nothing");
 	}
 
-	r = set_inflight(&op, "deploy", current, m.version, INFLIGHT_ACTIVATING);
+	r = engine_set_inflight(&op, "deploy", current, m.version, INFLIGHT_ACTIVATING);
 	if (r < 0)
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_UNCHANGED, r, "cannot write the state file: %s", strerror(-r));
 	r = swap_and_check(&op, "deploy", m.version, current, ar.previous, true);
 	if (r < 0)
@@ -826,7 +969,7 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	after_commit(&op, m.version, current);
 	log_struct(LOG_INFO, MSGID_DEPLOY_DONE, app->name, m.version, "%s %s is live and healthy",
 	        app->name, m.version);
-	return op_finish(
+	return engine_op_finish(
 	        &op, ENGINE_COMMITTED, 0, "%s %s is live and healthy", app->name, m.version);
 }
 
@@ -843,24 +986,24 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 	int r;
 
 	r = engine_recover(e, app, &rec);
-	op_init(&op, e, app, ret);
+	engine_op_init(&op, e, app, ret);
 	if (r < 0 && rec.outcome == ENGINE_FAILED)
-		return op_finish(&op, ENGINE_FAILED, r,
+		return engine_op_finish(&op, ENGINE_FAILED, r,
 		        "recovering an interrupted operation failed, rollback not started: %s",
 		        rec.message);
 	r = layout_open_root(app->root, false, &op.rootfd, &err);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s/current is not a rollwave symlink",
-		        app->root);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r,
+		        "%s/current is not a rollwave symlink", app->root);
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
 	(void)state_get_app(e->state, app->name, &ar);
 
 	if (to_version) {
 		if (!version_is_valid(to_version))
-			return op_finish(
+			return engine_op_finish(
 			        &op, ENGINE_UNCHANGED, -EINVAL, "invalid version '%s'", to_version);
 		strbuf_printf(target, sizeof(target), "%s", to_version);
 	} else if (ar.previous[0] && !streq(ar.previous, current)) {
@@ -869,7 +1012,7 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 		/* No recorded previous: the newest release older than current. */
 		r = layout_list_releases(op.rootfd, &versions);
 		if (r < 0)
-			return op_finish(
+			return engine_op_finish(
 			        &op, ENGINE_UNCHANGED, r, "cannot list releases: %s", strerror(-r));
 		for (char **v = versions; *v; v++)
 			if (!current[0] || version_compare(*v, current) < 0) {
@@ -877,30 +1020,30 @@ engine_rollback(struct engine *e, const struct app_config *app, const char *to_v
 				break;
 			}
 		if (!target[0])
-			return op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
+			return engine_op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
 			        "no release older than %s on disk to roll back to",
 			        current[0] ? current : "(none)");
 	}
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", target);
 	if (!layout_release_exists(op.rootfd, target))
-		return op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
+		return engine_op_finish(&op, ENGINE_UNCHANGED, -ENOENT,
 		        "%s %s is not on disk; rollback only goes to installed releases", app->name,
 		        target);
 	if (streq(target, current))
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_UNCHANGED, 0, "%s %s is already live", app->name, target);
 
-	r = set_inflight(&op, "rollback", current, target, INFLIGHT_ACTIVATING);
+	r = engine_set_inflight(&op, "rollback", current, target, INFLIGHT_ACTIVATING);
 	if (r < 0)
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_UNCHANGED, r, "cannot write the state file: %s", strerror(-r));
 	r = swap_and_check(&op, "rollback", target, current, ar.previous, false);
 	if (r < 0)
 		return r;
 	log_struct(LOG_INFO, MSGID_ROLLED_BACK, app->name, target, "rolled %s back from %s to %s",
 	        app->name, current, target);
-	return op_finish(&op, ENGINE_COMMITTED, 0, "rolled back to %s; %s %s is live and healthy",
-	        target, app->name, target);
+	return engine_op_finish(&op, ENGINE_COMMITTED, 0,
+	        "rolled back to %s; %s %s is live and healthy", target, app->name, target);
 }
 
 int
@@ -913,14 +1056,14 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 	struct op op;
 	int r, removed;
 
-	op_init(&op, e, app, ret);
+	engine_op_init(&op, e, app, ret);
 	r = layout_open_root(app->root, false, &op.rootfd, &err);
 	if (r == -ENOENT) {
 		(void)state_inflight_clear(e->state, app->name);
-		return op_finish(&op, ENGINE_UNCHANGED, 0, "nothing installed");
+		return engine_op_finish(&op, ENGINE_UNCHANGED, 0, "nothing installed");
 	}
 	if (r < 0)
-		return op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
 	removed = layout_remove_leftovers(op.rootfd);
 	if (removed > 0)
 		log_struct(LOG_NOTICE, MSGID_RECOVERY, app->name, NULL,
@@ -928,20 +1071,20 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 
 	r = layout_read_current(op.rootfd, current);
 	if (r < 0)
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_FAILED, r, "%s/current is not a rollwave symlink", app->root);
 	(void)state_get_app(e->state, app->name, &ar);
 
 	r = state_inflight_get(e->state, app->name, &in);
 	if (r == -ENOENT) {
 		if (current[0] && !layout_release_exists(op.rootfd, current))
-			return op_finish(&op, ENGINE_FAILED, -ENOENT,
+			return engine_op_finish(&op, ENGINE_FAILED, -ENOENT,
 			        "%s/current points to %s, which is not on disk", app->root,
 			        current);
-		return op_finish(&op, ENGINE_UNCHANGED, 0, "nothing to recover");
+		return engine_op_finish(&op, ENGINE_UNCHANGED, 0, "nothing to recover");
 	}
 	if (r < 0)
-		return op_finish(
+		return engine_op_finish(
 		        &op, ENGINE_FAILED, r, "cannot read the state file: %s", strerror(-r));
 	strbuf_printf(ret->from, sizeof(ret->from), "%s", in.from);
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", in.to);
@@ -963,9 +1106,9 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 		strbuf_printf(ret->message, sizeof(ret->message),
 		        "interrupted %s of %s was abandoned before activation; %s stays live",
 		        in.op, in.to, current[0] ? current : "nothing");
-		finish_uncommitted(&op, "recovery", "aborted", NULL, NULL,
+		engine_finish_uncommitted(&op, "recovery", "aborted", NULL, NULL,
 		        ar.health[0] ? ar.health : "unknown");
-		return op_finish(&op, ENGINE_UNCHANGED, 0, "%s", ret->message);
+		return engine_op_finish(&op, ENGINE_UNCHANGED, 0, "%s", ret->message);
 	}
 
 	/* The swap happened but was never committed: check it again. */
@@ -977,17 +1120,18 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 		if (streq(in.op, "rollback")) {
 			strbuf_printf(ret->message, sizeof(ret->message),
 			        "%s %s is live but not healthy %s", app->name, in.to, why);
-			finish_uncommitted(
+			engine_finish_uncommitted(
 			        &op, "recovery", "failed", in.to, ar.previous, "unhealthy");
-			return op_finish(&op, ENGINE_FAILED, r, "%s", ret->message);
+			return engine_op_finish(&op, ENGINE_FAILED, r, "%s", ret->message);
 		}
 		return roll_back_locally(&op, "recovery", in.to, in.from, ar.previous, why);
 	}
 	r = commit(&op, "recovery", in.to, in.from);
 	if (r < 0)
-		return op_finish(&op, ENGINE_FAILED, r, "cannot record recovery: %s", strerror(-r));
+		return engine_op_finish(
+		        &op, ENGINE_FAILED, r, "cannot record recovery: %s", strerror(-r));
 	if (streq(in.op, "deploy"))
 		after_commit(&op, in.to, in.from);
-	return op_finish(&op, ENGINE_COMMITTED, 0,
+	return engine_op_finish(&op, ENGINE_COMMITTED, 0,
 	        "interrupted %s of %s %s re-checked: live and healthy", in.op, app->name, in.to);
 }

@@ -327,13 +327,33 @@ probe_exec(const char *cmd, uint64_t budget, struct rw_err *err)
 	return r < 0 ? -EPROTO : 0;
 }
 
+/* Keeps what the validate hook said in capture (may be NULL). */
+static void
+capture_validate(struct health_result *capture, const struct hook_result *res)
+{
+	size_t n;
+
+	if (!capture || !res->ran)
+		return;
+	n = res->output_len < HEALTH_VALIDATE_OUTPUT_MAX ? res->output_len
+	                                                 : HEALTH_VALIDATE_OUTPUT_MAX;
+	capture->validate_ran = true;
+	hook_result_describe(res, capture->validate_status, sizeof(capture->validate_status));
+	memcpy(capture->validate_output, res->output, n);
+	capture->validate_output[n] = 0;
+	capture->validate_output_len = n;
+	capture->validate_truncated = res->truncated || n < res->output_len;
+}
+
 static int
-probe_validate(const struct hook_env *v, uint64_t budget, struct rw_err *err)
+probe_validate(const struct hook_env *v, uint64_t budget, struct health_result *capture,
+        struct rw_err *err)
 {
 	struct hook_result res = {0};
 	int r;
 
 	r = hook_run_full(v->release_dir, "validate", v, budget, 0, &res, err);
+	capture_validate(capture, &res);
 	if (r < 0 && res.ran && res.output_len > 0 && err) {
 		/* The last line the hook printed is usually its reason. */
 		char *s = res.output, *end = s + res.output_len, *line;
@@ -355,11 +375,12 @@ probe_validate(const struct hook_env *v, uint64_t budget, struct rw_err *err)
 	return r;
 }
 
-/* One round, bare messages. -ECANCELED when the deadline left no time. */
+/* One round, bare messages. -ECANCELED when the deadline left no time.
+ * capture (may be NULL) gets the validate hook's output if it runs. */
 static int
 probe_round(sd_bus *bus, char *const *units, const struct health_baseline *baseline,
         const struct health_config *hc, const struct hook_env *validate, uint64_t not_after,
-        struct rw_err *err)
+        struct health_result *capture, struct rw_err *err)
 {
 	uint64_t budget;
 	size_t n_units = units ? strv_length(units) : 0;
@@ -401,7 +422,7 @@ probe_round(sd_bus *bus, char *const *units, const struct health_baseline *basel
 	if (validate && !isempty(validate->release_dir)) {
 		if (!(budget = probe_budget(hc, not_after, SPAWN_MARGIN_USEC)))
 			return rw_err_set(err, -ECANCELED, "no time left to probe");
-		r = probe_validate(validate, budget, err);
+		r = probe_validate(validate, budget, capture, err);
 		if (r < 0)
 			return r;
 	}
@@ -417,7 +438,7 @@ health_probe_once(sd_bus *bus, char *const *units, const struct health_baseline 
 
 	if (!hc)
 		return rw_err_set(err, -EINVAL, "invalid arguments");
-	r = probe_round(bus, units, baseline, hc, validate, not_after_usec, err);
+	r = probe_round(bus, units, baseline, hc, validate, not_after_usec, NULL, err);
 	if (r < 0 && r != -EINVAL && r != -ENOMEM)
 		return rw_err_prefix(err, r, "health check failed");
 	return r;
@@ -507,7 +528,7 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 			r = -ETIMEDOUT;
 			break;
 		}
-		r = probe_round(bus, units, &baseline, &hc, validate, deadline_at, &perr);
+		r = probe_round(bus, units, &baseline, &hc, validate, deadline_at, &res, &perr);
 		now = now_monotonic_usec();
 		if (r == -ECANCELED) {
 			r = -ETIMEDOUT;

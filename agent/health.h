@@ -81,6 +81,9 @@ int health_probe_once(sd_bus *bus, char *const *units, const struct health_basel
         const struct health_config *hc, const struct hook_env *validate, uint64_t not_after_usec,
         struct rw_err *err);
 
+/* Bytes of the validate hook's output health_wait() keeps (its last run). */
+#define HEALTH_VALIDATE_OUTPUT_MAX 4096
+
 /* What health_wait saw. */
 struct health_result {
 	bool healthy;                 /* the wait succeeded */
@@ -91,6 +94,14 @@ struct health_result {
 	uint64_t healthy_streak_usec; /* length of the streak at the end */
 	uint64_t elapsed_usec;        /* total time spent */
 	char last_failure[1024];      /* message of the last failed round, "" if none */
+	/* The release's validate hook in the last round that ran it (the one
+	 * behind the verdict), for reports: validate_ran false if it never ran
+	 * (no such hook, or no round got that far). */
+	bool validate_ran;
+	char validate_status[64];                             /* hook_result_describe() */
+	char validate_output[HEALTH_VALIDATE_OUTPUT_MAX + 1]; /* NUL-terminated */
+	size_t validate_output_len;
+	bool validate_truncated; /* the hook printed more than kept here */
 };
 
 /* Captures the restart baseline, then probes every hc->interval_usec until

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -98,6 +99,7 @@ fail:
 struct run {
 	pid_t pid;
 	int out_fd, errpipe_fd, pidfd;
+	int cancel_fd; /* -1: not watched (none, or its writer is gone) */
 	char *buf;
 	size_t len;
 	bool truncated;
@@ -162,11 +164,12 @@ msec_until(uint64_t t, uint64_t now)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* Waits for the child, enforcing the timeout; reaps it. Returns the wait
- * status; sets *timed_out. Never fails: a poll error degrades to sleeping in
- * slices. */
+/* Waits for the child, enforcing the timeout and the cancel fd; reaps it.
+ * Returns the wait status; sets *timed_out or *cancelled. Never fails: a
+ * poll error degrades to sleeping in slices. */
 static int
-run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool *timed_out)
+run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool *timed_out,
+        bool *cancelled)
 {
 	enum { RUNNING, TERMINATING, KILLING } phase = RUNNING;
 	uint64_t deadline = start + a->timeout_usec, kill_at = 0, drain_until = 0;
@@ -174,8 +177,8 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 	int status = 0;
 
 	for (;;) {
-		struct pollfd p[3];
-		int np = 0, i_out = -1, i_err = -1, i_pid = -1, timeout_ms;
+		struct pollfd p[4];
+		int np = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1, timeout_ms;
 		uint64_t now = now_monotonic_usec();
 
 		if (!exited && (run->pidfd < 0 ? run_child_exited(run) : false))
@@ -193,8 +196,9 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 			break;
 
 		if (!exited) {
-			if (phase == RUNNING && now >= deadline) {
-				*timed_out = true;
+			if (phase == RUNNING && (now >= deadline || *cancelled)) {
+				if (!*cancelled)
+					*timed_out = true;
 				if (a->kill_grace_usec > 0) {
 					(void)kill(-run->pid, SIGTERM);
 					phase = TERMINATING;
@@ -222,6 +226,10 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 			i_pid = np;
 			p[np++] = (struct pollfd) {.fd = run->pidfd, .events = POLLIN};
 		}
+		if (!exited && phase == RUNNING && run->cancel_fd >= 0) {
+			i_cancel = np;
+			p[np++] = (struct pollfd) {.fd = run->cancel_fd, .events = POLLIN};
+		}
 
 		if (reaped)
 			timeout_ms = msec_until(drain_until, now);
@@ -246,6 +254,18 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 			run_read_errpipe(run);
 		if (i_pid >= 0 && p[i_pid].revents)
 			exited = true;
+		if (i_cancel >= 0 && p[i_cancel].revents) {
+			int n = 0;
+
+			/* Bytes waiting are a request (acted on at the top of the
+			 * loop); readable without any (end of file, /dev/null) is
+			 * none, and would stay readable: stop watching. */
+			if ((p[i_cancel].revents & POLLIN) &&
+			        ioctl(run->cancel_fd, FIONREAD, &n) == 0 && n > 0)
+				*cancelled = true;
+			else
+				run->cancel_fd = -1;
+		}
 	}
 	return status;
 }
@@ -256,7 +276,7 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 	_cleanup_close_ int null_fd = -1, out_r = -1, out_w = -1, ep_r = -1, ep_w = -1, pidfd = -1;
 	_cleanup_free_ char *buf = NULL;
 	int pfd[2], status;
-	bool timed_out = false;
+	bool timed_out = false, cancelled = false;
 	char dur[32];
 	uint64_t start;
 	pid_t pid;
@@ -306,9 +326,10 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 	        .out_fd = TAKE_FD(out_r),
 	        .errpipe_fd = TAKE_FD(ep_r),
 	        .pidfd = pidfd,
+	        .cancel_fd = a->cancel_fd ? *a->cancel_fd : -1,
 	        .buf = buf,
 	};
-	status = run_wait(&run, a, start, &timed_out);
+	status = run_wait(&run, a, start, &timed_out, &cancelled);
 	if (run.out_fd >= 0)
 		close(run.out_fd);
 	if (run.errpipe_fd >= 0)
@@ -323,6 +344,7 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 	*ret = (struct hook_result) {
 	        .ran = true,
 	        .timed_out = timed_out,
+	        .cancelled = cancelled,
 	        .truncated = run.truncated,
 	        .output = TAKE_PTR(buf),
 	        .output_len = run.len,
@@ -334,6 +356,9 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 	} else if (WIFSIGNALED(status))
 		ret->term_signal = WTERMSIG(status);
 
+	if (cancelled)
+		return rw_err_set(
+		        err, -ECANCELED, "%s was stopped: the operation was cancelled", what);
 	if (timed_out) {
 		format_usec(dur, sizeof(dur), a->timeout_usec);
 		return rw_err_set(
@@ -422,17 +447,56 @@ envp_free(char **v)
 		free(v[i]);
 }
 
+static int hook_run_impl(const char *release_dir, const char *name, const struct hook_env *env,
+        uint64_t timeout_usec, uint64_t kill_grace_usec, const int *cancel_fd,
+        struct hook_result *ret, struct rw_err *err);
+
 int
 hook_run(const char *release_dir, const char *name, const struct hook_env *env,
         uint64_t timeout_usec, struct hook_result *ret, struct rw_err *err)
 {
-	return hook_run_full(release_dir, name, env, timeout_usec, HOOK_KILL_GRACE_USEC, ret, err);
+	return hook_run_impl(
+	        release_dir, name, env, timeout_usec, HOOK_KILL_GRACE_USEC, NULL, ret, err);
 }
 
 int
 hook_run_full(const char *release_dir, const char *name, const struct hook_env *env,
         uint64_t timeout_usec, uint64_t kill_grace_usec, struct hook_result *ret,
         struct rw_err *err)
+{
+	return hook_run_impl(release_dir, name, env, timeout_usec, kill_grace_usec, NULL, ret, err);
+}
+
+int
+hook_run_cancellable(const char *release_dir, const char *name, const struct hook_env *env,
+        uint64_t timeout_usec, int cancel_fd, struct hook_result *ret, struct rw_err *err)
+{
+	return hook_run_impl(release_dir, name, env, timeout_usec, HOOK_KILL_GRACE_USEC,
+	        cancel_fd >= 0 ? &cancel_fd : NULL, ret, err);
+}
+
+void
+hook_result_describe(const struct hook_result *r, char *buf, size_t size)
+{
+	const char *sig;
+
+	if (!r->ran)
+		strbuf_printf(buf, size, "did not run");
+	else if (r->cancelled)
+		strbuf_printf(buf, size, "was stopped (cancelled)");
+	else if (r->timed_out)
+		strbuf_printf(buf, size, "timed out and was killed");
+	else if (r->term_signal) {
+		sig = sigabbrev_np(r->term_signal);
+		strbuf_printf(buf, size, "was killed by signal SIG%s", sig ? sig : "?");
+	} else
+		strbuf_printf(buf, size, "exited with status %d", r->exit_status);
+}
+
+static int
+hook_run_impl(const char *release_dir, const char *name, const struct hook_env *env,
+        uint64_t timeout_usec, uint64_t kill_grace_usec, const int *cancel_fd,
+        struct hook_result *ret, struct rw_err *err)
 {
 	_cleanup_free_ char *path = NULL;
 	char *envp[6] = {NULL};
@@ -484,6 +548,7 @@ hook_run_full(const char *release_dir, const char *name, const struct hook_env *
 	        .cwd = release_dir,
 	        .timeout_usec = timeout_usec,
 	        .kill_grace_usec = kill_grace_usec,
+	        .cancel_fd = cancel_fd,
 	};
 	r = hook_spawn(&a, ret, err);
 	envp_free(envp);

@@ -55,6 +55,7 @@ struct hook_result {
 	int term_signal;        /* signal that killed it, 0 if none */
 	bool timed_out;         /* killed because it ran past its timeout */
 	bool truncated;         /* output was longer than HOOK_OUTPUT_MAX */
+	bool cancelled;         /* stopped because its cancel fd became readable */
 	char *output;           /* combined stdout+stderr, at most HOOK_OUTPUT_MAX */
 	size_t output_len;      /* bytes in output */
 	uint64_t duration_usec; /* from fork to reap */
@@ -71,16 +72,24 @@ struct hook_spawn_args {
 	const char *cwd;          /* working directory, NULL: "/" */
 	uint64_t timeout_usec;    /* > 0 */
 	uint64_t kill_grace_usec; /* SIGTERM→SIGKILL; 0 means SIGKILL at once */
+	/* NULL, or an fd (a pipe) that asks the run to stop: once it has
+	 * bytes to read (FIONREAD; they are never read here), the child is
+	 * stopped as on a timeout (SIGTERM to the group, SIGKILL after the
+	 * grace) and the call returns -ECANCELED. End of file without bytes
+	 * (the writer closed it), or an fd that is readable without any
+	 * (/dev/null), stops nothing and is not watched any more. */
+	const int *cancel_fd;
 };
 
 /* Runs a->argv and waits for it. Blocks at most about
  * timeout + kill_grace + 250 ms.
  * Returns 0 if it exited with status 0; -EPROTO if it exited non-zero or was
  * killed by a signal; -ETIMEDOUT if it ran past its timeout (killed);
- * -errno (with err set) if it could not be started (e.g. exec failed: the
- * errno of execve). *ret is written (zero-initialised first) whenever the
- * child was started, i.e. for 0, -EPROTO and -ETIMEDOUT; it is untouched on
- * other errors. */
+ * -ECANCELED if a->cancel_fd asked it to stop (killed); -errno (with err
+ * set) if it could not be started (e.g. exec failed: the errno of execve).
+ * *ret is written (zero-initialised first) whenever the child was started,
+ * i.e. for 0, -EPROTO, -ETIMEDOUT and -ECANCELED; it is untouched on other
+ * errors. */
 int hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_err *err);
 
 /* true if name is a plausible hook name: [A-Za-z0-9_-]{1,64}. */
@@ -108,5 +117,16 @@ int hook_run(const char *release_dir, const char *name, const struct hook_env *e
 int hook_run_full(const char *release_dir, const char *name, const struct hook_env *env,
         uint64_t timeout_usec, uint64_t kill_grace_usec, struct hook_result *ret,
         struct rw_err *err);
+
+/* hook_run() that also stops the hook when cancel_fd has data to read
+ * (hook_spawn_args.cancel_fd): returns -ECANCELED then, with *ret written
+ * and ret->cancelled set. cancel_fd < 0: same as hook_run(). */
+int hook_run_cancellable(const char *release_dir, const char *name, const struct hook_env *env,
+        uint64_t timeout_usec, int cancel_fd, struct hook_result *ret, struct rw_err *err);
+
+/* How a run ended, for reports: "exited with status 0", "was killed by
+ * signal SIGKILL", "timed out and was killed", "was stopped (cancelled)";
+ * "did not run" for a hook that does not exist. */
+void hook_result_describe(const struct hook_result *r, char *buf, size_t size);
 
 #endif

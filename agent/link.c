@@ -12,6 +12,7 @@
  */
 #include "link.h"
 
+#include <inttypes.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -571,9 +572,25 @@ link_facts_done(struct link_facts *f)
 
 /* ---- what the agent does with a command ---- */
 
+static bool
+kind_is_known(Rollwave__Command__Kind kind)
+{
+	switch (kind) {
+	case ROLLWAVE__COMMAND__KIND__DEPLOY:
+	case ROLLWAVE__COMMAND__KIND__ROLLBACK:
+	case ROLLWAVE__COMMAND__KIND__MIGRATE:
+	case ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN:
+	case ROLLWAVE__COMMAND__KIND__PREFLIGHT:
+	case ROLLWAVE__COMMAND__KIND__CANCEL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 enum link_verdict
-link_command_check(const Rollwave__Command *cmd, const uint8_t *pinned, uint64_t highest, bool busy,
-        char *reason, size_t size)
+link_command_check(const Rollwave__Command *cmd, const uint8_t *pinned, uint64_t host_id,
+        uint64_t highest, bool busy, char *reason, size_t size)
 {
 	if (!pinned) {
 		strbuf_printf(reason, size, "no coordinator key pinned on this host");
@@ -584,11 +601,30 @@ link_command_check(const Rollwave__Command *cmd, const uint8_t *pinned, uint64_t
 		        reason, size, "signature does not verify with the pinned coordinator key");
 		return LINK_COMMAND_REFUSE;
 	}
+	if (host_id == 0) {
+		strbuf_printf(reason, size,
+		        "command is for host %" PRIu64 ", but this agent has no host id yet",
+		        cmd->host_id);
+		return LINK_COMMAND_REFUSE;
+	}
+	if (cmd->host_id != host_id) {
+		strbuf_printf(reason, size,
+		        "command is for host %" PRIu64 ", but this agent is host %" PRIu64,
+		        cmd->host_id, host_id);
+		return LINK_COMMAND_REFUSE;
+	}
+	if (!kind_is_known(cmd->kind)) {
+		strbuf_printf(reason, size,
+		        "unknown command kind %d: this agent runs deploy, rollback, migrate, "
+		        "migrate_down, preflight and cancel",
+		        (int)cmd->kind);
+		return LINK_COMMAND_REFUSE;
+	}
 	if (cmd->command_id <= highest) {
 		strbuf_printf(reason, size, "already executed");
 		return LINK_COMMAND_REPLAY;
 	}
-	if (busy) {
+	if (busy && cmd->kind != ROLLWAVE__COMMAND__KIND__CANCEL) {
 		strbuf_printf(reason, size, "busy");
 		return LINK_COMMAND_REFUSE;
 	}

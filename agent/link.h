@@ -119,18 +119,27 @@ void link_facts_done(struct link_facts *f);
 /* ---- what the agent does with a command ---- */
 
 enum link_verdict {
-	LINK_COMMAND_RUN,    /* verified, new, and the agent is free: run it */
+	LINK_COMMAND_RUN,    /* verified, for this host, new, and the agent is free: run it */
 	LINK_COMMAND_REPLAY, /* already executed: acknowledge, do not run */
 	LINK_COMMAND_REFUSE, /* acknowledge with accepted=false and reason */
 };
 
-/* Decides about a decoded command. pinned is the pinned coordinator key
- * (NULL: none pinned yet, so nothing can be verified and the command is
- * refused); highest is the highest command id this host executed; busy says
- * whether an operation is running. The signature is checked first, then
- * the replay guard, then busy. reason (size bytes) gets the CommandAck
- * reason ("" when running). */
+/* Decides about a decoded command, in this order:
+ *   pinned   the pinned coordinator key (NULL: none pinned yet, so nothing
+ *            can be verified and the command is refused); the signature
+ *            must verify with it;
+ *   host_id  the id Welcome gave this host (0: none yet): the command's
+ *            host_id must be it (the signed bytes hold it, so a command
+ *            for host 42 cannot be replayed to host 43); the reason names
+ *            both ids;
+ *   kind     one this agent runs (DEPLOY, ROLLBACK, MIGRATE, MIGRATE_DOWN,
+ *            PREFLIGHT, CANCEL); another is refused, named by number;
+ *   highest  the highest command id this host executed: an id not above
+ *            it is a replay;
+ *   busy     whether an operation runs: refuses every kind but CANCEL
+ *            (which is about the running operation).
+ * reason (size bytes) gets the CommandAck reason ("" when running). */
 enum link_verdict link_command_check(const Rollwave__Command *cmd, const uint8_t *pinned,
-        uint64_t highest, bool busy, char *reason, size_t size);
+        uint64_t host_id, uint64_t highest, bool busy, char *reason, size_t size);
 
 #endif

@@ -89,6 +89,7 @@ report(const struct engine_result *res, int r)
 		log_error("%s", res->message);
 		return EXIT_ROLLED_BACK;
 	case ENGINE_FAILED:
+	case ENGINE_CANCELLED:
 		break;
 	}
 	log_error("%s", res->message);
@@ -593,145 +594,10 @@ verb_run(const struct agent_config *cfg, int argc, char **argv)
 
 /* ---- worker: one coordinator command for the daemon (worker.h) ---- */
 
-static int worker_fd = -1; /* the pipe to the daemon */
-
-static Rollwave__Phase
-phase_to_wire(enum engine_phase p)
-{
-	switch (p) {
-	case ENGINE_PHASE_FETCHING:
-		return ROLLWAVE__PHASE__PHASE_FETCHING;
-	case ENGINE_PHASE_VERIFYING:
-		return ROLLWAVE__PHASE__PHASE_VERIFYING;
-	case ENGINE_PHASE_UNPACKING:
-		return ROLLWAVE__PHASE__PHASE_UNPACKING;
-	case ENGINE_PHASE_ACTIVATING:
-		return ROLLWAVE__PHASE__PHASE_ACTIVATING;
-	case ENGINE_PHASE_RESTARTING:
-		return ROLLWAVE__PHASE__PHASE_RESTARTING;
-	case ENGINE_PHASE_HEALTH:
-		return ROLLWAVE__PHASE__PHASE_HEALTH;
-	case ENGINE_PHASE_COMMITTED:
-		return ROLLWAVE__PHASE__PHASE_COMMITTED;
-	case ENGINE_PHASE_ROLLED_BACK:
-		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
-	default:
-		return ROLLWAVE__PHASE__PHASE_FAILED;
-	}
-}
-
-static void
-worker_on_phase(void *userdata, const char *app, const char *version, enum engine_phase phase,
-        const char *error)
-{
-	(void)userdata;
-	(void)app;
-	(void)error;
-	if (phase >= ENGINE_PHASE_COMMITTED) /* the result line says how it ended */
-		return;
-	(void)worker_emit_phase(
-	        worker_fd, phase_to_wire(phase), engine_phase_to_string(phase), version);
-}
-
-/* The final report's phase: an UNCHANGED outcome is a success unless the
- * engine refused (r < 0). */
-static Rollwave__Phase
-result_phase(const struct engine_result *res, int r)
-{
-	switch (res->outcome) {
-	case ENGINE_COMMITTED:
-		return ROLLWAVE__PHASE__PHASE_COMMITTED;
-	case ENGINE_UNCHANGED:
-		return r >= 0 ? ROLLWAVE__PHASE__PHASE_COMMITTED : ROLLWAVE__PHASE__PHASE_FAILED;
-	case ENGINE_ROLLED_BACK:
-		return ROLLWAVE__PHASE__PHASE_ROLLED_BACK;
-	case ENGINE_FAILED:
-		break;
-	}
-	return ROLLWAVE__PHASE__PHASE_FAILED;
-}
-
-/* worker --parent=PID [--manifest=URL [--version=V] | --to=V] -- deploy|rollback|recover APP */
 static int
 verb_worker(const struct agent_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"parent", required_argument, NULL, 'p'},
-	        {"manifest", required_argument, NULL, 'm'},
-	        {"version", required_argument, NULL, 'v'},
-	        {"to", required_argument, NULL, 't'},
-	        {},
-	};
-	const char *manifest = NULL, *version = NULL, *to = NULL, *name;
-	struct engine_result res = {.outcome = ENGINE_FAILED};
-	struct rw_err err = {{0}};
-	struct engine *e = NULL;
-	struct app_config app;
-	enum worker_op op;
-	long parent = 0;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'p':
-			parent = strtol(optarg, NULL, 10);
-			break;
-		case 'm':
-			manifest = optarg;
-			break;
-		case 'v':
-			version = optarg;
-			break;
-		case 't':
-			to = optarg;
-			break;
-		default:
-			return -EXIT_USAGE;
-		}
-	}
-	if (optind + 2 != argc || parent <= 0)
-		return -EXIT_USAGE;
-	if (worker_op_from_string(argv[optind], &op) < 0 || (op == WORKER_DEPLOY && !manifest))
-		return -EXIT_USAGE;
-	name = argv[optind + 1];
-	/* Die with the daemon, as the worker thread did; it may have died
-	 * already. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)parent) {
-		log_error("worker: the daemon (pid %ld) is gone", parent);
-		return 1;
-	}
-	/* Lines for the daemon go to the pipe on stdout; anything else that
-	 * is printed goes to stderr. */
-	worker_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (worker_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
-		log_error("worker: cannot set up its output: %m");
-		return 1;
-	}
-	strbuf_printf(res.app, sizeof(res.app), "%s", name);
-	r = app_config_load(cfg, name, &app, &err);
-	if (r >= 0) {
-		r = engine_open(cfg, &e, &err);
-		if (r >= 0) {
-			engine_set_phase_cb(e, worker_on_phase, NULL);
-			if (op == WORKER_DEPLOY)
-				r = engine_deploy(e, &app, manifest, version, &res);
-			else if (op == WORKER_ROLLBACK)
-				r = engine_rollback(e, &app, isempty(to) ? NULL : to, &res);
-			else
-				r = engine_recover(e, &app, &res);
-			engine_close(e);
-		}
-		app_config_done(&app);
-	}
-	if (r < 0 && res.outcome == ENGINE_FAILED && !res.message[0])
-		strbuf_printf(res.message, sizeof(res.message), "%s",
-		        err.msg[0] ? err.msg : strerror(-r));
-	r = worker_emit_result(worker_fd, result_phase(&res, r), res.to, res.message);
-	if (r < 0) {
-		log_error("worker: cannot report to the daemon: %s", strerror(-r));
-		return 1;
-	}
-	return 0;
+	return worker_child_main(cfg, arg_config, argc, argv);
 }
 
 static const struct verb verbs[] = {

@@ -12,6 +12,9 @@
  *   link_state(key PK, value)            "highest_command_id": the replay guard
  *   pending_reports(command_id PK, app, version, phase, elapsed_ms, error,
  *                   created_usec)        final results not yet delivered
+ *
+ * Schema 3 keeps the rest of a final report:
+ *   pending_reports + hook_output, hook_absent
  */
 #include "state.h"
 
@@ -45,6 +48,9 @@ static const char *const migrations[] = {
         "CREATE TABLE pending_reports (command_id INTEGER PRIMARY KEY, app TEXT NOT NULL,"
         " version TEXT NOT NULL, phase INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL,"
         " error TEXT NOT NULL, created_usec INTEGER NOT NULL);",
+        /* 3 */
+        "ALTER TABLE pending_reports ADD COLUMN hook_output TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE pending_reports ADD COLUMN hook_absent INTEGER NOT NULL DEFAULT 0;",
 };
 
 int
@@ -412,7 +418,8 @@ state_report_add(struct state *s, const struct state_report *rep)
 		return -ERANGE;
 	r = sqldb_prepare(s->db,
 	        "INSERT OR REPLACE INTO pending_reports (command_id, app, version, phase,"
-	        " elapsed_ms, error, created_usec) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	        " elapsed_ms, error, created_usec, hook_output, hook_absent)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &st);
 	if (r < 0)
 		return r;
@@ -423,6 +430,8 @@ state_report_add(struct state *s, const struct state_report *rep)
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->elapsed_ms);
 	sqlite3_bind_text(st, 6, rep->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)now_realtime_usec());
+	sqlite3_bind_text(st, 8, rep->hook_output ? rep->hook_output : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, rep->hook_absent ? 1 : 0);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return sqldb_errno(s->db);
 	/* Bounded: only the newest STATE_REPORTS_MAX results are kept. */
@@ -457,8 +466,8 @@ state_report_foreach(
 	int r;
 
 	r = sqldb_prepare(s->db,
-	        "SELECT command_id, app, version, phase, elapsed_ms, error FROM pending_reports"
-	        " ORDER BY command_id",
+	        "SELECT command_id, app, version, phase, elapsed_ms, error, hook_output,"
+	        " hook_absent FROM pending_reports ORDER BY command_id",
 	        &st);
 	if (r < 0)
 		return r;
@@ -472,6 +481,8 @@ state_report_foreach(
 		rep.phase = sqlite3_column_int(st, 3);
 		rep.elapsed_ms = (uint64_t)sqlite3_column_int64(st, 4);
 		sqldb_copy_text(st, 5, rep.error, sizeof(rep.error));
+		rep.hook_output = (const char *)sqlite3_column_text(st, 6);
+		rep.hook_absent = sqlite3_column_int(st, 7) != 0;
 		q = cb(userdata, &rep);
 		if (q < 0)
 			return q;

@@ -100,6 +100,11 @@ struct state_report {
 	int phase;
 	uint64_t elapsed_ms;
 	char error[1024];
+	/* What hooks printed (PhaseReport.hook_output), NULL or text: borrowed
+	 * by state_report_add(); in state_report_foreach()'s callback it
+	 * points into the row and is valid during the call only. */
+	const char *hook_output;
+	bool hook_absent;
 };
 int state_report_add(struct state *s, const struct state_report *rep);
 int state_report_delete(struct state *s, uint64_t command_id);

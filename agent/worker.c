@@ -11,10 +11,16 @@
 
 extern char **environ;
 
+_Static_assert(7 + 2 * WORKER_OUTPUT_CHUNK <= WORKER_LINE_MAX, "an output line must fit");
+
 static const char *const op_names[_WORKER_OP_MAX] = {
         [WORKER_DEPLOY] = "deploy",
         [WORKER_ROLLBACK] = "rollback",
         [WORKER_RECOVER] = "recover",
+        [WORKER_MIGRATE] = "migrate",
+        [WORKER_MIGRATE_DOWN] = "migrate_down",
+        [WORKER_PREFLIGHT] = "preflight",
+        [WORKER_CANCELLED] = "cancelled",
 };
 
 const char *
@@ -34,18 +40,25 @@ worker_op_from_string(const char *s, enum worker_op *ret)
 	return -EINVAL;
 }
 
+bool
+worker_op_is_cancellable(enum worker_op op)
+{
+	return op == WORKER_DEPLOY || op == WORKER_MIGRATE || op == WORKER_PREFLIGHT;
+}
+
 int
 worker_spawn(const char *agent_path, const char *config_path, const struct worker_request *req,
-        pid_t *ret_pid, int *ret_fd, struct rw_err *err)
+        pid_t *ret_pid, int *ret_fd, int *ret_cancel_fd, struct rw_err *err)
 {
 	char config_arg[PATH_MAX + 16], parent_arg[32], url_arg[WIRE_URL_MAX + 16],
 	        version_arg[VERSION_MAX + 16];
-	const char *argv[12];
+	const char *argv[14];
 	size_t n = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask;
-	int fds[2] = {-1, -1};
+	int fds[2] = {-1, -1}, cfds[2] = {-1, -1};
+	bool cancellable = worker_op_is_cancellable(req->op) && ret_cancel_fd;
 	pid_t pid;
 	int r;
 
@@ -58,10 +71,15 @@ worker_spawn(const char *agent_path, const char *config_path, const struct worke
 	argv[n++] = "worker";
 	(void)xsnprintf(parent_arg, sizeof(parent_arg), "--parent=%d", (int)getpid());
 	argv[n++] = parent_arg;
-	if (req->op == WORKER_DEPLOY) {
+	if (cancellable)
+		argv[n++] = "--cancel-fd=0";
+	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT) {
 		if (xsnprintf(url_arg, sizeof(url_arg), "--manifest=%s", req->manifest_url) < 0)
 			return rw_err_set(err, -ENAMETOOLONG, "manifest URL too long");
 		argv[n++] = url_arg;
+	}
+	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT ||
+	        req->op == WORKER_MIGRATE_DOWN) {
 		if (!isempty(req->expect_version)) {
 			if (xsnprintf(version_arg, sizeof(version_arg), "--version=%s",
 			            req->expect_version) < 0)
@@ -80,20 +98,34 @@ worker_spawn(const char *agent_path, const char *config_path, const struct worke
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return rw_err_set(err, -errno, "cannot create a pipe: %m");
-	/* The daemon's end never blocks its loop; the child's blocks. */
-	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+	if (cancellable && pipe2(cfds, O_CLOEXEC) < 0) {
 		r = -errno;
 		close(fds[0]);
 		close(fds[1]);
+		return rw_err_set(err, r, "cannot create a pipe: %s", strerror(-r));
+	}
+	/* The daemon's ends never block its loop; the child's block. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0 ||
+	        (cancellable && fcntl(cfds[1], F_SETFL, O_NONBLOCK) < 0)) {
+		r = -errno;
+		closep(&fds[0]);
+		closep(&fds[1]);
+		closep(&cfds[0]);
+		closep(&cfds[1]);
 		return rw_err_set(err, r, "cannot set up a pipe: %s", strerror(-r));
 	}
 	/* The child's mask: the daemon's (SIGTERM and SIGINT blocked) except
-	 * SIGCHLD, which the daemon blocks for sd-event's child sources. */
+	 * SIGCHLD, which the daemon blocks for sd-event's child sources; and
+	 * SIGUSR1 (a cancel) until the child handles it. */
 	(void)pthread_sigmask(SIG_BLOCK, NULL, &mask);
 	sigdelset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (cancellable)
+		r = posix_spawn_file_actions_adddup2(&fa, cfds[0], STDIN_FILENO);
+	else
+		r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (r == 0)
 		r = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	if (r == 0)
@@ -105,12 +137,35 @@ worker_spawn(const char *agent_path, const char *config_path, const struct worke
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(fds[1]);
+	closep(&cfds[0]);
 	if (r != 0) {
 		close(fds[0]);
+		closep(&cfds[1]);
 		return rw_err_set(err, -r, "cannot start %s: %s", agent_path, strerror(r));
 	}
 	*ret_pid = pid;
 	*ret_fd = fds[0];
+	if (ret_cancel_fd)
+		*ret_cancel_fd = cfds[1];
+	return 0;
+}
+
+int
+worker_cancel(pid_t pid, int cancel_fd)
+{
+	ssize_t k;
+
+	if (cancel_fd < 0 || pid <= 0)
+		return -EINVAL;
+	/* The byte first: the child acts on the signal only in an abortable
+	 * step, and checks for the byte at every safe point. */
+	do
+		k = write(cancel_fd, "c", 1);
+	while (k < 0 && errno == EINTR);
+	if (k < 0 && errno != EAGAIN) /* a full pipe holds a request already */
+		return -errno;
+	if (kill(pid, SIGUSR1) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -168,6 +223,50 @@ worker_emit_result(int fd, Rollwave__Phase phase, const char *version, const cha
 	}
 	line[n++] = '\n';
 	return write_all(fd, line, (size_t)n);
+}
+
+int
+worker_emit_output(int fd, const char *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[8 + 2 * WORKER_OUTPUT_CHUNK + 1];
+	int r;
+
+	while (len > 0) {
+		size_t n = len < WORKER_OUTPUT_CHUNK ? len : WORKER_OUTPUT_CHUNK, k = 0;
+
+		memcpy(line, "output ", 7);
+		k = 7;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)data[i];
+
+			line[k++] = hex[c >> 4];
+			line[k++] = hex[c & 15];
+		}
+		line[k++] = '\n';
+		r = write_all(fd, line, k);
+		if (r < 0)
+			return r;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+worker_emit_absent(int fd)
+{
+	return write_all(fd, "absent\n", 7);
+}
+
+static int
+unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 /* Splits off the next space-separated word of *s (NULL if there is none). */
@@ -234,7 +333,9 @@ worker_line_parse(const char *line, struct worker_line *ret)
 	if (streq(kind, "phase")) {
 		l.kind = WORKER_LINE_PHASE;
 		if (parse_phase_number(next_word(&s), ROLLWAVE__PHASE__PHASE_FETCHING,
-		            ROLLWAVE__PHASE__PHASE_HEALTH, &l.phase) < 0)
+		            ROLLWAVE__PHASE__PHASE_CHECKING, &l.phase) < 0 ||
+		        (l.phase > ROLLWAVE__PHASE__PHASE_HEALTH &&
+		                l.phase < ROLLWAVE__PHASE__PHASE_MIGRATING))
 			return -EBADMSG;
 		w = next_word(&s);
 		if (!w || !*w || strlen(w) > WORKER_PHASE_NAME_MAX ||
@@ -246,7 +347,9 @@ worker_line_parse(const char *line, struct worker_line *ret)
 	} else if (streq(kind, "result")) {
 		l.kind = WORKER_LINE_RESULT;
 		if (parse_phase_number(next_word(&s), ROLLWAVE__PHASE__PHASE_COMMITTED,
-		            ROLLWAVE__PHASE__PHASE_FAILED, &l.phase) < 0 ||
+		            ROLLWAVE__PHASE__PHASE_CANCELLED, &l.phase) < 0 ||
+		        (l.phase > ROLLWAVE__PHASE__PHASE_FAILED &&
+		                l.phase < ROLLWAVE__PHASE__PHASE_CANCELLED) ||
 		        parse_version(next_word(&s), l.version) < 0)
 			return -EBADMSG;
 		if (strlen(s) > WORKER_MESSAGE_MAX)
@@ -255,6 +358,23 @@ worker_line_parse(const char *line, struct worker_line *ret)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				return -EBADMSG;
 		strcpy(l.message, s);
+	} else if (streq(kind, "output")) {
+		size_t n = strlen(s);
+
+		l.kind = WORKER_LINE_OUTPUT;
+		if (n == 0 || n % 2 || n > 2 * WORKER_OUTPUT_CHUNK)
+			return -EBADMSG;
+		for (size_t i = 0; i < n; i += 2) {
+			int hi = unhex(s[i]), lo = unhex(s[i + 1]);
+
+			if (hi < 0 || lo < 0)
+				return -EBADMSG;
+			l.data[l.data_len++] = (char)(hi << 4 | lo);
+		}
+	} else if (streq(kind, "absent")) {
+		l.kind = WORKER_LINE_ABSENT;
+		if (*s)
+			return -EBADMSG;
 	} else
 		return -EBADMSG;
 	*ret = l;

@@ -280,6 +280,127 @@ test_timeout_kills_the_hook_and_its_children(void **state)
 	hook_result_done(&res);
 }
 
+/* Writes one byte into fd after delay_usec, from a child process. */
+static pid_t
+write_later(int fd, uint64_t delay_usec)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep((useconds_t)delay_usec);
+		_exit(write(fd, "c", 1) == 1 ? 0 : 1);
+	}
+	return pid;
+}
+
+static void
+test_cancel_fd_stops_the_hook_and_its_children(void **state)
+{
+	struct fixture *f = *state;
+	struct hook_result res = {0};
+	struct rw_err err = {{0}};
+	char pidfile[256], body[512], how[64];
+	int p[2], status;
+	uint64_t t0, took;
+	pid_t writer;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/child.pid", f->root);
+	snprintf(body, sizeof(body), "echo started\nsleep 1000 &\necho $! > '%s'\nsleep 1000\n",
+	        pidfile);
+	write_hook(f, "before_activate", body, 0755);
+	assert_int_equal(pipe(p), 0);
+	writer = write_later(p[1], 300 * USEC_PER_MSEC);
+
+	t0 = now_monotonic_usec();
+	assert_int_equal(hook_run_cancellable(f->release, "before_activate", &env,
+	                         60 * USEC_PER_SEC, p[0], &res, &err),
+	        -ECANCELED);
+	took = now_monotonic_usec() - t0;
+	assert_string_equal(
+	        err.msg, "hook 'before_activate' was stopped: the operation was cancelled");
+	assert_true(res.ran);
+	assert_true(res.cancelled);
+	assert_false(res.timed_out);
+	assert_int_equal(res.term_signal, SIGTERM);
+	assert_string_equal(res.output, "started\n");
+	assert_true(took >= 300 * USEC_PER_MSEC);
+	assert_true(took < 300 * USEC_PER_MSEC + USEC_PER_SEC);
+	assert_process_killed(read_pid_file(pidfile));
+	hook_result_describe(&res, how, sizeof(how));
+	assert_string_equal(how, "was stopped (cancelled)");
+	/* The request is not consumed: whoever asked can still see it. */
+	{
+		char c;
+		assert_int_equal(read(p[0], &c, 1), 1);
+	}
+	assert_int_equal(waitpid(writer, &status, 0), writer);
+	hook_result_done(&res);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void
+test_cancel_fd_without_bytes_stops_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct hook_result res = {0};
+	struct rw_err err = {{0}};
+	int p[2], devnull;
+	uint64_t t0;
+
+	write_hook(f, "migrate", "sleep 0.3\necho done", 0755);
+	/* A writer that went away: end of file, no request. */
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	t0 = now_monotonic_usec();
+	assert_int_equal(hook_run_cancellable(
+	                         f->release, "migrate", &env, 5 * USEC_PER_SEC, p[0], &res, &err),
+	        0);
+	assert_false(res.cancelled);
+	assert_string_equal(res.output, "done\n");
+	assert_true(now_monotonic_usec() - t0 < 2 * USEC_PER_SEC);
+	hook_result_done(&res);
+	close(p[0]);
+	/* /dev/null is always readable, with nothing to read. */
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(devnull >= 0);
+	assert_int_equal(hook_run_cancellable(f->release, "migrate", &env, 5 * USEC_PER_SEC,
+	                         devnull, &res, &err),
+	        0);
+	assert_false(res.cancelled);
+	hook_result_done(&res);
+	close(devnull);
+	/* -1: no cancel fd at all. */
+	assert_int_equal(
+	        hook_run_cancellable(f->release, "migrate", &env, 5 * USEC_PER_SEC, -1, &res, &err),
+	        0);
+	hook_result_done(&res);
+}
+
+static void
+test_results_describe_how_a_hook_ended(void **state)
+{
+	struct hook_result r = {0};
+	char how[64];
+
+	(void)state;
+	hook_result_describe(&r, how, sizeof(how));
+	assert_string_equal(how, "did not run");
+	r.ran = true;
+	r.exited = true;
+	r.exit_status = 3;
+	hook_result_describe(&r, how, sizeof(how));
+	assert_string_equal(how, "exited with status 3");
+	r.exited = false;
+	r.term_signal = SIGKILL;
+	hook_result_describe(&r, how, sizeof(how));
+	assert_string_equal(how, "was killed by signal SIGKILL");
+	r.timed_out = true;
+	hook_result_describe(&r, how, sizeof(how));
+	assert_string_equal(how, "timed out and was killed");
+}
+
 static void
 test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(void **state)
 {
@@ -552,6 +673,11 @@ main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_processes_left_behind_are_killed_when_hook_exits, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_huge_output_is_truncated, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_cancel_fd_stops_the_hook_and_its_children, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_cancel_fd_without_bytes_stops_nothing, setup, teardown),
+	        cmocka_unit_test(test_results_describe_how_a_hook_ended),
 	        cmocka_unit_test_setup_teardown(
 	                test_not_executable_hook_is_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_directory_hook_is_refused, setup, teardown),

@@ -1,7 +1,8 @@
 /*
  * test_link: what the agent tells the coordinator (host facts and heartbeats
  * built from a real StateDirectory and apps config), how it judges a command
- * (signature with the pinned key, replay guard, busy), the link's memory in
+ * (signature with the pinned key, bound to this host's id, known kinds,
+ * replay guard, busy but for a CANCEL), the link's memory in
  * the state file, labels, and one request/reply over a real nng socket on
  * loopback.
  */
@@ -230,7 +231,7 @@ test_command_signed_by_pinned_key_runs(void **state)
 	char reason[256];
 
 	make_command(&s, 5);
-	assert_int_equal(link_command_check(&s.cmd, s.pk, 4, false, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 4, false, reason, sizeof(reason)),
 	        LINK_COMMAND_RUN);
 	assert_string_equal(reason, "");
 }
@@ -245,15 +246,15 @@ test_command_with_other_key_or_no_pin_is_refused(void **state)
 
 	make_command(&s, 5);
 	crypto_sign_keypair(other_pk, other_sk);
-	assert_int_equal(link_command_check(&s.cmd, other_pk, 0, false, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, other_pk, 7, 0, false, reason, sizeof(reason)),
 	        LINK_COMMAND_REFUSE);
 	assert_non_null(strstr(reason, "pinned coordinator key"));
-	assert_int_equal(link_command_check(&s.cmd, NULL, 0, false, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, NULL, 7, 0, false, reason, sizeof(reason)),
 	        LINK_COMMAND_REFUSE);
 	assert_non_null(strstr(reason, "no coordinator key pinned"));
 	/* Any field changed after signing: refused, even a replayed id. */
 	s.cmd.version = (char *)"6.6.6";
-	assert_int_equal(link_command_check(&s.cmd, s.pk, 100, false, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 100, false, reason, sizeof(reason)),
 	        LINK_COMMAND_REFUSE);
 }
 
@@ -265,10 +266,10 @@ test_replayed_command_is_acknowledged_not_run(void **state)
 	char reason[256];
 
 	make_command(&s, 5);
-	assert_int_equal(link_command_check(&s.cmd, s.pk, 5, false, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 5, false, reason, sizeof(reason)),
 	        LINK_COMMAND_REPLAY);
 	assert_string_equal(reason, "already executed");
-	assert_int_equal(link_command_check(&s.cmd, s.pk, 9, true, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 9, true, reason, sizeof(reason)),
 	        LINK_COMMAND_REPLAY);
 }
 
@@ -280,7 +281,109 @@ test_command_while_busy_is_refused(void **state)
 	char reason[256];
 
 	make_command(&s, 6);
-	assert_int_equal(link_command_check(&s.cmd, s.pk, 5, true, reason, sizeof(reason)),
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 5, true, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_string_equal(reason, "busy");
+}
+
+/* Re-signs s->cmd after a field changed (the coordinator would). */
+static void
+resign(struct signed_command *s)
+{
+	s->cmd.signature.len = 0;
+	s->cmd.signature.data = NULL;
+	assert_int_equal(wire_command_sign(&s->cmd, s->sk, s->sig), 0);
+}
+
+static void
+test_command_for_another_host_is_refused_naming_both_ids(void **state)
+{
+	(void)state;
+	struct signed_command s;
+	char reason[256];
+
+	make_command(&s, 5); /* for host 7 */
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 8, 0, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_string_equal(reason, "command is for host 7, but this agent is host 8");
+	/* Before any Welcome there is no id to match. */
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 0, 0, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_non_null(strstr(reason, "no host id yet"));
+	/* Not even as a replay: the host check comes first. */
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 8, 100, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	/* host_id is in the signed bytes: the same command pointed at host 8
+	 * without the coordinator's key does not verify. */
+	s.cmd.host_id = 8;
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 8, 0, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_non_null(strstr(reason, "signature does not verify"));
+	/* Signed for host 8 by the coordinator, it runs there. */
+	resign(&s);
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 8, 0, false, reason, sizeof(reason)),
+	        LINK_COMMAND_RUN);
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 0, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_string_equal(reason, "command is for host 8, but this agent is host 7");
+}
+
+static void
+test_every_known_kind_runs_and_an_unknown_one_is_refused(void **state)
+{
+	(void)state;
+	static const Rollwave__Command__Kind kinds[] = {
+	        ROLLWAVE__COMMAND__KIND__DEPLOY,
+	        ROLLWAVE__COMMAND__KIND__ROLLBACK,
+	        ROLLWAVE__COMMAND__KIND__MIGRATE,
+	        ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN,
+	        ROLLWAVE__COMMAND__KIND__PREFLIGHT,
+	        ROLLWAVE__COMMAND__KIND__CANCEL,
+	};
+	struct signed_command s;
+	char reason[256];
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		make_command(&s, 5);
+		s.cmd.kind = kinds[i];
+		s.cmd.cancel_command_id = kinds[i] == ROLLWAVE__COMMAND__KIND__CANCEL ? 4 : 0;
+		resign(&s);
+		assert_int_equal(
+		        link_command_check(&s.cmd, s.pk, 7, 4, false, reason, sizeof(reason)),
+		        LINK_COMMAND_RUN);
+	}
+	make_command(&s, 5);
+	s.cmd.kind = (Rollwave__Command__Kind)42;
+	resign(&s);
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 4, false, reason, sizeof(reason)),
+	        LINK_COMMAND_REFUSE);
+	assert_non_null(strstr(reason, "unknown command kind 42"));
+}
+
+static void
+test_cancel_is_judged_while_busy(void **state)
+{
+	(void)state;
+	struct signed_command s;
+	char reason[256];
+
+	make_command(&s, 6);
+	s.cmd.kind = ROLLWAVE__COMMAND__KIND__CANCEL;
+	s.cmd.version = (char *)"";
+	s.cmd.manifest_url = (char *)"";
+	s.cmd.cancel_command_id = 5;
+	resign(&s);
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 5, true, reason, sizeof(reason)),
+	        LINK_COMMAND_RUN);
+	assert_string_equal(reason, "");
+	/* A replayed CANCEL is a replay, busy or not. */
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 6, true, reason, sizeof(reason)),
+	        LINK_COMMAND_REPLAY);
+	/* Every other kind waits for the running one. */
+	s.cmd.kind = ROLLWAVE__COMMAND__KIND__PREFLIGHT;
+	s.cmd.cancel_command_id = 0;
+	resign(&s);
+	assert_int_equal(link_command_check(&s.cmd, s.pk, 7, 5, true, reason, sizeof(reason)),
 	        LINK_COMMAND_REFUSE);
 	assert_string_equal(reason, "busy");
 }
@@ -288,12 +391,16 @@ test_command_while_busy_is_refused(void **state)
 static int
 collect_report(void *userdata, const struct state_report *rep)
 {
+	static char hook_output[STATE_REPORTS_MAX + 2][64];
 	struct state_report *out = userdata;
 	size_t i = 0;
 
 	while (out[i].command_id)
 		i++;
 	out[i] = *rep;
+	/* Valid during the callback only: keep a copy. */
+	snprintf(hook_output[i], sizeof(hook_output[i]), "%s", rep->hook_output);
+	out[i].hook_output = hook_output[i];
 	return 0;
 }
 
@@ -307,7 +414,8 @@ test_state_keeps_command_id_and_undelivered_results(void **state)
 	                            .version = "1.2",
 	                            .phase = 8,
 	                            .elapsed_ms = 42,
-	                            .error = "unhealthy: probe failed"},
+	                            .error = "unhealthy: probe failed",
+	                            .hook_output = "== hook 'validate' ==\nno\n"},
 	                    got[STATE_REPORTS_MAX + 2];
 	struct state *s;
 	uint64_t id;
@@ -321,6 +429,8 @@ test_state_keeps_command_id_and_undelivered_results(void **state)
 	rep.command_id = 7;
 	rep.phase = 7;
 	rep.error[0] = 0;
+	rep.hook_output = NULL;
+	rep.hook_absent = true;
 	assert_int_equal(state_report_add(s, &rep), 0);
 	state_close(s);
 
@@ -333,7 +443,11 @@ test_state_keeps_command_id_and_undelivered_results(void **state)
 	assert_int_equal(got[0].command_id, 3);
 	assert_string_equal(got[0].error, "unhealthy: probe failed");
 	assert_int_equal(got[0].elapsed_ms, 42);
+	assert_string_equal(got[0].hook_output, "== hook 'validate' ==\nno\n");
+	assert_false(got[0].hook_absent);
 	assert_int_equal(got[1].command_id, 7);
+	assert_string_equal(got[1].hook_output, "");
+	assert_true(got[1].hook_absent);
 	assert_int_equal(got[2].command_id, 0);
 	assert_int_equal(state_report_delete(s, 3), 0);
 	memset(got, 0, sizeof(got));
@@ -575,6 +689,9 @@ main(void)
 	        cmocka_unit_test(test_command_with_other_key_or_no_pin_is_refused),
 	        cmocka_unit_test(test_replayed_command_is_acknowledged_not_run),
 	        cmocka_unit_test(test_command_while_busy_is_refused),
+	        cmocka_unit_test(test_command_for_another_host_is_refused_naming_both_ids),
+	        cmocka_unit_test(test_every_known_kind_runs_and_an_unknown_one_is_refused),
+	        cmocka_unit_test(test_cancel_is_judged_while_busy),
 	        cmocka_unit_test_setup_teardown(
 	                test_state_keeps_command_id_and_undelivered_results, setup, teardown),
 	        cmocka_unit_test(test_labels_parse_and_refuse_bad_ones),

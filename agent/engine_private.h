@@ -1,0 +1,97 @@
+/*
+ * engine_private: what engine.c shares with engine_migrate.c and
+ * engine_preflight.c. Not for use outside the engine.
+ *
+ * An operation (struct op) runs on one app: engine_op_init() starts it,
+ * engine_op_phase() moves it through the phases (telling the phase
+ * callback), engine_op_finish() ends it with an outcome and a message. The
+ * helpers below take the op and fill op->res; the ones that touch the host
+ * follow engine.h's journal rules.
+ */
+#ifndef ROLLWAVE_AGENT_ENGINE_PRIVATE_H
+#define ROLLWAVE_AGENT_ENGINE_PRIVATE_H
+
+#include <systemd/sd-bus.h>
+
+#include "engine.h"
+#include "manifest.h"
+
+struct minisign_pubkey;
+
+struct engine {
+	const struct agent_config *cfg;
+	struct state *state;
+	struct minisign_pubkey *keys;
+	size_t nkeys;
+	char keys_error[512];
+	int lock_fd;
+	sd_bus *bus;
+	engine_phase_cb phase_cb;
+	void *phase_userdata;
+	engine_hook_cb hook_cb;
+	void *hook_userdata;
+	int cancel_fd;                    /* -1: not cancellable */
+	volatile sig_atomic_t *abortable; /* NULL: nobody watches */
+};
+
+/* One operation in progress: the result being built and the phase clock. */
+struct op {
+	struct engine *e;
+	const struct app_config *app;
+	struct engine_result *res;
+	enum engine_phase phase;
+	uint64_t phase_start;
+	uint64_t started;
+	int rootfd;
+	bool quiet; /* steps are timed but not told to the phase callback */
+};
+
+void engine_op_init(
+        struct op *op, struct engine *e, const struct app_config *app, struct engine_result *res);
+void engine_op_phase(struct op *op, enum engine_phase p);
+/* Ends the operation with outcome and a message; returns r. */
+int engine_op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
+        _printf_(4, 5);
+
+/* The system bus, opened on first use and kept. */
+int engine_get_bus(struct engine *e, sd_bus **ret, struct rw_err *err);
+
+/* Runs hook `name` of releases/<version> (ROLLWAVE_PREVIOUS_VERSION
+ * previous), logs and reports its output (engine_hook_cb), and says in
+ * *ret_ran (may be NULL) whether it exists. cancellable: the hook is
+ * stopped when a cancel comes (-ECANCELED). A failure's message ends with
+ * the last line the hook printed. */
+int engine_run_hook(struct op *op, const char *version, const char *previous, const char *name,
+        bool cancellable, bool *ret_ran, struct rw_err *err);
+
+/* Fetches the manifest and its signature, verifies, parses. Abortable. */
+int engine_fetch_manifest(struct op *op, const char *url, struct manifest *ret, struct rw_err *err);
+/* The rollback-attack guard and the other checks on a verified manifest;
+ * *ret_live when current is that version already. op->rootfd may be -1
+ * (nothing installed). */
+int engine_check_manifest(struct op *op, const struct manifest *m, const char *current,
+        bool *ret_live, struct rw_err *err);
+/* Fetches, verifies and unpacks the artifact into releases/<version>
+ * (abortable until the rename). -ECANCELED if a cancel came first; the
+ * staging leftovers are removed then. */
+int engine_install_release(
+        struct op *op, const char *manifest_url, const struct manifest *m, struct rw_err *err);
+
+int engine_set_inflight(struct op *op, const char *kind, const char *from, const char *to,
+        enum inflight_phase phase);
+/* Records the end of an operation that did not commit: app record
+ * (current/previous when given), in-flight row cleared, history. */
+void engine_finish_uncommitted(struct op *op, const char *kind, const char *result,
+        const char *current, const char *previous, const char *health);
+
+/* Enters (on) or leaves an abortable step. Entering returns -ECANCELED,
+ * without entering, if a cancel is waiting. */
+int engine_abortable(struct engine *e, bool on);
+/* Ends an operation a cancel stopped before activation: removes
+ * releases/<installed> (a release this operation unpacked; NULL if none),
+ * clears the journal and records it. current: the live release, "" if
+ * none. Returns -ECANCELED (outcome CANCELLED). */
+int engine_op_cancelled(struct op *op, const char *kind, const char *installed, const char *current,
+        const char *health);
+
+#endif
