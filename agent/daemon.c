@@ -1331,6 +1331,13 @@ on_poll_reply(struct daemon *d, const struct link_event *ev)
 	if (d->session != SESSION_UP)
 		return; /* polled again once the session is up */
 	if (ev->error < 0) {
+		/* A command this agent's wire_decode() refuses (a kind or a
+		 * field a newer coordinator knows) cannot even be named in an
+		 * acknowledgement: say so where an admin looks. */
+		if (ev->error == -EBADMSG)
+			log_warning("coordinator answered a poll with a message this agent cannot "
+			            "decode, so it is neither run nor acknowledged: %s",
+			        ev->detail);
 		if (ev->error == -ETIMEDOUT || ev->error == -ECANCELED)
 			d->poll_due = true;
 		else if (timer_arm(d, &d->poll_timer, POLL_RETRY_USEC, on_poll_retry) < 0)

@@ -88,6 +88,7 @@ release() {
 manifest() { echo "file://$D/rel/web-$1.manifest"; }
 ENV='echo "app=$ROLLWAVE_APP version=$ROLLWAVE_VERSION previous=$ROLLWAVE_PREVIOUS_VERSION dir=$ROLLWAVE_RELEASE_DIR cwd=$(pwd)"'
 hook 2.0.0 migrate "echo migrating; $ENV"
+hook 10.0.0 migrate "touch '$D/mig10.hook'"
 hook 2.0.0 migrate_down "echo migrating down; $ENV"
 hook 4.0.0 migrate 'echo checking the schema; echo table users is locked >&2; exit 3'
 hook 5.0.0 before_activate "touch '$D/ba5-started'; sleep 30"
@@ -95,7 +96,7 @@ mkdir -p "$D/tree-9.0.0" && head -c 16M /dev/urandom >"$D/tree-9.0.0/blob"
 # Part B: host 2 sits in its before_activate hook, host 1 is sick (BAD).
 hook 7.0.0 before_activate "case \"\$ROLLWAVE_RELEASE_DIR\" in */agent2/*) touch '$D/ba7-started'; sleep 60;; esac"
 mkdir -p "$D/tree-7.0.0" && touch "$D/tree-7.0.0/BAD"
-for v in 1.0.0 2.0.0 3.0.0 4.0.0 5.0.0 7.0.0 8.0.0 9.0.0; do
+for v in 1.0.0 2.0.0 3.0.0 4.0.0 5.0.0 7.0.0 8.0.0 9.0.0 10.0.0; do
 	release $v || { echo "not ok - release $v"; exit 1; }
 done
 release 6.0.0 --artifact-url "http://127.0.0.1:$HTTP_PORT/web-6.0.0.tar.gz" || {
@@ -205,6 +206,21 @@ check "migrate_down without the hook: COMMITTED with hook_absent" \
 	eq "$(result "$D/md3" | cut -d' ' -f2)/$(grep -c '^absent$' "$D/md3")" "7/1"
 worker "$D/md9" --version=9.9.9 -- migrate_down web
 check "migrate_down of a release not on disk fails" has "$(result "$D/md9")" "^result 9 9.9.9 web 9.9.9 is not on disk"
+
+# A cancel waiting before the work starts: preflight and migrate stop at
+# their first safe point.
+printf c >"$D/cancel-early"
+worker "$D/pf7" --cancel-fd=0 --manifest="$(manifest 2.0.0)" --version=2.0.0 -- preflight web <"$D/cancel-early"
+check "a cancelled preflight: CANCELLED, nothing changed" \
+	eq "$(result "$D/pf7")" "result 12 2.0.0 preflight of web 2.0.0 cancelled; nothing was changed"
+mkfifo "$D/cancel10"
+exec 7<>"$D/cancel10"
+printf c >&7
+worker "$D/mig10" --cancel-fd=0 --manifest="$(manifest 10.0.0)" --version=10.0.0 -- migrate web <&7
+exec 7>&-
+check "a cancelled migrate: CANCELLED before it unpacked anything" \
+	eq "$(result "$D/mig10")" "result 12 10.0.0 migrate of web 10.0.0 cancelled before activation; 1.0.0 stays live"
+check "... no releases/10.0.0, no hook run" test ! -e "$A/srv/web/releases/10.0.0" -a ! -e "$D/mig10.hook"
 
 # CANCEL during a before_activate hook (a safe point that waits).
 mkfifo "$D/cancel5"
