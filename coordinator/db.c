@@ -642,7 +642,7 @@ static bool
 task_state_is_final(const char *state)
 {
 	return streq(state, "committed") || streq(state, "rolled_back") || streq(state, "failed") ||
-	        streq(state, "refused");
+	        streq(state, "refused") || streq(state, "cancelled");
 }
 
 int
@@ -697,7 +697,8 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 		_cleanup_stmt_ sqlite3_stmt *act = NULL;
 
 		r = sqldb_prepare(db->sql,
-		        "UPDATE tasks SET activated = 1 WHERE host_id = ? AND command_id = ?",
+		        "UPDATE tasks SET activated = 1 WHERE host_id = ? AND command_id = ? AND"
+		        " kind IN ('', 'deploy')",
 		        &act);
 		if (r < 0)
 			goto fail;

@@ -174,6 +174,7 @@ format(const struct server *s, struct scrape *sc, struct text *t)
 	        [TASK_ROLLED_BACK] = "rolled_back",
 	        [TASK_FAILED] = "failed",
 	        [TASK_REFUSED] = "refused",
+	        [TASK_CANCELLED] = "cancelled",
 	};
 	char buf[64];
 

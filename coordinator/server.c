@@ -580,6 +580,8 @@ final_state(Rollwave__Phase phase)
 		return "committed";
 	case ROLLWAVE__PHASE__PHASE_ROLLED_BACK:
 		return "rolled_back";
+	case ROLLWAVE__PHASE__PHASE_CANCELLED:
+		return "cancelled";
 	default:
 		return "failed";
 	}
@@ -594,6 +596,8 @@ task_result_from_string(const char *state)
 		return TASK_ROLLED_BACK;
 	if (streq(state, "refused"))
 		return TASK_REFUSED;
+	if (streq(state, "cancelled"))
+		return TASK_CANCELLED;
 	return TASK_FAILED;
 }
 
@@ -701,9 +705,19 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_COMMAND_ACK) {
 			const Rollwave__CommandAck *ack = env->command_ack;
 
+			bool cancel = false;
+
+			for (const struct pending_cmd *q = m->queue; q; q = q->next)
+				if (q->command_id == ack->command_id)
+					cancel = q->kind == ROLLWAVE__COMMAND__KIND__CANCEL;
 			if (!ack->accepted)
 				on_task_news(
 				        s, m, ack->command_id, "refused", -1, ack->reason, true);
+			else if (cancel)
+				/* A CANCEL is done once acknowledged; its reason says
+				 * what became of the command it named. */
+				on_task_news(
+				        s, m, ack->command_id, "committed", -1, ack->reason, true);
 			else
 				on_task_news(s, m, ack->command_id, "running", -1, NULL, false);
 		} else {

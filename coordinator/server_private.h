@@ -83,7 +83,14 @@ struct host_mem {
 #define STAT_TYPES 64
 #define STAT_CODES 16
 #define STAT_KINDS 8
-enum task_result { TASK_COMMITTED, TASK_ROLLED_BACK, TASK_FAILED, TASK_REFUSED, _TASK_RESULT_MAX };
+enum task_result {
+	TASK_COMMITTED,
+	TASK_ROLLED_BACK,
+	TASK_FAILED,
+	TASK_REFUSED,
+	TASK_CANCELLED,
+	_TASK_RESULT_MAX
+};
 struct server_stats {
 	uint64_t agent_msgs[STAT_TYPES];
 	uint64_t agent_refused[STAT_TYPES][STAT_CODES];

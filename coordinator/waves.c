@@ -689,11 +689,41 @@ static void begin_wave(struct server *s, struct dep *d, uint64_t now);
  * units configured, trusted key, manifest, free space, a release to roll
  * back to). A failure stops the deployment before any host changes,
  * unless it was created with --force. */
+static bool
+preflight_started(const struct dep *d)
+{
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].pf_cmd)
+			return true;
+	return false;
+}
+
 static void
 step_preflight(struct server *s, struct dep *d, uint64_t now)
 {
 	size_t pending = 0, failed = 0;
 	char list[1536] = "";
+
+	/* Nothing starts inside a freeze window (FreezePolicy=wait), not even
+	 * the migrate hook: wait for its end first. */
+	if (!preflight_started(d) && d->params.n_freeze) {
+		struct gate_result g;
+
+		freeze_gate_evaluate(d->params.freeze, d->params.n_freeze, d->params.freeze_policy,
+		        false, now * USEC_PER_MSEC, &g);
+		if (g.verdict != GATE_PASS) {
+			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+			if (!streq(d->row.step, "freeze")) {
+				set_step(d, "freeze", now);
+				dep_save(s, d, "coordinator", "deploy.freeze", "%s", g.why);
+			}
+			return;
+		}
+		if (streq(d->row.step, "freeze")) {
+			set_step(d, "preflight", now);
+			dep_save(s, d, NULL, NULL, NULL);
+		}
+	}
 
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
@@ -1040,7 +1070,8 @@ dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 		return;
 	}
 	w = &d->plan->waves[d->row.wave];
-	if (streq(d->row.step, "preflight")) {
+	if (streq(d->row.step, "preflight") ||
+	        (streq(d->row.step, "freeze") && d->row.wave == 0 && !preflight_started(d))) {
 		step_preflight(s, d, now);
 		return;
 	}
@@ -1673,7 +1704,9 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	strbuf_printf(row.actor, sizeof(row.actor), "%s", actor);
 	strbuf_printf(row.state, sizeof(row.state), "running");
 	strbuf_printf(row.strategy, sizeof(row.strategy), "%s", params.strategy);
-	strbuf_printf(row.step, sizeof(row.step), "start");
+	/* Every host checks it could take the release, then the migrate
+	 * hook runs once, then wave one. */
+	strbuf_printf(row.step, sizeof(row.step), "preflight");
 	row.manifest_url = (char *)c->manifest_url;
 	row.params = ini;
 	row.selector = (char *)c->selector;

@@ -266,10 +266,43 @@ check "rollwave rollback demo --wait exits 0 once rolled back" eq "$rc" 0 || ech
 check "rollwave rollback demo rolls every host back" eq "$(field "$dep6" .state)" rolled_back
 check "... to 6.0.0" on 6.0.0 1 2 3 4
 
+# ---- preflight and the migrate hook ----
+hooked() { # hooked VERSION MIGRATE_EXIT: a release whose migrate hook exits so
+	local tree=$D/tree-$1
+	mkdir -p "$tree/.rollwave/hooks"
+	printf '#!/bin/sh\necho "migrate $ROLLWAVE_VERSION on $(hostname)" >>%s/migrations\nexit %s\n' "$D" "$2" \
+		>"$tree/.rollwave/hooks/migrate"
+	printf '#!/bin/sh\necho "migrate_down $ROLLWAVE_VERSION" >>%s/migrations\n' "$D" \
+		>"$tree/.rollwave/hooks/migrate_down"
+	chmod +x "$tree/.rollwave/hooks/migrate" "$tree/.rollwave/hooks/migrate_down"
+	release "$1" "$D/release.key"
+}
+hooked 8.0.0 1 && hooked 9.0.0 0 || { echo "not ok - hooked releases"; exit 1; }
+out=$(RWT deploy demo 8.0.0 --manifest "$(manifest 8.0.0)" --strategy rolling --batch 2 $FAST --wait 2>&1)
+check "a release whose migrate hook fails exits 1" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep8=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... failed before any host changed" has "$(field "$dep8" '.state + " " + .reason')" "^failed migrate failed on host [0-9]+.*no host was changed"
+check "... the hook ran once" eq "$(grep -c 'migrate 8.0.0' "$D/migrations")" 1
+check "... every host still runs 6.0.0" on 6.0.0 1 2 3 4
+check "... preflight ran on every host first" \
+	eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM tasks WHERE deployment_id = $dep8 AND kind = 'preflight' AND state = 'committed'")" 4
+check "... no deploy task was made" \
+	eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM tasks WHERE deployment_id = $dep8 AND kind = 'deploy'")" 0
+out=$(RWT deploy demo 9.0.0 --manifest "$(manifest 9.0.0)" --strategy rolling --batch 2 $FAST --wait 2>&1)
+check "a release whose migrate hook succeeds deploys (exit 0)" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... its migrate ran once" eq "$(grep -c 'migrate 9.0.0' "$D/migrations")" 1
+check "... every host runs 9.0.0" on 9.0.0 1 2 3 4
+out=$(RWT rollback demo --wait 2>&1)
+check "rolling it back runs migrate_down once" eq "$(grep -c 'migrate_down 9.0.0' "$D/migrations")" 1 || echo "$out" | sed 's/^/#   /'
+check "... after every host is back on 6.0.0" on 6.0.0 1 2 3 4
+out=$(RW deploy demo 9.0.0 --manifest "file://$D/rel/nosuch.manifest" --strategy all-at-once --wait 2>&1)
+check "a manifest no host can fetch fails preflight" has "$out" "preflight failed on 4 of 4 host"
+check "... and changes nothing" on 6.0.0 1 2 3 4
+
 # ---- history and audit ----
 check "history lists the deployments newest first" \
 	eq "$(RW history demo --json | jq -r '[.deployments[].state] | join(",")')" \
-	"rolled_back,succeeded,rolled_back,rolled_back,succeeded,succeeded"
+	"failed,rolled_back,failed,rolled_back,succeeded,rolled_back,rolled_back,succeeded,succeeded"
 check "every end is in the audit log" \
 	test "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action IN ('deploy.succeeded', 'deploy.rolled_back')")" -ge 6
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
