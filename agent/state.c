@@ -48,9 +48,9 @@ static const char *const migrations[] = {
         "CREATE TABLE pending_reports (command_id INTEGER PRIMARY KEY, app TEXT NOT NULL,"
         " version TEXT NOT NULL, phase INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL,"
         " error TEXT NOT NULL, created_usec INTEGER NOT NULL);",
-        /* 3 */
-        "ALTER TABLE pending_reports ADD COLUMN hook_output TEXT NOT NULL DEFAULT '';"
-        "ALTER TABLE pending_reports ADD COLUMN hook_absent INTEGER NOT NULL DEFAULT 0;",
+        /* 3 (parenthesised: one element made of two literals, on purpose) */
+        ("ALTER TABLE pending_reports ADD COLUMN hook_output TEXT NOT NULL DEFAULT '';"
+         "ALTER TABLE pending_reports ADD COLUMN hook_absent INTEGER NOT NULL DEFAULT 0;"),
 };
 
 int
