@@ -737,7 +737,11 @@ agent_cb(void *arg)
 		a->sending = false;
 		nng_aio_set_msg(a->aio, NULL);
 		a->next_usec = now_monotonic_usec() + USEC_PER_SEC;
-		a->phase = a->host_id ? S_HEARTBEAT : S_HELLO;
+		/* Only a welcomed session heartbeats; one that failed during
+		 * Hello/Auth (a pending host too: it has an id but no session)
+		 * starts over. */
+		a->phase =
+		        __atomic_load_n(&a->session_up, __ATOMIC_SEQ_CST) ? S_HEARTBEAT : S_HELLO;
 		set_in_flight(a, false);
 		return;
 	}
