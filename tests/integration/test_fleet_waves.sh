@@ -11,7 +11,10 @@
 #   - a ring deployment (4.0.0) waits at its approval gate until approved;
 #   - a failure budget breached in wave 2 (5.0.0: its validate hook fails on
 #     h3 and h4) rolls waves 1 and 2 back;
-#   - the coordinator SIGKILLed mid-deployment (6.0.0) resumes after restart.
+#   - the coordinator SIGKILLed mid-deployment (6.0.0) resumes after restart;
+#   - a metric gate against a server speaking Prometheus' query API
+#     (tests/harness/fake_prometheus.py) holds on no data, then fails
+#     (7.0.0 rolled back everywhere) and passes (8.0.0).
 #
 #   tests/integration/test_fleet_waves.sh BUILD_DIR
 set -uo pipefail
@@ -25,7 +28,9 @@ source "$SRC/tests/harness/fleet.sh"
 W=$(mktemp -d "$BUILD_DIR/rw-fleet-waves.XXXXXX")
 passed=0
 failed=0
+prom_pid=
 cleanup() {
+	[ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null
 	fleet_stop
 	th_teardown_all
 	if [ "$failed" -eq 0 ]; then rm -rf "$W" "$TH_RUN_DIR"; else echo "# work files kept in $W"; fi
@@ -90,7 +95,7 @@ case "$(hostname)" in h3 | h4) echo "sick on $(hostname)"; exit 1 ;; esac
 exit 0
 EOF
 chmod +x "$W/fail-on-h3-h4.sh"
-for v in 1.0.0 2.0.0 4.0.0 6.0.0; do fleet_release $v || { echo "not ok - release $v"; exit 1; }; done
+for v in 1.0.0 2.0.0 4.0.0 6.0.0 7.0.0 8.0.0; do fleet_release $v || { echo "not ok - release $v"; exit 1; }; done
 fleet_release 3.0.0 fail-on-start || { echo "not ok - release 3.0.0"; exit 1; }
 fleet_release 5.0.0 - "validate=$W/fail-on-h3-h4.sh" || { echo "not ok - release 5.0.0"; exit 1; }
 FAST="--min-healthy 2s --wave-timeout 90s"
@@ -163,6 +168,28 @@ check "... the deployment resumes and succeeds" eq "$(RWT watch "$dep" </dev/nul
 check "... every host runs and serves 6.0.0" on 6.0.0 $ALL
 check "... no host was deployed twice" \
 	eq "$(sqlite3 "$W/state.db" "SELECT max(n) FROM (SELECT count(*) AS n FROM tasks WHERE deployment_id = $dep AND kind = 'deploy' GROUP BY host_id)")" 1
+# ---- a metric gate ----
+PPORT=$((FLEET_PORT + 1500))
+echo '{}' >"$W/prom.json"
+python3 "$SRC/tests/harness/fake_prometheus.py" "$PPORT" "$W/prom.json" >"$W/prom.log" 2>&1 &
+prom_pid=$!
+GATE="--prometheus-url http://127.0.0.1:$PPORT --set Gate.errors.Query=rate_5xx --set Gate.errors.Condition=max<0.01 --set Gate.errors.NoData=hold"
+out=$(RWT deploy sample 7.0.0 --manifest "$(fleet_manifest 7.0.0)" --strategy rolling --batch 3 $FAST $GATE --json)
+dep=$(jq -r .deployment_id <<<"$out")
+holding() { [ "$(field "$dep" .step)" = gates ] && has "$(field "$dep" '.waves[0].verdict')" "hold"; }
+check "a metric gate with no data holds after wave 1" wait_for 90 holding
+wave1_only() { on 7.0.0 h1 h2 h3 && on 6.0.0 h4 h5 h6; }
+check "... wave 1 runs 7.0.0, wave 2 does not" wave1_only
+echo '{"rate_5xx": [0.002, 0.2]}' >"$W/prom.json"
+check "... then fails on data over the threshold: rolled back" eq "$(RWT watch "$dep" </dev/null >/dev/null; echo $?; field "$dep" .state)" "1
+rolled_back"
+check "... every host runs and serves 6.0.0" on 6.0.0 $ALL
+check "... the failing value is in the audit log" \
+	has "$(sqlite3 "$W/state.db" "SELECT detail FROM audit WHERE action = 'deploy.gate' AND target = 'deployment:$dep'")" "fail.*0\.2"
+echo '{"rate_5xx": [0.001]}' >"$W/prom.json"
+out=$(RWT deploy sample 8.0.0 --manifest "$(fleet_manifest 8.0.0)" --strategy rolling --batch 3 $FAST $GATE --wait 2>&1)
+check "a passing metric gate lets 8.0.0 through (exit 0)" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... every host runs and serves 8.0.0" on 8.0.0 $ALL
 check "no daemon crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$W/coordinator.log'"
 
 echo "$passed passed, $failed failed"
