@@ -7,7 +7,8 @@
 # comes; the values behind each verdict are in the audit log. A blue-green
 # deployment installs on the idle color, runs the traffic command and keeps
 # the old color; `rollwave rollback` switches traffic back first. A freeze
-# window refuses or holds a deployment.
+# window refuses or holds a deployment. `rollwave abort --rollback` stops a
+# deployment mid-bake and rolls its hosts back.
 #
 #   tests/integration/test_waves_gates.sh BUILD_DIR
 set -uo pipefail
@@ -222,6 +223,18 @@ sleep 2
 check "... no host is touched" on 4.0.0 1 2 3 4
 check "abort ends it" has "$(RW abort "$dep")" "is aborted"
 check "... audited" eq "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action = 'deploy.aborted' AND target = 'deployment:$dep'")" 1
+# ---- abort --rollback ----
+out=$(RWT deploy demo 6.0.0 --manifest "$(manifest 6.0.0)" --strategy rolling --batch 2 --bake 60s $FAST --json)
+dep=$(jq -r .deployment_id <<<"$out")
+baking() { [ "$(field "$dep" .step)" = bake ]; }
+check "6.0.0 bakes after wave 1" wait_for 60 baking
+check "... wave 1 runs 6.0.0" on 6.0.0 1 2
+out=$(RW abort "$dep" --rollback)
+check "abort --rollback stops it and rolls back" has "$out" "Deployment $dep is running \(rollback\)"
+rolled() { [ "$(field "$dep" .state)" = rolled_back ]; }
+check "... it ends rolled_back" wait_for 60 rolled
+check "... wave 1 is back on 4.0.0, wave 2 never moved" on 4.0.0 1 2 3 4
+check "... the reason says who aborted" has "$(field "$dep" .reason)" "aborted by admin:"
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"
