@@ -874,6 +874,9 @@ begin_wave(struct server *s, struct dep *d, uint64_t now)
 		return;
 	}
 	set_step(d, w->kind == PLAN_WAVE_SWITCH ? "switch" : "deploying", now);
+	/* pending (preflight, migrate, a freeze before them) ends with wave one. */
+	if (streq(d->row.state, "pending"))
+		strbuf_printf(d->row.state, sizeof(d->row.state), "running");
 	d->verdict[0] = 0;
 	dep_save(s, d, "coordinator", "deploy.wave", "wave %d/%zu '%s': %zu host(s)",
 	        d->row.wave + 1, d->plan->n_waves, w->name, w->n_hosts);
@@ -1056,7 +1059,7 @@ dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 	struct gate_result g;
 	char why[GATE_WHY_MAX];
 
-	if (!streq(d->row.state, "running"))
+	if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
 		return;
 	if (load_tasks(s, d) < 0)
 		return;
@@ -1702,7 +1705,7 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	strbuf_printf(row.app, sizeof(row.app), "%s", c->app);
 	strbuf_printf(row.version, sizeof(row.version), "%s", c->version);
 	strbuf_printf(row.actor, sizeof(row.actor), "%s", actor);
-	strbuf_printf(row.state, sizeof(row.state), "running");
+	strbuf_printf(row.state, sizeof(row.state), "pending");
 	strbuf_printf(row.strategy, sizeof(row.strategy), "%s", params.strategy);
 	/* Every host checks it could take the release, then the migrate
 	 * hook runs once, then wave one. */
@@ -1795,9 +1798,9 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 		dep_tick(s, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE:
-		if (!streq(d->row.state, "running"))
+		if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-			        "deployment %" PRId64 " is %s, not running", d->row.id,
+			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
 			        d->row.state);
 		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
 		dep_save(s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
