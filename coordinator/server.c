@@ -1161,12 +1161,17 @@ server_stop(struct server *s)
 		s->admin_running = false;
 	}
 	nng_close(s->admin);
-	nng_close(s->agents);
+	/* Every context first (their callbacks see stopping and submit
+	 * nothing more), then the socket: nng 1.5 can wait forever in
+	 * nng_close() for contexts still holding requests (parked polls). */
 	for (size_t i = 0; i < s->n_workers; i++) {
 		nng_aio_stop(s->workers[i]->aio);
 		if (s->workers[i]->st == W_SEND)
 			nng_msg_free(nng_aio_get_msg(s->workers[i]->aio));
 		nng_ctx_close(s->workers[i]->ctx);
+	}
+	nng_close(s->agents);
+	for (size_t i = 0; i < s->n_workers; i++) {
 		nng_aio_free(s->workers[i]->aio);
 		free(s->workers[i]);
 	}
