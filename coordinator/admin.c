@@ -254,8 +254,6 @@ app_count_cb(void *userdata, const struct host_row *h)
 	return 0;
 }
 
-static nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
-
 static int
 cmp_version_count(const void *a, const void *b)
 {
@@ -339,7 +337,7 @@ admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
 	return reply;
 }
 
-static nng_msg *
+nng_msg *
 admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
 {
 	Rollwave__Envelope env;
@@ -357,7 +355,7 @@ static struct {
 	size_t type;
 } current;
 
-static nng_msg *
+nng_msg *
 admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
@@ -512,39 +510,31 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 	dr->hosts = arena_alloc(a, n * sizeof(*dr->hosts));
 	if (!dr->hosts)
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < n; i++) {
 		Rollwave__DeployResult__HostResult *hr = arena_alloc(a, sizeof(*hr));
-		struct host_mem *m = host_mem(s, hosts[i], true);
-		struct pending_cmd *p = calloc(1, sizeof(*p));
+		struct pending_cmd p = {
+		        .command_id = cids[i],
+		        .kind = rollback ? ROLLWAVE__COMMAND__KIND__ROLLBACK
+		                         : ROLLWAVE__COMMAND__KIND__DEPLOY,
+		        .manifest_url = (char *)url,
+		};
+		int q;
 
-		if (!hr || !m || !p || !(p->manifest_url = strdup(url ? url : ""))) {
-			pending_free(p);
+		if (!hr)
 			continue;
-		}
-		p->command_id = cids[i];
-		p->kind = rollback ? ROLLWAVE__COMMAND__KIND__ROLLBACK
-		                   : ROLLWAVE__COMMAND__KIND__DEPLOY;
-		strbuf_printf(p->app, sizeof(p->app), "%s", app);
-		strbuf_printf(p->version, sizeof(p->version), "%s", version ? version : "");
-		queue_append(m, p);
+		strbuf_printf(p.app, sizeof(p.app), "%s", app);
+		strbuf_printf(p.version, sizeof(p.version), "%s", version ? version : "");
+		q = server_queue_command(s, hosts[i], &p);
+		if (q < 0)
+			continue;
 		rollwave__deploy_result__host_result__init(hr);
 		hr->host_id = (uint64_t)hosts[i];
 		hr->command_id = cids[i];
 		hr->accepted = true;
-		hr->state = "queued";
-		/* A host waiting in its long poll gets it at once. */
-		if (m->parked) {
-			nng_msg *cmd = next_command(s, m, m->pipe, m->parked->parked_msgid);
-
-			if (cmd) {
-				worker_unpark(s, m->parked, cmd);
-				hr->state = "sent";
-			}
-		}
+		/* A host waiting in its long poll got it at once. */
+		hr->state = q > 0 ? "sent" : "queued";
 		dr->hosts[dr->n_hosts++] = hr;
 	}
-	pthread_mutex_unlock(&s->lock);
 	log_notice("deployment %" PRId64 " by %s: %s %s %s to %zu host(s)", dep, actor,
 	        rollback ? "rollback" : "deploy", app,
 	        version && version[0] ? version : "(previous)", n);

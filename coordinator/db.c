@@ -559,12 +559,15 @@ task_row_done(struct task_row *t)
 	t->error = t->manifest_url = NULL;
 }
 
+static int tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves,
+        size_t n, const char *kind, uint64_t *ret_command_ids);
+
 int
 db_deployment_create(struct db *db, const char *kind, const char *app, const char *version,
         const char *manifest_url, const char *actor, const int64_t *host_ids, size_t n,
         int64_t *ret_id, uint64_t *ret_command_ids)
 {
-	_cleanup_stmt_ sqlite3_stmt *dep = NULL, *last = NULL, *bump = NULL, *task = NULL;
+	_cleanup_stmt_ sqlite3_stmt *dep = NULL;
 	char target[64], detail[256];
 	int64_t id;
 	int r;
@@ -588,39 +591,9 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
 	if (r < 0)
 		goto fail;
 	id = sqlite3_last_insert_rowid(db->sql);
-	if ((r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) <
-	                0 ||
-	        (r = sqldb_prepare(db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?",
-	                 &bump)) < 0 ||
-	        (r = sqldb_prepare(db->sql,
-	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms)"
-	                 " VALUES (?, ?, ?, 'queued', ?)",
-	                 &task)) < 0)
+	r = tasks_insert(db, id, host_ids, NULL, n, "", ret_command_ids);
+	if (r < 0)
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t cid;
-
-		sqlite3_reset(last);
-		sqlite3_bind_int64(last, 1, host_ids[i]);
-		if (sqlite3_step(last) != SQLITE_ROW) {
-			r = -ENOENT;
-			goto fail;
-		}
-		cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
-		sqlite3_reset(bump);
-		sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
-		sqlite3_bind_int64(bump, 2, host_ids[i]);
-		if ((r = sqldb_step_done(db->sql, bump)) < 0)
-			goto fail;
-		sqlite3_reset(task);
-		sqlite3_bind_int64(task, 1, id);
-		sqlite3_bind_int64(task, 2, host_ids[i]);
-		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
-		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
-		if ((r = sqldb_step_done(db->sql, task)) < 0)
-			goto fail;
-		ret_command_ids[i] = cid;
-	}
 	snprintf(target, sizeof(target), "deployment:%" PRId64, id);
 	strbuf_printf(detail, sizeof(detail), "%s %s%s%s to %zu host(s)", kind, app,
 	        version && version[0] ? " " : "", version ? version : "", n);
@@ -1049,16 +1022,16 @@ db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigne
 	return r == SQLITE_DONE ? 0 : sqldb_errno(db->sql);
 }
 
-int
-db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
+/* Inserts a queued task for each host (its next command id in
+ * ret_command_ids), inside the caller's transaction. kind "" and waves NULL
+ * (wave -1) for deployments of schema 2. */
+static int
+tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
         const char *kind, uint64_t *ret_command_ids)
 {
 	_cleanup_stmt_ sqlite3_stmt *last = NULL, *bump = NULL, *task = NULL;
 	int r;
 
-	r = db_begin(db);
-	if (r < 0)
-		return r;
 	if ((r = sqldb_prepare(db->sql, "SELECT last_command_id FROM hosts WHERE id = ?", &last)) <
 	                0 ||
 	        (r = sqldb_prepare(db->sql, "UPDATE hosts SET last_command_id = ? WHERE id = ?",
@@ -1067,37 +1040,48 @@ db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *wav
 	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms,"
 	                 " kind, wave) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
 	                 &task)) < 0)
-		goto fail;
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t cid;
 
 		sqlite3_reset(last);
 		sqlite3_bind_int64(last, 1, host_ids[i]);
-		if (sqlite3_step(last) != SQLITE_ROW) {
-			r = -ENOENT;
-			goto fail;
-		}
+		if (sqlite3_step(last) != SQLITE_ROW)
+			return -ENOENT;
 		cid = (uint64_t)sqlite3_column_int64(last, 0) + 1;
 		sqlite3_reset(bump);
 		sqlite3_bind_int64(bump, 1, (sqlite3_int64)cid);
 		sqlite3_bind_int64(bump, 2, host_ids[i]);
 		if ((r = sqldb_step_done(db->sql, bump)) < 0)
-			goto fail;
+			return r;
 		sqlite3_reset(task);
 		sqlite3_bind_int64(task, 1, dep);
 		sqlite3_bind_int64(task, 2, host_ids[i]);
 		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
 		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
 		sqlite3_bind_text(task, 5, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int(task, 6, waves[i]);
+		sqlite3_bind_int(task, 6, waves ? waves[i] : -1);
 		if ((r = sqldb_step_done(db->sql, task)) < 0)
-			goto fail;
+			return r;
 		ret_command_ids[i] = cid;
 	}
+	return 0;
+}
+
+int
+db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
+        const char *kind, uint64_t *ret_command_ids)
+{
+	int r = db_begin(db);
+
+	if (r < 0)
+		return r;
+	r = tasks_insert(db, dep, host_ids, waves, n, kind, ret_command_ids);
+	if (r < 0) {
+		db_rollback(db);
+		return r;
+	}
 	return db_commit(db);
-fail:
-	db_rollback(db);
-	return r;
 }
 
 int

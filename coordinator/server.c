@@ -481,6 +481,7 @@ server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd
 {
 	struct pending_cmd *p = calloc(1, sizeof(*p));
 	struct host_mem *m;
+	int sent = 0;
 
 	if (!p || !(p->manifest_url = strdup(tmpl->manifest_url ? tmpl->manifest_url : ""))) {
 		free(p);
@@ -503,11 +504,13 @@ server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd
 	if (m->parked) {
 		nng_msg *cmd = next_command(s, m, m->pipe, m->parked->parked_msgid);
 
-		if (cmd)
+		if (cmd) {
 			worker_unpark(s, m->parked, cmd);
+			sent = 1;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return sent;
 }
 
 /* The signed Command for p as a reply to message msgid. */

@@ -167,12 +167,17 @@ void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
 int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
 /* Queues a copy of tmpl (command_id, kind, app, version, manifest_url,
  * cancel_command_id) for host_id and hands it to the host's parked poll if
- * there is one. Takes s->lock: call without it. */
+ * there is one: 1 if it did, 0 if the command waits for the next poll.
+ * Takes s->lock: call without it. */
 int server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd *tmpl);
 
 /* ---- admin.c ---- */
 /* Opens AdminSocket= and starts the thread that serves it. */
 int admin_start(struct server *s, struct rw_err *err);
+/* An AdminResponse (or, refused, its Error) as the reply to msgid; for the
+ * admin thread only (errors are counted per request). */
+nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
+nng_msg *admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message);
 
 /* ---- metrics.c ---- */
 struct metrics;

@@ -1400,16 +1400,12 @@ static nng_msg *
 status_reply(uint64_t msgid, Rollwave__DeploymentStatus *st)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Envelope env;
 
 	if (!st)
-		return error_msg(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS;
 	resp.deployment_status = st;
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-	env.admin_response = &resp;
-	return msg_from_env(&env);
+	return admin_reply(msgid, &resp);
 }
 
 static nng_msg *refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
@@ -1417,23 +1413,13 @@ static nng_msg *refuse(uint64_t msgid, Rollwave__Error__Code code, const char *f
 static nng_msg *
 refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
 {
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
-	Rollwave__Envelope env;
 	char text[WIRE_TEXT_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	e.code = code;
-	e.message = text;
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
-	resp.error = &e;
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-	env.admin_response = &resp;
-	return msg_from_env(&env);
+	return admin_error(msgid, code, text);
 }
 
 static struct dep *
@@ -1978,7 +1964,6 @@ waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req,
 		Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
 		Rollwave__DeploymentList *l = arena_alloc(a, sizeof(*l));
 		struct history_ctx c = {.a = a};
-		Rollwave__Envelope env;
 		int r;
 
 		c.cap = req->history->limit ? req->history->limit : 20;
@@ -2001,10 +1986,7 @@ waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req,
 		l->n_deployments = c.n;
 		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_LIST;
 		resp.deployment_list = l;
-		env_init(&env, msgid);
-		env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-		env.admin_response = &resp;
-		reply = msg_from_env(&env);
+		reply = admin_reply(msgid, &resp);
 		break;
 	}
 	default:
