@@ -11,6 +11,14 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
+# Test hosts have their own /tmp, /var/tmp, /run and /srv: a checkout there
+# is invisible inside them.
+case $SRC/ in
+/tmp/* | /var/tmp/* | /run/* | /srv/*)
+	echo "$0: the checkout is under /tmp, /var/tmp, /run or /srv, which test hosts do not see; clone it elsewhere (e.g. /root)" >&2
+	exit 1
+	;;
+esac
 if [ "${ROLLWAVE_SKIP_DEPS:-0}" != 1 ]; then
 	scripts/install-deps.sh || die "installing dependencies failed"
 fi

@@ -14,6 +14,14 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
+# Test hosts have their own /tmp, /var/tmp, /run and /srv: a checkout there
+# is invisible inside them.
+case $SRC/ in
+/tmp/* | /var/tmp/* | /run/* | /srv/*)
+	echo "$0: the checkout is under /tmp, /var/tmp, /run or /srv, which test hosts do not see; clone it elsewhere (e.g. /root)" >&2
+	exit 1
+	;;
+esac
 JOBS=$(nproc)
 stages=${ROLLWAVE_TESTS:-format unit fuzz integration}
 passed=0
