@@ -10,6 +10,7 @@
  *        +---- busy until the REPLY event is taken <---- queue event (decoded reply
  *                                                         or error) + eventfd
  */
+#include "tlsprefs.h"
 #include "link.h"
 
 #include <inttypes.h>
@@ -271,7 +272,7 @@ link_open(const struct agent_config *cfg, struct link **ret, struct rw_err *err)
 		goto fail;
 	}
 	if (tls) {
-		if ((rv = nng_tls_config_alloc(&l->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
+		if ((rv = tlsprefs_config_alloc(&l->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
 		        (rv = nng_tls_config_server_name(l->tls, host)) != 0 ||
 		        (rv = nng_tls_config_auth_mode(l->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
 			r = link_nng_fail(err, rv, "cannot set up TLS");

@@ -87,6 +87,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "tlsprefs.h"
 #include "util.h"
 #include "version.h"
 #include "wire.h"
@@ -1391,7 +1392,7 @@ main(int argc, char **argv)
 			memcpy(host, p, (size_t)(colon - p));
 			host[colon - p] = 0;
 		}
-		if (nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT) != 0 ||
+		if (tlsprefs_config_alloc(&tls, NNG_TLS_MODE_CLIENT) != 0 ||
 		        (opt.ca && nng_tls_config_ca_file(tls, opt.ca) != 0) ||
 		        nng_tls_config_server_name(tls, host) != 0 ||
 		        nng_tls_config_auth_mode(tls,

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "tlsprefs.h"
 #include "util.h"
 
 #define SERVER_CTXS 128
@@ -197,10 +198,10 @@ main(int argc, char **argv)
 	if ((rv = nng_rep0_open(&rep)) != 0 || (rv = nng_listener_create(&l, rep, url)) != 0)
 		return fail("cannot listen", rv);
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
-		if ((rv = nng_tls_config_alloc(&stls, NNG_TLS_MODE_SERVER)) != 0 ||
+		if ((rv = tlsprefs_config_alloc(&stls, NNG_TLS_MODE_SERVER)) != 0 ||
 		        (rv = nng_tls_config_cert_key_file(stls, cert, NULL)) != 0 ||
 		        (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, stls)) != 0 ||
-		        (rv = nng_tls_config_alloc(&ctls, NNG_TLS_MODE_CLIENT)) != 0 ||
+		        (rv = tlsprefs_config_alloc(&ctls, NNG_TLS_MODE_CLIENT)) != 0 ||
 		        (rv = nng_tls_config_ca_file(ctls, ca)) != 0 ||
 		        (rv = nng_tls_config_server_name(ctls, "localhost")) != 0)
 			return fail("cannot set up TLS", rv);

@@ -10,6 +10,7 @@
 #include <nng/supplemental/tls/tls.h>
 #include <sodium.h>
 
+#include "tlsprefs.h"
 #include "admin.h"
 #include "cli.h"
 #include "log.h"
@@ -205,7 +206,7 @@ socket_open(
 		goto fail;
 	}
 	if (t->tls) {
-		if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0 ||
+		if ((rv = tlsprefs_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0 ||
 		        (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
 		        (rv = nng_tls_config_server_name(cfg, t->server_name)) != 0) {
 			rw_err_set(

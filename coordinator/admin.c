@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "tlsprefs.h"
 #include "log.h"
 #include "server_private.h"
 #include "waves.h"
@@ -834,7 +835,7 @@ admin_start(struct server *s, struct rw_err *err)
 	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
 		/* Admins over the network must show a client certificate signed
 		 * by our CA (rollwave-coordinator admin-cert). */
-		rv = nng_tls_config_alloc(&s->admin_tls, NNG_TLS_MODE_SERVER);
+		rv = tlsprefs_config_alloc(&s->admin_tls, NNG_TLS_MODE_SERVER);
 		if (rv == 0)
 			rv = nng_tls_config_cert_key_file(
 			        s->admin_tls, s->cfg->tls_certificate, NULL);

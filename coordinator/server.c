@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "tlsprefs.h"
 #include "log.h"
 #include "server_private.h"
 #include "waves.h"
@@ -974,7 +975,7 @@ start_agents_socket(struct server *s, struct rw_err *err)
 	if (rv != 0)
 		return nng_err(err, rv, "cannot listen on", c->listen);
 	if (strncmp(c->listen, "tls+tcp://", 10) == 0) {
-		rv = nng_tls_config_alloc(&s->tls, NNG_TLS_MODE_SERVER);
+		rv = tlsprefs_config_alloc(&s->tls, NNG_TLS_MODE_SERVER);
 		if (rv == 0)
 			rv = nng_tls_config_cert_key_file(s->tls, c->tls_certificate, NULL);
 		if (rv != 0)

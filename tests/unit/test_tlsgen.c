@@ -19,6 +19,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "tlsgen.h"
+#include "tlsprefs.h"
 
 #define TIMEOUT_MS  5000
 #define RECV_MAX    65536
@@ -290,7 +291,7 @@ server_start(struct server *s, const char *server_pem)
 	assert_int_equal(nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, RECV_MAX), 0);
 	assert_int_equal(nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, TIMEOUT_MS), 0);
 	assert_int_equal(nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, TIMEOUT_MS), 0);
-	assert_int_equal(nng_tls_config_alloc(&s->cfg, NNG_TLS_MODE_SERVER), 0);
+	assert_int_equal(tlsprefs_config_alloc(&s->cfg, NNG_TLS_MODE_SERVER), 0);
 	assert_int_equal(nng_tls_config_cert_key_file(s->cfg, server_pem, NULL), 0);
 	assert_int_equal(nng_listener_create(&l, s->sock, "tls+tcp://127.0.0.1:0"), 0);
 	assert_int_equal(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->cfg), 0);
@@ -323,7 +324,7 @@ client_dial(struct client *c, const char *url, const char *ca_file, const char *
 	assert_int_equal(nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, RECV_MAX), 0);
 	assert_int_equal(nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, TIMEOUT_MS), 0);
 	assert_int_equal(nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, TIMEOUT_MS), 0);
-	assert_int_equal(nng_tls_config_alloc(&c->cfg, NNG_TLS_MODE_CLIENT), 0);
+	assert_int_equal(tlsprefs_config_alloc(&c->cfg, NNG_TLS_MODE_CLIENT), 0);
 	assert_int_equal(nng_tls_config_ca_file(c->cfg, ca_file), 0);
 	assert_int_equal(nng_tls_config_server_name(c->cfg, server_name), 0);
 	assert_int_equal(nng_tls_config_auth_mode(c->cfg, NNG_TLS_AUTH_MODE_REQUIRED), 0);
@@ -427,6 +428,36 @@ test_tlsgen_client_expecting_another_name_cannot_connect(void **state)
 	server_stop(&s);
 }
 
+/* The key exchange a real TLS client gets from our server when it offers
+ * the big curves first (as mbedtls 2.28 does by default): P-256, not P-521
+ * (tlsprefs.h). openssl s_client is the independent client; it prints
+ * "Server Temp Key: ECDH, prime256v1, 256 bits". */
+static void
+test_tlsprefs_server_exchanges_keys_over_p256_when_offered_p521_first(void **state)
+{
+	struct fixture *f = *state;
+	struct server s;
+	char cmd[512], line[256], key[256] = "";
+	unsigned applied = tlsprefs_applied();
+	FILE *p;
+
+	server_start(&s, f->server_pem);
+	assert_true(tlsprefs_applied() > applied);
+	assert_true(xsnprintf(cmd, sizeof(cmd),
+	                    "openssl s_client -connect %s -tls1_2 -groups P-521:P-384:P-256:X25519 "
+	                    "</dev/null 2>&1",
+	                    s.url + strlen("tls+tcp://")) > 0);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		if (strncmp(line, "Server Temp Key:", 16) == 0)
+			strcpy(key, line);
+	pclose(p);
+	print_message("  %s", key[0] ? key : "no Server Temp Key line\n");
+	assert_non_null(strstr(key, "prime256v1"));
+	server_stop(&s);
+}
+
 int
 main(void)
 {
@@ -447,6 +478,9 @@ main(void)
 	                test_tlsgen_client_trusting_another_ca_cannot_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_tlsgen_client_expecting_another_name_cannot_connect, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_tlsprefs_server_exchanges_keys_over_p256_when_offered_p521_first,
+	                setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, group_teardown);
