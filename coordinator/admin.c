@@ -434,6 +434,7 @@ admin_set_state(struct server *s, uint64_t msgid, const int64_t *ids, size_t n,
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	server_flush_sends(s);
 	if (n == 1) {
 		log_notice("host %" PRId64 " %s by %s", ids[0],
 		        state == HOST_UP ? "accepted" : "revoked", actor);

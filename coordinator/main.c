@@ -375,6 +375,20 @@ on_waves_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 }
 
+/* Long polls that timed out are answered a few at a time. */
+static int
+on_polls_tick(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run_state *rs = userdata;
+	int r;
+
+	server_expire_polls(rs->server);
+	r = sd_event_source_set_time(es, usec + 50 * USEC_PER_MSEC);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+}
+
 static int
 on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata)
 {
@@ -428,6 +442,9 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 	if (r >= 0)
 		r = sd_event_add_time(ev, NULL, CLOCK_MONOTONIC, now + 200 * USEC_PER_MSEC, 0,
 		        on_waves_tick, &rs);
+	if (r >= 0)
+		r = sd_event_add_time(ev, NULL, CLOCK_MONOTONIC, now + 50 * USEC_PER_MSEC,
+		        5 * USEC_PER_MSEC, on_polls_tick, &rs);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
 		server_stop(rs.server);

@@ -511,6 +511,7 @@ server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	server_flush_sends(s);
 	return sent;
 }
 
@@ -704,6 +705,13 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 			w->parked_host = m->id;
 			w->parked_msgid = msgid;
 			w->park_deadline_ms = now_ms() + POLL_TIMEOUT_MS;
+			w->park_prev = s->parked_tail;
+			w->park_next = NULL;
+			if (s->parked_tail)
+				s->parked_tail->park_next = w;
+			else
+				s->parked_head = w;
+			s->parked_tail = w;
 			return NULL;
 		}
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_COMMAND_ACK) {
@@ -793,6 +801,7 @@ worker_cb(void *arg)
 		if (s->idle_workers < MIN_IDLE_WORKERS && s->n_workers < MAX_WORKERS)
 			(void)worker_new(s);
 		pthread_mutex_unlock(&s->lock);
+		server_flush_sends(s); /* the poll this one replaced */
 		return;
 	}
 	if (!reply) {
@@ -802,10 +811,13 @@ worker_cb(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	/* The reply goes out without the lock (a send encrypts and writes);
+	 * nothing else touches a worker in W_SEND. */
 	w->st = W_SEND;
 	nng_aio_set_msg(w->aio, reply);
-	nng_ctx_send(w->ctx, w->aio);
 	pthread_mutex_unlock(&s->lock);
+	nng_ctx_send(w->ctx, w->aio);
+	server_flush_sends(s);
 }
 
 /* Called with s->lock held. */
@@ -814,6 +826,15 @@ worker_unpark(struct server *s, struct worker *w, nng_msg *reply)
 {
 	struct host_mem *m = host_mem(s, w->parked_host, false);
 
+	if (w->park_prev)
+		w->park_prev->park_next = w->park_next;
+	else if (s->parked_head == w)
+		s->parked_head = w->park_next;
+	if (w->park_next)
+		w->park_next->park_prev = w->park_prev;
+	else if (s->parked_tail == w)
+		s->parked_tail = w->park_prev;
+	w->park_prev = w->park_next = NULL;
 	if (m && m->parked == w)
 		m->parked = NULL;
 	w->parked_host = 0;
@@ -827,7 +848,35 @@ worker_unpark(struct server *s, struct worker *w, nng_msg *reply)
 	}
 	w->st = W_SEND;
 	nng_aio_set_msg(w->aio, reply);
-	nng_ctx_send(w->ctx, w->aio);
+	w->send_next = s->sendq;
+	s->sendq = w;
+}
+
+void
+server_flush_sends(struct server *s)
+{
+	struct worker *q;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping || !s->sendq) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	q = s->sendq;
+	s->sendq = NULL;
+	s->flushing++;
+	pthread_mutex_unlock(&s->lock);
+	while (q) {
+		struct worker *w = q;
+
+		q = w->send_next;
+		w->send_next = NULL;
+		nng_ctx_send(w->ctx, w->aio);
+	}
+	pthread_mutex_lock(&s->lock);
+	if (--s->flushing == 0)
+		pthread_cond_broadcast(&s->flushed);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Called with s->lock held. */
@@ -892,6 +941,7 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 	session_remove(s, pipe);
 	pthread_mutex_unlock(&s->lock);
+	server_flush_sends(s);
 }
 
 /* ---- start, tick, stop ---- */
@@ -1016,6 +1066,7 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	s->last_flush_ms = s->started_ms;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
+	pthread_cond_init(&s->flushed, NULL);
 	r = db_open(cfg->database, &s->db, err);
 	if (r < 0)
 		goto fail;
@@ -1067,10 +1118,8 @@ server_tick(struct server *s)
 	uint64_t limit = MISSED_HEARTBEATS * (s->cfg->heartbeat_interval_usec / USEC_PER_MSEC);
 	bool flush = now - s->last_flush_ms >= FLUSH_EVERY_MS;
 
+	server_expire_polls(s);
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n_workers; i++)
-		if (s->workers[i]->st == W_PARKED && s->workers[i]->park_deadline_ms <= now)
-			worker_unpark(s, s->workers[i], NULL);
 	touch = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*touch));
 	down = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*down));
 	up = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*up));
@@ -1127,6 +1176,18 @@ server_tick(struct server *s)
 }
 
 void
+server_expire_polls(struct server *s)
+{
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&s->lock);
+	while (s->parked_head && s->parked_head->park_deadline_ms <= now)
+		worker_unpark(s, s->parked_head, NULL);
+	pthread_mutex_unlock(&s->lock);
+	server_flush_sends(s);
+}
+
+void
 server_waves_tick(struct server *s)
 {
 	waves_tick(s);
@@ -1157,6 +1218,12 @@ server_stop(struct server *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
+	/* Answers queued for parked polls are not sent any more (their
+	 * messages are freed with the workers below); wait for the threads
+	 * still sending some. */
+	s->sendq = NULL;
+	while (s->flushing)
+		pthread_cond_wait(&s->flushed, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	metrics_stop(s);
 	waves_stop(s);
@@ -1209,5 +1276,6 @@ server_stop(struct server *s)
 	sodium_memzero(s->join_token, sizeof(s->join_token));
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->db_lock);
+	pthread_cond_destroy(&s->flushed);
 	free(s);
 }

@@ -10,8 +10,10 @@
  * used under its own lock, never while the server lock is held.
  *
  * Heartbeats update memory only; server_tick() (once a second, from the
- * daemon's loop) flushes last-seen times, marks hosts that missed three
- * heartbeats down and answers polls that timed out.
+ * daemon's loop) flushes last-seen times and marks hosts that missed three
+ * heartbeats down; server_expire_polls() (every 50 ms) answers the polls
+ * that timed out, so that their answers trickle out instead of leaving in
+ * one burst a second.
  */
 #ifndef ROLLWAVE_COORDINATOR_SERVER_H
 #define ROLLWAVE_COORDINATOR_SERVER_H
@@ -25,6 +27,9 @@ struct server;
 int server_start(const struct coordinator_config *cfg, struct server **ret, struct rw_err *err);
 /* Periodic work; call about once a second. */
 void server_tick(struct server *s);
+/* Answers the polls parked for POLL_TIMEOUT_MS with "nothing to do";
+ * call every 50 ms or so (server_tick() calls it too). */
+void server_expire_polls(struct server *s);
 /* Moves deployments through their waves; call every 100-250 ms. */
 void server_waves_tick(struct server *s);
 /* A one-line summary for sd_notify STATUS=. */

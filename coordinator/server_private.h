@@ -38,6 +38,8 @@ struct worker {
 	int64_t parked_host;
 	uint64_t parked_msgid;
 	uint64_t park_deadline_ms;
+	struct worker *send_next; /* on s->sendq */
+	struct worker *park_prev, *park_next; /* on s->parked, while W_PARKED */
 };
 
 struct session {
@@ -139,6 +141,20 @@ struct server {
 	pthread_t admin_thread;
 	bool admin_running;
 	volatile bool stopping;
+	/* Replies to parked polls wait here (worker_unpark) until
+	 * server_flush_sends() sends them without s->lock: a send encrypts and
+	 * writes, and 400 expired polls a second must not stall every
+	 * heartbeat behind the lock. flushing counts the threads sending;
+	 * server_stop() waits for them (flushed). */
+	struct worker *sendq;
+	/* Parked polls, oldest first: every poll parks for POLL_TIMEOUT_MS,
+	 * so this is also deadline order and server_expire_polls() answers
+	 * the expired ones from the head, a few at a time, instead of
+	 * scanning every worker once a second and answering hundreds at
+	 * once. */
+	struct worker *parked_head, *parked_tail;
+	unsigned flushing;
+	pthread_cond_t flushed;
 
 	struct server_stats stats;
 	struct waves *waves; /* waves.c: deployments through waves */
@@ -162,8 +178,13 @@ void pending_free(struct pending_cmd *p);
 void queue_append(struct host_mem *m, struct pending_cmd *p);
 /* The next command queued for m as a reply to msgid, or NULL. */
 nng_msg *next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid);
-/* Answers a parked poll with reply (NULL: "nothing to do"). */
+/* Answers a parked poll with reply (NULL: "nothing to do"); takes reply.
+ * Called with s->lock held; the answer goes out at the next
+ * server_flush_sends(). */
 void worker_unpark(struct server *s, struct worker *w, nng_msg *reply);
+/* Sends the answers worker_unpark() prepared. Call without s->lock, after
+ * releasing it in anything that may have unparked a poll. */
+void server_flush_sends(struct server *s);
 int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
 /* Queues a copy of tmpl (command_id, kind, app, version, manifest_url,
  * cancel_command_id) for host_id and hands it to the host's parked poll if
