@@ -284,35 +284,10 @@ fail:
 	return r;
 }
 
-int
-db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char *labels_json,
-        const char *agent_version, const char *apps_json)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r;
-
-	r = sqldb_prepare(db->sql,
-	        "UPDATE hosts SET hostname = ?, labels = ?, agent_version = ?,"
-	        " apps = coalesce(?, apps) WHERE id = ?",
-	        &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, hostname ? hostname : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, agent_version ? agent_version : "", -1, SQLITE_STATIC);
-	if (apps_json)
-		sqlite3_bind_text(st, 4, apps_json, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 4);
-	sqlite3_bind_int64(st, 5, id);
-	r = sqldb_step_done(db->sql, st);
-	if (r < 0)
-		return r;
-	return sqlite3_changes(db->sql) == 1 ? 0 : -ENOENT;
-}
-
-int
-db_host_set_state(
+/* The state change of one host inside the caller's transaction: 1 if it
+ * changed, 0 if it already was in that state, -EPERM if it is revoked. */
+static int
+host_set_state_in_tx(
         struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -320,40 +295,72 @@ db_host_set_state(
 	char target[64], action[32];
 	int r;
 
+	r = db_host_by_id(db, id, &h);
+	if (r < 0)
+		return r;
+	host_row_done(&h);
+	if (h.state == state)
+		return 0;
+	if (h.state == HOST_REVOKED)
+		return -EPERM;
+	r = sqldb_prepare(db->sql, "UPDATE hosts SET state = ? WHERE id = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, host_state_to_string(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	r = sqldb_step_done(db->sql, st);
+	if (r < 0)
+		return r;
+	snprintf(target, sizeof(target), "host:%" PRId64, id);
+	snprintf(action, sizeof(action), "host.%s", host_state_to_string(state));
+	r = db_audit(db, actor, action, target, reason);
+	return r < 0 ? r : 1;
+}
+
+int
+db_host_set_state(
+        struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason)
+{
+	int r;
+
 	if (state >= _HOST_STATE_MAX)
 		return -EINVAL;
 	r = db_begin(db);
 	if (r < 0)
 		return r;
-	r = db_host_by_id(db, id, &h);
-	if (r < 0)
-		goto fail;
-	host_row_done(&h);
-	if (h.state == state) {
+	r = host_set_state_in_tx(db, id, state, actor, reason);
+	if (r < 0) {
 		db_rollback(db);
-		return 0;
+		return r;
 	}
-	if (h.state == HOST_REVOKED) {
-		r = -EPERM;
-		goto fail;
-	}
-	r = sqldb_prepare(db->sql, "UPDATE hosts SET state = ? WHERE id = ?", &st);
-	if (r < 0)
-		goto fail;
-	sqlite3_bind_text(st, 1, host_state_to_string(state), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	r = sqldb_step_done(db->sql, st);
-	if (r < 0)
-		goto fail;
-	snprintf(target, sizeof(target), "host:%" PRId64, id);
-	snprintf(action, sizeof(action), "host.%s", host_state_to_string(state));
-	r = db_audit(db, actor, action, target, reason);
-	if (r < 0)
-		goto fail;
 	return db_commit(db);
-fail:
-	db_rollback(db);
-	return r;
+}
+
+int
+db_hosts_set_state(struct db *db, const int64_t *ids, size_t n, enum host_state state,
+        const char *actor, const char *reason, bool *ret_changed)
+{
+	int r;
+
+	if (state >= _HOST_STATE_MAX)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	r = db_begin(db);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		r = host_set_state_in_tx(db, ids[i], state, actor, reason);
+		if (r == -EPERM || r == -ENOENT)
+			r = 0;
+		if (r < 0) {
+			db_rollback(db);
+			return r;
+		}
+		if (ret_changed)
+			ret_changed[i] = r > 0;
+	}
+	return db_commit(db);
 }
 
 static int
@@ -427,19 +434,23 @@ db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
 	if (r < 0)
 		return r;
 	r = sqldb_prepare(db->sql,
-	        "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?), apps = coalesce(?, apps)"
-	        " WHERE id = ?",
+	        "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?), apps = coalesce(?, apps),"
+	        " hostname = coalesce(?, hostname), labels = coalesce(?, labels),"
+	        " agent_version = coalesce(?, agent_version) WHERE id = ?",
 	        &st);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
+		const char *text[] = {
+		        t[i].apps_json, t[i].hostname, t[i].labels_json, t[i].agent_version};
+
 		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)t[i].last_seen_ms);
-		if (t[i].apps_json)
-			sqlite3_bind_text(st, 2, t[i].apps_json, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 2);
-		sqlite3_bind_int64(st, 3, t[i].id);
+		for (int k = 0; k < 4; k++)
+			if (text[k])
+				sqlite3_bind_text(st, 2 + k, text[k], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, t[i].id);
 		r = sqldb_step_done(db->sql, st);
 		if (r < 0)
 			goto fail;

@@ -71,13 +71,15 @@ int db_host_by_id(struct db *db, int64_t id, struct host_row *ret);
 /* Registers an unknown key as a pending host (and audits it). */
 int db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hostname,
         const char *labels_json, const char *agent_version, uint64_t now_ms, int64_t *ret_id);
-/* Updates the facts a host reported when it connected. */
-int db_host_update_facts(struct db *db, int64_t id, const char *hostname, const char *labels_json,
-        const char *agent_version, const char *apps_json);
 /* Changes state and audits who did it. Revoked is final: leaving it is
  * refused with -EPERM. */
 int db_host_set_state(
         struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason);
+/* db_host_set_state() for n hosts in one transaction (one commit, one
+ * wait for the disk). Hosts that are revoked or gone are skipped;
+ * ret_changed (optional, n entries) says which ones changed. */
+int db_hosts_set_state(struct db *db, const int64_t *ids, size_t n, enum host_state state,
+        const char *actor, const char *reason, bool *ret_changed);
 /* pending -> down (up once its agent connects), audited as host.accept by
  * actor. -EALREADY if the host is not pending, -EPERM if it is revoked. */
 int db_host_accept(struct db *db, int64_t id, const char *actor);
@@ -85,11 +87,13 @@ int db_host_accept(struct db *db, int64_t id, const char *actor);
  * error *ret_bad is the host that caused it (0 if none did). */
 int db_hosts_accept(
         struct db *db, const int64_t *ids, size_t n, const char *actor, int64_t *ret_bad);
-/* Flushes last-seen times (and optionally apps) of many hosts at once. */
+/* Flushes last-seen times (and the facts agents reported: apps, and on
+ * connect hostname, labels and agent version) of many hosts at once. */
 struct host_touch {
 	int64_t id;
 	uint64_t last_seen_ms;
-	const char *apps_json; /* NULL: unchanged */
+	const char *apps_json; /* NULL: unchanged, as for the ones below */
+	const char *hostname, *labels_json, *agent_version;
 };
 int db_hosts_touch(struct db *db, const struct host_touch *t, size_t n);
 int db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id);

@@ -265,15 +265,12 @@ auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token
 		strbuf_printf(out->msg, sizeof(out->msg), "database error: %s", strerror(-r));
 		return;
 	}
+	/* A known host: its new facts and its coming up are written by the
+	 * next server_tick(), batched with every other host's. */
 	out->kind = AUTH_KNOWN;
 	out->id = row.id;
 	out->state = row.state;
 	host_row_done(&row);
-	if (row.state != HOST_REVOKED)
-		(void)db_host_update_facts(s->db, row.id, facts->hostname, facts->labels_json,
-		        facts->agent_version, facts->apps_json);
-	if (row.state == HOST_DOWN)
-		(void)db_host_set_state(s->db, row.id, HOST_UP, "coordinator", "connected");
 	pthread_mutex_unlock(&s->db_lock);
 }
 
@@ -357,13 +354,29 @@ on_auth(struct server *s, uint32_t pipe, uint64_t msgid, const Rollwave__Auth *a
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__BUSY,
 		        m ? "the connection is gone" : "out of memory");
 	}
-	if (out.state == HOST_DOWN)
-		log_notice("host %" PRId64 " ('%s') is up again", out.id, facts.hostname);
-	session_clear_facts(&facts);
 	/* A revoke that came while the database was asked wins. */
-	if (m->state == HOST_REVOKED)
+	if (m->state == HOST_REVOKED) {
+		session_clear_facts(&facts);
 		return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__REVOKED,
 		        "host %" PRId64 " was revoked", out.id);
+	}
+	if (out.state == HOST_DOWN) {
+		log_notice("host %" PRId64 " ('%s') is up again", out.id, facts.hostname);
+		m->up_dirty = true;
+		m->up_by_connect = true;
+	}
+	free(m->new_hostname);
+	free(m->new_labels_json);
+	free(m->new_agent_version);
+	m->new_hostname = TAKE_PTR(facts.hostname);
+	m->new_labels_json = TAKE_PTR(facts.labels_json);
+	m->new_agent_version = TAKE_PTR(facts.agent_version);
+	if (!m->apps_json || !streq(m->apps_json, facts.apps_json)) {
+		free(m->apps_json);
+		m->apps_json = TAKE_PTR(facts.apps_json);
+		m->apps_dirty = true;
+	}
+	session_clear_facts(&facts);
 	m->state = HOST_UP;
 	m->last_seen_ms = now_ms();
 	m->seen_dirty = true;
@@ -1112,19 +1125,26 @@ void
 server_tick(struct server *s)
 {
 	struct host_touch *touch = NULL;
-	int64_t *down = NULL, *up = NULL;
-	size_t n_touch = 0, n_down = 0, n_up = 0;
+	int64_t *down = NULL, *up = NULL, *upc = NULL;
+	bool *changed = NULL;
+	size_t n_touch = 0, n_down = 0, n_up = 0, n_upc = 0, cap;
 	uint64_t now = now_ms();
 	uint64_t limit = MISSED_HEARTBEATS * (s->cfg->heartbeat_interval_usec / USEC_PER_MSEC);
 	bool flush = now - s->last_flush_ms >= FLUSH_EVERY_MS;
+	char reason[96];
+	int r;
 
 	server_expire_polls(s);
 	pthread_mutex_lock(&s->lock);
-	touch = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*touch));
-	down = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*down));
-	up = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*up));
-	for (size_t i = 1; touch && down && up && i < s->hosts_cap; i++) {
+	cap = s->hosts_cap ? s->hosts_cap : 1;
+	touch = calloc(cap, sizeof(*touch));
+	down = calloc(cap, sizeof(*down));
+	up = calloc(cap, sizeof(*up));
+	upc = calloc(cap, sizeof(*upc));
+	changed = calloc(cap, sizeof(*changed));
+	for (size_t i = 1; touch && down && up && upc && changed && i < s->hosts_cap; i++) {
 		struct host_mem *m = &s->hosts[i];
+		bool facts = m->new_hostname || m->new_labels_json || m->new_agent_version;
 
 		if (!m->id)
 			continue;
@@ -1133,46 +1153,68 @@ server_tick(struct server *s)
 			m->pipe = 0;
 			m->up_dirty = false;
 			down[n_down++] = m->id;
-		} else if (m->up_dirty && n_up < s->hosts_cap) {
+		} else if (m->up_dirty) {
 			m->up_dirty = false;
-			up[n_up++] = m->id;
+			if (m->up_by_connect)
+				upc[n_upc++] = m->id;
+			else
+				up[n_up++] = m->id;
+			m->up_by_connect = false;
 		}
-		if (flush && (m->seen_dirty || m->apps_dirty)) {
+		/* Last-seen times every FLUSH_EVERY_MS; what a connect said at
+		 * the next tick. */
+		if (facts || (flush && (m->seen_dirty || m->apps_dirty))) {
 			touch[n_touch++] = (struct host_touch) {
 			        .id = m->id,
 			        .last_seen_ms = m->last_seen_ms,
 			        .apps_json =
 			                m->apps_dirty && m->apps_json ? strdup(m->apps_json) : NULL,
+			        .hostname = TAKE_PTR(m->new_hostname),
+			        .labels_json = TAKE_PTR(m->new_labels_json),
+			        .agent_version = TAKE_PTR(m->new_agent_version),
 			};
 			m->seen_dirty = m->apps_dirty = false;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 
+	/* One transaction per kind of change, whatever the number of hosts. */
 	pthread_mutex_lock(&s->db_lock);
-	for (size_t i = 0; i < n_up; i++)
-		if (db_host_set_state(s->db, up[i], HOST_UP, "coordinator", "heartbeat") >= 0)
+	r = db_hosts_set_state(s->db, upc, n_upc, HOST_UP, "coordinator", "connected", NULL);
+	if (r < 0)
+		log_error("cannot record %zu hosts up: %s", n_upc, strerror(-r));
+	r = db_hosts_set_state(s->db, up, n_up, HOST_UP, "coordinator", "heartbeat", changed);
+	if (r < 0)
+		log_error("cannot record %zu hosts up: %s", n_up, strerror(-r));
+	for (size_t i = 0; r >= 0 && i < n_up; i++)
+		if (changed[i])
 			log_notice("host %" PRId64 " is up again", up[i]);
-	for (size_t i = 0; i < n_down; i++) {
-		char reason[96];
-
-		snprintf(reason, sizeof(reason), "missed %d heartbeats", MISSED_HEARTBEATS);
-		if (db_host_set_state(s->db, down[i], HOST_DOWN, "coordinator", reason) >= 0)
+	snprintf(reason, sizeof(reason), "missed %d heartbeats", MISSED_HEARTBEATS);
+	r = db_hosts_set_state(s->db, down, n_down, HOST_DOWN, "coordinator", reason, changed);
+	if (r < 0)
+		log_error("cannot record %zu hosts down: %s", n_down, strerror(-r));
+	for (size_t i = 0; i < n_down; i++)
+		if (r < 0 || changed[i])
 			log_warning("host %" PRId64 " is down: %s", down[i], reason);
-	}
-	if (flush) {
-		int r = db_hosts_touch(s->db, touch, n_touch);
-
+	if (n_touch) {
+		r = db_hosts_touch(s->db, touch, n_touch);
 		if (r < 0)
-			log_error("cannot record last-seen times: %s", strerror(-r));
-		s->last_flush_ms = now;
+			log_error("cannot record last-seen times and facts: %s", strerror(-r));
 	}
+	if (flush)
+		s->last_flush_ms = now;
 	pthread_mutex_unlock(&s->db_lock);
-	for (size_t i = 0; i < n_touch; i++)
+	for (size_t i = 0; i < n_touch; i++) {
 		free((char *)touch[i].apps_json);
+		free((char *)touch[i].hostname);
+		free((char *)touch[i].labels_json);
+		free((char *)touch[i].agent_version);
+	}
 	free(touch);
 	free(down);
 	free(up);
+	free(upc);
+	free(changed);
 }
 
 void
@@ -1263,6 +1305,9 @@ server_stop(struct server *s)
 	free(s->sessions);
 	for (size_t i = 0; i < s->hosts_cap; i++) {
 		free(s->hosts[i].apps_json);
+		free(s->hosts[i].new_hostname);
+		free(s->hosts[i].new_labels_json);
+		free(s->hosts[i].new_agent_version);
 		while (s->hosts[i].queue) {
 			struct pending_cmd *p = s->hosts[i].queue;
 

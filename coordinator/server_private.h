@@ -74,7 +74,12 @@ struct host_mem {
 	bool apps_dirty;
 	uint32_t pipe;         /* authenticated pipe, 0 if none */
 	struct worker *parked; /* its long poll, if one is parked */
-	bool up_dirty;         /* came back up by heartbeat: the db still says down */
+	bool up_dirty;         /* came back up: the db still says down */
+	bool up_by_connect;    /* ... by connecting (else by heartbeat) */
+	/* Facts of the last connect (Hello) not yet in the db; NULL if none.
+	 * server_tick() writes them with the last-seen times, so that a fleet
+	 * reconnecting at once costs a commit a second, not one per host. */
+	char *new_hostname, *new_labels_json, *new_agent_version;
 };
 
 /* Counters for the metrics endpoint, bumped with stat_inc() (relaxed

@@ -148,6 +148,70 @@ test_audit_log_is_append_only(void **state)
 	sqlite3_close(raw);
 }
 
+/* What server_tick() writes for a fleet at once: one transaction for many
+ * state changes (revoked and unknown hosts skipped, each change audited)
+ * and one for last-seen times and reported facts. */
+static void
+test_batched_state_changes_and_facts(void **state)
+{
+	(void)state;
+	struct rw_err err = {{0}};
+	struct audit_seen seen = {"", 0};
+	uint8_t key[32];
+	int64_t ids[4];
+	bool changed[4];
+	struct host_row h;
+	struct db *db;
+
+	assert_int_equal(db_open(path, &db, &err), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(key, 20 + i, sizeof(key));
+		assert_int_equal(db_host_add_pending(db, key, "web", "{}", "0.1.0", 1, &ids[i]), 0);
+		assert_int_equal(db_host_accept(db, ids[i], "admin:root"), 0);
+	}
+	ids[3] = 4242;
+	assert_int_equal(db_host_set_state(db, ids[1], HOST_UP, "coordinator", "connected"), 0);
+	assert_int_equal(db_host_set_state(db, ids[2], HOST_REVOKED, "admin:root", NULL), 0);
+	assert_int_equal(db_hosts_set_state(db, ids, 4, HOST_UP, "coordinator", "connected",
+	                         changed),
+	        0);
+	assert_true(changed[0]);
+	assert_false(changed[1]); /* already up */
+	assert_false(changed[2]); /* revoked stays revoked */
+	assert_false(changed[3]); /* no such host */
+	assert_int_equal(db_hosts_set_state(db, ids, 0, HOST_UP, "coordinator", NULL, NULL), 0);
+
+	struct host_touch t[] = {
+	        {.id = ids[0], .last_seen_ms = 5000, .apps_json = "[{\"app\":\"web\"}]",
+	                .hostname = "web-a", .labels_json = "{\"ring\":\"1\"}",
+	                .agent_version = "0.2.0"},
+	        {.id = ids[1], .last_seen_ms = 6000},
+	};
+	assert_int_equal(db_hosts_touch(db, t, 2), 0);
+	db_close(db);
+
+	assert_int_equal(db_open(path, &db, &err), 0);
+	assert_int_equal(db_host_by_id(db, ids[0], &h), 0);
+	assert_int_equal(h.state, HOST_UP);
+	assert_string_equal(h.hostname, "web-a");
+	assert_string_equal(h.labels, "{\"ring\":\"1\"}");
+	assert_string_equal(h.agent_version, "0.2.0");
+	assert_int_equal(h.last_seen_ms, 5000);
+	host_row_done(&h);
+	assert_int_equal(db_host_by_id(db, ids[1], &h), 0);
+	assert_string_equal(h.hostname, "web"); /* NULL: unchanged */
+	assert_string_equal(h.agent_version, "0.1.0");
+	assert_int_equal(h.last_seen_ms, 6000);
+	host_row_done(&h);
+	assert_int_equal(db_host_by_id(db, ids[2], &h), 0);
+	assert_int_equal(h.state, HOST_REVOKED);
+	host_row_done(&h);
+	assert_int_equal(db_audit_foreach(db, 0, 0, 100, audit_cb, &seen), 0);
+	/* 3 enrols, 3 accepts, up, revoke, and the batch's one change */
+	assert_int_equal(seen.n, 9);
+	db_close(db);
+}
+
 static void
 test_touch_flushes_many_hosts_and_never_goes_back_in_time(void **state)
 {
@@ -268,6 +332,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_state_changes_are_durable_and_revoked_is_final, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_log_is_append_only, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_batched_state_changes_and_facts, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_touch_flushes_many_hosts_and_never_goes_back_in_time, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
