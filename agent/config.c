@@ -255,6 +255,17 @@ agent_handler(
 			        "HeartbeatInterval= must be from 100ms to 1h, got '%s'", value);
 		return 0;
 	}
+	if (streq(key, "HealthWatch")) {
+		r = set_duration(&c->health_watch_usec, value, key, err);
+		if (r < 0)
+			return r;
+		if (c->health_watch_usec != 0 &&
+		        (c->health_watch_usec < AGENT_HEALTH_WATCH_MIN_USEC ||
+		                c->health_watch_usec > AGENT_HEALTH_WATCH_MAX_USEC))
+			return rw_err_set(err, -EINVAL,
+			        "HealthWatch= must be 0 (off) or from 1s to 1h, got '%s'", value);
+		return 0;
+	}
 	if (streq(key, "Labels")) {
 		if (isempty(value)) {
 			c->n_labels = 0;
@@ -285,7 +296,8 @@ agent_handler(
 static void
 agent_config_init(struct agent_config *c, const char *path)
 {
-	*c = (struct agent_config) {.heartbeat_usec = AGENT_HEARTBEAT_DEFAULT_USEC};
+	*c = (struct agent_config) {.heartbeat_usec = AGENT_HEARTBEAT_DEFAULT_USEC,
+	        .health_watch_usec = AGENT_HEALTH_WATCH_DEFAULT_USEC};
 	snprintf(c->config_path, sizeof(c->config_path), "%s", path);
 	strcpy(c->state_dir, AGENT_STATE_DIR_DEFAULT);
 	strcpy(c->apps_dir, AGENT_APPS_DIR_DEFAULT);

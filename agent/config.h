@@ -34,6 +34,11 @@
 #define AGENT_HEARTBEAT_DEFAULT_USEC (5 * USEC_PER_SEC)
 #define AGENT_HEARTBEAT_MIN_USEC     (100 * USEC_PER_MSEC)
 #define AGENT_HEARTBEAT_MAX_USEC     (3600 * USEC_PER_SEC)
+/* HealthWatch=: how often `run` probes each app's current release between
+ * operations (0: never). */
+#define AGENT_HEALTH_WATCH_DEFAULT_USEC (10 * USEC_PER_SEC)
+#define AGENT_HEALTH_WATCH_MIN_USEC     (1 * USEC_PER_SEC)
+#define AGENT_HEALTH_WATCH_MAX_USEC     (3600 * USEC_PER_SEC)
 
 struct agent_label {
 	char key[AGENT_LABEL_KEY_MAX + 1];
@@ -51,6 +56,7 @@ struct agent_config {
 	char coordinator[AGENT_COORDINATOR_URL_MAX + 1]; /* tls+tcp:// or (Insecure) tcp:// */
 	bool insecure;
 	uint64_t heartbeat_usec;
+	uint64_t health_watch_usec; /* 0: off */
 	struct agent_label labels[AGENT_LABELS_MAX];
 	size_t n_labels;
 	char join_token[AGENT_JOIN_TOKEN_MAX + 1]; /* secret: never logged, wiped by _done() */

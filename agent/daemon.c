@@ -151,6 +151,12 @@ struct daemon {
 	const struct daemon_options *opts;
 	struct job *job;
 	bool worker_running, stopping;
+
+	/* The health watch (worker.h, WORKER_CHECK): every HealthWatch=, the
+	 * next app in turn, while no command runs. */
+	sd_event_source *health_timer, *check_src;
+	struct job *check;
+	size_t check_next;
 };
 
 static void pump(struct daemon *d);
@@ -1241,6 +1247,112 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 	queue_ack(d, cmd->command_id, true, "");
 }
 
+/* ---- the health watch ---- */
+
+static void
+on_check_line(void *userdata, const struct worker_line *l)
+{
+	struct job *job = userdata;
+
+	if (l->kind == WORKER_LINE_RESULT) {
+		job->result = *l;
+		job->have_result = true;
+	}
+}
+
+/* Records the check's verdict on the release it probed, if that is still
+ * current, and says so when it changed; the next heartbeat carries it. */
+static void
+check_done(struct daemon *d, struct job *job)
+{
+	const char *health;
+	int r;
+
+	if (!job->have_result || !job->result.version[0])
+		return;
+	health = job->result.phase == ROLLWAVE__PHASE__PHASE_COMMITTED ? "healthy" : "unhealthy";
+	r = state_set_health_of(d->state, job->app, job->result.version, health);
+	if (r < 0) {
+		log_warning("health watch: cannot record the health of %s %s: %s", job->app,
+		        job->result.version, strerror(-r));
+		return;
+	}
+	if (r == 0)
+		return;
+	if (streq(health, "healthy"))
+		log_struct(LOG_NOTICE, NULL, job->app, job->result.version,
+		        "health watch: %s %s is healthy again", job->app, job->result.version);
+	else
+		log_struct(LOG_WARNING, NULL, job->app, job->result.version,
+		        "health watch: %s %s is unhealthy: %s", job->app, job->result.version,
+		        job->result.message);
+	if (d->session == SESSION_UP)
+		d->heartbeat_due = true;
+}
+
+static int
+on_check_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct job *job = d->check;
+
+	(void)s;
+	(void)si;
+	if (!job)
+		return 0;
+	d->check = NULL;
+	d->check_src = sd_event_source_disable_unref(d->check_src);
+	if (job->fd >= 0 && worker_read(job->fd, &job->reader, on_check_line, job) < 0)
+		log_warning("health watch: cannot read the check of %s", job->app);
+	check_done(d, job);
+	job_free(job);
+	pump(d);
+	return 0;
+}
+
+static int
+on_health_watch(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	_cleanup_strv_free_ char **names = NULL;
+	struct rw_err err = {{0}};
+	struct worker_request req = {.op = WORKER_CHECK};
+	struct job *job;
+	size_t n;
+	int r;
+
+	(void)s;
+	(void)usec;
+	(void)timer_arm(d, &d->health_timer, jitter(d->cfg->health_watch_usec, 10), on_health_watch);
+	if (d->job || d->check || d->stopping)
+		return 0;
+	if (app_config_list(d->cfg, &names, &err) < 0)
+		return 0;
+	n = strv_length(names);
+	if (n == 0)
+		return 0;
+	req.app = names[d->check_next++ % n];
+	job = job_new(req.app, WORKER_CHECK);
+	if (!job)
+		return 0;
+	r = worker_spawn(d->opts->agent_path, d->opts->config_path, &req, &job->pid, &job->fd,
+	        NULL, &err);
+	if (r >= 0)
+		r = sd_event_add_child(d->event, &d->check_src, job->pid, WEXITED, on_check_exit, d);
+	if (r < 0) {
+		if (job->pid > 0) {
+			(void)kill(job->pid, SIGKILL);
+			(void)waitpid(job->pid, NULL, 0);
+		}
+		log_warning("health watch: cannot check %s: %s", req.app,
+		        err.msg[0] ? err.msg : strerror(-r));
+		job_free(job);
+		return 0;
+	}
+	d->check = job;
+	return 0;
+}
+
 /* ---- link events ---- */
 
 static int on_poll_retry(sd_event_source *s, uint64_t usec, void *userdata);
@@ -1555,6 +1667,12 @@ daemon_setup_loop(struct daemon *d)
 		if (r < 0)
 			return r;
 	}
+	if (d->cfg->health_watch_usec) {
+		r = timer_arm(d, &d->health_timer, jitter(d->cfg->health_watch_usec, 10),
+		        on_health_watch);
+		if (r < 0)
+			return r;
+	}
 	if (!d->cfg->coordinator[0]) {
 		log_notice("no Coordinator= configured: running standalone");
 		return 0;
@@ -1596,6 +1714,14 @@ daemon_done(struct daemon *d)
 		job_free(d->job);
 		d->job = NULL;
 	}
+	if (d->check) {
+		(void)kill(d->check->pid, SIGKILL);
+		(void)waitpid(d->check->pid, NULL, 0);
+		job_free(d->check);
+		d->check = NULL;
+	}
+	sd_event_source_disable_unref(d->check_src);
+	sd_event_source_unref(d->health_timer);
 	link_close(d->link);
 	d->link = NULL;
 	sd_event_source_unref(d->link_src);

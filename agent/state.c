@@ -238,6 +238,25 @@ state_set_health(struct state *s, const char *app, const char *health)
 }
 
 int
+state_set_health_of(struct state *s, const char *app, const char *version, const char *health)
+{
+	struct app_record a = {0};
+	int r;
+
+	r = state_get_app(s, app, &a);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!streq(a.current, version) || streq(a.health, health))
+		return 0;
+	snprintf(a.health, sizeof(a.health), "%s", health);
+	a.health_usec = now_realtime_usec();
+	r = state_set_app(s, app, &a);
+	return r < 0 ? r : 1;
+}
+
+int
 state_inflight_get(struct state *s, const char *app, struct inflight *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;

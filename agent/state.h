@@ -72,6 +72,11 @@ int state_record_accepted(
 int state_get_app(struct state *s, const char *app, struct app_record *ret);
 int state_set_app(struct state *s, const char *app, const struct app_record *r);
 int state_set_health(struct state *s, const char *app, const char *health);
+/* The health watch's verdict on release version of app: recorded only if
+ * version is still the app's current release and its health differs.
+ * Returns 1 if it changed, 0 if not (another release is current, or the
+ * health was already that), -errno on error. */
+int state_set_health_of(struct state *s, const char *app, const char *version, const char *health);
 
 /* -ENOENT if nothing is in flight for app. */
 int state_inflight_get(struct state *s, const char *app, struct inflight *ret);

@@ -21,6 +21,7 @@ static const char *const op_names[_WORKER_OP_MAX] = {
         [WORKER_MIGRATE_DOWN] = "migrate_down",
         [WORKER_PREFLIGHT] = "preflight",
         [WORKER_CANCELLED] = "cancelled",
+        [WORKER_CHECK] = "check",
 };
 
 const char *

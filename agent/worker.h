@@ -48,6 +48,15 @@
  * ... cancelled APP` in the same process, which cleans up like recovery and
  * reports the CANCELLED result. Either way the daemon gets one result line.
  *
+ * Check (the daemon's health watch, not a coordinator command): the child
+ * probes the app's current release once, as health.h does after an
+ * activation (units active and not auto-restarted since the last manual
+ * start, which is the activation's restart; the [Health] probes; not the
+ * validate hook), without the engine or its lock, and changes nothing. Its
+ * result: COMMITTED VERSION "healthy", FAILED VERSION "why", or COMMITTED -
+ * "nothing to check: why". The daemon records the verdict (state.h
+ * state_set_health_of()) so that heartbeats carry it.
+ *
  * Library code: nothing here logs. The daemon side (spawn, read, parse)
  * does not use the engine, so rollwave-agentd links without it.
  */
@@ -76,6 +85,7 @@ enum worker_op {
 	WORKER_MIGRATE_DOWN,
 	WORKER_PREFLIGHT,
 	WORKER_CANCELLED, /* internal: what a cancelled child execs (see above) */
+	WORKER_CHECK,     /* the health watch: one probe round of the current release */
 	_WORKER_OP_MAX,
 };
 
@@ -89,7 +99,7 @@ struct worker_request {
 };
 
 /* "deploy", "rollback", "recover", "migrate", "migrate_down", "preflight",
- * "cancelled": the word on the worker's command line. */
+ * "cancelled", "check": the word on the worker's command line. */
 const char *worker_op_to_string(enum worker_op op);
 int worker_op_from_string(const char *s, enum worker_op *ret);
 /* Whether a CANCEL can stop op (deploy, migrate, preflight). */

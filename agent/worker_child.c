@@ -18,8 +18,11 @@
 #include <sys/prctl.h>
 
 #include "engine.h"
+#include "health.h"
 #include "hooks.h"
+#include "layout.h"
 #include "log.h"
+#include "units.h"
 #include "worker.h"
 
 extern char **environ;
@@ -301,6 +304,65 @@ parse_args(int argc, char **argv, struct worker_args *a)
 	return 0;
 }
 
+/* The health watch (worker.h): one probe round of app's current release.
+ * Every unit's restart baseline is 0: systemd counts NRestarts from the
+ * last start it was asked for (the activation's restart), so a service
+ * that crashed and was restarted by Restart= since then fails the check. */
+static int
+run_check(const struct app_config *app, struct engine_result *res)
+{
+	struct health_config hc = {
+	        .http_get = app->http_get,
+	        .tcp_connect = app->tcp_connect,
+	        .exec = app->exec,
+	        .probe_timeout_usec = app->probe_timeout_usec,
+	};
+	_cleanup_close_ int rootfd = -1;
+	struct health_baseline zero = {0};
+	uint32_t *counts = NULL;
+	struct rw_err err = {{0}};
+	char current[VERSION_MAX + 1] = "";
+	sd_bus *bus = NULL;
+	int r;
+
+	res->outcome = ENGINE_UNCHANGED;
+	if (layout_open_root(app->root, false, &rootfd, &err) < 0 ||
+	        layout_read_current(rootfd, current) < 0 || !current[0]) {
+		strbuf_printf(res->message, sizeof(res->message), "nothing to check: no release");
+		return 0;
+	}
+	strbuf_printf(res->to, sizeof(res->to), "%s", current);
+	if (app->units) {
+		r = units_bus_open(&bus, &err);
+		if (r < 0)
+			goto fail;
+		zero.n_units = strv_length(app->units);
+		counts = calloc(zero.n_units ? zero.n_units : 1, sizeof(*counts));
+		if (!counts) {
+			r = rw_err_set(&err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		zero.n_restarts = counts;
+	}
+	r = health_probe_once(bus, app->units, app->units ? &zero : NULL, &hc, NULL, 0, &err);
+	free(counts);
+	sd_bus_flush_close_unref(bus);
+	if (r < 0) {
+		res->outcome = ENGINE_FAILED;
+		strbuf_printf(res->message, sizeof(res->message), "%s", err.msg);
+		return r;
+	}
+	res->outcome = ENGINE_COMMITTED;
+	strbuf_printf(res->message, sizeof(res->message), "healthy");
+	return 0;
+fail:
+	free(counts);
+	sd_bus_flush_close_unref(bus);
+	res->outcome = ENGINE_FAILED;
+	strbuf_printf(res->message, sizeof(res->message), "cannot check: %s", err.msg);
+	return r;
+}
+
 /* Runs a->op with the engine open; fills res. */
 static int
 run_op(struct engine *e, const char *config_path, const struct worker_args *a,
@@ -331,6 +393,7 @@ run_op(struct engine *e, const char *config_path, const struct worker_args *a,
 		return engine_preflight(e, a->app, app, app_error, a->manifest, a->version, res);
 	case WORKER_CANCELLED:
 		return run_cancelled(e, app, a->recover, a->version, res);
+	case WORKER_CHECK: /* run without the engine, see worker_child_main() */
 	case _WORKER_OP_MAX:
 		break;
 	}
@@ -367,7 +430,10 @@ worker_child_main(const struct agent_config *cfg, const char *config_path, int a
 	r = app_config_load(cfg, a.app, &app, &err);
 	have_app = r >= 0;
 	/* A preflight reports a missing app config as one of its checks. */
-	if (have_app || a.op == WORKER_PREFLIGHT) {
+	if (have_app && a.op == WORKER_CHECK) {
+		r = run_check(&app, &res);
+		err = (struct rw_err) {{0}};
+	} else if (have_app || a.op == WORKER_PREFLIGHT) {
 		struct rw_err app_err = err;
 
 		err = (struct rw_err) {{0}};

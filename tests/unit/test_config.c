@@ -190,12 +190,14 @@ test_agent_config_coordinator_keys(void **state)
 	assert_string_equal(c.coordinator, "");
 	assert_false(c.insecure);
 	assert_int_equal(c.heartbeat_usec, 5 * USEC_PER_SEC);
+	assert_int_equal(c.health_watch_usec, 10 * USEC_PER_SEC);
 	assert_int_equal(c.n_labels, 0);
 	agent_config_done(&c);
 
 	assert_int_equal(parse_agent("[Agent]\nCoordinator=tls+tcp://coord.example:7400\n"
 	                             "Labels=datacenter=fra ring=0\nLabels=color=blue\n"
 	                             "HeartbeatInterval=1s\nJoinToken=abcdefghijklmnop\n"
+	                             "HealthWatch=3s\n"
 	                             "[TLS]\nCA=/etc/rollwave/tls/ca.crt\n",
 	                         &c, &err),
 	        0);
@@ -205,17 +207,20 @@ test_agent_config_coordinator_keys(void **state)
 	assert_string_equal(c.labels[0].value, "fra");
 	assert_string_equal(c.labels[2].key, "color");
 	assert_int_equal(c.heartbeat_usec, USEC_PER_SEC);
+	assert_int_equal(c.health_watch_usec, 3 * USEC_PER_SEC);
 	assert_string_equal(c.join_token, "abcdefghijklmnop");
 	assert_string_equal(c.tls_ca, "/etc/rollwave/tls/ca.crt");
 	agent_config_done(&c);
 
 	/* Plain TCP only when the config says so; Labels= resets. */
 	assert_int_equal(parse_agent("[Agent]\nCoordinator=tcp://127.0.0.1:7400\nInsecure=yes\n"
-	                             "Labels=a=1\nLabels=\nJoinTokenFile=/etc/rollwave/token\n",
+	                             "Labels=a=1\nLabels=\nJoinTokenFile=/etc/rollwave/token\n"
+	                             "HealthWatch=0\n",
 	                         &c, &err),
 	        0);
 	assert_true(c.insecure);
 	assert_int_equal(c.n_labels, 0);
+	assert_int_equal(c.health_watch_usec, 0);
 	assert_string_equal(c.join_token_file, "/etc/rollwave/token");
 	agent_config_done(&c);
 }
@@ -240,6 +245,8 @@ test_agent_config_coordinator_errors_name_file_and_line(void **state)
 	expect_agent_error("[Agent]\nLabels=ring\n", "agent.conf:2: label 'ring' is not key=value");
 	expect_agent_error("[Agent]\nHeartbeatInterval=5x\n",
 	        "agent.conf:2: invalid duration '5x' for HeartbeatInterval=");
+	expect_agent_error("[Agent]\nHealthWatch=500ms\n",
+	        "agent.conf:2: HealthWatch= must be 0 (off) or from 1s to 1h");
 	expect_agent_error("[Agent]\nHeartbeatInterval=10ms\n",
 	        "agent.conf:2: HeartbeatInterval= must be from 100ms to 1h");
 	expect_agent_error("[Agent]\nInsecure=maybe\n", "agent.conf:2: Insecure= takes yes or no");
