@@ -554,6 +554,38 @@ queue_ack(struct daemon *d, uint64_t command_id, bool accepted, const char *reas
 	pump(d);
 }
 
+/* A command's provisional report (written when it started) found at start:
+ * the agent died while it ran. What the start's recovery left decides the
+ * result: a deploy or rollback whose release is current and healthy now
+ * committed (it got that far, or recovery finished it); anything else
+ * failed, saying what the app runs now. */
+static void
+provisional_report_settle(struct daemon *d, const struct state_report *rep, struct outgoing *o)
+{
+	enum worker_op op = (enum worker_op)(rep->provisional - 1);
+	struct app_record now = {0};
+	bool have = state_get_app(d->state, rep->app, &now) >= 0;
+
+	if ((op == WORKER_DEPLOY || op == WORKER_ROLLBACK) && have && rep->version[0] &&
+	        streq(now.current, rep->version) && streq(now.health, "healthy")) {
+		o->phase = ROLLWAVE__PHASE__PHASE_COMMITTED;
+		o->error[0] = 0;
+	} else {
+		o->phase = ROLLWAVE__PHASE__PHASE_FAILED;
+		strbuf_printf(o->error, sizeof(o->error),
+		        "the agent stopped during this %s (killed, crashed or the host went "
+		        "down) before it finished; after its restart %s runs %s",
+		        worker_op_to_string(op), rep->app,
+		        have && now.current[0] ? now.current : "no release");
+	}
+	log_struct(o->phase == ROLLWAVE__PHASE__PHASE_COMMITTED ? LOG_NOTICE : LOG_WARNING, NULL,
+	        rep->app, rep->version[0] ? rep->version : NULL,
+	        "command %" PRIu64 " (%s) was interrupted by the agent's stop; reporting it %s%s%s",
+	        rep->command_id, worker_op_to_string(op),
+	        o->phase == ROLLWAVE__PHASE__PHASE_COMMITTED ? "committed" : "failed",
+	        o->error[0] ? ": " : "", o->error);
+}
+
 static int
 queue_stored_report(void *userdata, const struct state_report *rep)
 {
@@ -568,6 +600,8 @@ queue_stored_report(void *userdata, const struct state_report *rep)
 	o->phase = (Rollwave__Phase)rep->phase;
 	o->elapsed_ms = rep->elapsed_ms;
 	strcpy(o->error, rep->error);
+	if (rep->provisional > 0 && rep->provisional <= _WORKER_OP_MAX)
+		provisional_report_settle(d, rep, o);
 	o->hook_absent = rep->hook_absent;
 	if (!isempty(rep->hook_output) && !(o->hook_output = strdup(rep->hook_output))) {
 		free(o);
@@ -1231,11 +1265,29 @@ on_command(struct daemon *d, const Rollwave__Command *cmd)
 		job_free(job);
 		return;
 	}
+	/* Should the agent die while it runs, its next start reports it. */
+	{
+		struct state_report rep = {
+		        .command_id = cmd->command_id,
+		        .phase = ROLLWAVE__PHASE__PHASE_FAILED,
+		        .provisional = (int)req.op + 1,
+		};
+
+		strcpy(rep.app, job->app);
+		strcpy(rep.version, version_is_valid(job->version) ? job->version : "");
+		strcpy(rep.error, "the agent stopped before the command finished");
+		if (state_report_add(d->state, &rep) < 0)
+			cmdlog(LOG_WARNING, NULL, cmd->app, NULL, &ids,
+			        "cannot keep a provisional report of command %" PRIu64
+			        " in the state file",
+			        cmd->command_id);
+	}
 	r = job_start(d, job, &req, &err);
 	if (r < 0) {
 		cmdlog(LOG_ERR, NULL, cmd->app, NULL, &ids, "command %" PRIu64 ": %s",
 		        cmd->command_id, err.msg);
 		queue_ack(d, cmd->command_id, false, "cannot start a worker process");
+		(void)state_report_delete(d->state, cmd->command_id);
 		job_free(job);
 		return;
 	}

@@ -51,6 +51,8 @@ static const char *const migrations[] = {
         /* 3 (parenthesised: one element made of two literals, on purpose) */
         ("ALTER TABLE pending_reports ADD COLUMN hook_output TEXT NOT NULL DEFAULT '';"
          "ALTER TABLE pending_reports ADD COLUMN hook_absent INTEGER NOT NULL DEFAULT 0;"),
+        /* 4 */
+        "ALTER TABLE pending_reports ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;",
 };
 
 int
@@ -437,8 +439,8 @@ state_report_add(struct state *s, const struct state_report *rep)
 		return -ERANGE;
 	r = sqldb_prepare(s->db,
 	        "INSERT OR REPLACE INTO pending_reports (command_id, app, version, phase,"
-	        " elapsed_ms, error, created_usec, hook_output, hook_absent)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        " elapsed_ms, error, created_usec, hook_output, hook_absent, provisional)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &st);
 	if (r < 0)
 		return r;
@@ -451,6 +453,7 @@ state_report_add(struct state *s, const struct state_report *rep)
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)now_realtime_usec());
 	sqlite3_bind_text(st, 8, rep->hook_output ? rep->hook_output : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 9, rep->hook_absent ? 1 : 0);
+	sqlite3_bind_int(st, 10, rep->provisional);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return sqldb_errno(s->db);
 	/* Bounded: only the newest STATE_REPORTS_MAX results are kept. */
@@ -486,7 +489,7 @@ state_report_foreach(
 
 	r = sqldb_prepare(s->db,
 	        "SELECT command_id, app, version, phase, elapsed_ms, error, hook_output,"
-	        " hook_absent FROM pending_reports ORDER BY command_id",
+	        " hook_absent, provisional FROM pending_reports ORDER BY command_id",
 	        &st);
 	if (r < 0)
 		return r;
@@ -502,6 +505,7 @@ state_report_foreach(
 		sqldb_copy_text(st, 5, rep.error, sizeof(rep.error));
 		rep.hook_output = (const char *)sqlite3_column_text(st, 6);
 		rep.hook_absent = sqlite3_column_int(st, 7) != 0;
+		rep.provisional = sqlite3_column_int(st, 8);
 		q = cb(userdata, &rep);
 		if (q < 0)
 			return q;

@@ -110,6 +110,10 @@ struct state_report {
 	 * points into the row and is valid during the call only. */
 	const char *hook_output;
 	bool hook_absent;
+	/* Not 0: written when the command started, for the case that the agent
+	 * dies before it ends (the daemon's own value: which operation ran);
+	 * the command's real result replaces it. */
+	int provisional;
 };
 int state_report_add(struct state *s, const struct state_report *rep);
 int state_report_delete(struct state *s, uint64_t command_id);

@@ -431,6 +431,7 @@ test_state_keeps_command_id_and_undelivered_results(void **state)
 	rep.error[0] = 0;
 	rep.hook_output = NULL;
 	rep.hook_absent = true;
+	rep.provisional = 2; /* a command that started: the agent may die */
 	assert_int_equal(state_report_add(s, &rep), 0);
 	state_close(s);
 
@@ -445,9 +446,11 @@ test_state_keeps_command_id_and_undelivered_results(void **state)
 	assert_int_equal(got[0].elapsed_ms, 42);
 	assert_string_equal(got[0].hook_output, "== hook 'validate' ==\nno\n");
 	assert_false(got[0].hook_absent);
+	assert_int_equal(got[0].provisional, 0);
 	assert_int_equal(got[1].command_id, 7);
 	assert_string_equal(got[1].hook_output, "");
 	assert_true(got[1].hook_absent);
+	assert_int_equal(got[1].provisional, 2);
 	assert_int_equal(got[2].command_id, 0);
 	assert_int_equal(state_report_delete(s, 3), 0);
 	memset(got, 0, sizeof(got));
