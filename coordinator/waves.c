@@ -532,7 +532,8 @@ plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
 
-		if (!h->activated)
+		/* Activated, or down with its deploy's outcome unknown. */
+		if (!h->activated && !(h->cmd && !task_is_final(h->task)))
 			continue;
 		rh[n++] = (struct rollback_host) {
 		        .id = h->id,
@@ -549,16 +550,42 @@ plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
 	return r;
 }
 
+/* Whether the host is connected now (not down, not silent). */
+static bool
+host_is_up(struct server *s, int64_t id)
+{
+	struct host_mem *m;
+	bool up;
+
+	pthread_mutex_lock(&s->lock);
+	m = host_mem(s, id, false);
+	up = m && m->state == HOST_UP;
+	pthread_mutex_unlock(&s->lock);
+	return up;
+}
+
+/* A host that is down cannot hold the rollback of the others: what it did
+ * with its deploy is unknown until it reconnects, so it gets a rollback to
+ * its old release queued like the hosts that activated (a no-op if it never
+ * deployed), and the rollback goes on without its answer. */
+static bool
+rollback_waits_for(struct server *s, const struct dep_host *h)
+{
+	return host_is_up(s, h->id);
+}
+
 static void
 run_rollback(struct server *s, struct dep *d, uint64_t now)
 {
 	struct rw_err err = {{0}};
-	size_t failed = 0;
-	char why[GATE_WHY_MAX];
+	size_t failed = 0, deferred = 0;
+	char why[GATE_WHY_MAX], down[256] = "";
 
-	/* First every host that was deploying must have stopped. */
+	/* First every host that was deploying must have stopped (or be down:
+	 * then nobody knows until it is back). */
 	for (size_t i = 0; i < d->n_hosts; i++)
-		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task)) {
+		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task) &&
+		        rollback_waits_for(s, &d->hosts[i])) {
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
 			        "waiting for host %" PRId64 " (%s) to stop deploying",
 			        d->hosts[i].id, d->hosts[i].name);
@@ -616,7 +643,13 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			                strstr(h->rb_error, "busy") &&
 			                h->rb_retries < BUSY_RETRIES))
 				done++;
-			else if (h->rb_cmd)
+			else if (h->rb_cmd && !rollback_waits_for(s, h)) {
+				/* Down: its rollback waits in its queue. */
+				done++;
+				deferred++;
+				strbuf_printf(down + strlen(down), sizeof(down) - strlen(down),
+				        "%s%s", down[0] ? ", " : "", h->name);
+			} else if (h->rb_cmd)
 				in_flight++;
 		}
 		{
@@ -664,7 +697,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
 			struct dep_host *h = dep_host(d, d->rollback->waves[w].hosts[i].id);
 
-			if (h && !streq(h->rb_task, "committed"))
+			if (h && !streq(h->rb_task, "committed") && task_is_final(h->rb_task))
 				failed++;
 		}
 	if (d->migrate_down_task[0] && !streq(d->migrate_down_task, "committed"))
@@ -673,6 +706,13 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
 		        d->row.reason, failed);
 		finish(s, d, "failed", why, now);
+	} else if (deferred) {
+		strbuf_printf(why, sizeof(why),
+		        "%s; down during the rollback, %s get%s the rollback queued for when "
+		        "%s reconnect%s",
+		        d->row.reason, down, deferred == 1 ? "s" : "", deferred == 1 ? "it" : "they",
+		        deferred == 1 ? "s" : "");
+		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", why, now);
 	} else
 		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", d->row.reason,
 		        now);

@@ -16,6 +16,7 @@
 #   rwc deploy sample 2.0.0 --manifest "$(fleet_manifest 2.0.0)" ...
 #   fleet_current h1                   # the release current points to on h1
 #   fleet_version h1                   # what the sample app answers on /version
+#   fleet_link h4 down                 # pulls h4's network cable (up: plugs it in)
 #   fleet_stop                         # stops the coordinator (hosts: th_teardown_all)
 #
 # Hosts reach the coordinator at coordinator.rollwave.test (10.231.0.1, the
@@ -99,6 +100,7 @@ TrustedKeys=/etc/rollwave/keys/release.pub
 Coordinator=tls+tcp://coordinator.rollwave.test:$FLEET_PORT
 Labels=$labels
 HeartbeatInterval=1s
+HealthWatch=2s
 JoinTokenFile=/etc/rollwave/join-token
 
 [TLS]
@@ -143,4 +145,7 @@ fleet_release() {
 fleet_manifest() { echo "file://$FLEET_WORK/rel/sample-$1.manifest"; }
 fleet_current() { th_exec "$1" readlink /srv/sample/current 2>/dev/null | sed 's|^releases/||'; }
 fleet_version() { curl -s --max-time 2 "http://$(th_ip "$1"):8080/version"; }
+# fleet_link NAME up|down: plugs NAME's network cable in or pulls it (its
+# veth on the bridge).
+fleet_link() { ip link set "rwv-$(cat "$(th__hostdir "$1")/index")" "$2"; }
 fleet_host_id() { rwc hosts --json | jq -r --arg n "$1" '.hosts[] | select(.hostname == $n) | .id'; }

@@ -16,6 +16,8 @@
 #   .rollwave/hooks/NAME      for each HOOK, an executable: either PATH (named
 #                             after its basename) or NAME=PATH, e.g.
 #                             before_activate=./hooks/slow.sh
+# With SAMPLE_PAD_BYTES=N the release also holds share/pad.bin, N random
+# (incompressible) bytes: a release too big for a nearly full disk.
 # Prints the tarball's path. Manifests and signatures are made by
 # `rollwave release create`, not here.
 set -euo pipefail
@@ -56,6 +58,11 @@ trap 'rm -rf "$tree"' EXIT
 
 install -D -m 0755 "$bin" "$tree/bin/rollwave-sample"
 echo "$version" >"$tree/VERSION"
+if [ -n "${SAMPLE_PAD_BYTES:-}" ]; then
+	[[ $SAMPLE_PAD_BYTES =~ ^[0-9]+$ ]] || { echo "make-release: bad SAMPLE_PAD_BYTES" >&2; exit 2; }
+	mkdir -p "$tree/share"
+	head -c "$SAMPLE_PAD_BYTES" /dev/urandom >"$tree/share/pad.bin"
+fi
 
 case $mode in
 ok | healthy | -) ;;
