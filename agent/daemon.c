@@ -1375,7 +1375,8 @@ on_health_watch(sd_event_source *s, uint64_t usec, void *userdata)
 
 	(void)s;
 	(void)usec;
-	(void)timer_arm(d, &d->health_timer, jitter(d->cfg->health_watch_usec, 10), on_health_watch);
+	(void)timer_arm(
+	        d, &d->health_timer, jitter(d->cfg->health_watch_usec, 10), on_health_watch);
 	if (d->job || d->check || d->stopping)
 		return 0;
 	if (app_config_list(d->cfg, &names, &err) < 0)
@@ -1387,10 +1388,11 @@ on_health_watch(sd_event_source *s, uint64_t usec, void *userdata)
 	job = job_new(req.app, WORKER_CHECK);
 	if (!job)
 		return 0;
-	r = worker_spawn(d->opts->agent_path, d->opts->config_path, &req, &job->pid, &job->fd,
-	        NULL, &err);
+	r = worker_spawn(
+	        d->opts->agent_path, d->opts->config_path, &req, &job->pid, &job->fd, NULL, &err);
 	if (r >= 0)
-		r = sd_event_add_child(d->event, &d->check_src, job->pid, WEXITED, on_check_exit, d);
+		r = sd_event_add_child(
+		        d->event, &d->check_src, job->pid, WEXITED, on_check_exit, d);
 	if (r < 0) {
 		if (job->pid > 0) {
 			(void)kill(job->pid, SIGKILL);

@@ -38,7 +38,7 @@ struct worker {
 	int64_t parked_host;
 	uint64_t parked_msgid;
 	uint64_t park_deadline_ms;
-	struct worker *send_next; /* on s->sendq */
+	struct worker *send_next;             /* on s->sendq */
 	struct worker *park_prev, *park_next; /* on s->parked, while W_PARKED */
 };
 

@@ -710,8 +710,8 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		strbuf_printf(why, sizeof(why),
 		        "%s; down during the rollback, %s get%s the rollback queued for when "
 		        "%s reconnect%s",
-		        d->row.reason, down, deferred == 1 ? "s" : "", deferred == 1 ? "it" : "they",
-		        deferred == 1 ? "s" : "");
+		        d->row.reason, down, deferred == 1 ? "s" : "",
+		        deferred == 1 ? "it" : "they", deferred == 1 ? "s" : "");
 		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", why, now);
 	} else
 		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", d->row.reason,
@@ -1330,7 +1330,8 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 	ws->bake_ms = w->bake_usec / 1000;
 	ws->timeout_ms = w->timeout_usec / 1000;
 	ws->min_healthy_ms = w->min_healthy_usec / 1000;
-	ws->metric_gates = w->metric_gates;
+	/* Gated only when the deployment has metric gates at all. */
+	ws->metric_gates = w->metric_gates && (!d || d->params.n_gates > 0);
 	ws->command = arena_strdup(a, w->command ? w->command : "");
 	ws->verdict = arena_strdup(a, "");
 	if (d && !rollback) {
@@ -1341,7 +1342,12 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 		else if (current && deployment_state_is_active(d->row.state))
 			state = streq(d->row.step, "rollback") ? "failed" : d->row.step;
 		else if (current && !deployment_state_is_active(d->row.state))
-			state = streq(d->row.state, "succeeded") ? "done" : "stopped";
+			state = streq(d->row.state, "succeeded") ? "done"
+			        : streq(d->row.state, "failed") ||
+			                streq(d->row.state, "rolled_back") ||
+			                streq(d->row.state, "aborted")
+			        ? "stopped"
+			        : "";
 		if (current)
 			ws->verdict = arena_strdup(a, d->verdict);
 	} else if (d && rollback)

@@ -17,9 +17,9 @@
 /* 128-bit security, fastest first (mbedtls_ssl_conf_curves keeps the
  * pointer: static storage). */
 static const mbedtls_ecp_group_id tlsprefs_curves[] = {
-	MBEDTLS_ECP_DP_SECP256R1,
-	MBEDTLS_ECP_DP_CURVE25519,
-	MBEDTLS_ECP_DP_NONE,
+        MBEDTLS_ECP_DP_SECP256R1,
+        MBEDTLS_ECP_DP_CURVE25519,
+        MBEDTLS_ECP_DP_NONE,
 };
 
 static unsigned applied;

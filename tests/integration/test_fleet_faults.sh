@@ -41,8 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+ok() { passed=$((passed + 1)); echo "ok - $* [${SECONDS}s]"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $* [${SECONDS}s]"; }
 check() {
 	local what=$1
 	shift

@@ -172,9 +172,8 @@ test_batched_state_changes_and_facts(void **state)
 	ids[3] = 4242;
 	assert_int_equal(db_host_set_state(db, ids[1], HOST_UP, "coordinator", "connected"), 0);
 	assert_int_equal(db_host_set_state(db, ids[2], HOST_REVOKED, "admin:root", NULL), 0);
-	assert_int_equal(db_hosts_set_state(db, ids, 4, HOST_UP, "coordinator", "connected",
-	                         changed),
-	        0);
+	assert_int_equal(
+	        db_hosts_set_state(db, ids, 4, HOST_UP, "coordinator", "connected", changed), 0);
 	assert_true(changed[0]);
 	assert_false(changed[1]); /* already up */
 	assert_false(changed[2]); /* revoked stays revoked */
@@ -182,8 +181,11 @@ test_batched_state_changes_and_facts(void **state)
 	assert_int_equal(db_hosts_set_state(db, ids, 0, HOST_UP, "coordinator", NULL, NULL), 0);
 
 	struct host_touch t[] = {
-	        {.id = ids[0], .last_seen_ms = 5000, .apps_json = "[{\"app\":\"web\"}]",
-	                .hostname = "web-a", .labels_json = "{\"ring\":\"1\"}",
+	        {.id = ids[0],
+	                .last_seen_ms = 5000,
+	                .apps_json = "[{\"app\":\"web\"}]",
+	                .hostname = "web-a",
+	                .labels_json = "{\"ring\":\"1\"}",
 	                .agent_version = "0.2.0"},
 	        {.id = ids[1], .last_seen_ms = 6000},
 	};
