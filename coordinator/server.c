@@ -700,6 +700,10 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 			return agent_error(s, msgid, ROLLWAVE__ERROR__CODE__UNAUTHORIZED,
 			        "this connection is not authenticated: send Hello");
 		}
+		/* The host speaks on this connection: commands go there. A
+		 * host marked down (silent, e.g. a pulled cable) whose
+		 * connection survived comes back on it without a new Auth. */
+		m->pipe = pipe;
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT)
 			return on_heartbeat(s, m, msgid, env->heartbeat);
 		if (env->body_case == ROLLWAVE__ENVELOPE__BODY_POLL) {

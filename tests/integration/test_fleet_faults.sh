@@ -37,7 +37,7 @@ failed=0
 cleanup() {
 	fleet_stop
 	th_teardown_all
-	if [ "$failed" -eq 0 ]; then rm -rf "$W" "$TH_RUN_DIR"; else echo "# work files kept in $W"; fi
+	if [ "$failed" -eq 0 ] && [ "${ROLLWAVE_KEEP_WORK:-0}" != 1 ]; then rm -rf "$W" "$TH_RUN_DIR"; else echo "# work files kept in $W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -194,6 +194,8 @@ else
 	check "... rolled back: every host runs and serves 2.0.0" on 2.0.0 $ALL
 	check "... rolled_back, naming h2" has "$state $(field "$dep" .reason)" "^rolled_back .*h2"
 fi
+preflight_ms=$(sqlite3 "$W/state.db" "SELECT max(at_ms) - min(at_ms) FROM audit WHERE target = 'deployment:$dep' AND action IN ('deploy.start', 'deploy.preflight')")
+check "... every host, h4 (back from its cut) too, answered the preflight at once" test "$preflight_ms" -lt 10000
 check "... h2 has no operation left half done" eq "$(th_exec h2 "$BUILD_DIR/agent/rollwave-agent" status sample --json | jq -r '.apps[0].in_flight // "none"')" none
 
 # ---- a full release filesystem ----
