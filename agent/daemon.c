@@ -154,7 +154,7 @@ struct daemon {
 
 	/* The health watch (worker.h, WORKER_CHECK): every HealthWatch=, the
 	 * next app in turn, while no command runs. */
-	sd_event_source *health_timer, *check_src;
+	sd_event_source *health_timer;
 	struct job *check;
 	size_t check_next;
 };
@@ -1353,7 +1353,6 @@ on_check_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 	if (!job)
 		return 0;
 	d->check = NULL;
-	d->check_src = sd_event_source_disable_unref(d->check_src);
 	if (job->fd >= 0 && worker_read(job->fd, &job->reader, on_check_line, job) < 0)
 		log_warning("health watch: cannot read the check of %s", job->app);
 	check_done(d, job);
@@ -1392,7 +1391,7 @@ on_health_watch(sd_event_source *s, uint64_t usec, void *userdata)
 	        d->opts->agent_path, d->opts->config_path, &req, &job->pid, &job->fd, NULL, &err);
 	if (r >= 0)
 		r = sd_event_add_child(
-		        d->event, &d->check_src, job->pid, WEXITED, on_check_exit, d);
+		        d->event, &job->child_src, job->pid, WEXITED, on_check_exit, d);
 	if (r < 0) {
 		if (job->pid > 0) {
 			(void)kill(job->pid, SIGKILL);
@@ -1774,7 +1773,6 @@ daemon_done(struct daemon *d)
 		job_free(d->check);
 		d->check = NULL;
 	}
-	sd_event_source_disable_unref(d->check_src);
 	sd_event_source_unref(d->health_timer);
 	link_close(d->link);
 	d->link = NULL;

@@ -861,6 +861,45 @@ engine_install_release(
 }
 
 int
+engine_stage_release(struct op *op, const char *kind, const char *manifest_url,
+        const struct manifest *m, bool live, const char *current, const char *health,
+        enum engine_outcome fail_outcome, const char **ret_installed)
+{
+	struct rw_err err = {{0}};
+	uint8_t seen[64];
+	int r;
+
+	if (!live && layout_release_exists(op->rootfd, m->version) &&
+	        state_accepted_hash(op->e->state, m->app, m->version, seen) == -ENOENT) {
+		/* On disk but never accepted here (state file lost, or a tree
+		 * made by hand): its content is unknown, install it afresh. */
+		r = layout_remove_release(op->rootfd, m->version);
+		if (r < 0)
+			return engine_op_finish(op, fail_outcome, r,
+			        "%s/releases/%s exists but was never accepted, and removing it "
+			        "failed: %s",
+			        op->app->root, m->version, strerror(-r));
+	}
+	/* A release already on disk is an accepted one whose hash matched the
+	 * manifest (installed before, then rolled back): no download. */
+	if (layout_release_exists(op->rootfd, m->version))
+		return 0;
+	r = engine_set_inflight(op, kind, current, m->version, INFLIGHT_STAGING);
+	if (r < 0)
+		return engine_op_finish(
+		        op, fail_outcome, r, "cannot write the state file: %s", strerror(-r));
+	r = engine_install_release(op, manifest_url, m, &err);
+	if (r == -ECANCELED)
+		return engine_op_cancelled(op, kind, NULL, current, health);
+	if (r < 0) {
+		engine_finish_uncommitted(op, kind, "failed", NULL, NULL, health);
+		return engine_op_finish(op, fail_outcome, r, "%s", err.msg);
+	}
+	*ret_installed = m->version; /* a cancel from here on removes it again */
+	return 0;
+}
+
+int
 engine_deploy(struct engine *e, const struct app_config *app, const char *manifest_url,
         const char *expect_version, struct engine_result *ret)
 {
@@ -870,7 +909,6 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
 	const char *health, *installed = NULL;
-	uint8_t seen[64];
 	bool live = false;
 	struct op op;
 	int r;
@@ -920,33 +958,10 @@ engine_deploy(struct engine *e, const struct app_config *app, const char *manife
 	if (engine_cancel_requested(e))
 		return engine_op_cancelled(&op, "deploy", NULL, current, health);
 
-	if (layout_release_exists(op.rootfd, m.version) &&
-	        state_accepted_hash(e->state, m.app, m.version, seen) == -ENOENT) {
-		/* On disk but never accepted here (state file lost, or a tree
-		 * made by hand): its content is unknown, install it afresh. */
-		r = layout_remove_release(op.rootfd, m.version);
-		if (r < 0)
-			return engine_op_finish(&op, ENGINE_UNCHANGED, r,
-			        "%s/releases/%s exists but was never accepted, and removing it "
-			        "failed: %s",
-			        app->root, m.version, strerror(-r));
-	}
-	/* A release already on disk is an accepted one whose hash matched the
-	 * manifest above (installed before, then rolled back): no download. */
-	if (!layout_release_exists(op.rootfd, m.version)) {
-		r = engine_set_inflight(&op, "deploy", current, m.version, INFLIGHT_STAGING);
-		if (r < 0)
-			return engine_op_finish(&op, ENGINE_UNCHANGED, r,
-			        "cannot write the state file: %s", strerror(-r));
-		r = engine_install_release(&op, manifest_url, &m, &err);
-		if (r == -ECANCELED)
-			return engine_op_cancelled(&op, "deploy", NULL, current, health);
-		if (r < 0) {
-			engine_finish_uncommitted(&op, "deploy", "failed", NULL, NULL, health);
-			return engine_op_finish(&op, ENGINE_UNCHANGED, r, "%s", err.msg);
-		}
-		installed = m.version; /* a cancel from here on removes it again */
-	}
+	r = engine_stage_release(&op, "deploy", manifest_url, &m, false, current, health,
+	        ENGINE_UNCHANGED, &installed);
+	if (r < 0)
+		return r;
 	if (engine_cancel_requested(e))
 		return engine_op_cancelled(&op, "deploy", installed, current, health);
 

@@ -59,7 +59,6 @@ engine_migrate(struct engine *e, const struct app_config *app, const char *manif
 	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
 	const char *health, *installed = NULL;
-	uint8_t seen[64];
 	bool live = false, ran = false;
 	struct op op;
 	int r;
@@ -101,31 +100,13 @@ engine_migrate(struct engine *e, const struct app_config *app, const char *manif
 	if (engine_cancel_requested(e))
 		return engine_op_cancelled(&op, "migrate", NULL, current, health);
 
-	if (!live && layout_release_exists(op.rootfd, m.version) &&
-	        state_accepted_hash(e->state, m.app, m.version, seen) == -ENOENT) {
-		r = layout_remove_release(op.rootfd, m.version);
-		if (r < 0)
-			return engine_op_finish(&op, ENGINE_FAILED, r,
-			        "%s/releases/%s exists but was never accepted, and removing it "
-			        "failed: %s",
-			        app->root, m.version, strerror(-r));
-	}
-	if (!layout_release_exists(op.rootfd, m.version)) {
-		r = engine_set_inflight(&op, "migrate", current, m.version, INFLIGHT_STAGING);
-		if (r < 0)
-			return engine_op_finish(&op, ENGINE_FAILED, r,
-			        "cannot write the state file: %s", strerror(-r));
-		r = engine_install_release(&op, manifest_url, &m, &err);
-		if (r == -ECANCELED)
-			return engine_op_cancelled(&op, "migrate", NULL, current, health);
-		if (r < 0) {
-			engine_finish_uncommitted(&op, "migrate", "failed", NULL, NULL, health);
-			return engine_op_finish(&op, ENGINE_FAILED, r, "%s", err.msg);
-		}
-		installed = m.version;
-		/* The release is complete and not live: nothing is in flight. */
+	r = engine_stage_release(
+	        &op, "migrate", manifest_url, &m, live, current, health, ENGINE_FAILED, &installed);
+	if (r < 0)
+		return r;
+	/* The release is complete and not live: nothing is in flight. */
+	if (installed)
 		(void)state_inflight_clear(e->state, app->name);
-	}
 	if (engine_cancel_requested(e))
 		return engine_op_cancelled(&op, "migrate", installed, current, health);
 

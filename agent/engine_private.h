@@ -79,6 +79,17 @@ int engine_install_release(
 
 int engine_set_inflight(struct op *op, const char *kind, const char *from, const char *to,
         enum inflight_phase phase);
+/* Puts releases/<m->version> on disk for operation kind ("deploy",
+ * "migrate"), unless it is live: a tree there that was never accepted here
+ * is removed (its content is unknown); a missing one is fetched, verified
+ * and unpacked under an in-flight STAGING entry, and *ret_installed is set
+ * to its version (a cancel from then on removes it again). A release on
+ * disk already is an accepted one whose hash matched the manifest: no
+ * download. Returns 0 to go on; < 0 when the operation is over (failed
+ * with fail_outcome, or cancelled), its result filled in. */
+int engine_stage_release(struct op *op, const char *kind, const char *manifest_url,
+        const struct manifest *m, bool live, const char *current, const char *health,
+        enum engine_outcome fail_outcome, const char **ret_installed);
 /* Records the end of an operation that did not commit: app record
  * (current/previous when given), in-flight row cleared, history. */
 void engine_finish_uncommitted(struct op *op, const char *kind, const char *result,

@@ -775,6 +775,7 @@ worker_cb(void *arg)
 	struct server *s = w->s;
 	nng_msg *req, *reply;
 	int rv = nng_aio_result(w->aio);
+	bool flush;
 
 	pthread_mutex_lock(&s->lock);
 	if (w->st == W_SEND) {
@@ -817,8 +818,10 @@ worker_cb(void *arg)
 		w->st = W_PARKED;
 		if (s->idle_workers < MIN_IDLE_WORKERS && s->n_workers < MAX_WORKERS)
 			(void)worker_new(s);
+		flush = s->sendq != NULL; /* the poll this one replaced */
 		pthread_mutex_unlock(&s->lock);
-		server_flush_sends(s); /* the poll this one replaced */
+		if (flush)
+			server_flush_sends(s);
 		return;
 	}
 	if (!reply) {
@@ -832,9 +835,11 @@ worker_cb(void *arg)
 	 * nothing else touches a worker in W_SEND. */
 	w->st = W_SEND;
 	nng_aio_set_msg(w->aio, reply);
+	flush = s->sendq != NULL; /* this request answered an older poll */
 	pthread_mutex_unlock(&s->lock);
 	nng_ctx_send(w->ctx, w->aio);
-	server_flush_sends(s);
+	if (flush)
+		server_flush_sends(s);
 }
 
 /* Called with s->lock held. */

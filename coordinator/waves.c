@@ -550,30 +550,11 @@ plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
 	return r;
 }
 
-/* Whether the host is connected now (not down, not silent). */
-static bool
-host_is_up(struct server *s, int64_t id)
-{
-	struct host_mem *m;
-	bool up;
-
-	pthread_mutex_lock(&s->lock);
-	m = host_mem(s, id, false);
-	up = m && m->state == HOST_UP;
-	pthread_mutex_unlock(&s->lock);
-	return up;
-}
-
 /* A host that is down cannot hold the rollback of the others: what it did
  * with its deploy is unknown until it reconnects, so it gets a rollback to
  * its old release queued like the hosts that activated (a no-op if it never
- * deployed), and the rollback goes on without its answer. */
-static bool
-rollback_waits_for(struct server *s, const struct dep_host *h)
-{
-	return host_is_up(s, h->id);
-}
-
+ * deployed), and the rollback goes on without its answer. h->up is fresh:
+ * refresh_health() runs before every run_rollback(). */
 static void
 run_rollback(struct server *s, struct dep *d, uint64_t now)
 {
@@ -584,8 +565,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 	/* First every host that was deploying must have stopped (or be down:
 	 * then nobody knows until it is back). */
 	for (size_t i = 0; i < d->n_hosts; i++)
-		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task) &&
-		        rollback_waits_for(s, &d->hosts[i])) {
+		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task) && d->hosts[i].up) {
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
 			        "waiting for host %" PRId64 " (%s) to stop deploying",
 			        d->hosts[i].id, d->hosts[i].name);
@@ -643,7 +623,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			                strstr(h->rb_error, "busy") &&
 			                h->rb_retries < BUSY_RETRIES))
 				done++;
-			else if (h->rb_cmd && !rollback_waits_for(s, h)) {
+			else if (h->rb_cmd && !h->up) {
 				/* Down: its rollback waits in its queue. */
 				done++;
 				deferred++;
