@@ -37,8 +37,7 @@ passed=0
 failed=0
 started=$SECONDS
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+source "$(dirname "$0")/../harness/checks.sh"
 check() { # check DESCRIPTION COMMAND...
 	local what=$1
 	shift

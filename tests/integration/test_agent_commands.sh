@@ -44,25 +44,9 @@ cleanup() {
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
-has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
+source "$(dirname "$0")/../harness/checks.sh"
+WAIT_STEP=0.1
 # wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	"$@"
-}
 
 # ---- releases of app web ----
 "$RW_BIN" release keygen -W -p "$D/release.pub" -s "$D/release.key" >/dev/null || {

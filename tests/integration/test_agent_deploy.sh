@@ -28,8 +28,7 @@ H=h1
 passed=0
 failed=0
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+source "$(dirname "$0")/../harness/checks.sh"
 check() { # check DESCRIPTION COMMAND...
 	local what=$1
 	shift

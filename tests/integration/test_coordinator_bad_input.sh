@@ -19,8 +19,7 @@ cpid=
 passed=0
 failed=0
 trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+source "$(dirname "$0")/../harness/checks.sh"
 probe() { # probe DESCRIPTION URL KIND REGEX
 	local out
 	out=$(timeout 30 "$PROBE" "$2" "$3" 2>&1)

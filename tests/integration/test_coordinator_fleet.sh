@@ -19,16 +19,8 @@ cpid=
 trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
 passed=0
 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+source "$(dirname "$0")/../harness/checks.sh"
 count() { sqlite3 "$D/state.db" "SELECT count(*) FROM hosts WHERE state = '$1'"; }
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
-has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
 
 cat >"$D/c.conf" <<EOF
 [Coordinator]

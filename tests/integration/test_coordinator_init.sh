@@ -13,13 +13,7 @@ D=$(mktemp -d /var/tmp/rw-coord-init.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 passed=0
 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+source "$(dirname "$0")/../harness/checks.sh"
 mode_is() { [ "$(stat -c %a "$1")" = "$2" ] || { echo "  $1 has mode $(stat -c %a "$1"), wanted $2" >&2; return 1; }; }
 contains() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
 

@@ -15,14 +15,7 @@ cpid=
 failed=0
 passed=0
 trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; [ -n "$cpid" ] && wait "$cpid" 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
+source "$(dirname "$0")/../harness/checks.sh"
 
 cat >"$D/c.conf" <<EOF
 [Coordinator]

@@ -15,14 +15,7 @@ N=20
 W=$(mktemp -d "$BUILD_DIR/rw-fleet-twenty.XXXXXX")
 passed=0
 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $* [${SECONDS}s]"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $* [${SECONDS}s]"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
+source "$(dirname "$0")/../harness/checks.sh"
 
 # The fleet runs in a child shell so that its teardown (on that shell's
 # exit) can be checked from here.

@@ -37,24 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
-has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.3
-	done
-	"$@"
-}
+source "$(dirname "$0")/../harness/checks.sh"
+WAIT_STEP=0.3
 RWT() { timeout 180 "$BUILD_DIR/cli/rollwave" --coordinator "ipc://$W/admin.sock" "$@"; }
 # on VERSION HOST...: current is releases/VERSION and the service says VERSION.
 on() {

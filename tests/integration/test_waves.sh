@@ -30,25 +30,8 @@ cleanup() {
 	if [ "$failed" -eq 0 ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  got '$1', wanted '$2'" >&2; return 1; }; }
-has() { grep -Eq -- "$2" <<<"$1" || { echo "  no /$2/ in: $1" >&2; return 1; }; }
+source "$(dirname "$0")/../harness/checks.sh"
 # wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	"$@"
-}
 RW() { "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
 # Every deploy and rollback is bounded: --timeout, and timeout(1) above it.
 RWT() { timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" "$@"; }
