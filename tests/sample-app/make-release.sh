@@ -13,6 +13,8 @@
 #       fail-on-start         FAIL_ON_START: exits 1 at once
 #       fail-after=N          FAIL_AFTER (N): /health 500 after N s, exit 1 at N+1 s
 #       unhealthy             UNHEALTHY: runs, /health answers 500
+#       errors=R              ERROR_RATIO (R, 0 to 1): that share of requests
+#                             to / answer 500, /health stays 200
 #   .rollwave/hooks/NAME      for each HOOK, an executable: either PATH (named
 #                             after its basename) or NAME=PATH, e.g.
 #                             before_activate=./hooks/slow.sh
@@ -73,8 +75,13 @@ fail-after=*)
 	echo "$n" >"$tree/FAIL_AFTER"
 	;;
 unhealthy) echo "health answers 500" >"$tree/UNHEALTHY" ;;
+errors=*)
+	n=${mode#errors=}
+	[[ $n =~ ^(0|1|0?\.[0-9]+|1\.0*)$ ]] || { echo "make-release: bad mode '$mode'" >&2; exit 2; }
+	echo "$n" >"$tree/ERROR_RATIO"
+	;;
 *)
-	echo "make-release: unknown mode '$mode' (ok, fail-on-start, fail-after=N, unhealthy)" >&2
+	echo "make-release: unknown mode '$mode' (ok, fail-on-start, fail-after=N, unhealthy, errors=R)" >&2
 	exit 2
 	;;
 esac

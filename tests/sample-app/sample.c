@@ -4,12 +4,17 @@
  * A tiny HTTP/1.x server (libc only) that answers one request at a time:
  *   GET /version  200, the first line of <release-dir>/VERSION
  *   GET /health   200 "ok", or 500 when the release is built sick
+ *   GET /         200 "hello from VERSION", or 500 for the share of these
+ *                 requests an ERROR_RATIO release fails
+ *   GET /metrics  Prometheus text: requests to / by code, and build info
  * Sick releases are made with marker files in the release directory, all
  * read once at start:
  *   FAIL_ON_START  exit 1 at once
  *   FAIL_AFTER     holds N: healthy for N seconds of uptime, then /health
  *                  answers 500, and the process exits 1 at N+1 seconds
  *   UNHEALTHY      runs, but /health always answers 500
+ *   ERROR_RATIO    holds R in [0, 1]: that share of requests to / answer 500
+ *                  while /health stays 200 (a bug only metrics can see)
  *
  * A slow or silent client cannot stall the server: every connection has a
  * hard deadline (CLIENT_DEADLINE_MS) for reading the request and writing
@@ -42,6 +47,8 @@ struct sample_config {
 	char version[VERSION_MAX];
 	bool unhealthy;
 	long fail_after; /* seconds of uptime, -1: never */
+	double error_ratio;
+	unsigned long long served[2]; /* requests to / answered 200, 500 */
 };
 
 static volatile sig_atomic_t sample_stop;
@@ -120,6 +127,17 @@ sample_load_release(struct sample_config *cfg)
 		cfg->fail_after = r < 0 ? -1 : strtol(buf, &end, 10);
 		if (r < 0 || errno || end == buf || *end || cfg->fail_after < 0) {
 			fprintf(stderr, "rollwave-sample: FAIL_AFTER must hold seconds, not '%s'\n",
+			        r < 0 ? "" : buf);
+			return -EINVAL;
+		}
+	}
+	if (sample_has_file(cfg, "ERROR_RATIO")) {
+		r = sample_read_line(cfg, "ERROR_RATIO", buf, sizeof(buf));
+		errno = 0;
+		cfg->error_ratio = r < 0 ? -1 : strtod(buf, &end);
+		if (r < 0 || errno || end == buf || *end || !(cfg->error_ratio >= 0) ||
+		        cfg->error_ratio > 1) {
+			fprintf(stderr, "rollwave-sample: ERROR_RATIO must hold 0 to 1, not '%s'\n",
 			        r < 0 ? "" : buf);
 			return -EINVAL;
 		}
@@ -207,7 +225,7 @@ sample_respond(int fd, int status, const char *body, long long deadline)
 	        : status == 405            ? "Method Not Allowed"
 	        : status == 400            ? "Bad Request"
 	                                   : "Internal Server Error";
-	char buf[1024];
+	char buf[2048];
 	size_t off = 0;
 	int n;
 
@@ -230,11 +248,34 @@ sample_respond(int fd, int status, const char *body, long long deadline)
 	}
 }
 
+/* Whether request number n (from 0) to / fails: spreads the errors evenly,
+ * floor((n + 1) * R) - floor(n * R) of them per request. */
+static bool
+sample_request_fails(const struct sample_config *cfg, unsigned long long n)
+{
+	return (unsigned long long)((double)(n + 1) * cfg->error_ratio) >
+	        (unsigned long long)((double)n * cfg->error_ratio);
+}
+
 static void
-sample_serve(int fd, const struct sample_config *cfg, bool failing)
+sample_metrics(const struct sample_config *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size,
+	        "# HELP rollwave_sample_requests_total Requests to / answered, by status code.\n"
+	        "# TYPE rollwave_sample_requests_total counter\n"
+	        "rollwave_sample_requests_total{version=\"%s\",code=\"200\"} %llu\n"
+	        "rollwave_sample_requests_total{version=\"%s\",code=\"500\"} %llu\n"
+	        "# HELP rollwave_sample_build_info The release this process runs.\n"
+	        "# TYPE rollwave_sample_build_info gauge\n"
+	        "rollwave_sample_build_info{version=\"%s\"} 1\n",
+	        cfg->version, cfg->served[0], cfg->version, cfg->served[1], cfg->version);
+}
+
+static void
+sample_serve(int fd, struct sample_config *cfg, bool failing)
 {
 	long long deadline = sample_now_ms() + CLIENT_DEADLINE_MS;
-	char req[REQUEST_MAX + 1], method[16], target[256], body[VERSION_MAX + 8];
+	char req[REQUEST_MAX + 1], method[16], target[256], body[4 * VERSION_MAX + 512];
 	size_t len = 0;
 
 	/* Read the request head (we ignore any body) within the deadline. */
@@ -272,6 +313,16 @@ sample_serve(int fd, const struct sample_config *cfg, bool failing)
 			sample_respond(fd, 500, "unhealthy\n", deadline);
 		else
 			sample_respond(fd, 200, "ok\n", deadline);
+	} else if (strcmp(target, "/") == 0) {
+		bool fails = sample_request_fails(cfg, cfg->served[0] + cfg->served[1]);
+
+		cfg->served[fails]++;
+		snprintf(body, sizeof(body), "%s from %s\n", fails ? "error" : "hello",
+		        cfg->version);
+		sample_respond(fd, fails ? 500 : 200, body, deadline);
+	} else if (strcmp(target, "/metrics") == 0) {
+		sample_metrics(cfg, body, sizeof(body));
+		sample_respond(fd, 200, body, deadline);
 	} else {
 		sample_respond(fd, 404, "not found\n", deadline);
 	}
