@@ -4,10 +4,16 @@
  * Tables are built in memory first (struct table: a header row and data rows
  * of owned strings) so that column widths fit the widest cell; widths count
  * UTF-8 characters, not bytes.
+ *
+ * A deployment through waves is drawn by admin_format_waves_status(); on a
+ * terminal it must fit the screen, so it is drawn once with every host not
+ * done listed, and drawn again with as many fewer as it overflowed by (the
+ * only lines that shrink: the rest is a few lines per wave).
  */
 #include "admin_format.h"
 #include "admin.h"
 #include "identity.h"
+#include "ini.h"
 #include "wire.h"
 
 #define TS_SIZE 32
@@ -803,4 +809,621 @@ admin_format_deploy_json(
 	return json_pack("{s:I, s:s, s:o, s:o, s:b}", "deployment_id", (json_int_t)r->deployment_id,
 	        "app", app, "version", json_text_or_null(version), "hosts",
 	        JSON_ARRAY_OF(r->hosts, r->n_hosts, host_result_json), "succeeded", succeeded);
+}
+
+/* ---- deployments through waves -------------------------------------------- */
+
+#define WAVE_LIST_ALL_MAX   12  /* a wave this small lists every host */
+#define HOST_LIST_WIDTH     100 /* host lists wrap here */
+#define HOST_INDENT         "       "
+#define SHOWN_GATES_MAX     32
+#define SHOWN_FREEZE_MAX    32
+#define SHOWN_GATE_KEYS_MAX 16
+
+bool
+admin_deployment_is_final(const char *state)
+{
+	static const char *const final[] = {"succeeded", "failed", "rolled_back", "aborted"};
+
+	for (size_t i = 0; i < ELEMENTSOF(final); i++)
+		if (streq(state, final[i]))
+			return true;
+	return false;
+}
+
+static bool
+task_failed(const char *t)
+{
+	return streq(t, "failed") || streq(t, "rolled_back") || streq(t, "refused") ||
+	        streq(t, "cancelled");
+}
+
+const char *
+admin_format_wave_host_status(const Rollwave__DeploymentStatus__Host *h)
+{
+	const char *phase = admin_format_phase(h->phase);
+
+	if (isempty(h->task))
+		return h->up_to_date ? "up-to-date" : "waiting";
+	if (streq(h->task, "committed") || task_failed(h->task) || !phase)
+		return h->task;
+	return phase;
+}
+
+struct wave_counts {
+	size_t done, failed, in_flight, waiting;
+};
+
+static struct wave_counts
+wave_count(const Rollwave__DeploymentStatus__Wave *w)
+{
+	struct wave_counts c = {0};
+
+	for (size_t j = 0; j < w->n_hosts; j++) {
+		const Rollwave__DeploymentStatus__Host *h = w->hosts[j];
+
+		if (streq(h->task, "committed") || (isempty(h->task) && h->up_to_date))
+			c.done++;
+		else if (task_failed(h->task))
+			c.failed++;
+		else if (!isempty(h->task))
+			c.in_flight++;
+		else
+			c.waiting++;
+	}
+	return c;
+}
+
+/* "[####xx..............]": done, failed, the rest. */
+static void
+progress_bar(const struct wave_counts *c, size_t n, char *buf, size_t size)
+{
+	const size_t width = 20;
+	size_t d = n ? c->done * width / n : 0, f = n ? c->failed * width / n : 0;
+	size_t k = 0;
+
+	if (size < width + 3)
+		return;
+	buf[k++] = '[';
+	for (size_t i = 0; i < width; i++)
+		buf[k++] = i < d ? '#' : i < d + f ? 'x' : '.';
+	buf[k++] = ']';
+	buf[k] = 0;
+}
+
+/* "web1(3)", then "=activating" when it has a task (or is up to date), then
+ * "[down]". */
+static void
+host_item(const Rollwave__DeploymentStatus__Host *h, char *buf, size_t size)
+{
+	bool task = !isempty(h->task) || h->up_to_date;
+
+	strbuf_printf(buf, size, "%s(%llu)%s%s%s", h->hostname, (unsigned long long)h->host_id,
+	        task ? "=" : "", task ? admin_format_wave_host_status(h) : "",
+	        h->down ? "[down]" : "");
+}
+
+/* "       hosts: web1(1) web2(2)=committed ...", wrapped at HOST_LIST_WIDTH. */
+static void
+print_host_list(const Rollwave__DeploymentStatus__Wave *w, FILE *out)
+{
+	static const char lead[] = HOST_INDENT "hosts:";
+	size_t col = strlen(lead);
+
+	fputs(lead, out);
+	for (size_t j = 0; j < w->n_hosts; j++) {
+		char item[WIRE_HOSTNAME_MAX + 64];
+		size_t len;
+
+		host_item(w->hosts[j], item, sizeof(item));
+		len = utf8_width(item);
+		if (j > 0 && col + 1 + len > HOST_LIST_WIDTH) {
+			fprintf(out, "\n%*s", (int)strlen(lead), "");
+			col = strlen(lead);
+		}
+		fprintf(out, " %s", item);
+		col += 1 + len;
+	}
+	fputc('\n', out);
+}
+
+/* A wave too large to list: its hosts in flight or failed, one per line
+ * while *budget lasts, then the counts. */
+static void
+print_hosts_not_done(const Rollwave__DeploymentStatus__Wave *w, const struct wave_counts *c,
+        size_t *budget, FILE *out)
+{
+	size_t hidden = 0;
+
+	for (size_t j = 0; j < w->n_hosts; j++) {
+		const Rollwave__DeploymentStatus__Host *h = w->hosts[j];
+		_cleanup_free_ char *error = NULL;
+		char item[WIRE_HOSTNAME_MAX + 64];
+
+		if (isempty(h->task) || streq(h->task, "committed"))
+			continue;
+		if (*budget == 0) {
+			hidden++;
+			continue;
+		}
+		(*budget)--;
+		error = one_line(h->error);
+		host_item(h, item, sizeof(item));
+		fprintf(out, HOST_INDENT "%s%s%s\n", item, isempty(error) ? "" : ": ",
+		        error ? error : "");
+	}
+	fprintf(out, HOST_INDENT "%zu done, %zu in flight, %zu failed, %zu waiting", c->done,
+	        c->in_flight, c->failed, c->waiting);
+	if (hidden)
+		fprintf(out, " (%zu not shown)", hidden);
+	fputc('\n', out);
+}
+
+static void
+print_waves(const char *title, Rollwave__DeploymentStatus__Wave *const *w, size_t n,
+        const struct admin_waves_view *v, size_t *budget, FILE *out)
+{
+	if (!n)
+		return;
+	fprintf(out, "%s\n", title);
+	for (size_t i = 0; i < n; i++) {
+		struct wave_counts c = wave_count(w[i]);
+		bool all = v->every_host || w[i]->n_hosts <= WAVE_LIST_ALL_MAX;
+		char b[32] = "", extra[256] = "";
+
+		if (v->bars)
+			progress_bar(&c, w[i]->n_hosts, b, sizeof(b));
+		if (w[i]->bake_ms)
+			strbuf_printf(
+			        extra, sizeof(extra), " bake %gs", (double)w[i]->bake_ms / 1000.0);
+		else
+			strbuf_printf(extra, sizeof(extra), " no bake");
+		if (w[i]->approval)
+			strbuf_printf(
+			        extra + strlen(extra), sizeof(extra) - strlen(extra), " approval");
+		if (w[i]->metric_gates)
+			strbuf_printf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			        " metric-gates");
+		if (w[i]->command[0])
+			strbuf_printf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			        " run: %s", w[i]->command);
+		fprintf(out,
+		        "  %2zu %-18s %-10s %s%s%zu/%zu done, %zu failed; max %u at once, "
+		        "healthy %gs within %gs;%s\n",
+		        i + 1, w[i]->name, w[i]->state, b, b[0] ? " " : "", c.done, w[i]->n_hosts,
+		        c.failed, w[i]->max_unavailable, (double)w[i]->min_healthy_ms / 1000.0,
+		        (double)w[i]->timeout_ms / 1000.0, extra);
+		if (all && w[i]->n_hosts)
+			print_host_list(w[i], out);
+		else if (!all)
+			print_hosts_not_done(w[i], &c, budget, out);
+		if (w[i]->verdict[0])
+			fprintf(out, HOST_INDENT "%s\n", w[i]->verdict);
+		/* A large wave showed its errors with its hosts not done. */
+		for (size_t j = 0; all && j < w[i]->n_hosts; j++)
+			if (w[i]->hosts[j]->error[0]) {
+				_cleanup_free_ char *error = one_line(w[i]->hosts[j]->error);
+
+				fprintf(out, HOST_INDENT "host %llu (%s): %s\n",
+				        (unsigned long long)w[i]->hosts[j]->host_id,
+				        w[i]->hosts[j]->hostname, error ? error : "");
+			}
+	}
+}
+
+/* Draws st listing at most *budget hosts not done of large waves; *budget
+ * is what was left. */
+static int
+waves_status_draw(const Rollwave__DeploymentStatus *st, const struct admin_waves_view *v,
+        size_t *budget, FILE *out)
+{
+	char c[TS_SIZE] = "-";
+
+	if (st->created_ms)
+		timestamp_ms(st->created_ms, c);
+	if (st->deployment_id)
+		fprintf(out, "Deployment %llu: %s %s (%s) is %s",
+		        (unsigned long long)st->deployment_id, st->app, st->version, st->strategy,
+		        st->state);
+	else
+		fprintf(out, "Plan: %s %s (%s), %zu wave(s)", st->app, st->version, st->strategy,
+		        st->n_waves);
+	if (st->deployment_id && !admin_deployment_is_final(st->state) && st->n_waves)
+		fprintf(out, ", wave %u/%zu '%s': %s", st->wave + 1, st->n_waves,
+		        st->wave < st->n_waves ? st->waves[st->wave]->name : "?", st->step);
+	fputc('\n', out);
+	if (st->deployment_id)
+		fprintf(out, "  started %s by %s\n", c, st->actor);
+	if (st->reason[0])
+		fprintf(out, "  %s\n", st->reason);
+	fprintf(out, "  failure budget: %u failed, %u allowed\n", st->failed, st->failures_allowed);
+	print_waves("Waves:", st->waves, st->n_waves, v, budget, out);
+	print_waves(streq(st->step, "rollback") || streq(st->state, "rolled_back")
+	                ? "Rollback:"
+	                : "Rollback plan (if every host took the release):",
+	        st->rollback, st->n_rollback, v, budget, out);
+	if (v->gates)
+		return admin_format_gates(st, out);
+	return ferror(out) ? -EIO : 0;
+}
+
+static size_t
+count_lines(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == '\n';
+	return n;
+}
+
+int
+admin_format_waves_status(
+        const Rollwave__DeploymentStatus *st, const struct admin_waves_view *v, FILE *out)
+{
+	size_t budget = v->rows ? v->rows : SIZE_MAX, left, lines;
+	_cleanup_free_ char *text = NULL;
+	struct strbuild b;
+	int r;
+
+	if (!v->rows)
+		return waves_status_draw(st, v, &budget, out);
+	for (int pass = 0; pass < 2; pass++) {
+		free(TAKE_PTR(text));
+		if (strbuild_open(&b) < 0)
+			return -ENOMEM;
+		left = budget;
+		r = waves_status_draw(st, v, &left, b.f);
+		text = strbuild_close(&b);
+		if (!text)
+			return -ENOMEM;
+		if (r < 0)
+			return r;
+		lines = count_lines(text, b.len);
+		if (lines <= v->rows)
+			break;
+		/* As many fewer hosts as lines too many (all of them at worst). */
+		budget -= left;
+		budget = lines - v->rows >= budget ? 0 : budget - (lines - v->rows);
+	}
+	fputs(text, out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* ---- the Gates: section ---- */
+
+/* A gate's keys in the order of the file (Query=, Condition=,
+ * MinSamples=, NoData=, URL= and whatever else a newer coordinator
+ * writes). */
+struct shown_gate {
+	char *name;
+	char *keys[SHOWN_GATE_KEYS_MAX], *values[SHOWN_GATE_KEYS_MAX];
+	size_t n_keys;
+};
+
+/* What the Gates: section shows of a deployment file. */
+struct shown_options {
+	char *failure_budget, *prometheus_url, *freeze_policy;
+	char *freeze[SHOWN_FREEZE_MAX];
+	size_t n_freeze, more_freeze;
+	struct shown_gate gates[SHOWN_GATES_MAX];
+	size_t n_gates, more_gates;
+};
+
+static void
+shown_options_done(struct shown_options *o)
+{
+	free(o->failure_budget);
+	free(o->prometheus_url);
+	free(o->freeze_policy);
+	for (size_t i = 0; i < o->n_freeze; i++)
+		free(o->freeze[i]);
+	for (size_t i = 0; i < o->n_gates; i++) {
+		free(o->gates[i].name);
+		for (size_t j = 0; j < o->gates[i].n_keys; j++) {
+			free(o->gates[i].keys[j]);
+			free(o->gates[i].values[j]);
+		}
+	}
+}
+
+static int
+set_text(char **field, const char *value, struct rw_err *err)
+{
+	char *s = strdup(value);
+
+	if (!s)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static struct shown_gate *
+shown_gate(struct shown_options *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_gates; i++)
+		if (streq(o->gates[i].name, name))
+			return &o->gates[i];
+	if (o->n_gates == SHOWN_GATES_MAX)
+		return NULL;
+	o->gates[o->n_gates].name = strdup(name);
+	if (!o->gates[o->n_gates].name)
+		return NULL;
+	return &o->gates[o->n_gates++];
+}
+
+/* Sets key of g (a later value replaces an earlier one). */
+static int
+shown_gate_set(struct shown_gate *g, const char *key, const char *value, struct rw_err *err)
+{
+	size_t j;
+
+	for (j = 0; j < g->n_keys; j++)
+		if (streq(g->keys[j], key))
+			return set_text(&g->values[j], value, err);
+	if (j == SHOWN_GATE_KEYS_MAX)
+		return 0;
+	g->keys[j] = strdup(key);
+	g->values[j] = strdup(value);
+	if (!g->keys[j] || !g->values[j]) {
+		free(g->keys[j]);
+		free(g->values[j]);
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	}
+	g->n_keys++;
+	return 0;
+}
+
+static const char *
+shown_gate_get(const struct shown_gate *g, const char *key)
+{
+	for (size_t j = 0; j < g->n_keys; j++)
+		if (streq(g->keys[j], key))
+			return g->values[j];
+	return NULL;
+}
+
+/* Collects the keys the section shows; every other key is the planner's. */
+static int
+options_handler(
+        void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
+{
+	struct shown_options *o = userdata;
+
+	if (strncmp(section, "Gate-", 5) == 0) {
+		struct shown_gate *g = shown_gate(o, section + 5);
+
+		if (!g) {
+			o->more_gates++;
+			return 0;
+		}
+		return shown_gate_set(g, key, value, err);
+	}
+	if (!streq(section, "Deployment"))
+		return 0;
+	if (streq(key, "FailureBudget"))
+		return set_text(&o->failure_budget, value, err);
+	if (streq(key, "PrometheusURL"))
+		return set_text(&o->prometheus_url, value, err);
+	if (streq(key, "FreezePolicy"))
+		return set_text(&o->freeze_policy, value, err);
+	if (streq(key, "Freeze")) {
+		if (isempty(value)) { /* an empty value clears the list */
+			for (size_t i = 0; i < o->n_freeze; i++)
+				free(o->freeze[i]);
+			o->n_freeze = o->more_freeze = 0;
+			return 0;
+		}
+		if (o->n_freeze == SHOWN_FREEZE_MAX) {
+			o->more_freeze++;
+			return 0;
+		}
+		o->freeze[o->n_freeze] = NULL;
+		if (set_text(&o->freeze[o->n_freeze], value, err) < 0)
+			return -ENOMEM;
+		o->n_freeze++;
+	}
+	return 0;
+}
+
+/* "wave 2", "waves 1, 2 and 4", "no wave" or "every wave". */
+static void
+gated_waves(const Rollwave__DeploymentStatus *st, char *buf, size_t size)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < st->n_waves; i++)
+		n += st->waves[i]->metric_gates;
+	if (n == 0) {
+		strbuf_printf(buf, size, "no wave");
+		return;
+	}
+	if (n == st->n_waves && n > 1) {
+		strbuf_printf(buf, size, "every wave");
+		return;
+	}
+	for (size_t i = 0; i < st->n_waves; i++) {
+		if (!st->waves[i]->metric_gates)
+			continue;
+		k++;
+		if (k == 1)
+			strbuf_printf(buf, size, "%s%zu", n == 1 ? "wave " : "waves ", i + 1);
+		else
+			strbuf_printf(buf + strlen(buf), size - strlen(buf), "%s%zu",
+			        k == n ? " and " : ", ", i + 1);
+	}
+}
+
+int
+admin_format_gates(const Rollwave__DeploymentStatus *st, FILE *out)
+{
+	_cleanup_(shown_options_done) struct shown_options o = {0};
+	struct rw_err err = {""};
+	char waves[256];
+
+	if (isempty(st->params))
+		return 0;
+	fputs("Gates:\n", out);
+	if (ini_parse_buffer("deployment options", st->params, strlen(st->params), 0,
+	            options_handler, &o, &err) < 0) {
+		fprintf(out, "  (cannot read the deployment's options: %s)\n", err.msg);
+		return ferror(out) ? -EIO : 0;
+	}
+	fprintf(out,
+	        "  failure budget: FailureBudget=%s, %u failed host%s allowed before a "
+	        "coordinated rollback\n",
+	        nonempty_or(o.failure_budget, "0"), st->failures_allowed,
+	        st->failures_allowed == 1 ? "" : "s");
+	if (o.n_freeze == 0)
+		fputs("  freeze windows: none\n", out);
+	else {
+		fprintf(out, "  freeze windows (FreezePolicy=%s):\n",
+		        nonempty_or(o.freeze_policy, "wait"));
+		for (size_t i = 0; i < o.n_freeze; i++)
+			fprintf(out, "    %s\n", o.freeze[i]);
+		if (o.more_freeze)
+			fprintf(out, "    and %zu more\n", o.more_freeze);
+	}
+	if (o.n_gates == 0) {
+		fputs("  metric gates: none\n", out);
+		return ferror(out) ? -EIO : 0;
+	}
+	gated_waves(st, waves, sizeof(waves));
+	for (size_t i = 0; i < o.n_gates; i++) {
+		const struct shown_gate *g = &o.gates[i];
+
+		fprintf(out, "  metric gate '%s', checked after %s:\n", g->name, waves);
+		for (size_t j = 0; j < g->n_keys; j++)
+			fprintf(out, "    %s=%s\n", g->keys[j], g->values[j]);
+		if (isempty(shown_gate_get(g, "URL")))
+			fprintf(out, "    URL=%s (PrometheusURL=)\n",
+			        nonempty_or(o.prometheus_url, "-"));
+	}
+	if (o.more_gates)
+		fprintf(out, "  and %zu more metric gate(s)\n", o.more_gates);
+	return ferror(out) ? -EIO : 0;
+}
+
+int
+admin_format_history_table(const Rollwave__DeploymentList *l, bool active_only, FILE *out)
+{
+	static const char *const header[] = {"ID", "STARTED", "FINISHED", "APP", "VERSION",
+	        "STRATEGY", "STATE", "ACTOR", "REASON"};
+	struct table t = {.ncols = ELEMENTSOF(header)};
+	int r;
+
+	r = table_add(&t, header);
+	for (size_t i = 0; r >= 0 && i < l->n_deployments; i++) {
+		const Rollwave__DeploymentStatus *d = l->deployments[i];
+		_cleanup_free_ char *reason = NULL;
+		char id[24], started[TS_SIZE] = "-", finished[TS_SIZE] = "-";
+
+		if (active_only && admin_deployment_is_final(d->state))
+			continue;
+		reason = one_line(d->reason);
+		if (!reason) {
+			r = -ENOMEM;
+			break;
+		}
+		strbuf_printf(id, sizeof(id), "%llu", (unsigned long long)d->deployment_id);
+		if (d->created_ms)
+			timestamp_ms(d->created_ms, started);
+		if (d->finished_ms)
+			timestamp_ms(d->finished_ms, finished);
+		r = table_add(&t,
+		        (const char *const[]) {id, started, finished, d->app, d->version,
+		                d->strategy, d->state, nonempty_or(d->actor, "-"),
+		                nonempty_or(reason, "-")});
+	}
+	if (r >= 0)
+		r = table_print(&t, "", out);
+	table_done(&t);
+	return r;
+}
+
+/* ---- watch, piped ---- */
+
+void
+admin_watch_seen_done(struct admin_watch_seen *seen)
+{
+	free(seen->deployment);
+	for (size_t i = 0; i < seen->n_hosts; i++)
+		free(seen->hosts[i]);
+	free(seen->hosts);
+	*seen = (struct admin_watch_seen) {0};
+}
+
+/* Replaces *slot with line and returns true if it differs; false when the
+ * same (or out of memory: then the line is printed again next time). */
+static bool
+seen_changed(char **slot, const char *line)
+{
+	char *copy;
+
+	if (*slot && streq(*slot, line))
+		return false;
+	copy = strdup(line);
+	if (!copy)
+		return true;
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+int
+admin_format_watch_changes(
+        const Rollwave__DeploymentStatus *st, struct admin_watch_seen *seen, FILE *out)
+{
+	size_t n = 0, k = 0;
+	char line[1024];
+
+	strbuf_printf(line, sizeof(line), "deployment %llu: %s, wave %u/%zu '%s': %s",
+	        (unsigned long long)st->deployment_id, st->state, st->wave + 1, st->n_waves,
+	        st->wave < st->n_waves ? st->waves[st->wave]->name : "?", st->step);
+	if (seen_changed(&seen->deployment, line))
+		fprintf(out, "%s\n", line);
+	for (size_t i = 0; i < st->n_waves; i++)
+		n += st->waves[i]->n_hosts;
+	for (size_t i = 0; i < st->n_rollback; i++)
+		n += st->rollback[i]->n_hosts;
+	if (n > seen->n_hosts) {
+		char **h = reallocarray(seen->hosts, n, sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		for (size_t i = seen->n_hosts; i < n; i++)
+			h[i] = NULL;
+		seen->hosts = h;
+		seen->n_hosts = n;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		Rollwave__DeploymentStatus__Wave *const *w = pass ? st->rollback : st->waves;
+		size_t nw = pass ? st->n_rollback : st->n_waves;
+
+		for (size_t i = 0; i < nw; i++)
+			for (size_t j = 0; j < w[i]->n_hosts; j++, k++) {
+				const Rollwave__DeploymentStatus__Host *h = w[i]->hosts[j];
+				_cleanup_free_ char *error = NULL;
+				char name[WIRE_HOSTNAME_MAX + 32], hl[2048];
+
+				if (isempty(h->task))
+					continue;
+				error = one_line(h->error);
+				if (!error)
+					return -ENOMEM;
+				if (isempty(h->hostname))
+					strbuf_printf(name, sizeof(name), "host %llu",
+					        (unsigned long long)h->host_id);
+				else
+					strbuf_printf(name, sizeof(name), "%s", h->hostname);
+				strbuf_printf(hl, sizeof(hl), "%swave %zu '%s' %s: %s%s%s",
+				        pass ? "rollback " : "", i + 1, w[i]->name, name,
+				        admin_format_wave_host_status(h), error[0] ? ": " : "",
+				        error);
+				if (seen_changed(&seen->hosts[k], hl))
+					fprintf(out, "%s\n", hl);
+			}
+	}
+	return ferror(out) ? -EIO : 0;
 }

@@ -15,6 +15,7 @@
  *   deploy, rollback      {"deployment_id", "app", "version", "succeeded",
  *                          "hosts": [{"host_id", "command_id", "state",
  *                                     "phase", "error"}]}
+ *   (deployments through waves: cmd_waves.c and README.md)
  *
  *   HOST = {"id", "hostname", "state", "last_seen", "labels": {k: v},
  *           "agent_version", "host_key", "fingerprint",
@@ -114,5 +115,66 @@ int admin_format_deploy_table(
  * host's previous release). */
 json_t *admin_format_deploy_json(
         const Rollwave__DeployResult *r, const char *app, const char *version, bool succeeded);
+
+/* ---- deployments through waves (rollwave plan, status, watch, history) ----
+ *
+ * A DeploymentStatus (the reply to CreateDeployment, GetDeploymentStatus,
+ * DeploymentAction, RollbackApp) as text. Hosts are named "web7(7)" in
+ * lists and "web7" in watch lines. */
+
+/* True for "succeeded", "failed", "rolled_back" and "aborted". */
+bool admin_deployment_is_final(const char *state);
+
+/* What a host of a wave is doing: its task when final ("committed",
+ * "failed", "rolled_back", "refused", "cancelled") or before it reported a
+ * phase ("queued", "sent", "running"), else its phase ("activating",
+ * "health"); "up-to-date" without a task when it already runs the version,
+ * "waiting" without a task otherwise. */
+const char *admin_format_wave_host_status(const Rollwave__DeploymentStatus__Host *h);
+
+/* How admin_format_waves_status() shows the hosts of each wave. */
+struct admin_waves_view {
+	bool every_host; /* every host of every wave (plan); else a wave of up to
+	                  * 12 hosts lists them all, a larger one the hosts not
+	                  * done yet (in flight, failed) one per line and counts */
+	bool bars;       /* a progress bar per wave (watch on a terminal) */
+	bool gates;      /* the Gates: section, from st->params */
+	size_t rows;     /* > 0: fit in this many lines by listing fewer hosts
+	                  * not done (counted as "N not shown"); 0: no limit */
+};
+
+/* The deployment (or plan, deployment_id 0): a header, its waves with
+ * their hosts (each as "web1(3)=activating[down]"), the rollback's waves,
+ * then with v->gates the Gates: section (admin_format_gates()). */
+int admin_format_waves_status(
+        const Rollwave__DeploymentStatus *st, const struct admin_waves_view *v, FILE *out);
+
+/* The Gates: section from st->params (a deployment file): the failure
+ * budget, the freeze windows and their policy, and each metric gate's
+ * query, condition, MinSamples, NoData policy and URL, with the waves it
+ * is checked after. Nothing when params is empty; one line saying so when
+ * it cannot be read. */
+int admin_format_gates(const Rollwave__DeploymentStatus *st, FILE *out);
+
+/* ID STARTED FINISHED APP VERSION STRATEGY STATE ACTOR REASON, one row per
+ * deployment; with active_only the ones not final. */
+int admin_format_history_table(const Rollwave__DeploymentList *l, bool active_only, FILE *out);
+
+/* What `watch` printed last when piped, so it prints changes only. */
+struct admin_watch_seen {
+	char *deployment; /* the last deployment line */
+	char **hosts;     /* per host of the waves, then of the rollback waves */
+	size_t n_hosts;
+};
+
+/* Prints "deployment 7: running, wave 2/5 'batch 2': deploying" when that
+ * line changed, then one line per host whose status (or error) changed
+ * since seen: "wave 2 'batch 2' web7: activating", "rollback wave 1
+ * 'rollback' web7: failed: <error>". Hosts without a task print nothing.
+ * Updates seen; -ENOMEM, -EIO. */
+int admin_format_watch_changes(
+        const Rollwave__DeploymentStatus *st, struct admin_watch_seen *seen, FILE *out);
+/* Frees what seen holds; it may be used again after. */
+void admin_watch_seen_done(struct admin_watch_seen *seen);
 
 #endif

@@ -2,21 +2,35 @@
  * Deployments through waves:
  *
  *   rollwave deploy APP VERSION --manifest URL [--selector K=V,...] [-f FILE]
- *                   [--strategy NAME] [--OPTION VALUE]... [--force] [--wait]
+ *                   [--strategy NAME] [--OPTION VALUE]... [--force]
+ *                   [--wait [--timeout DURATION]]
  *   rollwave plan APP VERSION [--selector ...] [-f FILE] [--OPTION VALUE]...
- *   rollwave status [ID | --app APP]        rollwave watch ID
+ *   rollwave status [ID | --app APP]
+ *   rollwave watch ID [--timeout DURATION]
  *   rollwave approve|pause|resume ID        rollwave abort ID [--rollback]
- *   rollwave rollback APP [--to VERSION] [--wait]
+ *   rollwave rollback APP [--to VERSION] [--wait [--timeout DURATION]]
  *   rollwave history [APP] [--limit N]
  *
  * Options of a deployment (strategies/deploy_params.h) come from a
- * deployment file (-f) and from flags (--batch 10%, --max-unavailable 2,
- * --canary ring=0, --bake 5m, --set Gate.errors.Query=...), checked here
- * with the coordinator's own parser before anything is sent.
+ * deployment file (-f FILE, -fFILE, --file FILE, --file=FILE) and from
+ * flags (--batch 10%, --max-unavailable 2, --canary ring=0, --bake 5m,
+ * --set Gate.errors.Query=...), checked here with the coordinator's own
+ * parser before anything is sent; flags override the file whatever their
+ * order, so the arguments are read twice: once for the file, once for the
+ * rest.
+ *
+ * Following a deployment (deploy --wait, rollback --wait, watch) polls
+ * GetDeploymentStatus every POLL_MS until the deployment is final, and
+ * tells the outcomes apart by exit code (README.md, "Deployments through
+ * waves"): CLI_EXIT_OK, CLI_EXIT_FAILURE, CLI_EXIT_USAGE and the two below.
+ * Only transport failures are asked again (a coordinator restarting), for
+ * up to LOST_AFTER_USEC; a refusal such as "no such deployment" ends it at
+ * once.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,16 +42,25 @@
 #include "version.h"
 #include "wire.h"
 
+enum {
+	/* Could not follow it: the coordinator unreachable or lost, an unknown
+	 * deployment, the request refused. */
+	WAVES_EXIT_UNFOLLOWED = 3,
+	/* --timeout passed while the deployment was active; it goes on. */
+	WAVES_EXIT_TIMEOUT = 4,
+};
+
 static const char waves_usage[] =
         "Usage:\n"
         "  rollwave deploy APP VERSION --manifest URL [--selector K=V,...] [-f FILE]\n"
-        "                  [--strategy NAME] [--OPTION VALUE]... [--force] [--wait] [--json]\n"
+        "                  [--strategy NAME] [--OPTION VALUE]... [--force]\n"
+        "                  [--wait [--timeout DURATION]] [--json]\n"
         "  rollwave plan APP VERSION [--selector K=V,...] [-f FILE] [--OPTION VALUE]... [--json]\n"
         "  rollwave status [ID | --app APP] [--json]\n"
-        "  rollwave watch ID\n"
+        "  rollwave watch ID [--timeout DURATION] [--json]\n"
         "  rollwave approve|pause|resume ID [--json]\n"
         "  rollwave abort ID [--rollback] [--json]\n"
-        "  rollwave rollback APP [--to VERSION] [--wait] [--json]\n"
+        "  rollwave rollback APP [--to VERSION] [--wait [--timeout DURATION]] [--json]\n"
         "  rollwave history [APP] [--limit N] [--json]\n"
         "\n"
         "Options of a deployment (also the keys of a deployment file, see\n"
@@ -48,23 +71,22 @@ static const char waves_usage[] =
         "--failure-budget N|P%, --wave-timeout DUR, --rollback-parallelism N|P%,\n"
         "--traffic-command CMD, --live-color blue|green, --prometheus-url URL,\n"
         "--freeze WINDOW, --freeze-policy wait|refuse, --set KEY=VALUE (any key,\n"
-        "e.g. Gate.errors.Query=...).\n"
+        "e.g. Gate.errors.Query=...). Every option also takes --OPTION=VALUE.\n"
         "\n"
-        "  --wait      follow the deployment; exit 0 only if it succeeded\n"
-        "  --force     start even if preflight finds hosts down\n";
+        "  -f, --file FILE     a deployment file; flags override it\n"
+        "  --wait              follow the deployment to its end\n"
+        "  --timeout DURATION  with --wait, and watch: stop following after this long\n"
+        "  --force             start even if preflight finds hosts down\n"
+        "\n"
+        "Exit status of deploy --wait, rollback --wait and watch: 0 it succeeded (a\n"
+        "rollback: rolled back); 1 it ended otherwise (failed, rolled_back, aborted);\n"
+        "2 bad command line; 3 could not follow it (coordinator unreachable or lost,\n"
+        "no such deployment, request refused); 4 --timeout passed while it was still\n"
+        "active (it goes on on the coordinator).\n";
 
-#define POLL_MS 1000
-
-static const char *const final_states[] = {"succeeded", "failed", "rolled_back", "aborted"};
-
-static bool
-state_is_final(const char *s)
-{
-	for (size_t i = 0; i < ELEMENTSOF(final_states); i++)
-		if (streq(s, final_states[i]))
-			return true;
-	return false;
-}
+#define POLL_MS         1000
+#define LOST_AFTER_S    60
+#define LOST_AFTER_USEC (LOST_AFTER_S * USEC_PER_SEC)
 
 static void
 sleep_ms(unsigned ms)
@@ -73,6 +95,37 @@ sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* True if argv[*i] is option name, as "NAME VALUE" or "NAME=VALUE": then
+ * *ret is the value (NULL when NAME is the last argument) and *i is past
+ * it. */
+static bool
+opt_match(int argc, char **argv, int *i, const char *name, const char **ret)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return false;
+	if (argv[*i][n] == '=') {
+		*ret = argv[*i] + n + 1;
+		return true;
+	}
+	if (argv[*i][n])
+		return false;
+	*ret = *i + 1 < argc ? argv[++*i] : NULL;
+	return true;
+}
+
+/* Parses --timeout (a duration > 0). Returns -1 to go on, or an exit
+ * code. */
+static int
+timeout_parse(const struct cli_verb *verb, const char *s, uint64_t *ret)
+{
+	if (!s || parse_duration_usec(s, ret) < 0 || *ret == 0)
+		return cli_usage_error(verb, "--timeout takes a duration (90s, 30m, 2h), got '%s'",
+		        s ? s : "nothing");
+	return -1;
 }
 
 /* ---- output ---- */
@@ -147,115 +200,26 @@ status_json(const Rollwave__DeploymentStatus *st, bool with_waves)
 	return o;
 }
 
-static void
-wave_counts(const Rollwave__DeploymentStatus__Wave *w, size_t *done, size_t *failed)
+static int
+print_status(const Rollwave__DeploymentStatus *st, const struct admin_waves_view *v)
 {
-	*done = *failed = 0;
-	for (size_t j = 0; j < w->n_hosts; j++) {
-		const char *t = w->hosts[j]->task;
-
-		if (streq(t, "committed") || (!t[0] && w->hosts[j]->up_to_date))
-			(*done)++;
-		else if (streq(t, "failed") || streq(t, "rolled_back") || streq(t, "refused") ||
-		        streq(t, "cancelled"))
-			(*failed)++;
+	if (admin_format_waves_status(st, v, stdout) < 0 || fflush(stdout) == EOF) {
+		log_error("cannot write to standard output");
+		return CLI_EXIT_FAILURE;
 	}
+	return CLI_EXIT_OK;
 }
 
-static void
-bar(size_t done, size_t failed, size_t n, char *buf, size_t size)
+/* Lines of the terminal on stdout a screen may use (one stays for the
+ * cursor). */
+static size_t
+terminal_rows(void)
 {
-	const size_t width = 20;
-	size_t d = n ? done * width / n : 0, f = n ? failed * width / n : 0;
-	size_t k = 0;
+	struct winsize ws;
 
-	if (size < width + 3)
-		return;
-	buf[k++] = '[';
-	for (size_t i = 0; i < width; i++)
-		buf[k++] = i < d ? '#' : i < d + f ? 'x' : '.';
-	buf[k++] = ']';
-	buf[k] = 0;
-}
-
-static void
-print_waves(const char *title, Rollwave__DeploymentStatus__Wave *const *w, size_t n, bool bars,
-        FILE *out)
-{
-	if (!n)
-		return;
-	fprintf(out, "%s\n", title);
-	for (size_t i = 0; i < n; i++) {
-		size_t done, failed;
-		char b[32] = "", extra[256] = "";
-
-		wave_counts(w[i], &done, &failed);
-		if (bars)
-			bar(done, failed, w[i]->n_hosts, b, sizeof(b));
-		if (w[i]->approval)
-			strbuf_printf(
-			        extra + strlen(extra), sizeof(extra) - strlen(extra), " approval");
-		if (w[i]->bake_ms)
-			strbuf_printf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-			        " bake %gs", (double)w[i]->bake_ms / 1000.0);
-		if (w[i]->metric_gates)
-			strbuf_printf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-			        " metric-gates");
-		if (w[i]->command[0])
-			strbuf_printf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-			        " run: %s", w[i]->command);
-		fprintf(out,
-		        "  %2zu %-18s %-10s %s%s%zu/%zu done, %zu failed; max %u at once, "
-		        "healthy %gs within %gs;%s\n",
-		        i + 1, w[i]->name, w[i]->state, b, b[0] ? " " : "", done, w[i]->n_hosts,
-		        failed, w[i]->max_unavailable, (double)w[i]->min_healthy_ms / 1000.0,
-		        (double)w[i]->timeout_ms / 1000.0, extra[0] ? extra : " no bake");
-		if (w[i]->n_hosts <= 12) {
-			fprintf(out, "       hosts:");
-			for (size_t j = 0; j < w[i]->n_hosts; j++) {
-				const Rollwave__DeploymentStatus__Host *h = w[i]->hosts[j];
-
-				fprintf(out, " %s(%" PRIu64 ")%s%s%s", h->hostname, h->host_id,
-				        h->task[0] ? "=" : "", h->task, h->down ? "[down]" : "");
-			}
-			fputc('\n', out);
-		}
-		if (w[i]->verdict[0])
-			fprintf(out, "       %s\n", w[i]->verdict);
-		for (size_t j = 0; j < w[i]->n_hosts; j++)
-			if (w[i]->hosts[j]->error[0])
-				fprintf(out, "       host %" PRIu64 " (%s): %s\n",
-				        w[i]->hosts[j]->host_id, w[i]->hosts[j]->hostname,
-				        w[i]->hosts[j]->error);
-	}
-}
-
-static void
-print_status(const Rollwave__DeploymentStatus *st, bool bars, FILE *out)
-{
-	char c[32];
-
-	ts(st->created_ms, c, sizeof(c));
-	if (st->deployment_id)
-		fprintf(out, "Deployment %" PRIu64 ": %s %s (%s) is %s", st->deployment_id, st->app,
-		        st->version, st->strategy, st->state);
-	else
-		fprintf(out, "Plan: %s %s (%s), %zu wave(s)", st->app, st->version, st->strategy,
-		        st->n_waves);
-	if (st->deployment_id && !state_is_final(st->state) && st->n_waves)
-		fprintf(out, ", wave %u/%zu '%s': %s", st->wave + 1, st->n_waves,
-		        st->wave < st->n_waves ? st->waves[st->wave]->name : "?", st->step);
-	fputc('\n', out);
-	if (st->deployment_id)
-		fprintf(out, "  started %s by %s\n", c, st->actor);
-	if (st->reason[0])
-		fprintf(out, "  %s\n", st->reason);
-	fprintf(out, "  failure budget: %u failed, %u allowed\n", st->failed, st->failures_allowed);
-	print_waves("Waves:", st->waves, st->n_waves, bars, out);
-	print_waves(streq(st->step, "rollback") || streq(st->state, "rolled_back")
-	                ? "Rollback:"
-	                : "Rollback plan (if every host took the release):",
-	        st->rollback, st->n_rollback, bars, out);
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row < 2)
+		return 23;
+	return (size_t)ws.ws_row - 1;
 }
 
 /* ---- requests ---- */
@@ -268,192 +232,197 @@ call(const Rollwave__AdminRequest *req, Rollwave__AdminResponse__ResponseCase ex
 }
 
 static int
-get_status(uint64_t id, const char *app, Rollwave__Envelope **ret, bool quiet)
+get_status(uint64_t id, const char *app, Rollwave__Envelope **ret)
 {
 	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
 	Rollwave__AdminRequest__GetDeploymentStatus g =
 	        ROLLWAVE__ADMIN_REQUEST__GET_DEPLOYMENT_STATUS__INIT;
-	struct admin_target t;
-	struct rw_err err = {""};
 	char subject[64];
 
 	g.deployment_id = id;
 	g.app = (char *)(app ? app : "");
 	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS;
 	req.get_deployment_status = &g;
-	if (quiet) {
-		if (cli_admin_target(&t, &err) < 0 ||
-		        admin_call(&t, &req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS,
-		                ret, &err) < 0) {
-			log_debug("%s", err.msg);
-			return CLI_EXIT_FAILURE;
-		}
-		return CLI_EXIT_OK;
-	}
 	strbuf_printf(subject, sizeof(subject), "deployment %" PRIu64, id);
 	return call(&req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS, id ? subject : app,
 	        ret);
 }
 
-/* Follows deployment id until it is final, printing changes (a redrawn
- * screen on a terminal, plain lines otherwise). Exit 0 iff succeeded. */
-static int follow_until(uint64_t id, uint64_t timeout_usec, bool json, const char *success);
-
-static int
-follow(uint64_t id, uint64_t timeout_usec, bool json)
+/* Whether a status request that failed may work if asked again: the
+ * coordinator restarting, the network hiccuping. A refusal ("no such
+ * deployment"), no permission, a TLS failure or a reply that makes no
+ * sense will not change. */
+static bool
+error_is_transient(int r)
 {
-	return follow_until(id, timeout_usec, json, "succeeded");
+	switch (r) {
+	case -ECONNREFUSED:
+	case -ENOENT:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EAGAIN:
+	case -EIO:
+		return true;
+	default:
+		return false;
+	}
 }
 
-/* follow() where the exit status is 0 when the final state is success. */
-static int
-follow_until(uint64_t id, uint64_t timeout_usec, bool json, const char *success)
-{
-	bool tty = !json && isatty(STDOUT_FILENO);
-	uint64_t start = now_monotonic_usec();
-	char last_line[512] = "";
-	char **last_hosts = NULL;
-	size_t n_last = 0;
-	int failures = 0;
+struct follow {
+	uint64_t id;
+	uint64_t timeout_usec; /* 0: none */
+	const char *success;   /* the final state that exits 0 */
+	bool json;
+	bool reached; /* the coordinator answered for it already (deploy, rollback):
+	               * a transport failure from the start is a restart, not a
+	               * wrong address */
+};
 
+/* The end of following: the last line says how it ended and why (or with
+ * --json, the deployment as one document). */
+static int
+follow_end(const struct follow *f, const Rollwave__DeploymentStatus *st)
+{
+	int r = streq(st->state, f->success) ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+
+	if (f->json)
+		return cli_json_print(status_json(st, true)) == CLI_EXIT_OK ? r : CLI_EXIT_FAILURE;
+	printf("Deployment %" PRIu64 " %s%s%s\n", st->deployment_id, st->state,
+	        st->reason[0] ? ": " : ".", st->reason);
+	return fflush(stdout) == EOF ? CLI_EXIT_FAILURE : r;
+}
+
+/* Follows deployment f->id until it is final, printing changes (a redrawn
+ * screen on a terminal, plain lines otherwise, one document with --json).
+ * Returns an exit code: see the enum above. */
+static int
+follow(const struct follow *f)
+{
+	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
+	Rollwave__AdminRequest__GetDeploymentStatus g =
+	        ROLLWAVE__ADMIN_REQUEST__GET_DEPLOYMENT_STATUS__INIT;
+	_cleanup_(admin_watch_seen_done) struct admin_watch_seen seen = {0};
+	bool tty = !f->json && isatty(STDOUT_FILENO), reached = f->reached;
+	uint64_t start = now_monotonic_usec(), lost_since = 0;
+	struct admin_target t;
+	struct rw_err err = {""};
+
+	if (cli_admin_target(&t, &err) < 0) {
+		log_error("%s", err.msg);
+		return CLI_EXIT_USAGE;
+	}
+	g.deployment_id = f->id;
+	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS;
+	req.get_deployment_status = &g;
 	for (;;) {
 		_cleanup_wire_free_ Rollwave__Envelope *reply = NULL;
 		const Rollwave__DeploymentStatus *st;
-		char line[512];
+		uint64_t now, left;
+		int r;
 
-		if (get_status(id, NULL, &reply, failures < 30) != CLI_EXIT_OK) {
+		r = admin_call(&t, &req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS,
+		        &reply, &err);
+		now = now_monotonic_usec();
+		if (r == -EREMOTEIO) {
+			log_error("deployment %" PRIu64 ": %s", f->id, err.msg);
+			return WAVES_EXIT_UNFOLLOWED;
+		}
+		if (r < 0 && (!reached || !error_is_transient(r))) {
+			log_error("%s", err.msg);
+			return WAVES_EXIT_UNFOLLOWED;
+		}
+		if (r < 0) {
 			/* The coordinator may be restarting: keep asking a while. */
-			if (++failures > 60) {
-				log_error(
-				        "lost the coordinator while following deployment %" PRIu64,
-				        id);
-				goto fail;
+			if (!lost_since) {
+				lost_since = now;
+				log_warning(
+				        "%s; asking again for up to %d s", err.msg, LOST_AFTER_S);
+			}
+			if (now - lost_since > LOST_AFTER_USEC ||
+			        (f->timeout_usec && now - start > f->timeout_usec)) {
+				log_error("lost the coordinator while following deployment %" PRIu64
+				          ": %s; it may still be running (rollwave watch %" PRIu64
+				          ")",
+				        f->id, err.msg, f->id);
+				return WAVES_EXIT_UNFOLLOWED;
 			}
 			sleep_ms(POLL_MS);
 			continue;
 		}
-		failures = 0;
+		if (lost_since)
+			log_info("the coordinator answers again");
+		reached = true;
+		lost_since = 0;
 		st = reply->admin_response->deployment_status;
 		if (tty) {
+			struct admin_waves_view v = {.bars = true, .rows = terminal_rows()};
+
 			fputs("\033[H\033[2J", stdout);
-			print_status(st, true, stdout);
-			fflush(stdout);
-		} else if (!json) {
-			strbuf_printf(line, sizeof(line),
-			        "deployment %" PRIu64 ": %s, wave %u/%zu '%s': %s",
-			        st->deployment_id, st->state, st->wave + 1, st->n_waves,
-			        st->wave < st->n_waves ? st->waves[st->wave]->name : "?", st->step);
-			if (!streq(line, last_line)) {
-				printf("%s\n", line);
-				strbuf_printf(last_line, sizeof(last_line), "%s", line);
-			}
-			/* Host task changes, deploy and rollback waves alike. */
-			size_t k = 0;
-			for (int pass = 0; pass < 2; pass++) {
-				Rollwave__DeploymentStatus__Wave *const *w =
-				        pass ? st->rollback : st->waves;
-				size_t nw = pass ? st->n_rollback : st->n_waves;
-
-				for (size_t i = 0; i < nw; i++)
-					for (size_t j = 0; j < w[i]->n_hosts; j++, k++) {
-						const Rollwave__DeploymentStatus__Host *h =
-						        w[i]->hosts[j];
-						char hl[600];
-
-						if (!h->task[0])
-							continue;
-						strbuf_printf(hl, sizeof(hl),
-						        "%s host %" PRIu64 " (%s): %s%s%s",
-						        pass ? "rollback" : w[i]->name, h->host_id,
-						        h->hostname, h->task,
-						        h->error[0] ? ": " : "", h->error);
-						if (k >= n_last) {
-							char **nl = realloc(
-							        last_hosts, (k + 1) * sizeof(*nl));
-
-							if (!nl)
-								continue;
-							last_hosts = nl;
-							for (size_t z = n_last; z <= k; z++)
-								last_hosts[z] = NULL;
-							n_last = k + 1;
-						}
-						if (!last_hosts[k] || !streq(last_hosts[k], hl)) {
-							printf("%s\n", hl);
-							free(last_hosts[k]);
-							last_hosts[k] = strdup(hl);
-						}
-					}
-			}
-			fflush(stdout);
-		}
-		if (state_is_final(st->state)) {
-			int r = streq(st->state, success) ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
-
-			if (json)
-				r = cli_json_print(status_json(st, true)) == CLI_EXIT_OK
-				        ? r
-				        : CLI_EXIT_FAILURE;
-			else if (!tty)
-				printf("Deployment %" PRIu64 " %s%s%s\n", st->deployment_id,
-				        st->state, st->reason[0] ? ": " : ".", st->reason);
-			for (size_t i = 0; i < n_last; i++)
-				free(last_hosts[i]);
-			free(last_hosts);
-			return r;
-		}
-		if (timeout_usec && now_monotonic_usec() - start > timeout_usec) {
+			(void)admin_format_waves_status(st, &v, stdout);
+		} else if (!f->json)
+			(void)admin_format_watch_changes(st, &seen, stdout);
+		if (admin_deployment_is_final(st->state))
+			return follow_end(f, st);
+		fflush(stdout);
+		if (f->timeout_usec && now - start >= f->timeout_usec) {
+			if (f->json)
+				(void)cli_json_print(status_json(st, true));
 			log_error("deployment %" PRIu64
-			          " is still %s after the timeout; it goes on "
-			          "(rollwave watch %" PRIu64 ")",
-			        id, st->state, id);
-			goto fail;
+			          " is still %s (%s) after --timeout; it goes "
+			          "on on the coordinator (rollwave watch %" PRIu64
+			          ", rollwave abort %" PRIu64 ")",
+			        f->id, st->state, st->step, f->id, f->id);
+			return WAVES_EXIT_TIMEOUT;
 		}
-		sleep_ms(POLL_MS);
+		left = f->timeout_usec ? f->timeout_usec - (now - start) : UINT64_MAX;
+		sleep_ms(left / USEC_PER_MSEC < POLL_MS ? (unsigned)(left / USEC_PER_MSEC)
+		                                        : POLL_MS);
 	}
-fail:
-	for (size_t i = 0; i < n_last; i++)
-		free(last_hosts[i]);
-	free(last_hosts);
-	return CLI_EXIT_FAILURE;
 }
 
 /* ---- deploy and plan ---- */
 
 struct deploy_args {
 	const char *app, *version, *manifest, *selector, *file, *timeout;
-	bool wait, json, force;
+	bool wait, json, force, help;
 	struct deploy_params params;
 };
 
+/* One reading of the arguments. With file_pass only the deployment file
+ * (-f PATH, -fPATH, --file PATH, --file=PATH; the last one counts) and
+ * --help are taken, every other option being skipped with its value
+ * exactly as the second reading will take it; without, everything but
+ * the file. Returns -1 to go on, or an exit code (usage errors logged). */
 static int
-deploy_args_parse(
-        const struct cli_verb *verb, int argc, char **argv, bool plan, struct deploy_args *a)
+deploy_args_scan(const struct cli_verb *verb, int argc, char **argv, bool plan, bool file_pass,
+        struct deploy_args *a)
 {
 	struct rw_err err = {""};
 	const char *pos[2];
 	size_t n_pos = 0;
 	char key[128];
 
-	deploy_params_init(&a->params);
-	/* The file first, so that flags override it whatever their order. */
-	for (int i = 1; i < argc; i++)
-		if ((streq(argv[i], "-f") || streq(argv[i], "--file")) && i + 1 < argc)
-			a->file = argv[i + 1];
-	if (a->file && deploy_params_load_file(&a->params, a->file, &err) < 0)
-		return cli_usage_error(verb, "%s", err.msg);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *eq;
 
 		if (arg[0] != '-' || streq(arg, "-")) {
+			if (file_pass)
+				continue;
 			if (n_pos == 2)
 				return cli_usage_error(
 				        verb, "%s: unexpected argument '%s'", verb->name, arg);
 			pos[n_pos++] = arg;
 			continue;
 		}
-		if (streq(arg, "-f")) {
-			i++; /* read above */
+		if (strncmp(arg, "-f", 2) == 0) {
+			value = arg[2] ? arg + 2 : i + 1 < argc ? argv[++i] : NULL;
+			if (!value)
+				return cli_usage_error(verb, "option '-f' needs a FILE");
+			if (file_pass)
+				a->file = value;
 			continue;
 		}
 		if (streq(arg, "--wait") && !plan) {
@@ -469,8 +438,8 @@ deploy_args_parse(
 			continue;
 		}
 		if (streq(arg, "-h") || streq(arg, "--help")) {
-			fputs(waves_usage, stdout);
-			return CLI_EXIT_OK;
+			a->help = true;
+			continue;
 		}
 		if (strncmp(arg, "--", 2) != 0)
 			return cli_usage_error(verb, "%s: unknown option '%s'", verb->name, arg);
@@ -484,7 +453,12 @@ deploy_args_parse(
 				return cli_usage_error(verb, "option '%s' needs a value", arg);
 			value = argv[++i];
 		}
-		if (streq(key, "file") || streq(key, "f"))
+		if (streq(key, "file") || streq(key, "f")) {
+			if (file_pass)
+				a->file = value;
+			continue;
+		}
+		if (file_pass)
 			continue;
 		if (streq(key, "manifest"))
 			a->manifest = value;
@@ -504,10 +478,38 @@ deploy_args_parse(
 		} else if (deploy_params_set(&a->params, key, value, &err) < 0)
 			return cli_usage_error(verb, "--%s: %s", key, err.msg);
 	}
+	if (file_pass)
+		return -1;
 	if (n_pos < 2)
 		return cli_usage_error(verb, "%s needs APP and VERSION", verb->name);
 	a->app = pos[0];
 	a->version = pos[1];
+	return -1;
+}
+
+static int
+deploy_args_parse(
+        const struct cli_verb *verb, int argc, char **argv, bool plan, struct deploy_args *a)
+{
+	struct rw_err err = {""};
+	int r;
+
+	deploy_params_init(&a->params);
+	/* The file first, so that flags override it whatever their order. */
+	r = deploy_args_scan(verb, argc, argv, plan, true, a);
+	if (r >= 0)
+		return r;
+	if (a->help) {
+		fputs(waves_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (a->file && isempty(a->file))
+		return cli_usage_error(verb, "--file needs the path of a deployment file");
+	if (a->file && deploy_params_load_file(&a->params, a->file, &err) < 0)
+		return cli_usage_error(verb, "deployment file: %s", err.msg);
+	r = deploy_args_scan(verb, argc, argv, plan, false, a);
+	if (r >= 0)
+		return r;
 	if (!app_name_is_valid(a->app))
 		return cli_usage_error(
 		        verb, "invalid app name '%s' (1-64 of a-z, 0-9, '_', '-')", a->app);
@@ -515,6 +517,8 @@ deploy_args_parse(
 		return cli_usage_error(verb, "invalid version '%s'", a->version);
 	if (!plan && isempty(a->manifest))
 		return cli_usage_error(verb, "%s needs --manifest URL", verb->name);
+	if (a->timeout && !a->wait)
+		return cli_usage_error(verb, "--timeout goes with --wait");
 	if (a->selector && admin_selector_check(a->selector, &err) < 0)
 		return cli_usage_error(verb, "invalid --selector: %s", err.msg);
 	if (deploy_params_validate(&a->params, &err) < 0)
@@ -532,14 +536,14 @@ waves_deploy_or_plan(const struct cli_verb *verb, int argc, char **argv, bool pl
 	_cleanup_free_ char *ini = NULL;
 	struct deploy_args a = {0};
 	const Rollwave__DeploymentStatus *st;
-	uint64_t timeout = 0;
+	struct follow f = {.success = "succeeded", .reached = true};
 	int r;
 
 	r = deploy_args_parse(verb, argc, argv, plan, &a);
 	if (r >= 0)
 		return r;
-	if (a.timeout && parse_duration_usec(a.timeout, &timeout) < 0)
-		return cli_usage_error(verb, "invalid --timeout '%s'", a.timeout);
+	if (a.timeout && (r = timeout_parse(verb, a.timeout, &f.timeout_usec)) >= 0)
+		return r;
 	if (deploy_params_to_ini(&a.params, &ini) < 0) {
 		log_error("out of memory");
 		return CLI_EXIT_FAILURE;
@@ -555,19 +559,21 @@ waves_deploy_or_plan(const struct cli_verb *verb, int argc, char **argv, bool pl
 	req.create_deployment = &c;
 	r = call(&req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS, NULL, &reply);
 	if (r != CLI_EXIT_OK)
-		return r;
+		return a.wait && r == CLI_EXIT_FAILURE ? WAVES_EXIT_UNFOLLOWED : r;
 	st = reply->admin_response->deployment_status;
-	if (a.wait)
-		return (a.json ? 0
-		               : (printf("Deployment %" PRIu64 ": %s %s (%s), %zu wave(s)\n",
-		                          st->deployment_id, st->app, st->version, st->strategy,
-		                          st->n_waves),
-		                         fflush(stdout))),
-		       follow(st->deployment_id, timeout, a.json);
+	if (a.wait) {
+		if (!a.json) {
+			printf("Deployment %" PRIu64 ": %s %s (%s), %zu wave(s)\n",
+			        st->deployment_id, st->app, st->version, st->strategy, st->n_waves);
+			fflush(stdout);
+		}
+		f.id = st->deployment_id;
+		f.json = a.json;
+		return follow(&f);
+	}
 	if (a.json)
 		return cli_json_print(status_json(st, true));
-	print_status(st, false, stdout);
-	return CLI_EXIT_OK;
+	return print_status(st, &(struct admin_waves_view) {.every_host = plan, .gates = true});
 }
 
 int
@@ -614,23 +620,15 @@ history_print(const char *app, unsigned limit, bool json, bool active_only)
 	if (json) {
 		arr = json_array();
 		for (size_t i = 0; i < l->n_deployments; i++)
-			if (!active_only || !state_is_final(l->deployments[i]->state))
+			if (!active_only || !admin_deployment_is_final(l->deployments[i]->state))
 				json_array_append_new(arr, status_json(l->deployments[i], false));
 		return cli_json_print(json_pack("{s:o}", "deployments", arr));
 	}
-	printf("%-5s %-20s %-14s %-12s %-12s %-20s %s\n", "ID", "STARTED", "APP", "VERSION",
-	        "STRATEGY", "STATE", "REASON");
-	for (size_t i = 0; i < l->n_deployments; i++) {
-		const Rollwave__DeploymentStatus *d = l->deployments[i];
-		char c[32];
-
-		if (active_only && state_is_final(d->state))
-			continue;
-		ts(d->created_ms, c, sizeof(c));
-		printf("%-5" PRIu64 " %-20s %-14s %-12s %-12s %-20s %s\n", d->deployment_id, c,
-		        d->app, d->version, d->strategy, d->state, d->reason);
+	if (admin_format_history_table(l, active_only, stdout) < 0 || fflush(stdout) == EOF) {
+		log_error("cannot write to standard output");
+		return CLI_EXIT_FAILURE;
 	}
-	return fflush(stdout) == EOF ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	return CLI_EXIT_OK;
 }
 
 static int
@@ -645,9 +643,10 @@ status_run(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (streq(argv[i], "--json"))
 			json = true;
-		else if (streq(argv[i], "--app") && i + 1 < argc)
-			app = argv[++i];
-		else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+		else if (opt_match(argc, argv, &i, "--app", &app)) {
+			if (!app)
+				return cli_usage_error(&cmd_status_entry, "--app needs an APP");
+		} else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
 			fputs(waves_usage, stdout);
 			return CLI_EXIT_OK;
 		} else if (argv[i][0] != '-' && !ids)
@@ -662,26 +661,40 @@ status_run(int argc, char **argv)
 		return r;
 	if (app && !app_name_is_valid(app))
 		return cli_usage_error(&cmd_status_entry, "invalid app name '%s'", app);
-	r = get_status(id, app, &reply, false);
+	r = get_status(id, app, &reply);
 	if (r != CLI_EXIT_OK)
 		return r;
 	if (json)
 		return cli_json_print(status_json(reply->admin_response->deployment_status, true));
-	print_status(reply->admin_response->deployment_status, false, stdout);
-	return CLI_EXIT_OK;
+	return print_status(reply->admin_response->deployment_status,
+	        &(struct admin_waves_view) {.gates = true});
 }
 
 static int
 watch_run(int argc, char **argv)
 {
-	uint64_t id;
+	struct follow f = {.success = "succeeded"};
+	const char *ids = NULL, *timeout;
 	int r;
 
-	if (argc != 2)
-		return cli_usage_error(&cmd_watch_entry, "watch needs one deployment ID");
-	if ((r = parse_id(&cmd_watch_entry, argv[1], &id)) >= 0)
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--json"))
+			f.json = true;
+		else if (opt_match(argc, argv, &i, "--timeout", &timeout)) {
+			if ((r = timeout_parse(&cmd_watch_entry, timeout, &f.timeout_usec)) >= 0)
+				return r;
+		} else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+			fputs(waves_usage, stdout);
+			return CLI_EXIT_OK;
+		} else if (argv[i][0] != '-' && !ids)
+			ids = argv[i];
+		else
+			return cli_usage_error(
+			        &cmd_watch_entry, "watch: unexpected argument '%s'", argv[i]);
+	}
+	if ((r = parse_id(&cmd_watch_entry, ids, &f.id)) >= 0)
 		return r;
-	return follow(id, 0, false);
+	return follow(&f);
 }
 
 static int
@@ -765,18 +778,27 @@ cli_waves_rollback(int argc, char **argv)
 	Rollwave__AdminRequest__RollbackApp rb = ROLLWAVE__ADMIN_REQUEST__ROLLBACK_APP__INIT;
 	_cleanup_wire_free_ Rollwave__Envelope *reply = NULL;
 	const Rollwave__DeploymentStatus *st;
-	const char *app = NULL, *to = NULL;
-	bool json = false, wait = false;
+	const char *app = NULL, *to = NULL, *timeout = NULL;
+	/* A rollback that ran to its end is a success here. */
+	struct follow f = {.success = "rolled_back", .reached = true};
+	bool wait = false;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
 		if (streq(argv[i], "--json"))
-			json = true;
+			f.json = true;
 		else if (streq(argv[i], "--wait"))
 			wait = true;
-		else if (streq(argv[i], "--to") && i + 1 < argc)
-			to = argv[++i];
-		else if (argv[i][0] != '-' && !app)
+		else if (opt_match(argc, argv, &i, "--to", &to)) {
+			if (!to)
+				return cli_usage_error(&cmd_rollback_entry, "--to needs a VERSION");
+		} else if (opt_match(argc, argv, &i, "--timeout", &timeout)) {
+			if ((r = timeout_parse(&cmd_rollback_entry, timeout, &f.timeout_usec)) >= 0)
+				return r;
+		} else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+			fputs(waves_usage, stdout);
+			return CLI_EXIT_OK;
+		} else if (argv[i][0] != '-' && !app)
 			app = argv[i];
 		else
 			return cli_usage_error(
@@ -786,40 +808,41 @@ cli_waves_rollback(int argc, char **argv)
 		return cli_usage_error(&cmd_rollback_entry, "rollback needs a valid APP");
 	if (to && !version_is_valid(to))
 		return cli_usage_error(&cmd_rollback_entry, "invalid --to version '%s'", to);
+	if (timeout && !wait)
+		return cli_usage_error(&cmd_rollback_entry, "--timeout goes with --wait");
 	rb.app = (char *)app;
 	rb.to_version = (char *)(to ? to : "");
 	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK_APP;
 	req.rollback_app = &rb;
 	r = call(&req, ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS, app, &reply);
 	if (r != CLI_EXIT_OK)
-		return r;
+		return wait && r == CLI_EXIT_FAILURE ? WAVES_EXIT_UNFOLLOWED : r;
 	st = reply->admin_response->deployment_status;
 	if (wait) {
-		if (!json)
+		if (!f.json)
 			printf("Deployment %" PRIu64 " of %s %s rolls back\n", st->deployment_id,
 			        st->app, st->version);
 		fflush(stdout);
-		/* A rollback that ran to its end is a success here. */
-		return follow_until(st->deployment_id, 0, json, "rolled_back");
+		f.id = st->deployment_id;
+		return follow(&f);
 	}
-	if (json)
+	if (f.json)
 		return cli_json_print(status_json(st, true));
-	print_status(st, false, stdout);
-	return CLI_EXIT_OK;
+	return print_status(st, &(struct admin_waves_view) {0});
 }
 
 static int
 history_run(int argc, char **argv)
 {
-	const char *app = NULL;
+	const char *app = NULL, *n;
 	uint64_t limit = 20;
 	bool json = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (streq(argv[i], "--json"))
 			json = true;
-		else if (streq(argv[i], "--limit") && i + 1 < argc) {
-			if (parse_uint64(argv[++i], &limit) < 0 || limit == 0 ||
+		else if (opt_match(argc, argv, &i, "--limit", &n)) {
+			if (!n || parse_uint64(n, &limit) < 0 || limit == 0 ||
 			        limit > WIRE_EVENTS_MAX)
 				return cli_usage_error(&cmd_history_entry, "--limit takes 1 to %d",
 				        WIRE_EVENTS_MAX);

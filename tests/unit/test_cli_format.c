@@ -5,9 +5,17 @@
  * socket on ipc: a good answer, the coordinator's refusals, a reply to
  * another request, garbage, nobody listening, and a caller without the
  * socket's permissions (through the real `rollwave` binary).
+ *
+ * Deployments through waves: what plan, status, watch and history print,
+ * from hand-built DeploymentStatus messages, and the real `rollwave`
+ * binary against a fake coordinator (a rep socket answering
+ * CreateDeployment and GetDeploymentStatus) for what only the verbs do:
+ * the deployment file's every spelling, and the exit codes of watch and
+ * deploy --wait.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1049,6 +1057,711 @@ test_deployment_json_has_stable_fields(void **state)
 	        "\"succeeded\":true}");
 }
 
+/* ---- deployments through waves (plan, status, watch, history) -------------- */
+
+#define WAVES_HOSTS 19
+
+/* Wave 1 'canary': web1 committed. Wave 2 'batch 2' (15 hosts, too many to
+ * list): web2-web5 committed, web6 activating, web7 in health, web8 failed
+ * with a two-line error, web9 queued, web10-web16 waiting. Wave 3 'rest':
+ * web17 up to date, web18 waiting, web19 waiting and down. */
+struct waves {
+	char names[WAVES_HOSTS][16];
+	Rollwave__DeploymentStatus__Host host_v[WAVES_HOSTS], *hosts[WAVES_HOSTS];
+	Rollwave__DeploymentStatus__Wave wave_v[3], *waves[3];
+	Rollwave__DeploymentStatus st;
+};
+
+static void
+waves_init(struct waves *w)
+{
+	static const Rollwave__DeploymentStatus__Host host_init =
+	        ROLLWAVE__DEPLOYMENT_STATUS__HOST__INIT;
+	static const Rollwave__DeploymentStatus__Wave wave_init =
+	        ROLLWAVE__DEPLOYMENT_STATUS__WAVE__INIT;
+	static const char *const wave_names[] = {"canary", "batch 2", "rest"};
+	static const size_t wave_first[] = {0, 1, 16, WAVES_HOSTS};
+
+	memset(w, 0, sizeof(*w));
+	for (size_t i = 0; i < WAVES_HOSTS; i++) {
+		strbuf_printf(w->names[i], sizeof(w->names[i]), "web%zu", i + 1);
+		w->host_v[i] = host_init;
+		w->host_v[i].host_id = i + 1;
+		w->host_v[i].hostname = w->names[i];
+		w->hosts[i] = &w->host_v[i];
+	}
+	for (size_t i = 0; i < 5; i++)
+		w->host_v[i].task = "committed";
+	w->host_v[5].task = "running";
+	w->host_v[5].phase = ROLLWAVE__PHASE__PHASE_ACTIVATING;
+	w->host_v[6].task = "running";
+	w->host_v[6].phase = ROLLWAVE__PHASE__PHASE_HEALTH;
+	w->host_v[7].task = "failed";
+	w->host_v[7].phase = ROLLWAVE__PHASE__PHASE_HEALTH;
+	w->host_v[7].error = "health: probe failed\nexit status 1";
+	w->host_v[8].task = "queued";
+	w->host_v[16].up_to_date = true;
+	w->host_v[18].down = true;
+	for (size_t i = 0; i < 3; i++) {
+		w->wave_v[i] = wave_init;
+		w->wave_v[i].name = (char *)wave_names[i];
+		w->wave_v[i].kind = "deploy";
+		w->wave_v[i].state = i == 0 ? "done" : i == 1 ? "deploying" : "waiting";
+		w->wave_v[i].hosts = &w->hosts[wave_first[i]];
+		w->wave_v[i].n_hosts = wave_first[i + 1] - wave_first[i];
+		w->wave_v[i].max_unavailable = i == 1 ? 5 : 1;
+		w->wave_v[i].timeout_ms = 1800000;
+		w->wave_v[i].min_healthy_ms = 30000;
+		w->waves[i] = &w->wave_v[i];
+	}
+	w->wave_v[0].bake_ms = 300000;
+	w->wave_v[1].approval = true;
+	w->wave_v[1].metric_gates = w->wave_v[2].metric_gates = true;
+	w->st = (Rollwave__DeploymentStatus)ROLLWAVE__DEPLOYMENT_STATUS__INIT;
+	w->st.deployment_id = 7;
+	w->st.app = "web";
+	w->st.version = "1.4.2";
+	w->st.strategy = "rolling";
+	w->st.state = "running";
+	w->st.wave = 1;
+	w->st.step = "deploying";
+	w->st.actor = "admin:root";
+	w->st.created_ms = T2026;
+	w->st.failures_allowed = 1;
+	w->st.failed = 1;
+	w->st.n_waves = 3;
+	w->st.waves = w->waves;
+}
+
+static size_t
+lines_of(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void
+test_wave_host_status_is_the_phase_while_in_flight(void **state)
+{
+	struct waves w;
+
+	(void)state;
+	waves_init(&w);
+	assert_string_equal(admin_format_wave_host_status(w.hosts[0]), "committed");
+	assert_string_equal(admin_format_wave_host_status(w.hosts[5]), "activating");
+	assert_string_equal(admin_format_wave_host_status(w.hosts[6]), "health");
+	/* Final: the task, whatever phase it reached. */
+	assert_string_equal(admin_format_wave_host_status(w.hosts[7]), "failed");
+	/* No phase reported yet: the task. */
+	assert_string_equal(admin_format_wave_host_status(w.hosts[8]), "queued");
+	assert_string_equal(admin_format_wave_host_status(w.hosts[9]), "waiting");
+	assert_string_equal(admin_format_wave_host_status(w.hosts[16]), "up-to-date");
+	assert_true(admin_deployment_is_final("rolled_back"));
+	assert_true(admin_deployment_is_final("aborted"));
+	assert_false(admin_deployment_is_final("paused"));
+}
+
+static void
+test_status_lists_small_waves_and_the_hosts_not_done_of_large_ones(void **state)
+{
+	const struct admin_waves_view v = {0};
+	_cleanup_free_ char *s = NULL;
+	struct waves w;
+
+	(void)state;
+	waves_init(&w);
+	s = CAPTURE(admin_format_waves_status(&w.st, &v, out));
+	assert_string_equal(s,
+	        "Deployment 7: web 1.4.2 (rolling) is running, wave 2/3 'batch 2': deploying\n"
+	        "  started 2026-01-01T00:00:00Z by admin:root\n"
+	        "  failure budget: 1 failed, 1 allowed\n"
+	        "Waves:\n"
+	        "   1 canary             done       1/1 done, 0 failed; max 1 at once, healthy "
+	        "30s within 1800s; bake 300s\n"
+	        "       hosts: web1(1)=committed\n"
+	        "   2 batch 2            deploying  4/15 done, 1 failed; max 5 at once, healthy "
+	        "30s within 1800s; no bake approval metric-gates\n"
+	        "       web6(6)=activating\n"
+	        "       web7(7)=health\n"
+	        "       web8(8)=failed: health: probe failed exit status 1\n"
+	        "       web9(9)=queued\n"
+	        "       4 done, 3 in flight, 1 failed, 7 waiting\n"
+	        "   3 rest               waiting    1/3 done, 0 failed; max 1 at once, healthy "
+	        "30s within 1800s; no bake metric-gates\n"
+	        "       hosts: web17(17)=up-to-date web18(18) web19(19)[down]\n");
+}
+
+static void
+test_plan_lists_every_host_of_every_wave(void **state)
+{
+	const struct admin_waves_view v = {.every_host = true};
+	_cleanup_free_ char *s = NULL;
+	Rollwave__DeploymentStatus__Host *many[200];
+	Rollwave__DeploymentStatus__Host big[200];
+	char names[200][24];
+	struct waves w;
+	const char *line;
+
+	(void)state;
+	waves_init(&w);
+	w.st.deployment_id = 0;
+	w.st.state = "planned";
+	/* Wave 2 of a plan: 200 hosts with long names, none with a task. */
+	for (size_t i = 0; i < 200; i++) {
+		big[i] = *w.hosts[9];
+		big[i].host_id = 100 + i;
+		strbuf_printf(names[i], sizeof(names[i]), "backend-%03zu", i);
+		big[i].hostname = names[i];
+		many[i] = &big[i];
+	}
+	w.wave_v[1].hosts = many;
+	w.wave_v[1].n_hosts = 200;
+	s = CAPTURE(admin_format_waves_status(&w.st, &v, out));
+	assert_true(strncmp(s, "Plan: web 1.4.2 (rolling), 3 wave(s)\n", 37) == 0);
+	for (size_t i = 0; i < 200; i++) {
+		char item[48];
+
+		strbuf_printf(item, sizeof(item), " backend-%03zu(%zu)", i, 100 + i);
+		assert_non_null(strstr(s, item));
+	}
+	assert_non_null(strstr(s, " web1(1)=committed"));
+	assert_non_null(strstr(s, " web19(19)[down]\n"));
+	assert_null(strstr(s, "not shown"));
+	/* Wrapped: no line longer than 100 columns, continuation lines
+	 * indented under the first host. */
+	for (line = s; *line; line = strchr(line, '\n') + 1)
+		assert_true(strchrnul(line, '\n') - line <= 100 ||
+		        strncmp(line, "   ", 3) == 0 /* a wave's own line */);
+	assert_non_null(strstr(s, "\n              backend-"));
+}
+
+static void
+test_watch_screen_fits_the_terminal_and_counts_the_hosts_it_cuts(void **state)
+{
+	struct admin_waves_view v = {.bars = true};
+	_cleanup_free_ char *full = NULL, *cut = NULL, *none = NULL;
+	struct waves w;
+	size_t n;
+
+	(void)state;
+	waves_init(&w);
+	full = CAPTURE(admin_format_waves_status(&w.st, &v, out));
+	assert_non_null(strstr(full,
+	        "   2 batch 2            deploying  [#####x..............] 4/15 done, 1 failed;"));
+	assert_non_null(strstr(full, "       web6(6)=activating\n"));
+	n = lines_of(full);
+	/* Two lines short: the last two hosts not done give way. */
+	v.rows = n - 2;
+	cut = CAPTURE(admin_format_waves_status(&w.st, &v, out));
+	assert_int_equal(lines_of(cut), n - 2);
+	assert_non_null(strstr(cut, "       web7(7)=health\n"));
+	assert_null(strstr(cut, "web8(8)"));
+	assert_non_null(
+	        strstr(cut, "       4 done, 3 in flight, 1 failed, 7 waiting (2 not shown)\n"));
+	/* A terminal too small for any: the counts remain. */
+	v.rows = 3;
+	none = CAPTURE(admin_format_waves_status(&w.st, &v, out));
+	assert_null(strstr(none, "web6(6)"));
+	assert_non_null(strstr(none, "(4 not shown)"));
+}
+
+static void
+test_gates_section_shows_every_metric_gate_and_freeze_window(void **state)
+{
+	_cleanup_free_ char *s = NULL, *none = NULL, *plan = NULL;
+	struct waves w;
+
+	(void)state;
+	waves_init(&w);
+	w.st.params = "[Deployment]\n"
+	              "Strategy=rolling\n"
+	              "FailureBudget=10%\n"
+	              "MinHealthy=30s\n"
+	              "PrometheusURL=http://prom:9090\n"
+	              "Freeze=Sat,Sun\n"
+	              "Freeze=2026-12-24..2026-12-27\n"
+	              "FreezePolicy=refuse\n"
+	              "\n"
+	              "[Rolling]\n"
+	              "Batch=25%\n"
+	              "\n"
+	              "[Gate-errors]\n"
+	              "Query=sum(rate(http_requests_total{code=~\"5..\"}[1m]))\n"
+	              "Condition=max<0.01\n"
+	              "MinSamples=3\n"
+	              "NoData=hold\n"
+	              "\n"
+	              "[Gate-latency]\n"
+	              "Query=histogram_quantile(0.99, rate(latency_bucket[5m]))\n"
+	              "Condition=< 0.5\n"
+	              "MinSamples=1\n"
+	              "NoData=fail\n"
+	              "OnError=fail\n"
+	              "URL=http://other:9090\n";
+	s = CAPTURE(admin_format_gates(&w.st, out));
+	assert_string_equal(s,
+	        "Gates:\n"
+	        "  failure budget: FailureBudget=10%, 1 failed host allowed before a coordinated "
+	        "rollback\n"
+	        "  freeze windows (FreezePolicy=refuse):\n"
+	        "    Sat,Sun\n"
+	        "    2026-12-24..2026-12-27\n"
+	        "  metric gate 'errors', checked after waves 2 and 3:\n"
+	        "    Query=sum(rate(http_requests_total{code=~\"5..\"}[1m]))\n"
+	        "    Condition=max<0.01\n"
+	        "    MinSamples=3\n"
+	        "    NoData=hold\n"
+	        "    URL=http://prom:9090 (PrometheusURL=)\n"
+	        "  metric gate 'latency', checked after waves 2 and 3:\n"
+	        "    Query=histogram_quantile(0.99, rate(latency_bucket[5m]))\n"
+	        "    Condition=< 0.5\n"
+	        "    MinSamples=1\n"
+	        "    NoData=fail\n"
+	        "    OnError=fail\n"
+	        "    URL=http://other:9090\n");
+	/* The plan prints it after the waves. */
+	w.st.deployment_id = 0;
+	plan = CAPTURE(admin_format_waves_status(
+	        &w.st, &(struct admin_waves_view) {.every_host = true, .gates = true}, out));
+	assert_non_null(strstr(plan, "web19(19)[down]\nGates:\n  failure budget: "));
+	/* Without gates or freezes, it says so. */
+	w.st.params = "[Deployment]\nStrategy=all-at-once\nFailureBudget=0\n";
+	w.st.failures_allowed = 0;
+	none = CAPTURE(admin_format_gates(&w.st, out));
+	assert_string_equal(none,
+	        "Gates:\n"
+	        "  failure budget: FailureBudget=0, 0 failed hosts allowed before a coordinated "
+	        "rollback\n"
+	        "  freeze windows: none\n"
+	        "  metric gates: none\n");
+}
+
+static void
+test_history_table_shows_who_started_each_deployment_and_when_it_finished(void **state)
+{
+	Rollwave__DeploymentStatus d[2], *dp[2] = {&d[0], &d[1]};
+	Rollwave__DeploymentList l = ROLLWAVE__DEPLOYMENT_LIST__INIT;
+	_cleanup_free_ char *s = NULL, *active = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++)
+		d[i] = (Rollwave__DeploymentStatus)ROLLWAVE__DEPLOYMENT_STATUS__INIT;
+	d[0].deployment_id = 12;
+	d[0].app = "web";
+	d[0].version = "1.4.2";
+	d[0].strategy = "canary";
+	d[0].state = "running";
+	d[0].actor = "admin:root";
+	d[0].created_ms = T2026 + 3600000;
+	d[1].deployment_id = 9;
+	d[1].app = "web";
+	d[1].version = "1.4.1";
+	d[1].strategy = "rolling";
+	d[1].state = "rolled_back";
+	d[1].actor = "ci@build1";
+	d[1].reason = "wave 2: 2 failed\nbudget 1";
+	d[1].created_ms = T2026;
+	d[1].finished_ms = T2026 + 61000;
+	l.deployments = dp;
+	l.n_deployments = 2;
+	s = CAPTURE(admin_format_history_table(&l, false, out));
+	assert_string_equal(s,
+	        "ID  STARTED               FINISHED              APP  VERSION  STRATEGY  STATE"
+	        "        ACTOR       REASON\n"
+	        "12  2026-01-01T01:00:00Z  -                     web  1.4.2    canary    running"
+	        "      admin:root  -\n"
+	        "9   2026-01-01T00:00:00Z  2026-01-01T00:01:01Z  web  1.4.1    rolling   "
+	        "rolled_back  ci@build1   wave 2: 2 failed budget 1\n");
+	active = CAPTURE(admin_format_history_table(&l, true, out));
+	assert_int_equal(lines_of(active), 2);
+	assert_null(strstr(active, "rolled_back"));
+}
+
+static void
+test_piped_watch_prints_each_host_phase_change_once(void **state)
+{
+	_cleanup_(admin_watch_seen_done) struct admin_watch_seen seen = {0};
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+	Rollwave__DeploymentStatus__Wave rb = ROLLWAVE__DEPLOYMENT_STATUS__WAVE__INIT, *rbp = &rb;
+	Rollwave__DeploymentStatus__Host rh = ROLLWAVE__DEPLOYMENT_STATUS__HOST__INIT, *rhp = &rh;
+	struct waves w;
+
+	(void)state;
+	waves_init(&w);
+	w.wave_v[1].n_hosts = 9; /* web2..web10 */
+	a = CAPTURE(admin_format_watch_changes(&w.st, &seen, out));
+	assert_string_equal(a,
+	        "deployment 7: running, wave 2/3 'batch 2': deploying\n"
+	        "wave 1 'canary' web1: committed\n"
+	        "wave 2 'batch 2' web2: committed\n"
+	        "wave 2 'batch 2' web3: committed\n"
+	        "wave 2 'batch 2' web4: committed\n"
+	        "wave 2 'batch 2' web5: committed\n"
+	        "wave 2 'batch 2' web6: activating\n"
+	        "wave 2 'batch 2' web7: health\n"
+	        "wave 2 'batch 2' web8: failed: health: probe failed exit status 1\n"
+	        "wave 2 'batch 2' web9: queued\n");
+	/* Only what changed: web6 and web9 move on, web10 starts; then the
+	 * rollback's wave appears. */
+	w.host_v[5].phase = ROLLWAVE__PHASE__PHASE_RESTARTING;
+	w.host_v[8].task = "running";
+	w.host_v[8].phase = ROLLWAVE__PHASE__PHASE_FETCHING;
+	w.host_v[9].task = "sent";
+	rh.host_id = 8;
+	rh.hostname = "web8";
+	rh.task = "running";
+	rh.phase = ROLLWAVE__PHASE__PHASE_ACTIVATING;
+	rb.name = "rollback";
+	rb.kind = "rollback";
+	rb.hosts = &rhp;
+	rb.n_hosts = 1;
+	w.st.rollback = &rbp;
+	w.st.n_rollback = 1;
+	w.st.step = "rollback";
+	b = CAPTURE(admin_format_watch_changes(&w.st, &seen, out));
+	assert_string_equal(b,
+	        "deployment 7: running, wave 2/3 'batch 2': rollback\n"
+	        "wave 2 'batch 2' web6: restarting\n"
+	        "wave 2 'batch 2' web9: fetching\n"
+	        "wave 2 'batch 2' web10: sent\n"
+	        "rollback wave 1 'rollback' web8: activating\n");
+	/* Nothing new, nothing printed. */
+	c = CAPTURE(admin_format_watch_changes(&w.st, &seen, out));
+	assert_string_equal(c, "");
+}
+
+/* ---- the real binary against a fake coordinator ------------------------------ */
+
+struct fake {
+	char dir[64], url[128];
+	nng_socket s;
+	pthread_t thread;
+	atomic_bool stop;
+	/* How it answers. */
+	bool no_such_deployment; /* GetDeploymentStatus refused */
+	bool refuse_create;      /* CreateDeployment refused */
+	const char *final_state; /* from the second status on; NULL: running forever */
+	/* What it saw. */
+	atomic_int statuses;
+	char params[4096]; /* the last CreateDeployment's */
+};
+
+/* Deployment 7: one wave 'canary' of web1, which is activating at first
+ * and committed (or rolled back) once the deployment is final. */
+static void
+fake_status_reply(struct fake *fk, uint64_t msgid, bool create)
+{
+	Rollwave__Envelope env = ROLLWAVE__ENVELOPE__INIT;
+	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__Error error = ROLLWAVE__ERROR__INIT;
+	Rollwave__DeploymentStatus st = ROLLWAVE__DEPLOYMENT_STATUS__INIT;
+	Rollwave__DeploymentStatus__Wave wave = ROLLWAVE__DEPLOYMENT_STATUS__WAVE__INIT,
+	                                 *wp = &wave;
+	Rollwave__DeploymentStatus__Host host = ROLLWAVE__DEPLOYMENT_STATUS__HOST__INIT,
+	                                 *hp = &host;
+	int n = create ? 0 : atomic_fetch_add(&fk->statuses, 1) + 1;
+	const char *final = n >= 2 ? fk->final_state : NULL;
+	void *buf = NULL;
+	size_t len = 0;
+
+	env.protocol_version = WIRE_PROTOCOL_VERSION;
+	env.message_id = msgid;
+	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
+	env.admin_response = &resp;
+	if ((create && fk->refuse_create) || (!create && fk->no_such_deployment)) {
+		error.code = ROLLWAVE__ERROR__CODE__INVALID;
+		error.message =
+		        create ? "deployment 6 of web is still active" : "no such deployment";
+		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
+		resp.error = &error;
+	} else {
+		host.host_id = 1;
+		host.hostname = "web1";
+		host.task = final ? (streq(final, "succeeded") ? "committed" : "rolled_back")
+		                  : "running";
+		host.phase = final ? ROLLWAVE__PHASE__PHASE_COMMITTED
+		                   : ROLLWAVE__PHASE__PHASE_ACTIVATING;
+		wave.name = "canary";
+		wave.kind = "deploy";
+		wave.state = final ? "done" : "deploying";
+		wave.hosts = &hp;
+		wave.n_hosts = 1;
+		st.deployment_id = 7;
+		st.app = "web";
+		st.version = "1.4.2";
+		st.strategy = "canary";
+		st.state = final ? (char *) final : "running";
+		st.step = final ? "" : "deploying";
+		st.reason = !final                  ? ""
+		        : streq(final, "succeeded") ? "every wave is healthy"
+		                                    : "wave 1: web1 failed health";
+		st.waves = &wp;
+		st.n_waves = 1;
+		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS;
+		resp.deployment_status = &st;
+	}
+	if (wire_encode(&env, &buf, &len) == 0)
+		(void)nng_send(fk->s, buf, len, 0);
+	free(buf);
+}
+
+static void *
+fake_main(void *p)
+{
+	struct fake *fk = p;
+
+	while (!atomic_load(&fk->stop)) {
+		_cleanup_wire_free_ Rollwave__Envelope *req = NULL;
+		struct rw_err err = {""};
+		char *buf = NULL;
+		size_t len = 0;
+		int rv;
+
+		rv = nng_recv(fk->s, &buf, &len, NNG_FLAG_ALLOC);
+		if (rv == NNG_ETIMEDOUT)
+			continue;
+		if (rv != 0)
+			break;
+		rv = wire_decode(buf, len, &req, &err);
+		nng_free(buf, len);
+		if (rv < 0 || req->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST)
+			continue;
+		if (req->admin_request->request_case ==
+		        ROLLWAVE__ADMIN_REQUEST__REQUEST_CREATE_DEPLOYMENT) {
+			strbuf_printf(fk->params, sizeof(fk->params), "%s",
+			        req->admin_request->create_deployment->params);
+			fake_status_reply(fk, req->message_id, true);
+		} else
+			fake_status_reply(fk, req->message_id, false);
+	}
+	return NULL;
+}
+
+static int
+fake_setup(void **state)
+{
+	struct fake *fk = calloc(1, sizeof(*fk));
+
+	assert_non_null(fk);
+	strcpy(fk->dir, "/tmp/test_cli_format.XXXXXX");
+	assert_non_null(mkdtemp(fk->dir));
+	assert_true(xsnprintf(fk->url, sizeof(fk->url), "ipc://%s/admin.sock", fk->dir) > 0);
+	assert_int_equal(nng_rep0_open(&fk->s), 0);
+	assert_int_equal(nng_socket_set_size(fk->s, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE), 0);
+	assert_int_equal(nng_socket_set_ms(fk->s, NNG_OPT_RECVTIMEO, 100), 0);
+	assert_int_equal(nng_listen(fk->s, fk->url, NULL, 0), 0);
+	assert_int_equal(pthread_create(&fk->thread, NULL, fake_main, fk), 0);
+	*state = fk;
+	return 0;
+}
+
+static int
+fake_teardown(void **state)
+{
+	struct fake *fk = *state;
+	char path[128];
+
+	atomic_store(&fk->stop, true);
+	pthread_join(fk->thread, NULL);
+	nng_close(fk->s);
+	strbuf_printf(path, sizeof(path), "%s/admin.sock", fk->dir);
+	unlink(path);
+	strbuf_printf(path, sizeof(path), "%s/deploy.ini", fk->dir);
+	unlink(path);
+	rmdir(fk->dir);
+	free(fk);
+	return 0;
+}
+
+/* Runs `rollwave --coordinator url ARGS...` (NULL-terminated), stdout and
+ * stderr into out; returns its exit status. Skips without a built binary. */
+static int
+run_rollwave(const char *url, char *out, size_t size, ...)
+{
+	const char *bin = ROLLWAVE_BINARY_DIR "/cli/rollwave";
+	const char *argv[32] = {"rollwave", "--coordinator", url};
+	size_t argc = 3, len = 0;
+	int pipefd[2], status;
+	va_list ap;
+	ssize_t n;
+	pid_t pid;
+
+	if (access(bin, X_OK) < 0)
+		skip();
+	va_start(ap, size);
+	while ((argv[argc] = va_arg(ap, const char *)))
+		assert_true(++argc < ELEMENTSOF(argv));
+	va_end(ap);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(bin, (char **)argv);
+		_exit(98);
+	}
+	close(pipefd[1]);
+	while (len + 1 < size && (n = read(pipefd[0], out + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = 0;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_deployment_file_is_read_in_every_spelling(void **state)
+{
+	struct fake *fk = *state;
+	char ini[128], opt[160], out[4096];
+	FILE *f;
+
+	strbuf_printf(ini, sizeof(ini), "%s/deploy.ini", fk->dir);
+	f = fopen(ini, "we");
+	assert_non_null(f);
+	fputs("[Deployment]\nStrategy=rolling\n[Rolling]\nBatch=3\n", f);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2", "-f", ini,
+	                         "--json", NULL),
+	        0);
+	assert_non_null(strstr(fk->params, "\nBatch=3\n"));
+	fk->params[0] = 0;
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2", "--file",
+	                         ini, "--json", NULL),
+	        0);
+	assert_non_null(strstr(fk->params, "\nBatch=3\n"));
+	fk->params[0] = 0;
+	strbuf_printf(opt, sizeof(opt), "--file=%s", ini);
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2", opt,
+	                         "--json", NULL),
+	        0);
+	assert_non_null(strstr(fk->params, "\nBatch=3\n"));
+	fk->params[0] = 0;
+	strbuf_printf(opt, sizeof(opt), "-f%s", ini);
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2", opt,
+	                         "--json", NULL),
+	        0);
+	assert_non_null(strstr(fk->params, "\nBatch=3\n"));
+	/* Flags override the file, before or after it. */
+	fk->params[0] = 0;
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2",
+	                         "--batch=5", opt, "--json", NULL),
+	        0);
+	assert_non_null(strstr(fk->params, "\nBatch=5\n"));
+
+	/* A file that is not there: a usage error naming it, nothing sent. */
+	fk->params[0] = 0;
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", "--file=/nonexistent/deploy.ini", NULL),
+	        2);
+	assert_non_null(strstr(out, "cannot read /nonexistent/deploy.ini"));
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2",
+	                         "-f/nonexistent/x.ini", NULL),
+	        2);
+	assert_non_null(strstr(out, "/nonexistent/x.ini"));
+	assert_int_equal(
+	        run_rollwave(fk->url, out, sizeof(out), "plan", "web", "1.4.2", "--file=", NULL),
+	        2);
+	assert_string_equal(fk->params, "");
+}
+
+static void
+test_watch_exit_code_says_how_the_deployment_ended(void **state)
+{
+	struct fake *fk = *state;
+	char out[8192];
+
+	fk->final_state = "succeeded";
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "watch", "7", NULL), 0);
+	/* Piped: the host's phases, once each, and how it ended last. */
+	assert_non_null(strstr(out, "wave 1 'canary' web1: activating\n"));
+	assert_non_null(strstr(out, "wave 1 'canary' web1: committed\n"));
+	assert_null(strstr(strstr(out, "web1: activating\n") + 1, "web1: activating\n"));
+	assert_non_null(strstr(out, "Deployment 7 succeeded: every wave is healthy\n"));
+	assert_string_equal(
+	        strrchr(out, '\n') - strlen("every wave is healthy"), "every wave is healthy\n");
+
+	atomic_store(&fk->statuses, 0);
+	fk->final_state = "rolled_back";
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "watch", "7", NULL), 1);
+	assert_non_null(strstr(out, "\nDeployment 7 rolled_back: wave 1: web1 failed health\n"));
+
+	/* Still running when --timeout passes: 4, and it says it goes on. */
+	atomic_store(&fk->statuses, 0);
+	fk->final_state = NULL;
+	assert_int_equal(
+	        run_rollwave(fk->url, out, sizeof(out), "watch", "7", "--timeout", "1s", NULL), 4);
+	assert_non_null(strstr(out, "deployment 7 is still running"));
+	assert_non_null(strstr(out, "goes on"));
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "watch", "7", "--timeout=1s",
+	                         "--json", NULL),
+	        4);
+	assert_non_null(strstr(out, "\"state\": \"running\""));
+}
+
+static void
+test_watch_of_an_unknown_deployment_stops_at_once(void **state)
+{
+	struct fake *fk = *state;
+	uint64_t start = now_monotonic_usec();
+	char out[4096];
+
+	fk->no_such_deployment = true;
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "watch", "99", NULL), 3);
+	assert_string_equal(out, "rollwave: error: deployment 99: no such deployment\n");
+	assert_int_equal(atomic_load(&fk->statuses), 1); /* asked once, not again */
+	assert_true(now_monotonic_usec() - start < 5 * USEC_PER_SEC);
+}
+
+static void
+test_deploy_wait_exit_codes_tell_refusals_and_bad_lines_apart(void **state)
+{
+	struct fake *fk = *state;
+	char out[8192];
+
+	fk->final_state = "failed";
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", "--wait", NULL),
+	        1);
+	assert_non_null(strstr(out, "\nDeployment 7 failed: wave 1: web1 failed health\n"));
+	atomic_store(&fk->statuses, 0);
+	fk->final_state = "succeeded";
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", "--wait", "--timeout", "1m", NULL),
+	        0);
+	/* Refused: 3 when following, 1 (as ever) without --wait. */
+	fk->refuse_create = true;
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", "--wait", NULL),
+	        3);
+	assert_non_null(strstr(out, "deployment 6 of web is still active"));
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", NULL),
+	        1);
+	/* Bad command lines: 2. */
+	assert_int_equal(run_rollwave(fk->url, out, sizeof(out), "deploy", "web", "1.4.2",
+	                         "--manifest", "file:///m", "--timeout", "5m", NULL),
+	        2);
+	assert_non_null(strstr(out, "--timeout goes with --wait"));
+	assert_int_equal(
+	        run_rollwave(fk->url, out, sizeof(out), "watch", "7", "--timeout", "soon", NULL),
+	        2);
+	assert_int_equal(
+	        run_rollwave(fk->url, out, sizeof(out), "rollback", "web", "--timeout", "5m", NULL),
+	        2);
+	/* Nobody listening: 3 at once. */
+	assert_int_equal(run_rollwave("ipc:///tmp/test_cli_format.nobody.sock", out, sizeof(out),
+	                         "watch", "7", NULL),
+	        3);
+	assert_non_null(strstr(out, "cannot reach the coordinator"));
+}
+
 int
 main(void)
 {
@@ -1077,6 +1790,24 @@ main(void)
 	        cmocka_unit_test(test_deployment_summary_counts_hosts_by_state),
 	        cmocka_unit_test(test_deployment_table_shows_each_hosts_state_and_error),
 	        cmocka_unit_test(test_deployment_json_has_stable_fields),
+	        cmocka_unit_test(test_wave_host_status_is_the_phase_while_in_flight),
+	        cmocka_unit_test(
+	                test_status_lists_small_waves_and_the_hosts_not_done_of_large_ones),
+	        cmocka_unit_test(test_plan_lists_every_host_of_every_wave),
+	        cmocka_unit_test(test_watch_screen_fits_the_terminal_and_counts_the_hosts_it_cuts),
+	        cmocka_unit_test(test_gates_section_shows_every_metric_gate_and_freeze_window),
+	        cmocka_unit_test(
+	                test_history_table_shows_who_started_each_deployment_and_when_it_finished),
+	        cmocka_unit_test(test_piped_watch_prints_each_host_phase_change_once),
+	        cmocka_unit_test_setup_teardown(
+	                test_deployment_file_is_read_in_every_spelling, fake_setup, fake_teardown),
+	        cmocka_unit_test_setup_teardown(test_watch_exit_code_says_how_the_deployment_ended,
+	                fake_setup, fake_teardown),
+	        cmocka_unit_test_setup_teardown(test_watch_of_an_unknown_deployment_stops_at_once,
+	                fake_setup, fake_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_deploy_wait_exit_codes_tell_refusals_and_bad_lines_apart, fake_setup,
+	                fake_teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_call_returns_the_decoded_response,
 	                server_setup, server_teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_call_reports_the_coordinators_refusals,
