@@ -12,6 +12,8 @@ packages=(
 	# tests, demo and benchmarks: real systemd in test hosts, the real minisign
 	systemd dbus iproute2 util-linux procps psmisc curl jq minisign sqlite3 python3 tar
 	gzip xz-utils zstd time coreutils perl openssl
+	# the real peers of test_fleet_peers: Prometheus, HAProxy and its runtime API
+	prometheus haproxy socat
 )
 
 if [ "$(id -u)" -ne 0 ]; then
