@@ -497,6 +497,22 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 		}
 	}
 	if (r >= 0) {
+		struct deployment_row active;
+
+		/* Not beside a deployment through waves of the same app. */
+		if (db_deployment_latest(s->db, app, &active) == 0) {
+			if (deployment_state_is_active(active.state)) {
+				snprintf(why, sizeof(why),
+				        "deployment %" PRId64
+				        " of %s is %s: wait for it, or 'rollwave "
+				        "abort %" PRId64 "'",
+				        active.id, app, active.state, active.id);
+				r = -EBUSY;
+			}
+			deployment_row_done(&active);
+		}
+	}
+	if (r >= 0) {
 		r = db_deployment_create(s->db, rollback ? "rollback" : "deploy", app, version, url,
 		        actor, hosts, n, &dep, cids);
 		if (r < 0)

@@ -87,6 +87,19 @@ static const char *const migrations[] = {
         " actor TEXT NOT NULL,"
         " at_ms INTEGER NOT NULL,"
         " PRIMARY KEY (deployment_id, wave));",
+        /* 4: each task keeps what it was sent (a restarted coordinator
+         * re-sends exactly that), the coordinator's own verdict on a host
+         * that failed without saying so (silent, timed out, fell ill in a
+         * bake), a pause's start, and the live color of blue-green apps */
+        "ALTER TABLE tasks ADD COLUMN version TEXT;"
+        "ALTER TABLE tasks ADD COLUMN cancel_command_id INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN failed TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE deployments ADD COLUMN paused_ms INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE traffic ("
+        " app TEXT PRIMARY KEY,"
+        " live_color TEXT NOT NULL CHECK (live_color IN ('blue', 'green')),"
+        " deployment_id INTEGER NOT NULL,"
+        " updated_ms INTEGER NOT NULL);",
 };
 
 static const char *const host_states[_HOST_STATE_MAX] = {
@@ -567,11 +580,12 @@ task_row_done(struct task_row *t)
 {
 	free(t->error);
 	free(t->manifest_url);
-	t->error = t->manifest_url = NULL;
+	free(t->failed);
+	t->error = t->manifest_url = t->failed = NULL;
 }
 
-static int tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves,
-        size_t n, const char *kind, uint64_t *ret_command_ids);
+static int tasks_insert(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
+        uint64_t *ret_command_ids);
 
 int
 db_deployment_create(struct db *db, const char *kind, const char *app, const char *version,
@@ -602,7 +616,11 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
 	if (r < 0)
 		goto fail;
 	id = sqlite3_last_insert_rowid(db->sql);
-	r = tasks_insert(db, id, host_ids, NULL, n, "", ret_command_ids);
+	{
+		struct task_spec spec = {.host_ids = host_ids, .kind = ""};
+
+		r = tasks_insert(db, id, &spec, n, ret_command_ids);
+	}
 	if (r < 0)
 		goto fail;
 	snprintf(target, sizeof(target), "deployment:%" PRId64, id);
@@ -708,8 +726,8 @@ fail:
 
 #define TASK_COLUMNS                                                                               \
 	"t.deployment_id, t.host_id, t.command_id, t.state, t.phase, t.error,"                     \
-	" coalesce(nullif(t.kind, ''), d.kind), d.app, d.version, d.manifest_url, t.wave,"         \
-	" t.activated, t.updated_ms"
+	" coalesce(nullif(t.kind, ''), d.kind), d.app, coalesce(t.version, d.version),"            \
+	" d.manifest_url, t.wave, t.activated, t.updated_ms, t.cancel_command_id, t.failed"
 
 static int
 read_task(sqlite3_stmt *st, struct task_row *ret)
@@ -729,7 +747,9 @@ read_task(sqlite3_stmt *st, struct task_row *ret)
 	t.wave = sqlite3_column_int(st, 10);
 	t.activated = sqlite3_column_int(st, 11) != 0;
 	t.updated_ms = (uint64_t)sqlite3_column_int64(st, 12);
-	if (!t.error || !t.manifest_url) {
+	t.cancel_command_id = (uint64_t)sqlite3_column_int64(st, 13);
+	t.failed = sqldb_dup_text(st, 14);
+	if (!t.error || !t.manifest_url || !t.failed) {
 		task_row_done(&t);
 		return -ENOMEM;
 	}
@@ -802,7 +822,7 @@ db_tasks_foreach_unfinished(
 
 #define DEPLOYMENT_COLUMNS                                                                         \
 	"id, kind, app, version, manifest_url, actor, created_ms, updated_ms, finished_ms, state," \
-	" strategy, params, selector, plan, wave, step, step_since_ms, reason, force"
+	" strategy, params, selector, plan, wave, step, step_since_ms, reason, force, paused_ms"
 
 void
 deployment_row_done(struct deployment_row *d)
@@ -845,6 +865,7 @@ read_deployment(sqlite3_stmt *st, struct deployment_row *ret)
 	d.step_since_ms = (uint64_t)sqlite3_column_int64(st, 16);
 	d.reason = sqldb_dup_text(st, 17);
 	d.force = sqlite3_column_int(st, 18) != 0;
+	d.paused_ms = (uint64_t)sqlite3_column_int64(st, 19);
 	if (!d.manifest_url || !d.params || !d.selector || !d.plan || !d.reason) {
 		deployment_row_done(&d);
 		return -ENOMEM;
@@ -929,7 +950,7 @@ db_deployment_save(struct db *db, const struct deployment_row *d, const char *ac
 		return r;
 	r = sqldb_prepare(db->sql,
 	        "UPDATE deployments SET state = ?, plan = ?, wave = ?, step = ?, step_since_ms = ?,"
-	        " reason = ?, finished_ms = ?, updated_ms = ? WHERE id = ?",
+	        " reason = ?, finished_ms = ?, updated_ms = ?, paused_ms = ? WHERE id = ?",
 	        &st);
 	if (r < 0)
 		goto fail;
@@ -941,7 +962,8 @@ db_deployment_save(struct db *db, const struct deployment_row *d, const char *ac
 	sqlite3_bind_text(st, 6, d->reason ? d->reason : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->finished_ms);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)now_ms());
-	sqlite3_bind_int64(st, 9, d->id);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)d->paused_ms);
+	sqlite3_bind_int64(st, 10, d->id);
 	r = sqldb_step_done(db->sql, st);
 	if (r < 0)
 		goto fail;
@@ -1037,9 +1059,10 @@ db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigne
  * ret_command_ids), inside the caller's transaction. kind "" and waves NULL
  * (wave -1) for deployments of schema 2. */
 static int
-tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
-        const char *kind, uint64_t *ret_command_ids)
+tasks_insert(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
+        uint64_t *ret_command_ids)
 {
+	const int64_t *host_ids = spec->host_ids;
 	_cleanup_stmt_ sqlite3_stmt *last = NULL, *bump = NULL, *task = NULL;
 	int r;
 
@@ -1049,7 +1072,8 @@ tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *wav
 	                 &bump)) < 0 ||
 	        (r = sqldb_prepare(db->sql,
 	                 "INSERT INTO tasks (deployment_id, host_id, command_id, state, updated_ms,"
-	                 " kind, wave) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+	                 " kind, wave, version, cancel_command_id)"
+	                 " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
 	                 &task)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -1070,8 +1094,15 @@ tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *wav
 		sqlite3_bind_int64(task, 2, host_ids[i]);
 		sqlite3_bind_int64(task, 3, (sqlite3_int64)cid);
 		sqlite3_bind_int64(task, 4, (sqlite3_int64)now_ms());
-		sqlite3_bind_text(task, 5, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int(task, 6, waves ? waves[i] : -1);
+		sqlite3_bind_text(task, 5, spec->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int(task, 6, spec->waves ? spec->waves[i] : -1);
+		if (spec->versions)
+			sqlite3_bind_text(task, 7, spec->versions[i] ? spec->versions[i] : "", -1,
+			        SQLITE_STATIC);
+		else
+			sqlite3_bind_null(task, 7);
+		sqlite3_bind_int64(
+		        task, 8, (sqlite3_int64)(spec->cancel_ids ? spec->cancel_ids[i] : 0));
 		if ((r = sqldb_step_done(db->sql, task)) < 0)
 			return r;
 		ret_command_ids[i] = cid;
@@ -1080,14 +1111,14 @@ tasks_insert(struct db *db, int64_t dep, const int64_t *host_ids, const int *wav
 }
 
 int
-db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
-        const char *kind, uint64_t *ret_command_ids)
+db_tasks_add(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
+        uint64_t *ret_command_ids)
 {
 	int r = db_begin(db);
 
 	if (r < 0)
 		return r;
-	r = tasks_insert(db, dep, host_ids, waves, n, kind, ret_command_ids);
+	r = tasks_insert(db, dep, spec, n, ret_command_ids);
 	if (r < 0) {
 		db_rollback(db);
 		return r;
@@ -1099,7 +1130,95 @@ int
 db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
         uint64_t *ret_command_id)
 {
-	return db_tasks_add(db, dep, &host_id, &wave, 1, kind, ret_command_id);
+	struct task_spec spec = {.host_ids = &host_id, .waves = &wave, .kind = kind};
+
+	return db_tasks_add(db, dep, &spec, 1, ret_command_id);
+}
+
+int
+db_task_set_failed(struct db *db, int64_t host_id, uint64_t command_id, const char *why)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char target[64];
+	int r = db_begin(db);
+
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql,
+	        "UPDATE tasks SET failed = ? WHERE host_id = ? AND command_id = ? AND failed = ''",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, host_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)command_id);
+	if ((r = sqldb_step_done(db->sql, st)) < 0)
+		goto fail;
+	if (sqlite3_changes(db->sql) > 0) {
+		snprintf(target, sizeof(target), "host:%" PRId64, host_id);
+		if ((r = db_audit(db, "coordinator", "task.failed", target, why)) < 0)
+			goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_traffic_set(struct db *db, const char *app, const char *live_color, int64_t deployment_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char target[128], detail[96];
+	int r = db_begin(db);
+
+	if (r < 0)
+		return r;
+	r = sqldb_prepare(db->sql,
+	        "INSERT INTO traffic (app, live_color, deployment_id, updated_ms) VALUES (?, ?, ?, "
+	        "?)"
+	        " ON CONFLICT (app) DO UPDATE SET live_color = excluded.live_color,"
+	        " deployment_id = excluded.deployment_id, updated_ms = excluded.updated_ms",
+	        &st);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, live_color, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, deployment_id);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms());
+	if ((r = sqldb_step_done(db->sql, st)) < 0)
+		goto fail;
+	snprintf(target, sizeof(target), "app:%s", app);
+	snprintf(detail, sizeof(detail), "%s is live (deployment %" PRId64 ")", live_color,
+	        deployment_id);
+	if ((r = db_audit(db, "coordinator", "app.live_color", target, detail)) < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int
+db_traffic_get(struct db *db, const char *app, char *ret_color, size_t size, int64_t *ret_dep)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	r = sqldb_prepare(
+	        db->sql, "SELECT live_color, deployment_id FROM traffic WHERE app = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return -ENOENT;
+	if (r != SQLITE_ROW)
+		return sqldb_errno(db->sql);
+	sqldb_copy_text(st, 0, ret_color, size);
+	if (ret_dep)
+		*ret_dep = sqlite3_column_int64(st, 1);
+	return 0;
 }
 
 int

@@ -122,9 +122,15 @@ struct task_row {
 	int wave;           /* deployments through waves: its wave; -1 otherwise */
 	bool activated;     /* reported activating or later */
 	uint64_t updated_ms;
+	uint64_t cancel_command_id; /* cancel: the command it stops */
+	char *failed;               /* owned; "": the coordinator never judged the host failed */
 };
 
 void task_row_done(struct task_row *t);
+
+/* The error of a committed task whose hook the release does not have
+ * (PhaseReport.hook_absent): a migrate that ran nothing. */
+#define TASK_HOOK_ABSENT "hook absent: the release has no such hook"
 
 /* Creates the deployment and one queued task per host in one transaction,
  * giving each host its next command id (written to ret_command_ids). */
@@ -162,8 +168,9 @@ struct deployment_row {
 	int wave;
 	char step[32];
 	uint64_t step_since_ms;
-	char *reason; /* owned */
-	bool force;   /* start even when preflight fails */
+	char *reason;       /* owned */
+	bool force;         /* start even when preflight fails */
+	uint64_t paused_ms; /* when it was paused; 0: not paused */
 };
 
 void deployment_row_done(struct deployment_row *d);
@@ -189,9 +196,26 @@ int db_deployments_foreach(struct db *db, const char *app, bool active_only, uns
  * host's next command id (*ret_command_id). */
 int db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
         uint64_t *ret_command_id);
-/* db_task_add() for n hosts (waves[i] for host_ids[i]) in one transaction. */
-int db_tasks_add(struct db *db, int64_t dep, const int64_t *host_ids, const int *waves, size_t n,
-        const char *kind, uint64_t *ret_command_ids);
+/* n tasks of one kind: host_ids[i] in waves[i] (NULL: -1) sent versions[i]
+ * (NULL: the deployment's version) and, for a cancel, cancel_ids[i]. */
+struct task_spec {
+	const int64_t *host_ids;
+	const int *waves;
+	const char *const *versions;
+	const uint64_t *cancel_ids;
+	const char *kind;
+};
+/* db_task_add() for n hosts in one transaction. */
+int db_tasks_add(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
+        uint64_t *ret_command_ids);
+/* Records the coordinator's verdict that the host failed this task (it
+ * went silent, timed out or fell ill after its commit), audited as
+ * task.failed; the first verdict stays. */
+int db_task_set_failed(struct db *db, int64_t host_id, uint64_t command_id, const char *why);
+/* The live color of a blue-green app, recorded at each traffic switch
+ * (audited as app.live_color); db_traffic_get: -ENOENT if never switched. */
+int db_traffic_set(struct db *db, const char *app, const char *live_color, int64_t deployment_id);
+int db_traffic_get(struct db *db, const char *app, char *ret_color, size_t size, int64_t *ret_dep);
 /* Records the approval of wave (audited as deploy.approve). -EALREADY if
  * it was approved before. */
 int db_approval_add(struct db *db, int64_t dep, int wave, const char *actor);

@@ -491,6 +491,29 @@ queue_append(struct host_mem *m, struct pending_cmd *p)
 }
 
 int
+server_unqueue_command(struct server *s, int64_t host_id, uint64_t command_id)
+{
+	struct host_mem *m;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	m = host_mem(s, host_id, false);
+	for (struct pending_cmd **pp = m ? &m->queue : NULL; pp && *pp; pp = &(*pp)->next)
+		if ((*pp)->command_id == command_id) {
+			struct pending_cmd *p = *pp;
+
+			if (!p->sent_pipe && !p->maybe_sent) {
+				*pp = p->next;
+				pending_free(p);
+				r = 1;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int
 server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd *tmpl)
 {
 	struct pending_cmd *p = calloc(1, sizeof(*p));
@@ -754,7 +777,10 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 
 			if (rep->final)
 				on_task_news(s, m, rep->command_id, final_state(rep->phase),
-				        (int)rep->phase, rep->error, true);
+				        (int)rep->phase,
+				        rep->hook_absent && !rep->error[0] ? TASK_HOOK_ABSENT
+				                                           : rep->error,
+				        true);
 			else
 				on_task_news(s, m, rep->command_id, "running", (int)rep->phase,
 				        rep->error[0] ? rep->error : NULL, false);
@@ -992,6 +1018,8 @@ load_task_cb(void *userdata, const struct task_row *t)
 		pending_free(p);
 		return 0;
 	}
+	p->cancel_command_id = t->cancel_command_id;
+	p->maybe_sent = !streq(t->state, "queued");
 	strbuf_printf(p->app, sizeof(p->app), "%s", t->app);
 	strbuf_printf(p->version, sizeof(p->version), "%s", t->version);
 	queue_append(m, p);

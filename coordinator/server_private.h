@@ -62,6 +62,7 @@ struct pending_cmd {
 	char version[VERSION_MAX + 1];
 	char *manifest_url;
 	uint32_t sent_pipe; /* the connection it was handed to; 0: not yet */
+	bool maybe_sent;    /* a previous run may have handed it out */
 };
 
 struct host_mem {
@@ -196,6 +197,9 @@ int nng_err(struct rw_err *err, int rv, const char *what, const char *url);
  * there is one: 1 if it did, 0 if the command waits for the next poll.
  * Takes s->lock: call without it. */
 int server_queue_command(struct server *s, int64_t host_id, const struct pending_cmd *tmpl);
+/* Takes a command back from the host's queue if it was never handed out
+ * (1), so it can be dropped instead of cancelled; 0 if it may have been. */
+int server_unqueue_command(struct server *s, int64_t host_id, uint64_t command_id);
 
 /* ---- admin.c ---- */
 /* Opens AdminSocket= and starts the thread that serves it. */

@@ -17,6 +17,7 @@
 #include "prom.h"
 #include "promql.h"
 #include "strategy.h"
+#include "textbuf.h"
 
 #define GATE_RECHECK_MS    5000
 #define RECONNECT_GRACE_MS 15000
@@ -54,6 +55,14 @@ struct dep_host {
 	bool up, healthy, known;
 	char current[VERSION_MAX + 1];
 	uint64_t healthy_since_ms, last_seen_ms;
+	/* the coordinator's verdict that it failed without saying so (silent,
+	 * timed out, fell ill in a bake); NULL: none. Kept with its deploy task. */
+	char *failed;
+	/* the release its coordinated rollback sends it to ("": its previous) */
+	const char *rb_to;
+	/* its deploy or preflight refused as busy: asked again */
+	unsigned busy_retries;
+	uint64_t busy_retry_ms;
 };
 
 struct dep {
@@ -67,14 +76,18 @@ struct dep {
 	char verdict[GATE_WHY_MAX]; /* the current wave's latest gate verdict */
 	char rb_verdict[GATE_WHY_MAX];
 	pid_t switch_pid;
+	bool switched_back; /* this rollback's traffic switch back ran */
 	uint64_t switch_started_ms;
-	uint64_t next_gate_ms;
-	bool abort_after_rollback;
+	uint64_t next_gate_ms; /* 0: the gates step just began */
+	enum gate_verdict gate_last[DEPLOY_GATES_MAX];
 	/* the migrate hook: where it ran and how (tasks of kind migrate and
 	 * migrate_down) */
 	int64_t migrate_host;
+	uint64_t migrate_cmd, migrate_down_cmd;
 	char migrate_task[16], migrate_down_task[16];
 	char *migrate_error;
+	unsigned migrate_down_retries;
+	uint64_t migrate_down_retry_ms;
 };
 
 struct waves {
@@ -102,6 +115,7 @@ dep_free(struct dep *d)
 		free(d->hosts[i].error);
 		free(d->hosts[i].rb_error);
 		free(d->hosts[i].pf_error);
+		free(d->hosts[i].failed);
 	}
 	free(d->migrate_error);
 	free(d->hosts);
@@ -155,6 +169,21 @@ dep_index(struct dep *d)
 	d->n_hosts = k;
 	qsort(d->hosts, k, sizeof(*d->hosts), cmp_host_id);
 	return 0;
+}
+
+/* Each host's target in the rollback plan (h->rb_to points into it). */
+static void
+index_rollback(struct dep *d)
+{
+	for (size_t i = 0; i < d->n_hosts; i++)
+		d->hosts[i].rb_to = NULL;
+	for (size_t w = 0; d->rollback && w < d->rollback->n_waves; w++)
+		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
+			struct dep_host *h = dep_host(d, d->rollback->waves[w].hosts[i].id);
+
+			if (h)
+				h->rb_to = d->rollback->waves[w].hosts[i].rollback_to;
+		}
 }
 
 /* ---- persistence ---- */
@@ -228,6 +257,70 @@ finish(struct server *s, struct dep *d, const char *state, const char *reason, u
 
 /* ---- tasks and health ---- */
 
+/* A rollback task from before the current rollback started that this one
+ * must not count: it failed (asking again retries it), or it went to
+ * another release than the one this rollback sends the host to (--to). */
+static bool
+rollback_task_is_stale(const struct dep *d, const struct dep_host *h, const struct task_row *t)
+{
+	if (!streq(d->row.step, "rollback") || t->updated_ms >= d->row.step_since_ms ||
+	        !task_is_final(t->state))
+		return false;
+	return !streq(t->state, "committed") || !streq(t->version, h->rb_to ? h->rb_to : "");
+}
+
+/* Whether the host counts against the failure budget: its deploy ended
+ * without a commit, or the coordinator judged it failed. */
+static bool
+host_failed(const struct dep_host *h)
+{
+	return (h->failed && h->failed[0]) ||
+	        (h->cmd && task_is_final(h->task) && !streq(h->task, "committed"));
+}
+
+static size_t
+count_failed(const struct dep *d, size_t below_wave)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].wave < below_wave && host_failed(&d->hosts[i]))
+			n++;
+	return n;
+}
+
+static void mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt, ...)
+        _printf_(4, 5);
+/* Records the coordinator's verdict that h failed (once; audited). */
+static void
+mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (h->failed && h->failed[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	free(h->failed);
+	h->failed = strdup(why);
+	if (h->cmd) {
+		int r;
+
+		pthread_mutex_lock(&s->db_lock);
+		r = db_task_set_failed(s->db, h->id, h->cmd, why);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r < 0)
+			log_error("deployment %" PRId64 ": cannot record that host %" PRId64
+			          " failed: %s",
+			        d->row.id, h->id, strerror(-r));
+	}
+	log_struct(LOG_WARNING, NULL, NULL, NULL,
+	        "deployment %" PRId64 ": host %" PRId64 " (%s) failed: %s", d->row.id, h->id,
+	        h->name, why);
+}
+
 static int
 task_cb(void *userdata, const struct task_row *t)
 {
@@ -244,7 +337,10 @@ task_cb(void *userdata, const struct task_row *t)
 		h->final_ms = t->updated_ms;
 		free(h->error);
 		h->error = strdup(t->error ? t->error : "");
-	} else if (streq(t->kind, "rollback") && t->command_id >= h->rb_cmd) {
+		free(h->failed);
+		h->failed = !isempty(t->failed) ? strdup(t->failed) : NULL;
+	} else if (streq(t->kind, "rollback") && t->command_id >= h->rb_cmd &&
+	        !rollback_task_is_stale(d, h, t)) {
 		h->rb_cmd = t->command_id;
 		strbuf_printf(h->rb_task, sizeof(h->rb_task), "%s", t->state);
 		free(h->rb_error);
@@ -256,13 +352,16 @@ task_cb(void *userdata, const struct task_row *t)
 		strbuf_printf(h->pf_task, sizeof(h->pf_task), "%s", t->state);
 		free(h->pf_error);
 		h->pf_error = strdup(t->error ? t->error : "");
-	} else if (streq(t->kind, "migrate")) {
+	} else if (streq(t->kind, "migrate") && t->command_id >= d->migrate_cmd) {
 		d->migrate_host = t->host_id;
+		d->migrate_cmd = t->command_id;
 		strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "%s", t->state);
 		free(d->migrate_error);
 		d->migrate_error = strdup(t->error ? t->error : "");
-	} else if (streq(t->kind, "migrate_down"))
+	} else if (streq(t->kind, "migrate_down") && t->command_id >= d->migrate_down_cmd) {
+		d->migrate_down_cmd = t->command_id;
 		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "%s", t->state);
+	}
 	return 0;
 }
 
@@ -336,6 +435,7 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 		 * it (still showing the old release) do not contradict it for one
 		 * heartbeat interval. */
 		if (!rollback && !healthy && h->up && streq(h->task, "committed") &&
+		        h->final_ms >= s->started_ms &&
 		        now <= h->final_ms + s->cfg->heartbeat_interval_usec / USEC_PER_MSEC +
 		                        1000 &&
 		        !(h->known && streq(h->current, want))) {
@@ -354,9 +454,40 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* An agent runs one command at a time and refuses another as busy (a
+ * rollback or a health probe still finishing): such a refusal is asked
+ * again, once a second, up to BUSY_RETRIES times, before it counts. */
+static bool
+busy_left(const struct dep_host *h, const char *task, const char *error)
+{
+	return streq(task, "refused") && error && strstr(error, "busy") &&
+	        h->busy_retries < BUSY_RETRIES;
+}
+
+/* Whether to send the refused command again now (counts the retry). */
+static bool
+retry_busy(struct dep_host *h, const char *task, const char *error, uint64_t now)
+{
+	if (!busy_left(h, task, error) || now < h->busy_retry_ms)
+		return false;
+	h->busy_retries++;
+	h->busy_retry_ms = now + 1000;
+	return true;
+}
+
+/* What a CANCEL to h stops: the migrate hook while it runs there, else
+ * its deploy. */
+static uint64_t
+cancel_target(const struct dep *d, const struct dep_host *h)
+{
+	if (d->migrate_cmd && d->migrate_host == h->id && !task_is_final(d->migrate_task))
+		return d->migrate_cmd;
+	return h->cmd;
+}
+
 /* Gives each host hs[i] a command of kind for versions[i] (task rows
  * first, in one transaction, then the queues). A CANCEL names each host's
- * own deploy command. */
+ * own deploy command (or its running migrate hook). */
 static int
 send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char *const *versions,
         size_t n, Rollwave__Command__Kind kind)
@@ -364,18 +495,27 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 	_cleanup_free_ int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
 	_cleanup_free_ int *waves = calloc(n ? n : 1, sizeof(*waves));
 	_cleanup_free_ uint64_t *cids = calloc(n ? n : 1, sizeof(*cids));
+	_cleanup_free_ uint64_t *cancels = calloc(n ? n : 1, sizeof(*cancels));
+	_cleanup_free_ const char **vs = calloc(n ? n : 1, sizeof(*vs));
+	struct task_spec spec = {.host_ids = ids,
+	        .waves = waves,
+	        .versions = vs,
+	        .cancel_ids = cancels,
+	        .kind = command_kind_to_string(kind)};
 	int r;
 
-	if (!ids || !waves || !cids)
+	if (!ids || !waves || !cids || !cancels || !vs)
 		return -ENOMEM;
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = hs[i]->id;
 		waves[i] = (int)hs[i]->wave;
+		vs[i] = versions && versions[i] ? versions[i] : "";
+		cancels[i] = kind == ROLLWAVE__COMMAND__KIND__CANCEL ? cancel_target(d, hs[i]) : 0;
 	}
 	pthread_mutex_lock(&s->db_lock);
-	r = db_tasks_add(s->db, d->row.id, ids, waves, n, command_kind_to_string(kind), cids);
+	r = db_tasks_add(s->db, d->row.id, &spec, n, cids);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
 		log_error("deployment %" PRId64 ": cannot record %zu %s task(s): %s", d->row.id, n,
@@ -388,10 +528,9 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 
 		p.command_id = cids[i];
 		p.kind = kind;
-		p.cancel_command_id = kind == ROLLWAVE__COMMAND__KIND__CANCEL ? h->cmd : 0;
+		p.cancel_command_id = cancels[i];
 		strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
-		strbuf_printf(p.version, sizeof(p.version), "%s",
-		        versions && versions[i] ? versions[i] : "");
+		strbuf_printf(p.version, sizeof(p.version), "%s", vs[i]);
 		p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
 		                kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
 		                kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT
@@ -414,6 +553,7 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 			strbuf_printf(h->pf_task, sizeof(h->pf_task), "queued");
 		} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE) {
 			d->migrate_host = h->id;
+			d->migrate_cmd = cids[i];
 			strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "queued");
 		} else if (kind == ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN)
 			strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "queued");
@@ -476,7 +616,48 @@ switch_step(
 	return -EIO;
 }
 
+/* What traffic goes to now, for the app's next blue-green deployment. */
+static void
+record_live_color(struct server *s, struct dep *d, const char *color)
+{
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_traffic_set(s->db, d->row.app, color, d->row.id);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		log_error("deployment %" PRId64 ": cannot record that %s is live: %s", d->row.id,
+		        color, strerror(-r));
+}
+
 /* ---- rollback ---- */
+
+/* Stops hosts mid-command: a command still waiting in a host's queue (the
+ * host is down or has not polled) is taken back and its task cancelled;
+ * the others get a CANCEL, obeyed at their next safe point. */
+static void
+stop_hosts(struct server *s, struct dep *d, struct dep_host **hs, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct dep_host *h = hs[i];
+		uint64_t target = cancel_target(d, h);
+
+		if (target == h->cmd && streq(h->task, "queued") &&
+		        server_unqueue_command(s, h->id, h->cmd) == 1) {
+			pthread_mutex_lock(&s->db_lock);
+			(void)db_task_update(s->db, h->id, h->cmd, "cancelled", -1,
+			        "cancelled by the coordinator before it was sent");
+			pthread_mutex_unlock(&s->db_lock);
+			strbuf_printf(h->task, sizeof(h->task), "cancelled");
+			continue;
+		}
+		hs[k++] = h;
+	}
+	if (k)
+		(void)send_commands(s, d, hs, NULL, k, ROLLWAVE__COMMAND__KIND__CANCEL);
+}
 
 static void
 begin_rollback(struct server *s, struct dep *d, const char *actor, const char *reason, uint64_t now)
@@ -494,11 +675,13 @@ begin_rollback(struct server *s, struct dep *d, const char *actor, const char *r
 		for (size_t i = 0; hs && i < d->n_hosts; i++) {
 			struct dep_host *h = &d->hosts[i];
 
-			if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
+			if (((h->cmd && !task_is_final(h->task)) ||
+			            (d->migrate_cmd && d->migrate_host == h->id &&
+			                    !task_is_final(d->migrate_task))) &&
+			        !h->cancel_sent)
 				hs[k++] = h;
 		}
-		if (k)
-			(void)send_commands(s, d, hs, NULL, k, ROLLWAVE__COMMAND__KIND__CANCEL);
+		stop_hosts(s, d, hs, k);
 	}
 	dep_save(s, d, actor, "deploy.rollback", "%s", reason);
 }
@@ -562,6 +745,18 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 	size_t failed = 0, deferred = 0;
 	char why[GATE_WHY_MAX], down[256] = "";
 
+	/* A migrate hook still running must stop (or end) first: whether
+	 * migrate_down is owed depends on it. */
+	if (d->migrate_cmd && !task_is_final(d->migrate_task)) {
+		struct dep_host *mh = dep_host(d, d->migrate_host);
+
+		if (mh && mh->up) {
+			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+			        "waiting for the migrate hook on host %" PRId64 " (%s) to stop",
+			        mh->id, mh->name);
+			return;
+		}
+	}
 	/* First every host that was deploying must have stopped (or be down:
 	 * then nobody knows until it is back). */
 	for (size_t i = 0; i < d->n_hosts; i++)
@@ -576,6 +771,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			finish(s, d, "failed", err.msg, now);
 			return;
 		}
+		index_rollback(d);
 		dep_save(s, d, "coordinator", "deploy.rollback_plan", "%zu host(s) in %zu wave(s)",
 		        d->rollback->n_hosts, d->rollback->n_waves);
 	}
@@ -584,8 +780,10 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		size_t in_flight = 0, done = 0;
 
 		if (rw->kind == PLAN_WAVE_SWITCH) {
-			/* A switch back that ran is recorded in the step's verdict. */
-			if (strstr(d->rb_verdict, "switched back"))
+			/* Once per rollback (a restart may run it again: traffic
+			 * commands must be idempotent, as a switch to a color
+			 * already live is). */
+			if (d->switched_back)
 				continue;
 			int q = switch_step(
 			        d, rw->command, rw->timeout_usec / 1000, now, why, sizeof(why));
@@ -601,6 +799,8 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				finish(s, d, "failed", why, now);
 				return;
 			}
+			record_live_color(s, d, d->plan->live_color);
+			d->switched_back = true;
 			continue;
 		}
 		for (size_t i = 0; i < rw->n_hosts; i++) {
@@ -658,20 +858,34 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			return;
 		}
 	}
-	/* migrate_down once, on the host where migrate ran, after every
-	 * host is back on the old release. */
-	if (streq(d->migrate_task, "committed") && !task_is_final(d->migrate_down_task)) {
+	/* migrate_down once, on the host where migrate ran (and found a
+	 * migrate hook), after every host is back on the old release. A busy
+	 * agent is asked again; a host that is down gets it queued. */
+	if (streq(d->migrate_task, "committed") &&
+	        !streq(d->migrate_error ?: "", TASK_HOOK_ABSENT)) {
 		struct dep_host *h = dep_host(d, d->migrate_host);
+		bool busy = streq(d->migrate_down_task, "refused") &&
+		        d->migrate_down_retries < BUSY_RETRIES;
 
-		if (h && !d->migrate_down_task[0]) {
+		if (h && (!d->migrate_down_task[0] || (busy && now >= d->migrate_down_retry_ms))) {
+			if (busy) {
+				d->migrate_down_retries++;
+				d->migrate_down_retry_ms = now + 1000;
+			}
 			(void)send_command(
 			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
 			dep_save(s, d, "coordinator", "deploy.migrate_down",
 			        "on host %" PRId64 " (%s)", h->id, h->name);
 		}
-		strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
-		        "migrate_down runs on host %" PRId64, d->migrate_host);
-		return;
+		if (h && !task_is_final(d->migrate_down_task) && !h->up) {
+			deferred++;
+			strbuf_printf(down + strlen(down), sizeof(down) - strlen(down),
+			        "%s%s (migrate_down)", down[0] ? ", " : "", h->name);
+		} else if (!task_is_final(d->migrate_down_task) || busy) {
+			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+			        "migrate_down runs on host %" PRId64, d->migrate_host);
+			return;
+		}
 	}
 	for (size_t w = 0; w < d->rollback->n_waves; w++)
 		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
@@ -680,7 +894,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			if (h && !streq(h->rb_task, "committed") && task_is_final(h->rb_task))
 				failed++;
 		}
-	if (d->migrate_down_task[0] && !streq(d->migrate_down_task, "committed"))
+	if (task_is_final(d->migrate_down_task) && !streq(d->migrate_down_task, "committed"))
 		failed++;
 	if (failed) {
 		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
@@ -692,10 +906,9 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		        "%s reconnect%s",
 		        d->row.reason, down, deferred == 1 ? "s" : "",
 		        deferred == 1 ? "it" : "they", deferred == 1 ? "s" : "");
-		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", why, now);
+		finish(s, d, "rolled_back", why, now);
 	} else
-		finish(s, d, d->abort_after_rollback ? "aborted" : "rolled_back", d->row.reason,
-		        now);
+		finish(s, d, "rolled_back", d->row.reason, now);
 }
 
 /* ---- before wave one: preflight and the migrate hook ---- */
@@ -748,10 +961,10 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
 
-		if (!h->pf_cmd)
+		if (!h->pf_cmd || retry_busy(h, h->pf_task, h->pf_error, now))
 			(void)send_command(
 			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
-		if (!task_is_final(h->pf_task)) {
+		if (!task_is_final(h->pf_task) || busy_left(h, h->pf_task, h->pf_error)) {
 			pending++;
 			continue;
 		}
@@ -852,18 +1065,6 @@ approved(struct server *s, struct dep *d, size_t wave)
 	return r == 0;
 }
 
-static size_t
-failed_before(const struct dep *d, size_t wave)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n_hosts; i++)
-		if (d->hosts[i].wave < wave && d->hosts[i].cmd && task_is_final(d->hosts[i].task) &&
-		        !streq(d->hosts[i].task, "committed"))
-			n++;
-	return n;
-}
-
 static void
 begin_wave(struct server *s, struct dep *d, uint64_t now)
 {
@@ -916,6 +1117,27 @@ next_wave(struct server *s, struct dep *d, uint64_t now)
 	begin_wave(s, d, now);
 }
 
+/* How long a host may go unheard before it counts as silent. */
+static uint64_t
+silence_ms(const struct server *s)
+{
+	return 3 * s->cfg->heartbeat_interval_usec / USEC_PER_MSEC + 2000;
+}
+
+/* When the current step's clock started, for its WaveTimeout=: a
+ * coordinator that was down during the step gives its hosts the time to
+ * reconnect and be heard before anyone can time out. */
+static uint64_t
+wave_clock_start(const struct server *s, const struct dep *d, const struct plan_wave *w)
+{
+	uint64_t t = d->row.step_since_ms, timeout = w->timeout_usec / USEC_PER_MSEC;
+	uint64_t heard_by = s->started_ms + RECONNECT_GRACE_MS + silence_ms(s);
+
+	if (t < s->started_ms && timeout && t + timeout < heard_by)
+		t = heard_by - timeout;
+	return t;
+}
+
 static void
 step_deploying(struct server *s, struct dep *d, uint64_t now)
 {
@@ -923,6 +1145,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	struct wave_host_status *st = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*st));
 	struct wave_health_input in = {0};
 	size_t in_flight = 0, limit = w->max_unavailable ? w->max_unavailable : w->n_hosts;
+	enum gate_verdict *verdicts;
 	struct gate_result g;
 
 	if (!st)
@@ -942,7 +1165,8 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 		for (size_t i = 0; hs && vs && i < w->n_hosts && in_flight + k < limit; i++) {
 			struct dep_host *h = dep_host(d, w->hosts[i].id);
 
-			if (!h || h->cmd || h->up_to_date)
+			if (!h || h->up_to_date ||
+			        (h->cmd && !retry_busy(h, h->task, h->error, now)))
 				continue;
 			hs[k] = h;
 			vs[k++] = d->row.version;
@@ -959,7 +1183,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 			continue;
 		if (h->up_to_date && !h->cmd)
 			st[i].state = WAVE_HOST_COMMITTED;
-		else if (!h->cmd || !task_is_final(h->task))
+		else if (!h->cmd || !task_is_final(h->task) || busy_left(h, h->task, h->error))
 			st[i].state = WAVE_HOST_PENDING;
 		else
 			st[i].state = streq(h->task, "committed") ? WAVE_HOST_COMMITTED
@@ -970,16 +1194,32 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	}
 	in.hosts = st;
 	in.n_hosts = w->n_hosts;
-	in.started_usec = d->row.step_since_ms * USEC_PER_MSEC;
+	in.started_usec = wave_clock_start(s, d, w) * USEC_PER_MSEC;
 	in.timeout_usec = w->timeout_usec;
 	in.min_healthy_usec = w->min_healthy_usec;
-	in.silence_usec = 3 * s->cfg->heartbeat_interval_usec + 2 * USEC_PER_SEC;
+	in.silence_usec = silence_ms(s) * USEC_PER_MSEC;
 	in.budget = d->params.failure_budget;
 	in.deployment_hosts = d->plan->n_hosts;
-	in.failed_before = failed_before(d, (size_t)d->row.wave);
-	gate_wave_health_evaluate(&in, now * USEC_PER_MSEC, NULL, &g);
+	in.failed_before = count_failed(d, (size_t)d->row.wave);
+	verdicts = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*verdicts));
+	gate_wave_health_evaluate(&in, now * USEC_PER_MSEC, verdicts, &g);
 	free(st);
 	strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+	/* Once the wave is decided, hosts that failed it count against the
+	 * budget of the waves after it, and stay counted after a restart. */
+	for (size_t i = 0; verdicts && g.verdict != GATE_HOLD && i < w->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, w->hosts[i].id);
+
+		if (h && verdicts[i] == GATE_FAIL && !host_failed(h))
+			mark_failed(s, d, h, "wave %d '%s': %s", d->row.wave + 1, w->name,
+			        !h->up ? "down or silent"
+			                : !task_is_final(h->task)
+			                ? "not committed within WaveTimeout"
+			                : !h->healthy ? "unhealthy at the end of the wave"
+			                              : "not healthy for MinHealthy within "
+			                                "WaveTimeout");
+	}
+	free(verdicts);
 	if (g.verdict == GATE_FAIL) {
 		char why[GATE_WHY_MAX + 64];
 
@@ -993,25 +1233,36 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	}
 }
 
+/* Every metric gate once per GATE_RECHECK_MS: a failing one rolls back, a
+ * holding one waits (for at most the wave's WaveTimeout=), all passing
+ * move on. Each verdict with its values goes to the audit log when it is
+ * the gate's first or differs from its previous one; the status shows
+ * every gate's latest. */
 static void
 step_gates(struct server *s, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
-	bool hold = false;
+	struct textbuf all = textbuf_init(d->verdict, sizeof(d->verdict));
+	bool hold = false, first = d->next_gate_ms == 0;
 
 	if (now < d->next_gate_ms)
 		return;
 	d->next_gate_ms = now + GATE_RECHECK_MS;
+	d->verdict[0] = 0;
 	for (size_t i = 0; i < d->params.n_gates; i++) {
 		const struct metric_gate *mg = &d->params.gates[i];
 		const char *url = deploy_params_gate_url(&d->params, mg);
+		char query[METRIC_GATE_QUERY_MAX + 2 * VERSION_MAX + 64];
 		struct rw_err err = {{0}};
 		struct gate_result g;
 		char *body = NULL;
 
 		/* The query runs with the engine's lock held: it is bounded
 		 * (PROM_TIMEOUT_USEC) and deployments wait for it anyway. */
-		if (promql_query(url, mg->query, now, PROM_TIMEOUT_USEC, &body, &err) < 0) {
+		if (metric_gate_query_expand(
+		            mg->query, d->row.app, d->row.version, query, sizeof(query)) < 0)
+			metric_gate_evaluate_unavailable(mg, "the query's placeholders", &g);
+		else if (promql_query(url, query, now, PROM_TIMEOUT_USEC, &body, &err) < 0) {
 			metric_gate_evaluate_unavailable(mg, err.msg, &g);
 		} else {
 			struct prom_vector v = {0};
@@ -1023,9 +1274,11 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 			prom_vector_done(&v);
 		}
 		free(body);
-		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-		dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s", d->row.wave + 1,
-		        w->name, g.why);
+		textbuf_printf(&all, "%s%s", i ? "; " : "", g.why);
+		if (first || g.verdict != d->gate_last[i] || g.verdict != GATE_HOLD)
+			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
+			        d->row.wave + 1, w->name, g.why);
+		d->gate_last[i] = g.verdict;
 		if (g.verdict == GATE_FAIL) {
 			char why[GATE_WHY_MAX + 64];
 
@@ -1040,7 +1293,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 	if (hold) {
 		/* A gate on hold for longer than the wave may take fails it. */
 		if (w->timeout_usec &&
-		        (now - d->row.step_since_ms) * USEC_PER_MSEC > w->timeout_usec) {
+		        now > wave_clock_start(s, d, w) + w->timeout_usec / USEC_PER_MSEC) {
 			char why[GATE_WHY_MAX + 96];
 
 			strbuf_printf(why, sizeof(why),
@@ -1048,6 +1301,76 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 			        d->row.wave + 1, w->name, d->verdict);
 			begin_rollback(s, d, "coordinator", why, now);
 		}
+		return;
+	}
+	next_wave(s, d, now);
+}
+
+/* The bake: the wave's hosts (for a blue-green switch, the idle color's,
+ * now live) must stay healthy for Bake=. A host that falls ill or goes
+ * silent counts against the failure budget like one that failed its
+ * deploy; a breach rolls back. The bake ends only on fresh health: after a
+ * coordinator restart every host must have been heard again. */
+static void
+step_bake(struct server *s, struct dep *d, uint64_t now)
+{
+	size_t wave = (size_t)d->row.wave;
+	const struct plan_wave *w = &d->plan->waves[wave];
+	const struct plan_wave *hw =
+	        w->kind == PLAN_WAVE_SWITCH && wave > 0 ? &d->plan->waves[wave - 1] : w;
+	size_t hw_index = hw == w ? wave : wave - 1, newly = 0, unheard = 0;
+	char why[GATE_WHY_MAX + 128] = "", first[256] = "";
+	struct gate_result g;
+
+	refresh_health(s, d, hw_index, false, now);
+	for (size_t i = 0; i < hw->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, hw->hosts[i].id);
+
+		if (!h || host_failed(h))
+			continue;
+		if (h->up && h->known && !h->healthy)
+			mark_failed(s, d, h,
+			        "wave %zu '%s': became unhealthy during the bake (running '%s')",
+			        hw_index + 1, hw->name, h->current);
+		else if (!h->up && now >= h->last_seen_ms + silence_ms(s))
+			mark_failed(s, d, h, "wave %zu '%s': went silent during the bake",
+			        hw_index + 1, hw->name);
+		else {
+			if (!h->up || !h->known)
+				unheard++;
+			continue;
+		}
+		if (newly++ == 0)
+			strbuf_printf(first, sizeof(first), "host %" PRId64 " (%s): %s", h->id,
+			        h->name, h->failed ? h->failed : "failed");
+	}
+	if (newly) {
+		gate_budget_evaluate(
+		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
+		if (g.verdict == GATE_FAIL) {
+			strbuf_printf(why, sizeof(why), "%s; %s", first, g.why);
+			begin_rollback(s, d, "coordinator", why, now);
+			return;
+		}
+		dep_save(s, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
+		        newly > 1 ? " and others" : "", g.why);
+	}
+	gate_bake_evaluate(
+	        d->row.step_since_ms * USEC_PER_MSEC, w->bake_usec, now * USEC_PER_MSEC, &g);
+	if (g.verdict != GATE_PASS) {
+		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+		return;
+	}
+	if (unheard) {
+		strbuf_printf(d->verdict, sizeof(d->verdict),
+		        "bake over; waiting for fresh health from %zu host(s) of '%s'", unheard,
+		        hw->name);
+		return;
+	}
+	if (w->metric_gates && d->params.n_gates) {
+		set_step(d, "gates", now);
+		d->next_gate_ms = 0;
+		dep_save(s, d, NULL, NULL, NULL);
 		return;
 	}
 	next_wave(s, d, now);
@@ -1076,7 +1399,6 @@ static void
 dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w;
-	struct gate_result g;
 	char why[GATE_WHY_MAX];
 
 	if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
@@ -1123,38 +1445,11 @@ dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 		}
 		set_step(d, "bake", now);
 		dep_save(s, d, "coordinator", "deploy.switch", "%s", why);
+		record_live_color(s, d, d->plan->idle_color);
 		return;
 	}
 	if (streq(d->row.step, "bake")) {
-		gate_bake_evaluate(d->row.step_since_ms * USEC_PER_MSEC, w->bake_usec,
-		        now * USEC_PER_MSEC, &g);
-		if (g.verdict != GATE_PASS) {
-			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-			/* A host that falls ill during the bake fails the wave. */
-			refresh_health(s, d, (size_t)d->row.wave, false, now);
-			for (size_t i = 0; i < w->n_hosts; i++) {
-				struct dep_host *h = dep_host(d, w->hosts[i].id);
-
-				if (h && h->known && !h->healthy && w->kind == PLAN_WAVE_DEPLOY) {
-					strbuf_printf(why, sizeof(why),
-					        "wave %d '%s': host %" PRId64
-					        " (%s) became unhealthy during "
-					        "the bake (running '%s')",
-					        d->row.wave + 1, w->name, h->id, h->name,
-					        h->current);
-					begin_rollback(s, d, "coordinator", why, now);
-					return;
-				}
-			}
-			return;
-		}
-		if (w->metric_gates && d->params.n_gates) {
-			set_step(d, "gates", now);
-			d->next_gate_ms = 0;
-			dep_save(s, d, NULL, NULL, NULL);
-			return;
-		}
-		next_wave(s, d, now);
+		step_bake(s, d, now);
 		return;
 	}
 	if (streq(d->row.step, "gates")) {
@@ -1208,6 +1503,7 @@ dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
 		dep_free(d);
 		return r;
 	}
+	index_rollback(d);
 	*ret = d;
 	return 0;
 }
@@ -1224,8 +1520,18 @@ load_active_cb(void *userdata, const struct deployment_row *row)
 		return 0; /* schema 2: all at once, handled by the server */
 	r = dep_load(row, &d, &err);
 	if (r < 0) {
-		log_error("deployment %" PRId64 " cannot be resumed: %s", row->id,
+		struct deployment_row failed = *row;
+		char why[WIRE_TEXT_MAX];
+
+		/* It must not hold its app for ever: it ends failed, saying why. */
+		strbuf_printf(why, sizeof(why), "the coordinator could not resume it: %s",
 		        err.msg[0] ? err.msg : strerror(-r));
+		log_error("deployment %" PRId64 ": %s", row->id, why);
+		strbuf_printf(failed.state, sizeof(failed.state), "failed");
+		failed.step[0] = 0;
+		failed.reason = why;
+		failed.finished_ms = now_ms();
+		(void)db_deployment_save(s->db, &failed, "coordinator", "deploy.failed", why);
 		return 0;
 	}
 	d->next = s->waves->deps;
@@ -1354,6 +1660,9 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 		if (dh) {
 			h->task = arena_strdup(a, rollback ? dh->rb_task : dh->task);
 			h->error = arena_strdup(a, (rollback ? dh->rb_error : dh->error) ?: "");
+			/* The coordinator's own verdict, when the agent said nothing. */
+			if (!rollback && dh->failed && !h->error[0])
+				h->error = arena_strdup(a, dh->failed);
 			h->phase = rollback ? 0 : (Rollwave__Phase)dh->phase;
 			h->healthy = dh->healthy;
 		}
@@ -1414,10 +1723,7 @@ dep_status(struct arena *a, const struct dep *d)
 	st->rollback = waves_status(a, d, d->rollback ? d->rollback : d->plan->rollback,
 	        d->rollback != NULL, &st->n_rollback);
 	st->failures_allowed = (uint32_t)d->plan->failures_allowed;
-	for (size_t i = 0; i < d->n_hosts; i++)
-		if (d->hosts[i].cmd && task_is_final(d->hosts[i].task) &&
-		        !streq(d->hosts[i].task, "committed"))
-			failed++;
+	failed = count_failed(d, SIZE_MAX);
 	st->failed = (uint32_t)failed;
 	return st;
 }
@@ -1623,6 +1929,27 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		r = deploy_params_validate(&params, &err);
 	if (r < 0)
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+	/* Blue-green: the live color is the one the last switch left live. */
+	if (streq(params.strategy, "blue-green")) {
+		char recorded[16] = "";
+		int64_t by = 0;
+
+		pthread_mutex_lock(&s->db_lock);
+		r = db_traffic_get(s->db, c->app, recorded, sizeof(recorded), &by);
+		pthread_mutex_unlock(&s->db_lock);
+		if (r == 0 && !(params.set & (UINT64_C(1) << DEPLOY_KEY_LIVE_COLOR)))
+			r = deploy_params_set(&params, "LiveColor", recorded, &err);
+		else if (r == 0 && !streq(params.live_color, recorded) && !c->force)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			        "LiveColor=%s, but %s is live for %s since deployment %" PRId64
+			        "'s traffic switch; leave LiveColor= out, or use --force if "
+			        "traffic was switched by hand",
+			        params.live_color, recorded, c->app, by);
+		else
+			r = 0;
+		if (r < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+	}
 	g.seen_ids = calloc(c->n_host_ids ? c->n_host_ids : 1, sizeof(*g.seen_ids));
 	if (!g.seen_ids)
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
@@ -1770,6 +2097,18 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 
 /* ---- admin: actions ---- */
 
+/* Back to running; the current step's clocks (WaveTimeout, bake) do not
+ * count the time it stood paused. */
+static void
+resume(struct dep *d, uint64_t now)
+{
+	if (streq(d->row.state, "paused") && d->row.paused_ms && d->row.step_since_ms &&
+	        now > d->row.paused_ms)
+		d->row.step_since_ms += now - d->row.paused_ms;
+	d->row.paused_ms = 0;
+	strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+}
+
 static nng_msg *
 admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__DeploymentAction *act,
         const char *actor, struct arena *a)
@@ -1815,32 +2154,54 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
 			        d->row.state);
 		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
-		dep_save(s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
+		d->row.paused_ms = now;
+		r = dep_save(
+		        s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
+		if (r < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
+			        "cannot record the pause: %s", strerror(-r));
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
 		if (!streq(d->row.state, "paused"))
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
 			        "deployment %" PRId64 " is %s, not paused", d->row.id,
 			        d->row.state);
-		strbuf_printf(d->row.state, sizeof(d->row.state), "running");
-		dep_save(s, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
+		resume(d, now);
+		r = dep_save(
+		        s, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
+		if (r < 0)
+			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
+			        "cannot record the resume: %s", strerror(-r));
 		dep_tick(s, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT:
 		snprintf(why, sizeof(why), "aborted by %s", actor);
 		if (act->rollback) {
-			strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+			bool was_paused = streq(d->row.state, "paused");
+
+			/* It ends rolled_back (where its hosts are), its reason
+			 * saying who aborted it. */
+			resume(d, now);
 			if (!streq(d->row.step, "rollback"))
 				begin_rollback(s, d, actor, why, now);
+			else if (was_paused)
+				dep_save(s, d, actor, "deploy.resume", "the rollback goes on (%s)",
+				        why);
 		} else {
 			/* Hosts mid-deploy are stopped; nothing is rolled back. */
-			for (size_t i = 0; i < d->n_hosts; i++) {
+			_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
+			size_t k = 0;
+
+			for (size_t i = 0; hs && i < d->n_hosts; i++) {
 				struct dep_host *h = &d->hosts[i];
 
-				if (h->cmd && !task_is_final(h->task) && !h->cancel_sent)
-					(void)send_command(
-					        s, d, h, ROLLWAVE__COMMAND__KIND__CANCEL, NULL);
+				if (((h->cmd && !task_is_final(h->task)) ||
+				            (d->migrate_cmd && d->migrate_host == h->id &&
+				                    !task_is_final(d->migrate_task))) &&
+				        !h->cancel_sent)
+					hs[k++] = h;
 			}
+			stop_hosts(s, d, hs, k);
 			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
 			set_step(d, "", now);
 			set_reason(d, why);
@@ -1854,6 +2215,24 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 	return status_reply(msgid, dep_status(a, d));
 }
 
+/* Whether any host of d changed (or may have: its deploy is unfinished),
+ * or its migrate hook ran: else rolling it back has nothing to undo. */
+static bool
+dep_touched(const struct dep *d)
+{
+	if (streq(d->migrate_task, "committed") && !streq(d->migrate_error ?: "", TASK_HOOK_ABSENT))
+		return true;
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].activated || (d->hosts[i].cmd && !task_is_final(d->hosts[i].task)))
+			return true;
+	return false;
+}
+
+/* rollwave rollback APP [--to VERSION]: the app's latest deployment rolls
+ * back (a running one stops; a finished one that changed hosts reopens).
+ * Asking again retries the hosts whose rollback failed; --to sends every
+ * host that took the release to VERSION instead of its previous one. A
+ * refusal changes nothing. */
 static nng_msg *
 admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__RollbackApp *rb,
         const char *actor, struct arena *a)
@@ -1862,7 +2241,9 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 	struct rw_err err = {{0}};
 	uint64_t now = now_ms();
 	char why[512];
+	struct plan *old_rollback;
 	struct dep *d;
+	bool loaded = false, was_paused, began;
 	int r;
 
 	pthread_mutex_lock(&s->db_lock);
@@ -1875,37 +2256,89 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
 	d = find_dep(s, row.id);
 	if (!d) {
-		if (isempty(row.plan) || streq(row.state, "rolled_back")) {
+		if (isempty(row.plan) ||
+		        (streq(row.state, "rolled_back") && isempty(rb->to_version))) {
 			snprintf(why, sizeof(why),
-			        "the latest deployment of %s (%" PRId64 ") is %s", rb->app, row.id,
-			        row.state);
+			        "the latest deployment of %s (%" PRId64 ") is %s%s", rb->app,
+			        row.id, row.state, isempty(row.plan) ? " (sent with --hosts)" : "");
 			deployment_row_done(&row);
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-			        "%s: nothing to roll back", why);
+			        "%s: nothing to roll back%s", why,
+			        isempty(row.plan) ? "; use 'rollwave rollback APP --hosts ...'"
+			                          : "");
 		}
 		r = dep_load(&row, &d, &err);
 		deployment_row_done(&row);
 		if (r < 0)
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", err.msg);
-		d->next = s->waves->deps;
-		s->waves->deps = d;
-		d->row.finished_ms = 0;
+		loaded = true;
 	} else
 		deployment_row_done(&row);
 	(void)load_tasks(s, d);
-	strbuf_printf(d->row.state, sizeof(d->row.state), "running");
-	snprintf(why, sizeof(why), "rollback asked by %s%s%s", actor,
-	        isempty(rb->to_version) ? "" : " to ", rb->to_version);
-	if (!streq(d->row.step, "rollback"))
-		begin_rollback(s, d, actor, why, now);
-	if (!isempty(rb->to_version)) {
-		plan_free(d->rollback);
+	if (loaded && !dep_touched(d)) {
+		snprintf(why, sizeof(why),
+		        "deployment %" PRId64
+		        " of %s ended %s without changing any host: nothing to "
+		        "roll back",
+		        d->row.id, rb->app, d->row.state);
+		dep_free(d);
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", why);
+	}
+
+	/* Plan first: a --to that cannot be planned changes nothing. */
+	old_rollback = d->rollback;
+	if (!isempty(rb->to_version) || loaded) {
 		d->rollback = NULL;
 		refresh_health(s, d, SIZE_MAX, true, now);
-		if (plan_the_rollback(d, rb->to_version, &err) < 0)
+		if (plan_the_rollback(d, rb->to_version, &err) < 0) {
+			d->rollback = old_rollback;
+			if (loaded)
+				dep_free(d);
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
-		dep_save(s, d, actor, NULL, NULL);
+		}
+		plan_free(old_rollback);
 	}
+	index_rollback(d);
+	if (loaded) {
+		d->next = s->waves->deps;
+		s->waves->deps = d;
+		d->row.finished_ms = 0;
+	}
+	was_paused = streq(d->row.state, "paused");
+	resume(d, now);
+	snprintf(why, sizeof(why), "rollback asked by %s%s%s", actor,
+	        isempty(rb->to_version) ? "" : " to ", rb->to_version);
+	began = !streq(d->row.step, "rollback");
+	if (began) {
+		struct plan *keep = d->rollback;
+
+		d->rollback = NULL; /* begin_rollback drops any old plan */
+		begin_rollback(s, d, actor, why, now);
+		d->rollback = keep;
+		index_rollback(d);
+	} else {
+		/* Again: the rollback restarts its clock, so hosts whose
+		 * rollback failed (or went elsewhere than --to) are asked
+		 * anew; those already back stay done. */
+		set_step(d, "rollback", now);
+		set_reason(d, why);
+	}
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		d->hosts[i].rb_cmd = 0;
+		d->hosts[i].rb_task[0] = 0;
+		d->hosts[i].rb_retries = 0;
+	}
+	d->rb_verdict[0] = 0;
+	d->switched_back = false;
+	(void)load_tasks(s, d);
+	if (began && !was_paused)
+		r = dep_save(s, d, actor, NULL, NULL);
+	else
+		r = dep_save(s, d, actor, was_paused ? "deploy.resume" : "deploy.rollback",
+		        "%s (again)", why);
+	if (r < 0)
+		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
+		        "cannot record the rollback: %s", strerror(-r));
 	/* The rollback itself runs from waves_tick: the request returns now. */
 	return status_reply(msgid, dep_status(a, d));
 }

@@ -53,8 +53,8 @@ static const struct deploy_key_info keys[] = {
                 "deploy-freeze window, e.g. 'Fri 16:00-Mon 08:00' (repeatable)"},
         {DEPLOY_KEY_FREEZE_POLICY, "FreezePolicy", "Deployment", NULL, "wait|refuse",
                 "a deployment asked to start in a freeze waits or is refused"},
-        {DEPLOY_KEY_GATE, "Gate.NAME.*", "Gate-NAME", NULL, "Query|Condition|MinSamples|NoData|URL",
-                "a Prometheus metric gate"},
+        {DEPLOY_KEY_GATE, "Gate.NAME.*", "Gate-NAME", NULL,
+                "Query|Condition|MinSamples|NoData|OnError|URL", "a Prometheus metric gate"},
 };
 
 const struct deploy_key_info *
@@ -476,6 +476,15 @@ set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err 
 			return rw_err_set(err, -ENAMETOOLONG,
 			        "Gate.%s.Query= is longer than %zu bytes", fresh.name,
 			        sizeof(fresh.query) - 1);
+		{
+			char probe[METRIC_GATE_QUERY_MAX * 2];
+
+			if (metric_gate_query_expand(v, "a", "1", probe, sizeof(probe)) == -EINVAL)
+				return rw_err_set(err, -EINVAL,
+				        "Gate.%s.Query= may name ${app} and ${version}, no other "
+				        "${...}: '%s'",
+				        fresh.name, v);
+		}
 		strcpy(fresh.query, v);
 	} else if (strcasecmp(field, "Condition") == 0) {
 		if (strlen(v) >= sizeof(fresh.condition_text) ||
@@ -499,6 +508,10 @@ set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err 
 			return rw_err_set(err, -EINVAL,
 			        "Gate.%s.NoData= takes hold, fail or pass, got '%s'", fresh.name,
 			        v);
+	} else if (strcasecmp(field, "OnError") == 0) {
+		if (metric_on_error_from_string(v, &fresh.on_error) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.OnError= takes hold or fail, got '%s'", fresh.name, v);
 	} else if (strcasecmp(field, "URL") == 0) {
 		if (!url_is_valid(v))
 			return rw_err_set(err, -EINVAL,
@@ -507,7 +520,9 @@ set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err 
 		strcpy(fresh.url, v);
 	} else
 		return rw_err_set(err, -EINVAL,
-		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData or URL)", key);
+		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData, OnError or "
+		        "URL)",
+		        key);
 
 	if (!g)
 		g = &p->gates[p->n_gates++];

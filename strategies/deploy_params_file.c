@@ -15,7 +15,8 @@
 
 #define GATE_SECTION_PREFIX "Gate-"
 
-static const char *const gate_fields[] = {"Query", "Condition", "MinSamples", "NoData", "URL"};
+static const char *const gate_fields[] = {
+        "Query", "Condition", "MinSamples", "NoData", "OnError", "URL"};
 
 static int
 gate_handler(struct deploy_params *p, const char *name, const char *key, const char *value,
@@ -32,7 +33,7 @@ gate_handler(struct deploy_params *p, const char *name, const char *key, const c
 	}
 	return rw_err_set(err, -EINVAL,
 	        "unknown key '%s' in [" GATE_SECTION_PREFIX "%s] (Query, Condition, MinSamples, "
-	        "NoData, URL)",
+	        "NoData, OnError, URL)",
 	        key, name);
 }
 
@@ -227,6 +228,7 @@ write_gate(FILE *f, const struct metric_gate *g)
 		fprintf(f, "Condition=%s\n", g->condition_text);
 	fprintf(f, "MinSamples=%" PRIu64 "\n", g->min_samples);
 	fprintf(f, "NoData=%s\n", metric_no_data_to_string(g->no_data));
+	fprintf(f, "OnError=%s\n", metric_on_error_to_string(g->on_error));
 	if (g->url[0])
 		fprintf(f, "URL=%s\n", g->url);
 }

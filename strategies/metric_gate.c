@@ -14,6 +14,7 @@
 static const char *const op_names[] = {"<", "<=", ">", ">=", "==", "!="};
 static const char *const aggregate_names[] = {"all", "min", "max", "avg", "sum"};
 static const char *const no_data_names[] = {"hold", "fail", "pass"};
+static const char *const on_error_names[] = {"hold", "fail"};
 
 const char *
 metric_op_to_string(enum metric_op op)
@@ -42,6 +43,57 @@ metric_no_data_from_string(const char *s, enum metric_no_data *ret)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+const char *
+metric_on_error_to_string(enum metric_on_error e)
+{
+	return (size_t)e < ELEMENTSOF(on_error_names) ? on_error_names[e] : "?";
+}
+
+int
+metric_on_error_from_string(const char *s, enum metric_on_error *ret)
+{
+	for (size_t i = 0; i < ELEMENTSOF(on_error_names); i++)
+		if (streq(s, on_error_names[i])) {
+			*ret = (enum metric_on_error)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
+metric_gate_query_expand(
+        const char *query, const char *app, const char *version, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *c = query; *c;) {
+		const char *put = c;
+		size_t len = 1;
+
+		if (c[0] == '$' && c[1] == '{') {
+			if (strncmp(c, "${app}", 6) == 0) {
+				put = app ? app : "";
+				len = strlen(put);
+				c += 6;
+			} else if (strncmp(c, "${version}", 10) == 0) {
+				put = version ? version : "";
+				len = strlen(put);
+				c += 10;
+			} else
+				return -EINVAL;
+		} else
+			c++;
+		if (n + len >= size)
+			return -ENAMETOOLONG;
+		memcpy(buf + n, put, len);
+		n += len;
+	}
+	if (size == 0)
+		return -ENAMETOOLONG;
+	buf[n] = 0;
+	return 0;
 }
 
 int
@@ -262,9 +314,10 @@ void
 metric_gate_evaluate_unavailable(
         const struct metric_gate *g, const char *reason, struct gate_result *ret)
 {
-	ret->verdict = no_data_verdict(g->no_data);
+	ret->verdict = g->on_error == METRIC_ON_ERROR_FAIL ? GATE_FAIL : GATE_HOLD;
 	ret->recheck_usec = 0;
-	strbuf_printf(ret->why, sizeof(ret->why), "gate '%s' %s (NoData=%s): no result: %s",
-	        g->name, gate_verdict_to_string(ret->verdict), metric_no_data_to_string(g->no_data),
+	strbuf_printf(ret->why, sizeof(ret->why), "gate '%s' %s (OnError=%s): no result: %s",
+	        g->name, gate_verdict_to_string(ret->verdict),
+	        metric_on_error_to_string(g->on_error),
 	        isempty(reason) ? "unknown reason" : reason);
 }

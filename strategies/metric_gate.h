@@ -58,6 +58,14 @@ enum metric_no_data {
 	METRIC_NO_DATA_PASS,
 };
 
+/* What a query that could not be made at all (Prometheus unreachable, an
+ * HTTP or query error, an unreadable answer) means: wait for it to work,
+ * bounded by WaveTimeout=, or fail the gate at once. */
+enum metric_on_error {
+	METRIC_ON_ERROR_HOLD,
+	METRIC_ON_ERROR_FAIL,
+};
+
 struct metric_condition {
 	enum metric_aggregate aggregate;
 	enum metric_op op;
@@ -72,6 +80,7 @@ struct metric_gate {
 	struct metric_condition condition;
 	uint64_t min_samples; /* >= 1 */
 	enum metric_no_data no_data;
+	enum metric_on_error on_error;
 };
 
 /* Parses "[all|min|max|avg|sum] OP NUMBER" (spaces optional around OP).
@@ -83,6 +92,14 @@ const char *metric_op_to_string(enum metric_op op);
 const char *metric_aggregate_to_string(enum metric_aggregate a);
 const char *metric_no_data_to_string(enum metric_no_data d);
 int metric_no_data_from_string(const char *s, enum metric_no_data *ret);
+const char *metric_on_error_to_string(enum metric_on_error e);
+int metric_on_error_from_string(const char *s, enum metric_on_error *ret);
+
+/* The gate's query for one deployment: ${app} and ${version} replaced by
+ * app and version, so a deployment file can name the release it gates.
+ * -EINVAL (and err) for any other ${...}; -ENAMETOOLONG past size. */
+int metric_gate_query_expand(
+        const char *query, const char *app, const char *version, char *buf, size_t size);
 
 /* The verdict on the n samples of one evaluation of gate g. why names the
  * gate, the condition, the aggregate or the offending samples with their

@@ -283,7 +283,7 @@ check "... the audit log holds the gate's measured error ratio (about 0.3)" \
 	has "$gate_detail" "max of [0-9]+ samples? = 0\.(2[5-9]|3[0-5])[0-9]* not < 0.05"
 echo "#   $gate_detail"
 check "... blue (h1, h2) had 3.0.0 on disk" had 3.0.0 $BLUE
-echo "#   the traffic command switched back $(switch_backs "$dep") time(s)"
+check "... the traffic command switched back once" eq "$(switch_backs "$dep")" 1
 check "... traffic went to blue, then back to green" \
 	has "$(audit deploy.switch "$dep") / $(audit deploy.switch_back "$dep")" "blue.* / .*green"
 check "... HAProxy's map says sample_green again, and so does the file" eq "$(live_backend) $(cat "$MAP")" "sample_green sample sample_green"
@@ -316,7 +316,7 @@ sleep 1
 load_stop d
 check "... rolled_back" eq "$(field "$dep" .state)" rolled_back
 check "... the switch back is in the audit log" has "$(audit deploy.switch_back "$dep")" "green"
-echo "#   the traffic command switched back $(switch_backs "$dep") time(s)"
+check "... the traffic command switched back once" eq "$(switch_backs "$dep")" 1
 check "... HAProxy's map says sample_green, and so does the file" eq "$(live_backend) $(cat "$MAP")" "sample_green sample sample_green"
 check "... blue is back on 1.0.0" on 1.0.0 $BLUE
 check "... green kept 2.0.0" on 2.0.0 $GREEN

@@ -79,7 +79,11 @@ EOF
 start_coordinator() {
 	"$COORD" --config "$D/c.conf" run >>"$D/coordinator.log" 2>&1 &
 	cpid=$!
-	for _ in $(seq 50); do [ -S "$D/admin.sock" ] && break; sleep 0.1; done
+	# Until it answers (a killed one leaves its socket file behind).
+	for _ in $(seq 100); do
+		"$RW_BIN" --coordinator "ipc://$D/admin.sock" hosts >/dev/null 2>&1 && break
+		sleep 0.1
+	done
 }
 start_coordinator
 
@@ -288,6 +292,70 @@ check "history lists the deployments newest first" \
 	"failed,rolled_back,failed,rolled_back,succeeded,rolled_back,rolled_back,succeeded,succeeded"
 check "every end is in the audit log" \
 	test "$(sqlite3 "$D/state.db" "SELECT count(*) FROM audit WHERE action IN ('deploy.succeeded', 'deploy.rolled_back')")" -ge 6
+
+for v in 10.0.0 11.0.0 12.0.0 13.0.0; do
+	release $v "$D/release.key" || { echo "not ok - release $v"; exit 1; }
+done
+
+# ---- a failure within the budget, then a bake ----
+# Host 2 fails 10.0.0's health check (its agent rolls back on its own); the
+# budget allows one failed host, so the bake of wave 1 goes on without it.
+sed -i "s|^Exec=.*|Exec=/bin/sh -c '! grep -qx 10.0.0 $D/agent2/srv/demo/current/VERSION'|" "$D/agent2/apps/demo.conf"
+out=$(RWT deploy demo 10.0.0 --manifest "$(manifest 10.0.0)" --strategy rolling --batch 2 --bake 3s \
+	--failure-budget 1 $FAST --wait 2>&1)
+check "one host failing within FailureBudget=1, then a 3 s bake: exit 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep10=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... succeeded with 1 failed host" eq "$(field "$dep10" '.state + " " + (.failed | tostring)')" "succeeded 1"
+check "... hosts 1, 3 and 4 run 10.0.0" on 10.0.0 1 3 4
+check "... host 2 stays on 6.0.0" on 6.0.0 2
+
+# ---- a rollback queued for a host that is down survives a coordinator restart ----
+out=$(RWT deploy demo 11.0.0 --manifest "$(manifest 11.0.0)" --strategy all-at-once $FAST --wait 2>&1)
+check "11.0.0 everywhere" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+kill -9 "${apid[4]}"
+wait "${apid[4]}" 2>/dev/null
+host4_down() { [ "$(RW host "${hid[4]}" --json | jq -r .state)" = down ]; }
+check "host 4's agent is killed: it goes down" wait_for 30 host4_down
+out=$(RWT rollback demo --wait 2>&1)
+check "rollwave rollback with host 4 down ends (exit 0)" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... hosts 1 and 3 back on 10.0.0, host 2 on 6.0.0" bash -c "[ \"\$(readlink $D/agent1/srv/demo/current)\$(readlink $D/agent3/srv/demo/current)\$(readlink $D/agent2/srv/demo/current)\" = releases/10.0.0releases/10.0.0releases/6.0.0 ]"
+check "... host 4's rollback waits in its queue" has "$(field "$(RW history demo --json | jq -r '.deployments[0].deployment_id')" .reason)" "queued"
+kill -9 "$cpid"
+wait "$cpid" 2>/dev/null
+start_coordinator
+"$AGENT" --config "$D/agent4/agent.conf" run >>"$D/agent4.log" 2>&1 &
+apid[4]=$!
+back4() { on 10.0.0 4; }
+check "after a coordinator restart, host 4 comes back and rolls back to 10.0.0 (not to 11.0.0)" wait_for 60 back4
+rb4_committed() { [ "$(sqlite3 "$D/state.db" "SELECT state FROM tasks WHERE host_id = ${hid[4]} AND kind = 'rollback' ORDER BY command_id DESC LIMIT 1")" = committed ]; }
+check "... its rollback task ends committed" wait_for 30 rb4_committed
+
+# ---- a paused bake does not count the pause ----
+up4() { [ "$(RW host "${hid[4]}" --json | jq -r .state)" = up ]; }
+check "host 4 is up again" wait_for 30 up4
+out=$(RWT deploy demo 12.0.0 --manifest "$(manifest 12.0.0)" --strategy rolling --batch 2 --bake 6s $FAST --json)
+dep12=$(jq -r .deployment_id <<<"$out")
+baking12() { [ "$(field "$dep12" '.step + " " + (.wave | tostring)')" = "bake 1" ]; }
+check "12.0.0 bakes wave 1" wait_for 60 baking12
+RW pause "$dep12" >/dev/null
+sleep 8
+RW resume "$dep12" >/dev/null
+sleep 1
+check "resumed after 8 s paused, the 6 s bake still has time to run" eq "$(field "$dep12" '.step + " " + (.wave | tostring)')" "bake 1"
+check "... then it succeeds" eq "$(RWT watch "$dep12" </dev/null >/dev/null; echo $?)" 0
+
+# ---- rollback --to a release no host has fails; asking again retries ----
+out=$(RWT deploy demo 13.0.0 --manifest "$(manifest 13.0.0)" --strategy all-at-once $FAST --wait 2>&1)
+check "13.0.0 everywhere" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep13=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+out=$(RWT rollback demo --to 0.0.1 --wait 2>&1)
+check "rollback --to 0.0.1 (on no host's disk) fails (exit 1)" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+check "... the deployment says failed" eq "$(field "$dep13" .state)" failed
+check "... every host still runs 13.0.0" on 13.0.0 1 2 3 4
+out=$(RWT rollback demo --wait 2>&1)
+check "rollwave rollback again retries the failed hosts (exit 0)" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... every host is back on 12.0.0" on 12.0.0 1 2 3 4
+check "... rolled_back" eq "$(field "$dep13" .state)" rolled_back
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"

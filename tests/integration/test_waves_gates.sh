@@ -77,7 +77,11 @@ EOF
 start_coordinator() {
 	"$COORD" --config "$D/c.conf" run >>"$D/coordinator.log" 2>&1 &
 	cpid=$!
-	for _ in $(seq 50); do [ -S "$D/admin.sock" ] && break; sleep 0.1; done
+	# Until it answers (a killed one leaves its socket file behind).
+	for _ in $(seq 100); do
+		"$RW_BIN" --coordinator "ipc://$D/admin.sock" hosts >/dev/null 2>&1 && break
+		sleep 0.1
+	done
 }
 start_coordinator
 
@@ -218,6 +222,47 @@ rolled() { [ "$(field "$dep" .state)" = rolled_back ]; }
 check "... it ends rolled_back" wait_for 60 rolled
 check "... wave 1 is back on 4.0.0, wave 2 never moved" on 4.0.0 1 2 3 4
 check "... the reason says who aborted" has "$(field "$dep" .reason)" "aborted by admin:"
+
+for v in 7.0.0 8.0.0 9.0.0 10.0.0; do
+	release $v "$D/release.key" || { echo "not ok - release $v"; exit 1; }
+done
+
+# ---- blue-green remembers which color is live ----
+BG2="--strategy blue-green --traffic-command 'echo %c > $D/live'"
+out=$(eval RWT deploy demo 7.0.0 --manifest "$(manifest 7.0.0)" $BG2 $FAST --wait 2>&1)
+check "blue-green without --live-color uses the color the last switch left live (blue)" eq "$?" 0 ||
+	echo "$out" | sed 's/^/#   /'
+check "... so 7.0.0 goes to green" on 7.0.0 3 4
+check "... blue keeps 4.0.0" on 4.0.0 1 2
+check "... traffic is on green" eq "$(cat "$D/live")" green
+check "... the live color is recorded" \
+	eq "$(sqlite3 "$D/state.db" "SELECT live_color FROM traffic WHERE app = 'demo'")" green
+out=$(eval RW plan demo 8.0.0 $BG2 --live-color blue 2>&1)
+check "--live-color blue while green is live is refused" has "$out" "green is live"
+out=$(eval RWT deploy demo 8.0.0 --manifest "$(manifest 8.0.0)" $BG2 $FAST --wait 2>&1)
+check "the next blue-green deployment goes to blue" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "... blue runs 8.0.0, green keeps 7.0.0" bash -c "[ \"\$(readlink $D/agent1/srv/demo/current) \$(readlink $D/agent4/srv/demo/current)\" = 'releases/8.0.0 releases/7.0.0' ]"
+check "... traffic is on blue" eq "$(cat "$D/live")" blue
+
+# ---- metric gates: placeholders, and Prometheus errors are not "no data" ----
+GATE2=(--prometheus-url "http://127.0.0.1:$PPORT" --set 'Gate.errors.Query=error_rate{version="${version}"}'
+	--set 'Gate.errors.Condition=max<0.05' --set Gate.errors.NoData=pass)
+echo '{"error_rate{version=\"9.0.0\"}": "error"}' >"$D/prom.json"
+out=$(RWT deploy demo 9.0.0 --manifest "$(manifest 9.0.0)" --strategy all-at-once $FAST "${GATE2[@]}" --json 2>&1)
+dep=$(jq -r .deployment_id <<<"$out")
+erroring() { [ "$(field "$dep" .step)" = gates ] && has "$(field "$dep" '.waves[0].verdict')" "OnError=hold"; }
+check "a query Prometheus refuses holds the gate (OnError=hold), even with NoData=pass" wait_for 60 erroring ||
+	echo "$out" | sed 's/^/#   /'
+check "... the query named the deployment's version" has "$(cat "$D/prom.log")" '^query error_rate\{version="9.0.0"\}$'
+echo '{"error_rate{version=\"9.0.0\"}": [0.001]}' >"$D/prom.json"
+check "... once Prometheus answers, it passes" eq "$(RWT watch "$dep" </dev/null >/dev/null; echo $?)" 0
+echo '{"error_rate{version=\"10.0.0\"}": "error"}' >"$D/prom.json"
+out=$(RWT deploy demo 10.0.0 --manifest "$(manifest 10.0.0)" --strategy all-at-once $FAST "${GATE2[@]}" \
+	--set Gate.errors.OnError=fail --wait 2>&1)
+check "with OnError=fail a Prometheus error fails the gate (exit 1)" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep=$(latest)
+check "... rolled back, saying why" has "$(field "$dep" '.state + " " + .reason')" "^rolled_back .*OnError=fail"
+check "... every host is back on 9.0.0" on 9.0.0 1 2 3 4
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"

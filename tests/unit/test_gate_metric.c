@@ -335,17 +335,42 @@ test_no_data_policy(void **state)
 	assert_int_equal(r.verdict, GATE_PASS);
 	has(&r, "gate 'errors' pass (NoData=pass)");
 
-	/* A query that could not be made follows the same policy. */
-	g = gate("< 0.01", 1, METRIC_NO_DATA_FAIL);
+	/* A query that could not be made is not "no data": OnError= decides,
+	 * hold by default whatever NoData= says (NoData=pass must not let an
+	 * unreachable Prometheus wave every release through). */
+	g = gate("< 0.01", 1, METRIC_NO_DATA_PASS);
 	metric_gate_evaluate_unavailable(&g, "Prometheus error (bad_data): parse error", &r);
-	assert_int_equal(r.verdict, GATE_FAIL);
-	assert_string_equal(r.why,
-	        "gate 'errors' fail (NoData=fail): no result: Prometheus error "
-	        "(bad_data): parse error");
-	g.no_data = METRIC_NO_DATA_HOLD;
-	metric_gate_evaluate_unavailable(&g, NULL, &r);
 	assert_int_equal(r.verdict, GATE_HOLD);
+	assert_string_equal(r.why,
+	        "gate 'errors' hold (OnError=hold): no result: Prometheus error "
+	        "(bad_data): parse error");
+	g.on_error = METRIC_ON_ERROR_FAIL;
+	metric_gate_evaluate_unavailable(&g, NULL, &r);
+	assert_int_equal(r.verdict, GATE_FAIL);
 	has(&r, "unknown reason");
+}
+
+static void
+test_query_expand(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(metric_gate_query_expand("max(err{app=\"${app}\",version=\"${version}\"})",
+	                         "web", "1.4.2", buf, sizeof(buf)),
+	        0);
+	assert_string_equal(buf, "max(err{app=\"web\",version=\"1.4.2\"})");
+	/* PromQL's own $ and % are left alone; unknown placeholders are not. */
+	assert_int_equal(metric_gate_query_expand("a % 2 + $x", "w", "1", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "a % 2 + $x");
+	assert_int_equal(
+	        metric_gate_query_expand("x{v=\"${host}\"}", "w", "1", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(
+	        metric_gate_query_expand("${version}${version}", "w", "1234567890", buf, 16),
+	        -ENAMETOOLONG);
+	assert_int_equal(
+	        metric_gate_query_expand("${version}", "w", "123456789012345", buf, 16), 0);
+	assert_string_equal(buf, "123456789012345");
 }
 
 static void
@@ -379,6 +404,7 @@ main(void)
 	        cmocka_unit_test(test_aggregates),
 	        cmocka_unit_test(test_no_data_policy),
 	        cmocka_unit_test(test_names_round_trip),
+	        cmocka_unit_test(test_query_expand),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

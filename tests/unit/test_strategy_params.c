@@ -267,6 +267,10 @@ test_bad_values_name_the_key_and_value(void **state)
 	refused("Gate.errors.NoData", "skip",
 	        "Gate.errors.NoData= takes hold, fail or pass, got "
 	        "'skip'");
+	refused("Gate.errors.OnError", "pass",
+	        "Gate.errors.OnError= takes hold or fail, got 'pass'");
+	refused("Gate.errors.Query", "x{v=\"${host}\"}",
+	        "Gate.errors.Query= may name ${app} and ${version}, no other ${...}");
 	refused("Gate.errors.URL", "ftp://x", "Gate.errors.URL= takes an http:// or https:// URL");
 	refused("Gate.errors.Query", "", "Gate.errors.Query= takes a PromQL query, got ''");
 	refused("Gate.errors.Timeout", "1m", "unknown gate key 'Gate.errors.Timeout'");
@@ -589,6 +593,7 @@ test_options_write_back_as_a_file_that_loads(void **state)
 	set(&p, "Gate.up.Condition", "== 1");
 	set(&p, "Gate.up.MinSamples", "3");
 	set(&p, "Gate.up.NoData", "fail");
+	set(&p, "Gate.up.OnError", "fail");
 	set(&p, "PrometheusURL", "https://p");
 	text = round_trip(&p, &q);
 	assert_string_equal(q.canary_label, "role=canary");
@@ -601,10 +606,12 @@ test_options_write_back_as_a_file_that_loads(void **state)
 	assert_string_equal(q.gates[0].query, p.gates[0].query);
 	assert_int_equal(q.gates[1].min_samples, 3);
 	assert_int_equal(q.gates[1].no_data, METRIC_NO_DATA_FAIL);
+	assert_int_equal(q.gates[1].on_error, METRIC_ON_ERROR_FAIL);
+	assert_int_equal(q.gates[0].on_error, METRIC_ON_ERROR_HOLD);
 	assert_non_null(strstr(text, "\n[Canary]\nCanary=role=canary\nSteps=0.5%,12.25%,100%\n"));
 	assert_non_null(strstr(text,
 	        "\n[Gate-up]\nQuery=up\nCondition=== 1\nMinSamples=3\n"
-	        "NoData=fail\n"));
+	        "NoData=fail\nOnError=fail\n"));
 	free(text);
 
 	deploy_params_init(&p);
