@@ -5,7 +5,11 @@
 
 #include <ctype.h>
 
+#include "deploy_params.h"
 #include "ini.h"
+
+_Static_assert(COORDINATOR_FREEZE_MAX == DEPLOY_FREEZE_MAX,
+        "fleet freeze windows must fit a deployment's Freeze= list");
 
 static int
 set_str(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
@@ -28,6 +32,28 @@ static bool
 has_prefix(const char *s, const char *p)
 {
 	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int
+set_freeze_window(struct coordinator_config *c, const char *value, struct rw_err *err)
+{
+	struct freeze_window w;
+	struct rw_err e = {{0}};
+	int r;
+
+	/* Empty: clears the windows listed so far, like Freeze=. */
+	if (isempty(value)) {
+		c->n_freeze = 0;
+		return 0;
+	}
+	if (c->n_freeze >= COORDINATOR_FREEZE_MAX)
+		return rw_err_set(err, -E2BIG, "Window= takes at most %d windows, got '%s' beyond",
+		        COORDINATOR_FREEZE_MAX, value);
+	r = freeze_window_parse(value, &w, &e);
+	if (r < 0)
+		return rw_err_set(err, r, "Window= %s", e.msg);
+	c->freeze[c->n_freeze++] = w;
+	return 0;
 }
 
 static int
@@ -110,6 +136,19 @@ coordinator_handler(
 			return set_path(c->tls_key, sizeof(c->tls_key), value, key, err);
 		if (streq(key, "CA"))
 			return set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
+	} else if (streq(section, "Freeze")) {
+		if (streq(key, "Window"))
+			return set_freeze_window(c, value, err);
+		if (streq(key, "Policy")) {
+			if (streq(value, "wait"))
+				c->freeze_policy = FREEZE_POLICY_WAIT;
+			else if (streq(value, "refuse"))
+				c->freeze_policy = FREEZE_POLICY_REFUSE;
+			else
+				return rw_err_set(err, -EINVAL,
+				        "Policy= takes wait or refuse, got '%s'", value);
+			return 0;
+		}
 	} else
 		return rw_err_set(err, -EINVAL, "unknown section [%s]", section);
 	return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
@@ -128,6 +167,7 @@ set_defaults(struct coordinator_config *c)
 	c->heartbeat_interval_usec = 5 * USEC_PER_SEC;
 	strcpy(c->tls_certificate, "/etc/rollwave/tls/coordinator.pem");
 	strcpy(c->tls_ca, "/etc/rollwave/tls/ca.crt");
+	c->freeze_policy = FREEZE_POLICY_WAIT;
 }
 
 int
@@ -193,5 +233,71 @@ coordinator_config_listen_host(const struct coordinator_config *c, char *buf, si
 		return -ENAMETOOLONG;
 	memcpy(buf, p, (size_t)(end - p));
 	buf[end - p] = 0;
+	return 0;
+}
+
+static bool
+freeze_window_same(const struct freeze_window *a, const struct freeze_window *b)
+{
+	return a->kind == b->kind && a->start == b->start && a->end == b->end;
+}
+
+static bool
+params_have_window(const struct deploy_params *p, const struct freeze_window *w)
+{
+	for (size_t i = 0; i < p->n_freeze; i++)
+		if (freeze_window_same(&p->freeze[i], w))
+			return true;
+	return false;
+}
+
+/* The fleet's window i is new to p: not in p, nor an earlier fleet window. */
+static bool
+fleet_window_is_new(const struct coordinator_config *cfg, size_t i, const struct deploy_params *p)
+{
+	for (size_t j = 0; j < i; j++)
+		if (freeze_window_same(&cfg->freeze[j], &cfg->freeze[i]))
+			return false;
+	return !params_have_window(p, &cfg->freeze[i]);
+}
+
+int
+coordinator_freeze_apply(
+        const struct coordinator_config *cfg, struct deploy_params *p, struct rw_err *err)
+{
+	_cleanup_free_ struct deploy_params *q = NULL;
+	size_t n_new = 0;
+	int r;
+
+	if (cfg->n_freeze == 0)
+		return 0;
+	for (size_t i = 0; i < cfg->n_freeze; i++)
+		if (fleet_window_is_new(cfg, i, p))
+			n_new++;
+	if (p->n_freeze + n_new > DEPLOY_FREEZE_MAX)
+		return rw_err_set(err, -E2BIG,
+		        "the deployment's %zu Freeze= window(s) and the %zu fleet-wide window(s) "
+		        "of %s [Freeze] make more than %d; drop some of the deployment's",
+		        p->n_freeze, n_new, cfg->config_path, DEPLOY_FREEZE_MAX);
+
+	/* On a copy, so that p is unchanged if a window is refused. */
+	q = malloc(sizeof(*q));
+	if (!q)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	*q = *p;
+	for (size_t i = 0; i < cfg->n_freeze; i++) {
+		if (!fleet_window_is_new(cfg, i, p))
+			continue;
+		r = deploy_params_set(q, "Freeze", cfg->freeze[i].spec, err);
+		if (r < 0)
+			return rw_err_prefix(err, r, "%s [Freeze] Window=%s", cfg->config_path,
+			        cfg->freeze[i].spec);
+	}
+	if (cfg->freeze_policy == FREEZE_POLICY_REFUSE) {
+		r = deploy_params_set(q, "FreezePolicy", "refuse", err);
+		if (r < 0)
+			return r;
+	}
+	*p = *q;
 	return 0;
 }
