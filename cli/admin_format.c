@@ -1011,6 +1011,34 @@ print_waves(const char *title, Rollwave__DeploymentStatus__Wave *const *w, size_
 	}
 }
 
+/* What the hooks of failed hosts printed (the coordinator keeps the end of
+ * it), indented under each host; not on a redrawn screen. */
+static void
+print_hook_outputs(const Rollwave__DeploymentStatus *st, FILE *out)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < st->n_waves; i++)
+		for (size_t j = 0; j < st->waves[i]->n_hosts; j++) {
+			const Rollwave__DeploymentStatus__Host *h = st->waves[i]->hosts[j];
+			const char *line;
+
+			if (!h->hook_output || !h->hook_output[0])
+				continue;
+			if (first)
+				fprintf(out, "Hook output of failed hosts (its end):\n");
+			first = false;
+			fprintf(out, "  host %llu (%s):\n", (unsigned long long)h->host_id,
+			        h->hostname);
+			for (line = h->hook_output; *line;) {
+				size_t n = strcspn(line, "\n");
+
+				fprintf(out, "    | %.*s\n", (int)n, line);
+				line += n + (line[n] == '\n');
+			}
+		}
+}
+
 /* Draws st listing at most *budget hosts not done of large waves; *budget
  * is what was left. */
 static int
@@ -1042,6 +1070,8 @@ waves_status_draw(const Rollwave__DeploymentStatus *st, const struct admin_waves
 	                ? "Rollback:"
 	                : "Rollback plan (if every host took the release):",
 	        st->rollback, st->n_rollback, v, budget, out);
+	if (!v->bars)
+		print_hook_outputs(st, out);
 	if (v->gates)
 		return admin_format_gates(st, out);
 	return ferror(out) ? -EIO : 0;

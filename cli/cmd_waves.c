@@ -152,13 +152,15 @@ waves_json(Rollwave__DeploymentStatus__Wave *const *w, size_t n)
 			const Rollwave__DeploymentStatus__Host *h = w[i]->hosts[j];
 
 			json_array_append_new(hosts,
-			        json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s?}", "id",
-			                (json_int_t)h->host_id, "hostname", h->hostname, "task",
-			                h->task[0] ? h->task : "none", "phase",
+			        json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s?, s:s?}",
+			                "id", (json_int_t)h->host_id, "hostname", h->hostname,
+			                "task", h->task[0] ? h->task : "none", "phase",
 			                h->phase ? admin_format_phase(h->phase) : "none", "error",
 			                h->error, "healthy", h->healthy, "down", h->down,
 			                "up_to_date", h->up_to_date, "rollback_to",
-			                h->rollback_to[0] ? h->rollback_to : NULL));
+			                h->rollback_to[0] ? h->rollback_to : NULL, "hook_output",
+			                h->hook_output && h->hook_output[0] ? h->hook_output
+			                                                    : NULL));
 		}
 		json_array_append_new(a,
 		        json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:b, s:f, s:f, s:f, s:b, s:s?, "

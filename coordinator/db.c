@@ -100,6 +100,8 @@ static const char *const migrations[] = {
         " live_color TEXT NOT NULL CHECK (live_color IN ('blue', 'green')),"
         " deployment_id INTEGER NOT NULL,"
         " updated_ms INTEGER NOT NULL);",
+        /* 5: what a task's hooks printed, shown for failed hosts */
+        "ALTER TABLE tasks ADD COLUMN output TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const host_states[_HOST_STATE_MAX] = {
@@ -581,7 +583,8 @@ task_row_done(struct task_row *t)
 	free(t->error);
 	free(t->manifest_url);
 	free(t->failed);
-	t->error = t->manifest_url = t->failed = NULL;
+	free(t->output);
+	t->error = t->manifest_url = t->failed = t->output = NULL;
 }
 
 static int tasks_insert(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
@@ -651,6 +654,13 @@ int
 db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *state, int phase,
         const char *error)
 {
+	return db_task_report(db, host_id, command_id, state, phase, error, NULL);
+}
+
+int
+db_task_report(struct db *db, int64_t host_id, uint64_t command_id, const char *state, int phase,
+        const char *error, const char *output)
+{
 	_cleanup_stmt_ sqlite3_stmt *st = NULL, *q = NULL;
 	int64_t dep;
 	int r;
@@ -676,7 +686,8 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 	}
 	r = sqldb_prepare(db->sql,
 	        "UPDATE tasks SET state = ?, phase = CASE WHEN ? < 0 THEN phase ELSE ? END,"
-	        " error = coalesce(?, error), updated_ms = ? WHERE host_id = ? AND command_id = ?",
+	        " error = coalesce(?, error), updated_ms = ?, output = coalesce(?, output)"
+	        " WHERE host_id = ? AND command_id = ?",
 	        &st);
 	if (r < 0)
 		goto fail;
@@ -688,8 +699,12 @@ db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *
 	else
 		sqlite3_bind_null(st, 4);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms());
-	sqlite3_bind_int64(st, 6, host_id);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)command_id);
+	if (output)
+		sqlite3_bind_text(st, 6, output, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, host_id);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)command_id);
 	if ((r = sqldb_step_done(db->sql, st)) < 0)
 		goto fail;
 	/* A host that got as far as activating runs (or ran) the release: a
@@ -727,7 +742,8 @@ fail:
 #define TASK_COLUMNS                                                                               \
 	"t.deployment_id, t.host_id, t.command_id, t.state, t.phase, t.error,"                     \
 	" coalesce(nullif(t.kind, ''), d.kind), d.app, coalesce(t.version, d.version),"            \
-	" d.manifest_url, t.wave, t.activated, t.updated_ms, t.cancel_command_id, t.failed"
+	" d.manifest_url, t.wave, t.activated, t.updated_ms, t.cancel_command_id, t.failed,"       \
+	" t.output"
 
 static int
 read_task(sqlite3_stmt *st, struct task_row *ret)
@@ -749,7 +765,8 @@ read_task(sqlite3_stmt *st, struct task_row *ret)
 	t.updated_ms = (uint64_t)sqlite3_column_int64(st, 12);
 	t.cancel_command_id = (uint64_t)sqlite3_column_int64(st, 13);
 	t.failed = sqldb_dup_text(st, 14);
-	if (!t.error || !t.manifest_url || !t.failed) {
+	t.output = sqldb_dup_text(st, 15);
+	if (!t.error || !t.manifest_url || !t.failed || !t.output) {
 		task_row_done(&t);
 		return -ENOMEM;
 	}

@@ -124,6 +124,7 @@ struct task_row {
 	uint64_t updated_ms;
 	uint64_t cancel_command_id; /* cancel: the command it stops */
 	char *failed;               /* owned; "": the coordinator never judged the host failed */
+	char *output;               /* owned: what its hooks printed (PhaseReport.hook_output) */
 };
 
 void task_row_done(struct task_row *t);
@@ -141,6 +142,10 @@ int db_deployment_create(struct db *db, const char *kind, const char *app, const
  * keep them). A final state is audited. -ENOENT for an unknown task. */
 int db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *state,
         int phase, const char *error);
+/* db_task_update() that also keeps what the task's hooks printed (output
+ * NULL: keep it). */
+int db_task_report(struct db *db, int64_t host_id, uint64_t command_id, const char *state,
+        int phase, const char *error, const char *output);
 /* The tasks of one deployment, by host id; -ENOENT if there is no such
  * deployment. */
 int db_deployment_foreach_task(struct db *db, int64_t deployment_id,

@@ -645,12 +645,13 @@ task_result_from_string(const char *state)
 /* A host's answer about one of its commands. Called with s->lock held. */
 static void
 on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const char *state,
-        int phase, const char *error, bool done)
+        int phase, const char *error, const char *output, bool done)
 {
 	int r;
 
 	pthread_mutex_lock(&s->db_lock);
-	r = db_task_update(s->db, m->id, command_id, state, phase, error);
+	r = db_task_report(
+	        s->db, m->id, command_id, state, phase, error, output && output[0] ? output : NULL);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r == -ENOENT)
 		log_warning("host %" PRId64 " reported on command %" PRIu64 ", which it was never "
@@ -763,15 +764,16 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 				if (q->command_id == ack->command_id)
 					cancel = q->kind == ROLLWAVE__COMMAND__KIND__CANCEL;
 			if (!ack->accepted)
-				on_task_news(
-				        s, m, ack->command_id, "refused", -1, ack->reason, true);
+				on_task_news(s, m, ack->command_id, "refused", -1, ack->reason,
+				        NULL, true);
 			else if (cancel)
 				/* A CANCEL is done once acknowledged; its reason says
 				 * what became of the command it named. */
-				on_task_news(
-				        s, m, ack->command_id, "committed", -1, ack->reason, true);
+				on_task_news(s, m, ack->command_id, "committed", -1, ack->reason,
+				        NULL, true);
 			else
-				on_task_news(s, m, ack->command_id, "running", -1, NULL, false);
+				on_task_news(
+				        s, m, ack->command_id, "running", -1, NULL, NULL, false);
 		} else {
 			const Rollwave__PhaseReport *rep = env->phase_report;
 
@@ -780,10 +782,10 @@ handle_agent(struct server *s, struct worker *w, nng_msg *req)
 				        (int)rep->phase,
 				        rep->hook_absent && !rep->error[0] ? TASK_HOOK_ABSENT
 				                                           : rep->error,
-				        true);
+				        rep->hook_output, true);
 			else
 				on_task_news(s, m, rep->command_id, "running", (int)rep->phase,
-				        rep->error[0] ? rep->error : NULL, false);
+				        rep->error[0] ? rep->error : NULL, NULL, false);
 		}
 		return ack_msg(msgid);
 	default:

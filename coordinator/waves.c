@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include "coordinator_config.h"
 #include "freeze.h"
 #include "gates.h"
 #include "log.h"
@@ -20,6 +21,8 @@
 #include "textbuf.h"
 
 #define GATE_RECHECK_MS    5000
+#define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */
+#define STATUS_OUTPUT_MAX  (64 * 1024) /* all of them */
 #define RECONNECT_GRACE_MS 15000
 #define BUSY_RETRIES       20 /* a rollback an agent refused as busy is sent again */
 #define PROM_TIMEOUT_USEC  (3 * USEC_PER_SEC)
@@ -46,6 +49,7 @@ struct dep_host {
 	char *rb_error;
 	unsigned rb_retries;
 	uint64_t rb_retry_ms;
+	uint64_t rb_seen_ms; /* when this run first saw it in flight */
 	bool cancel_sent;
 	/* its preflight task */
 	uint64_t pf_cmd;
@@ -58,6 +62,7 @@ struct dep_host {
 	/* the coordinator's verdict that it failed without saying so (silent,
 	 * timed out, fell ill in a bake); NULL: none. Kept with its deploy task. */
 	char *failed;
+	char *output; /* what its deploy's hooks printed */
 	/* the release its coordinated rollback sends it to ("": its previous) */
 	const char *rb_to;
 	/* its deploy or preflight refused as busy: asked again */
@@ -76,16 +81,18 @@ struct dep {
 	char verdict[GATE_WHY_MAX]; /* the current wave's latest gate verdict */
 	char rb_verdict[GATE_WHY_MAX];
 	pid_t switch_pid;
-	bool switched_back; /* this rollback's traffic switch back ran */
+	bool switched_back;        /* this rollback's traffic switch back ran */
+	struct gate_job *gate_job; /* the metric gates' queries in flight */
 	uint64_t switch_started_ms;
-	uint64_t next_gate_ms; /* 0: the gates step just began */
+	uint64_t next_gate_ms;
+	unsigned gate_rounds; /* of this gates step; 0: none judged yet */
 	enum gate_verdict gate_last[DEPLOY_GATES_MAX];
 	/* the migrate hook: where it ran and how (tasks of kind migrate and
 	 * migrate_down) */
 	int64_t migrate_host;
 	uint64_t migrate_cmd, migrate_down_cmd;
 	char migrate_task[16], migrate_down_task[16];
-	char *migrate_error;
+	char *migrate_error, *migrate_output;
 	unsigned migrate_down_retries;
 	uint64_t migrate_down_retry_ms;
 };
@@ -102,11 +109,33 @@ task_is_final(const char *t)
 	        streq(t, "refused") || streq(t, "cancelled");
 }
 
+/* The end of text, at most max bytes, starting at a line (or at least a
+ * character) boundary. */
+static const char *
+text_tail(const char *text, size_t max)
+{
+	size_t len = strlen(text);
+	const char *t, *nl;
+
+	if (len <= max)
+		return text;
+	t = text + len - max;
+	nl = strchr(t, '\n');
+	if (nl && nl[1])
+		return nl + 1;
+	while (*t && ((unsigned char)*t & 0xC0) == 0x80)
+		t++;
+	return t;
+}
+
+static void gate_job_drop(struct dep *d);
+
 static void
 dep_free(struct dep *d)
 {
 	if (!d)
 		return;
+	gate_job_drop(d);
 	if (d->switch_pid > 0) {
 		kill(d->switch_pid, SIGTERM);
 		(void)waitpid(d->switch_pid, NULL, 0);
@@ -116,8 +145,10 @@ dep_free(struct dep *d)
 		free(d->hosts[i].rb_error);
 		free(d->hosts[i].pf_error);
 		free(d->hosts[i].failed);
+		free(d->hosts[i].output);
 	}
 	free(d->migrate_error);
+	free(d->migrate_output);
 	free(d->hosts);
 	plan_free(d->plan);
 	plan_free(d->rollback);
@@ -339,6 +370,8 @@ task_cb(void *userdata, const struct task_row *t)
 		h->error = strdup(t->error ? t->error : "");
 		free(h->failed);
 		h->failed = !isempty(t->failed) ? strdup(t->failed) : NULL;
+		free(h->output);
+		h->output = !isempty(t->output) ? strdup(t->output) : NULL;
 	} else if (streq(t->kind, "rollback") && t->command_id >= h->rb_cmd &&
 	        !rollback_task_is_stale(d, h, t)) {
 		h->rb_cmd = t->command_id;
@@ -358,6 +391,8 @@ task_cb(void *userdata, const struct task_row *t)
 		strbuf_printf(d->migrate_task, sizeof(d->migrate_task), "%s", t->state);
 		free(d->migrate_error);
 		d->migrate_error = strdup(t->error ? t->error : "");
+		free(d->migrate_output);
+		d->migrate_output = !isempty(t->output) ? strdup(t->output) : NULL;
 	} else if (streq(t->kind, "migrate_down") && t->command_id >= d->migrate_down_cmd) {
 		d->migrate_down_cmd = t->command_id;
 		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "%s", t->state);
@@ -545,6 +580,7 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 			h->activated = false;
 		} else if (kind == ROLLWAVE__COMMAND__KIND__ROLLBACK) {
 			h->rb_cmd = cids[i];
+			h->rb_seen_ms = 0;
 			strbuf_printf(h->rb_task, sizeof(h->rb_task), "queued");
 		} else if (kind == ROLLWAVE__COMMAND__KIND__CANCEL)
 			h->cancel_sent = true;
@@ -829,8 +865,30 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				deferred++;
 				strbuf_printf(down + strlen(down), sizeof(down) - strlen(down),
 				        "%s%s", down[0] ? ", " : "", h->name);
-			} else if (h->rb_cmd)
-				in_flight++;
+			} else if (h->rb_cmd) {
+				/* An agent that is up but never answers must not hold
+				 * the rollback for ever: WaveTimeout= bounds it. */
+				if (!h->rb_seen_ms)
+					h->rb_seen_ms = now;
+				if (rw->timeout_usec &&
+				        now - h->rb_seen_ms > rw->timeout_usec / USEC_PER_MSEC) {
+					char e[128];
+
+					strbuf_printf(e, sizeof(e),
+					        "no answer to its rollback within "
+					        "WaveTimeout=%" PRIu64 " s",
+					        rw->timeout_usec / USEC_PER_SEC);
+					pthread_mutex_lock(&s->db_lock);
+					(void)db_task_update(
+					        s->db, h->id, h->rb_cmd, "failed", -1, e);
+					pthread_mutex_unlock(&s->db_lock);
+					strbuf_printf(h->rb_task, sizeof(h->rb_task), "failed");
+					free(h->rb_error);
+					h->rb_error = strdup(e);
+					done++;
+				} else
+					in_flight++;
+			}
 		}
 		{
 			_cleanup_free_ struct dep_host **hs = calloc(rw->n_hosts + 1, sizeof(*hs));
@@ -1011,7 +1069,7 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 static void
 step_migrate(struct server *s, struct dep *d, uint64_t now)
 {
-	char why[1024];
+	char why[3072];
 
 	if (!d->migrate_task[0]) {
 		const struct plan_wave *w = &d->plan->waves[0];
@@ -1041,10 +1099,12 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 	}
 	if (!streq(d->migrate_task, "committed")) {
 		strbuf_printf(why, sizeof(why),
-		        "migrate failed on host %" PRId64 ": %s; no host was changed",
+		        "migrate failed on host %" PRId64 ": %s; no host was changed%s%s",
 		        d->migrate_host,
 		        d->migrate_error && d->migrate_error[0] ? d->migrate_error
-		                                                : d->migrate_task);
+		                                                : d->migrate_task,
+		        d->migrate_output ? "; its output ends:\n" : "",
+		        d->migrate_output ? text_tail(d->migrate_output, 1024) : "");
 		finish(s, d, "failed", why, now);
 		return;
 	}
@@ -1233,6 +1293,121 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	}
 }
 
+/* The metric gates' queries of one round run on a thread of their own, so
+ * a slow or unreachable Prometheus (PROM_TIMEOUT_USEC per query) never
+ * stalls the coordinator's loop (down detection, long polls, status). The
+ * job belongs to whichever of the thread and the deployment lets go last. */
+struct gate_job {
+	pthread_mutex_t lock;
+	bool done, orphaned;
+	size_t n;
+	uint64_t at_ms;
+	uint64_t step_since_ms; /* the gates step it was started for */
+	struct gate_query {
+		char *url, *query;
+		int rc;
+		char *body;
+		char err[WIRE_TEXT_MAX];
+	} q[DEPLOY_GATES_MAX];
+};
+
+static void
+gate_job_free(struct gate_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->q[i].url);
+		free(j->q[i].query);
+		free(j->q[i].body);
+	}
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+static void *
+gate_job_run(void *arg)
+{
+	struct gate_job *j = arg;
+	bool orphaned;
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct rw_err err = {{0}};
+
+		if (!j->q[i].query) {
+			j->q[i].rc = -EINVAL;
+			strbuf_printf(j->q[i].err, sizeof(j->q[i].err),
+			        "the query's ${...} placeholders cannot be filled");
+			continue;
+		}
+		j->q[i].rc = promql_query(j->q[i].url, j->q[i].query, j->at_ms, PROM_TIMEOUT_USEC,
+		        &j->q[i].body, &err);
+		strbuf_printf(j->q[i].err, sizeof(j->q[i].err), "%s", err.msg);
+	}
+	pthread_mutex_lock(&j->lock);
+	j->done = true;
+	orphaned = j->orphaned;
+	pthread_mutex_unlock(&j->lock);
+	if (orphaned)
+		gate_job_free(j);
+	return NULL;
+}
+
+/* The deployment lets go of its job (it ended, or was freed). */
+static void
+gate_job_drop(struct dep *d)
+{
+	struct gate_job *j = d->gate_job;
+	bool done;
+
+	if (!j)
+		return;
+	d->gate_job = NULL;
+	pthread_mutex_lock(&j->lock);
+	done = j->done;
+	j->orphaned = true;
+	pthread_mutex_unlock(&j->lock);
+	if (done)
+		gate_job_free(j);
+}
+
+static int
+gate_job_start(struct dep *d, uint64_t now)
+{
+	struct gate_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_init(&j->lock, NULL);
+	j->at_ms = now;
+	j->step_since_ms = d->row.step_since_ms;
+	for (size_t i = 0; i < d->params.n_gates; i++) {
+		const struct metric_gate *mg = &d->params.gates[i];
+		char query[METRIC_GATE_QUERY_MAX + 2 * VERSION_MAX + 64];
+
+		j->q[i].url = strdup(deploy_params_gate_url(&d->params, mg));
+		if (metric_gate_query_expand(
+		            mg->query, d->row.app, d->row.version, query, sizeof(query)) == 0)
+			j->q[i].query = strdup(query);
+		j->n = i + 1;
+		if (!j->q[i].url) {
+			gate_job_free(j);
+			return -ENOMEM;
+		}
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&t, &attr, gate_job_run, j);
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		gate_job_free(j);
+		return r;
+	}
+	d->gate_job = j;
+	return 0;
+}
+
 /* Every metric gate once per GATE_RECHECK_MS: a failing one rolls back, a
  * holding one waits (for at most the wave's WaveTimeout=), all passing
  * move on. Each verdict with its values goes to the audit log when it is
@@ -1243,37 +1418,48 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
 	struct textbuf all = textbuf_init(d->verdict, sizeof(d->verdict));
-	bool hold = false, first = d->next_gate_ms == 0;
+	bool hold = false, first = d->gate_rounds == 0, done;
+	struct gate_job *j;
 
-	if (now < d->next_gate_ms)
+	/* Answers for an earlier gates step (a wave ago, or before a
+	 * rollback and a reopen) are not this step's. */
+	if (d->gate_job && d->gate_job->step_since_ms != d->row.step_since_ms)
+		gate_job_drop(d);
+	if (!d->gate_job) {
+		if (now < d->next_gate_ms)
+			return;
+		if (gate_job_start(d, now) < 0)
+			log_error(
+			        "deployment %" PRId64 ": cannot query the metric gates", d->row.id);
+		d->next_gate_ms = now + GATE_RECHECK_MS;
 		return;
-	d->next_gate_ms = now + GATE_RECHECK_MS;
+	}
+	j = d->gate_job;
+	pthread_mutex_lock(&j->lock);
+	done = j->done;
+	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		return;
+	d->gate_job = NULL;
+	d->gate_rounds++;
 	d->verdict[0] = 0;
-	for (size_t i = 0; i < d->params.n_gates; i++) {
+	for (size_t i = 0; i < d->params.n_gates && i < j->n; i++) {
 		const struct metric_gate *mg = &d->params.gates[i];
-		const char *url = deploy_params_gate_url(&d->params, mg);
-		char query[METRIC_GATE_QUERY_MAX + 2 * VERSION_MAX + 64];
+		struct gate_query *q = &j->q[i];
 		struct rw_err err = {{0}};
 		struct gate_result g;
-		char *body = NULL;
 
-		/* The query runs with the engine's lock held: it is bounded
-		 * (PROM_TIMEOUT_USEC) and deployments wait for it anyway. */
-		if (metric_gate_query_expand(
-		            mg->query, d->row.app, d->row.version, query, sizeof(query)) < 0)
-			metric_gate_evaluate_unavailable(mg, "the query's placeholders", &g);
-		else if (promql_query(url, query, now, PROM_TIMEOUT_USEC, &body, &err) < 0) {
-			metric_gate_evaluate_unavailable(mg, err.msg, &g);
-		} else {
+		if (q->rc < 0)
+			metric_gate_evaluate_unavailable(mg, q->err, &g);
+		else {
 			struct prom_vector v = {0};
 
-			if (prom_vector_parse(body, strlen(body), &v, &err) < 0)
+			if (prom_vector_parse(q->body, strlen(q->body), &v, &err) < 0)
 				metric_gate_evaluate_unavailable(mg, err.msg, &g);
 			else
 				metric_gate_evaluate(mg, v.samples, v.n_samples, &g);
 			prom_vector_done(&v);
 		}
-		free(body);
 		textbuf_printf(&all, "%s%s", i ? "; " : "", g.why);
 		if (first || g.verdict != d->gate_last[i] || g.verdict != GATE_HOLD)
 			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
@@ -1282,6 +1468,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 		if (g.verdict == GATE_FAIL) {
 			char why[GATE_WHY_MAX + 64];
 
+			gate_job_free(j);
 			strbuf_printf(why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1,
 			        w->name, g.why);
 			begin_rollback(s, d, "coordinator", why, now);
@@ -1290,6 +1477,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 		if (g.verdict == GATE_HOLD)
 			hold = true;
 	}
+	gate_job_free(j);
 	if (hold) {
 		/* A gate on hold for longer than the wave may take fails it. */
 		if (w->timeout_usec &&
@@ -1370,6 +1558,7 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 	if (w->metric_gates && d->params.n_gates) {
 		set_step(d, "gates", now);
 		d->next_gate_ms = 0;
+		d->gate_rounds = 0;
 		dep_save(s, d, NULL, NULL, NULL);
 		return;
 	}
@@ -1601,7 +1790,7 @@ waves_tick(struct server *s)
 
 static Rollwave__DeploymentStatus__Wave *
 wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, size_t index,
-        bool rollback)
+        bool rollback, size_t *output_budget)
 {
 	Rollwave__DeploymentStatus__Wave *ws = arena_alloc(a, sizeof(*ws));
 	const char *state = "waiting";
@@ -1657,12 +1846,22 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 		        arena_strdup(a, w->hosts[i].rollback_to ? w->hosts[i].rollback_to : "");
 		h->task = arena_strdup(a, "");
 		h->error = arena_strdup(a, "");
+		h->hook_output = arena_strdup(a, "");
 		if (dh) {
 			h->task = arena_strdup(a, rollback ? dh->rb_task : dh->task);
 			h->error = arena_strdup(a, (rollback ? dh->rb_error : dh->error) ?: "");
 			/* The coordinator's own verdict, when the agent said nothing. */
 			if (!rollback && dh->failed && !h->error[0])
 				h->error = arena_strdup(a, dh->failed);
+			/* What the hooks of a failed host printed: its end. */
+			if (!rollback && dh->output && host_failed(dh) && *output_budget > 0) {
+				const char *o = text_tail(dh->output, HOST_OUTPUT_MAX);
+
+				if (strlen(o) <= *output_budget) {
+					h->hook_output = arena_strdup(a, o);
+					*output_budget -= strlen(o);
+				}
+			}
 			h->phase = rollback ? 0 : (Rollwave__Phase)dh->phase;
 			h->healthy = dh->healthy;
 		}
@@ -1672,8 +1871,8 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 }
 
 static Rollwave__DeploymentStatus__Wave **
-waves_status(
-        struct arena *a, const struct dep *d, const struct plan *p, bool rollback, size_t *ret_n)
+waves_status(struct arena *a, const struct dep *d, const struct plan *p, bool rollback,
+        size_t *output_budget, size_t *ret_n)
 {
 	Rollwave__DeploymentStatus__Wave **v;
 
@@ -1682,7 +1881,7 @@ waves_status(
 		return NULL;
 	v = arena_alloc(a, (p->n_waves ? p->n_waves : 1) * sizeof(*v));
 	for (size_t i = 0; v && i < p->n_waves; i++) {
-		v[i] = wave_status(a, d, &p->waves[i], i, rollback);
+		v[i] = wave_status(a, d, &p->waves[i], i, rollback, output_budget);
 		if (!v[i])
 			return NULL;
 		(*ret_n)++;
@@ -1714,14 +1913,14 @@ static Rollwave__DeploymentStatus *
 dep_status(struct arena *a, const struct dep *d)
 {
 	Rollwave__DeploymentStatus *st = arena_alloc(a, sizeof(*st));
-	size_t failed = 0;
+	size_t failed = 0, budget = STATUS_OUTPUT_MAX;
 
 	if (!st)
 		return NULL;
 	row_status(a, &d->row, st);
-	st->waves = waves_status(a, d, d->plan, false, &st->n_waves);
+	st->waves = waves_status(a, d, d->plan, false, &budget, &st->n_waves);
 	st->rollback = waves_status(a, d, d->rollback ? d->rollback : d->plan->rollback,
-	        d->rollback != NULL, &st->n_rollback);
+	        d->rollback != NULL, &budget, &st->n_rollback);
 	st->failures_allowed = (uint32_t)d->plan->failures_allowed;
 	failed = count_failed(d, SIZE_MAX);
 	st->failed = (uint32_t)failed;
@@ -1925,6 +2124,10 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	        &params, "deployment options", c->params, strlen(c->params), &err);
 	if (r >= 0 && c->n_host_ids && !(params.set & (UINT64_C(1) << DEPLOY_KEY_STRATEGY)))
 		r = deploy_params_set(&params, "Strategy", "all-at-once", &err);
+	/* The fleet's freeze windows (coordinator.conf [Freeze]) join the
+	 * deployment's own, and show in its plan and status. */
+	if (r >= 0)
+		r = coordinator_freeze_apply(s->cfg, &params, &err);
 	if (r >= 0)
 		r = deploy_params_validate(&params, &err);
 	if (r < 0)
@@ -2327,6 +2530,7 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 		d->hosts[i].rb_cmd = 0;
 		d->hosts[i].rb_task[0] = 0;
 		d->hosts[i].rb_retries = 0;
+		d->hosts[i].rb_seen_ms = 0;
 	}
 	d->rb_verdict[0] = 0;
 	d->switched_back = false;

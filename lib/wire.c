@@ -926,6 +926,8 @@ check_deployment_host(
 	CHECK(check_text(FIELD("task"), h->task, 64, 0, err));
 	CHECK(check_enum(FIELD("phase"), &rollwave__phase__descriptor, h->phase, true, err));
 	CHECK(check_text(FIELD("error"), h->error, WIRE_REPORT_TEXT_MAX, TEXT_MULTILINE, err));
+	CHECK(check_text(
+	        FIELD("hook_output"), h->hook_output, WIRE_REPORT_TEXT_MAX, TEXT_MULTILINE, err));
 	return check_version(FIELD("rollback_to"), h->rollback_to, false, err);
 }
 

@@ -356,6 +356,21 @@ out=$(RWT rollback demo --wait 2>&1)
 check "rollwave rollback again retries the failed hosts (exit 0)" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
 check "... every host is back on 12.0.0" on 12.0.0 1 2 3 4
 check "... rolled_back" eq "$(field "$dep13" .state)" rolled_back
+
+# ---- what a failing hook printed reaches rollwave status ----
+mkdir -p "$D/tree-14.0.0/.rollwave/hooks"
+printf '#!/bin/sh\necho "checking the schema of $ROLLWAVE_VERSION"\necho "ERROR: schema lock held by pid 4242" >&2\nexit 1\n' \
+	>"$D/tree-14.0.0/.rollwave/hooks/before_activate"
+chmod +x "$D/tree-14.0.0/.rollwave/hooks/before_activate"
+release 14.0.0 "$D/release.key" || { echo "not ok - release 14.0.0"; exit 1; }
+out=$(RWT deploy demo 14.0.0 --manifest "$(manifest 14.0.0)" --strategy rolling --batch 2 $FAST --wait 2>&1)
+check "14.0.0, whose before_activate hook fails, exits 1" eq "$?" 1 || echo "$out" | sed 's/^/#   /'
+dep14=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+out=$(RW status "$dep14")
+check "... rollwave status shows what the hook printed" has "$out" "Hook output of failed hosts"
+check "... both lines of it" has "$out" "\| ERROR: schema lock held by pid 4242"
+check "... and --json has it per host" has "$(field "$dep14" '.waves[0].hosts[0].hook_output')" "checking the schema of 14.0.0"
+check "... no host left 12.0.0" on 12.0.0 1 2 3 4
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"

@@ -263,6 +263,17 @@ check "with OnError=fail a Prometheus error fails the gate (exit 1)" eq "$?" 1 |
 dep=$(latest)
 check "... rolled back, saying why" has "$(field "$dep" '.state + " " + .reason')" "^rolled_back .*OnError=fail"
 check "... every host is back on 9.0.0" on 9.0.0 1 2 3 4
+
+# ---- a fleet-wide freeze in coordinator.conf applies to every deployment ----
+kill "$cpid"
+wait "$cpid" 2>/dev/null
+printf '[Freeze]\nWindow=2000-01-01..2099-12-31\nPolicy=refuse\n' >>"$D/c.conf"
+start_coordinator
+out=$(RW plan demo 11.0.0 --strategy all-at-once 2>&1)
+check "rollwave plan shows the fleet's freeze window" has "$out" "2000-01-01..2099-12-31"
+out=$(RW deploy demo 11.0.0 --manifest "$(manifest 9.0.0)" --strategy all-at-once 2>&1)
+check "... and a deployment inside it is refused (Policy=refuse)" has "$out" "freeze"
+check "... nothing started" on 9.0.0 1 2 3 4
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"

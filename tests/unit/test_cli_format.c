@@ -1194,6 +1194,28 @@ test_status_lists_small_waves_and_the_hosts_not_done_of_large_ones(void **state)
 	        "       hosts: web17(17)=up-to-date web18(18) web19(19)[down]\n");
 }
 
+/* A failed host's hook output follows the waves in a status, not on a
+ * redrawn screen. */
+static void
+test_status_shows_the_hook_output_of_failed_hosts(void **state)
+{
+	_cleanup_free_ char *s = NULL, *live = NULL;
+	struct waves w;
+
+	(void)state;
+	waves_init(&w);
+	w.hosts[7]->hook_output = (char *)"migrating table users\nERROR: lock timeout\n";
+	s = CAPTURE(admin_format_waves_status(&w.st, &(struct admin_waves_view) {0}, out));
+	assert_non_null(strstr(s,
+	        "\nHook output of failed hosts (its end):\n"
+	        "  host 8 (web8):\n"
+	        "    | migrating table users\n"
+	        "    | ERROR: lock timeout\n"));
+	live = CAPTURE(
+	        admin_format_waves_status(&w.st, &(struct admin_waves_view) {.bars = true}, out));
+	assert_null(strstr(live, "Hook output"));
+}
+
 static void
 test_plan_lists_every_host_of_every_wave(void **state)
 {
@@ -1793,6 +1815,7 @@ main(void)
 	        cmocka_unit_test(test_wave_host_status_is_the_phase_while_in_flight),
 	        cmocka_unit_test(
 	                test_status_lists_small_waves_and_the_hosts_not_done_of_large_ones),
+	        cmocka_unit_test(test_status_shows_the_hook_output_of_failed_hosts),
 	        cmocka_unit_test(test_plan_lists_every_host_of_every_wave),
 	        cmocka_unit_test(test_watch_screen_fits_the_terminal_and_counts_the_hosts_it_cuts),
 	        cmocka_unit_test(test_gates_section_shows_every_metric_gate_and_freeze_window),
