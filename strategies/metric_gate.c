@@ -299,6 +299,20 @@ metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samp
 	char av[32];
 	bool ok = compare(a, g->condition.op, g->condition.threshold);
 
+	/* +Inf and -Inf summed or averaged are not a number: no data, not a
+	 * value that "!= 5" would pass. */
+	if (isnan(a)) {
+		ret->verdict = no_data_verdict(g->no_data);
+		textbuf_printf(&t,
+		        "gate '%s' %s (NoData=%s): %s of %zu samples is not a number: ", g->name,
+		        gate_verdict_to_string(ret->verdict), metric_no_data_to_string(g->no_data),
+		        metric_aggregate_to_string(g->condition.aggregate), usable);
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(samples[i].value))
+				append_sample(&t, &samples[i], &first);
+		return;
+	}
+
 	format_value(a, av, sizeof(av));
 	ret->verdict = ok ? GATE_PASS : GATE_FAIL;
 	textbuf_printf(&t, "gate '%s' %s: %s of %zu samples = %s %s%s%s: ", g->name,

@@ -225,6 +225,30 @@ test_every_sample_must_satisfy_the_condition(void **state)
 	prom_vector_done(&v);
 }
 
+/* +Inf and -Inf summed are not a number: the no-data policy, not a value
+ * that "!= 5" would pass. */
+static void
+test_an_aggregate_that_is_not_a_number_is_no_data(void **state)
+{
+	struct prom_sample s[] = {
+	        {(char *)"{i=\"a\"}", 0, INFINITY}, {(char *)"{i=\"b\"}", 0, -INFINITY}};
+	struct metric_gate g = gate("sum != 5", 1, METRIC_NO_DATA_FAIL);
+	struct gate_result r;
+
+	(void)state;
+	metric_gate_evaluate(&g, s, 2, &r);
+	assert_int_equal(r.verdict, GATE_FAIL);
+	assert_non_null(strstr(
+	        r.why, "gate 'errors' fail (NoData=fail): sum of 2 samples is not a number"));
+	g.no_data = METRIC_NO_DATA_HOLD;
+	metric_gate_evaluate(&g, s, 2, &r);
+	assert_int_equal(r.verdict, GATE_HOLD);
+	/* One infinity alone is a value. */
+	g = gate("max < 1", 1, METRIC_NO_DATA_PASS);
+	metric_gate_evaluate(&g, s, 1, &r);
+	assert_int_equal(r.verdict, GATE_FAIL);
+}
+
 static void
 test_threshold_boundaries(void **state)
 {
@@ -405,6 +429,7 @@ main(void)
 	        cmocka_unit_test(test_no_data_policy),
 	        cmocka_unit_test(test_names_round_trip),
 	        cmocka_unit_test(test_query_expand),
+	        cmocka_unit_test(test_an_aggregate_that_is_not_a_number_is_no_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
