@@ -219,6 +219,26 @@ index_rollback(struct dep *d)
 
 /* ---- persistence ---- */
 
+/* Drops a UTF-8 sequence a byte-wise cut left incomplete at the end of s
+ * (hook output in a reason or an audit detail), so it stays valid text. */
+static void
+utf8_cut_tail(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+	unsigned char c;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && len - i < 3)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	if (c < 0xC0)
+		return; /* ASCII: nothing cut */
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	if (len - (i - 1) < need)
+		s[i - 1] = 0;
+}
+
 static int dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
         const char *fmt, ...) _printf_(5, 6);
 static int
@@ -235,6 +255,7 @@ dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
 		va_start(ap, fmt);
 		vsnprintf(detail, sizeof(detail), fmt, ap);
 		va_end(ap);
+		utf8_cut_tail(detail);
 	}
 	plan = plan_to_json(d->plan, d->rollback);
 	if (!plan)
@@ -288,25 +309,30 @@ finish(struct server *s, struct dep *d, const char *state, const char *reason, u
 
 /* ---- tasks and health ---- */
 
-/* A rollback task from before the current rollback started that this one
- * must not count: it failed (asking again retries it), or it went to
- * another release than the one this rollback sends the host to (--to). */
+/* A rollback task this rollback must not count: it went to another
+ * release than the one this rollback sends the host to (--to), or it
+ * failed before the rollback was asked again (which retries it). */
 static bool
 rollback_task_is_stale(const struct dep *d, const struct dep_host *h, const struct task_row *t)
 {
-	if (!streq(d->row.step, "rollback") || t->updated_ms >= d->row.step_since_ms ||
-	        !task_is_final(t->state))
+	if (!streq(d->row.step, "rollback"))
 		return false;
-	return !streq(t->state, "committed") || !streq(t->version, h->rb_to ? h->rb_to : "");
+	if (!streq(t->version, h->rb_to ? h->rb_to : ""))
+		return true;
+	return t->updated_ms < d->row.step_since_ms && task_is_final(t->state) &&
+	        !streq(t->state, "committed");
 }
 
 /* Whether the host counts against the failure budget: its deploy ended
  * without a commit, or the coordinator judged it failed. */
+static bool busy_left(const struct dep_host *h, const char *task, const char *error);
+
 static bool
 host_failed(const struct dep_host *h)
 {
 	return (h->failed && h->failed[0]) ||
-	        (h->cmd && task_is_final(h->task) && !streq(h->task, "committed"));
+	        (h->cmd && task_is_final(h->task) && !streq(h->task, "committed") &&
+	                !streq(h->task, "cancelled") && !busy_left(h, h->task, h->error));
 }
 
 static size_t
@@ -393,7 +419,9 @@ task_cb(void *userdata, const struct task_row *t)
 		d->migrate_error = strdup(t->error ? t->error : "");
 		free(d->migrate_output);
 		d->migrate_output = !isempty(t->output) ? strdup(t->output) : NULL;
-	} else if (streq(t->kind, "migrate_down") && t->command_id >= d->migrate_down_cmd) {
+	} else if (streq(t->kind, "migrate_down") && t->command_id >= d->migrate_down_cmd &&
+	        !(streq(d->row.step, "rollback") && t->updated_ms < d->row.step_since_ms &&
+	                task_is_final(t->state) && !streq(t->state, "committed"))) {
 		d->migrate_down_cmd = t->command_id;
 		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "%s", t->state);
 	}
@@ -698,10 +726,19 @@ stop_hosts(struct server *s, struct dep *d, struct dep_host **hs, size_t n)
 static void
 begin_rollback(struct server *s, struct dep *d, const char *actor, const char *reason, uint64_t now)
 {
+	/* A traffic switch still running is stopped: what it did is unknown,
+	 * so the rollback's switch back runs in any case (and its own process
+	 * is not mistaken for this one). */
+	if (d->switch_pid > 0) {
+		kill(d->switch_pid, SIGKILL);
+		(void)waitpid(d->switch_pid, NULL, 0);
+		d->switch_pid = 0;
+	}
 	set_step(d, "rollback", now);
 	set_reason(d, reason);
 	plan_free(d->rollback);
 	d->rollback = NULL;
+	index_rollback(d);
 	d->rb_verdict[0] = 0;
 	/* Hosts still deploying stop at their next safe point. */
 	{
@@ -870,7 +907,13 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				 * the rollback for ever: WaveTimeout= bounds it. */
 				if (!h->rb_seen_ms)
 					h->rb_seen_ms = now;
+				/* Only a command the agent never acknowledged: one
+				 * it runs reports, bounded by the agent's own
+				 * deadlines. */
 				if (rw->timeout_usec &&
+				        (streq(h->rb_task, "queued") ||
+				                streq(h->rb_task, "sent")) &&
+				        now > h->rb_seen_ms &&
 				        now - h->rb_seen_ms > rw->timeout_usec / USEC_PER_MSEC) {
 					char e[128];
 
@@ -878,6 +921,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 					        "no answer to its rollback within "
 					        "WaveTimeout=%" PRIu64 " s",
 					        rw->timeout_usec / USEC_PER_SEC);
+					(void)server_unqueue_command(s, h->id, h->rb_cmd);
 					pthread_mutex_lock(&s->db_lock);
 					(void)db_task_update(
 					        s->db, h->id, h->rb_cmd, "failed", -1, e);
@@ -1016,12 +1060,23 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 		}
 	}
 
+	refresh_health(s, d, SIZE_MAX, false, now);
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
 
 		if (!h->pf_cmd || retry_busy(h, h->pf_task, h->pf_error, now))
 			(void)send_command(
 			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
+		/* A host that is down cannot answer: it fails its preflight at
+		 * once rather than after PREFLIGHT_TIMEOUT_MS (--force goes on
+		 * without it). */
+		if (!task_is_final(h->pf_task) && !h->up) {
+			if (failed++ < 8)
+				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
+				        "%shost %" PRId64 " (%s): down", list[0] ? "; " : "", h->id,
+				        h->name);
+			continue;
+		}
 		if (!task_is_final(h->pf_task) || busy_left(h, h->pf_task, h->pf_error)) {
 			pending++;
 			continue;
@@ -1105,6 +1160,7 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 		                                                : d->migrate_task,
 		        d->migrate_output ? "; its output ends:\n" : "",
 		        d->migrate_output ? text_tail(d->migrate_output, 1024) : "");
+		utf8_cut_tail(why);
 		finish(s, d, "failed", why, now);
 		return;
 	}
@@ -1211,10 +1267,13 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	if (!st)
 		return;
 	refresh_health(s, d, (size_t)d->row.wave, false, now);
+	/* A host that is down (planned with --force, or gone since) holds no
+	 * slot of MaxUnavailable=: its command waits in its queue, and the wave
+	 * health gate counts it failed once it has been silent too long. */
 	for (size_t i = 0; i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
-		if (h && h->cmd && !task_is_final(h->task))
+		if (h && h->cmd && !task_is_final(h->task) && h->up)
 			in_flight++;
 	}
 	{
@@ -1417,8 +1476,10 @@ static void
 step_gates(struct server *s, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
-	struct textbuf all = textbuf_init(d->verdict, sizeof(d->verdict));
-	bool hold = false, first = d->gate_rounds == 0, done;
+	char verdicts[sizeof(d->verdict)];
+	struct textbuf all = textbuf_init(verdicts, sizeof(verdicts));
+	bool hold = false, first = d->gate_rounds == 0, done, audited[DEPLOY_GATES_MAX] = {false};
+	struct gate_result results[DEPLOY_GATES_MAX];
 	struct gate_job *j;
 
 	/* Answers for an earlier gates step (a wave ago, or before a
@@ -1442,7 +1503,6 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 		return;
 	d->gate_job = NULL;
 	d->gate_rounds++;
-	d->verdict[0] = 0;
 	for (size_t i = 0; i < d->params.n_gates && i < j->n; i++) {
 		const struct metric_gate *mg = &d->params.gates[i];
 		struct gate_query *q = &j->q[i];
@@ -1461,13 +1521,17 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 			prom_vector_done(&v);
 		}
 		textbuf_printf(&all, "%s%s", i ? "; " : "", g.why);
-		if (first || g.verdict != d->gate_last[i] || g.verdict != GATE_HOLD)
+		results[i] = g;
+		if (first || g.verdict != d->gate_last[i] || g.verdict == GATE_FAIL) {
 			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
 			        d->row.wave + 1, w->name, g.why);
+			audited[i] = true;
+		}
 		d->gate_last[i] = g.verdict;
 		if (g.verdict == GATE_FAIL) {
 			char why[GATE_WHY_MAX + 64];
 
+			memcpy(d->verdict, verdicts, sizeof(d->verdict));
 			gate_job_free(j);
 			strbuf_printf(why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1,
 			        w->name, g.why);
@@ -1477,6 +1541,12 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 		if (g.verdict == GATE_HOLD)
 			hold = true;
 	}
+	memcpy(d->verdict, verdicts, sizeof(d->verdict));
+	/* The verdicts that let the wave through are all on record. */
+	for (size_t i = 0; !hold && i < d->params.n_gates && i < j->n; i++)
+		if (!audited[i])
+			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
+			        d->row.wave + 1, w->name, results[i].why);
 	gate_job_free(j);
 	if (hold) {
 		/* A gate on hold for longer than the wave may take fails it. */
@@ -1550,10 +1620,40 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 		return;
 	}
 	if (unheard) {
-		strbuf_printf(d->verdict, sizeof(d->verdict),
-		        "bake over; waiting for fresh health from %zu host(s) of '%s'", unheard,
-		        hw->name);
-		return;
+		/* Not for ever: a host that is up but never reports the app
+		 * fails once the bake is over by a WaveTimeout=. */
+		if (w->timeout_usec &&
+		        now > d->row.step_since_ms + w->bake_usec / USEC_PER_MSEC +
+		                        w->timeout_usec / USEC_PER_MSEC) {
+			for (size_t i = 0; i < hw->n_hosts; i++) {
+				struct dep_host *h = dep_host(d, hw->hosts[i].id);
+
+				if (h && !host_failed(h) && (!h->up || !h->known))
+					mark_failed(s, d, h,
+					        "wave %zu '%s': no health report for %s within "
+					        "WaveTimeout after the bake",
+					        hw_index + 1, hw->name, d->row.app);
+			}
+			gate_budget_evaluate(&d->params.failure_budget, d->plan->n_hosts,
+			        count_failed(d, SIZE_MAX), &g);
+			if (g.verdict == GATE_FAIL) {
+				strbuf_printf(why, sizeof(why),
+				        "wave %zu '%s': %zu host(s) sent no health report after "
+				        "the "
+				        "bake; %s",
+				        hw_index + 1, hw->name, unheard, g.why);
+				begin_rollback(s, d, "coordinator", why, now);
+				return;
+			}
+			dep_save(s, d, "coordinator", "deploy.host_failed",
+			        "%zu host(s) sent no health report after the bake; %s", unheard,
+			        g.why);
+		} else {
+			strbuf_printf(d->verdict, sizeof(d->verdict),
+			        "bake over; waiting for fresh health from %zu host(s) of '%s'",
+			        unheard, hw->name);
+			return;
+		}
 	}
 	if (w->metric_gates && d->params.n_gates) {
 		set_step(d, "gates", now);
@@ -2318,7 +2418,7 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 {
 	struct dep *d = find_dep(s, (int64_t)act->deployment_id);
 	uint64_t now = now_ms();
-	char why[512];
+	char why[512], was[sizeof(d->row.state)];
 	int r;
 
 	if (!d) {
@@ -2356,13 +2456,17 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
 			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
 			        d->row.state);
+		memcpy(was, d->row.state, sizeof(was));
 		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
 		d->row.paused_ms = now;
 		r = dep_save(
 		        s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
-		if (r < 0)
+		if (r < 0) {
+			memcpy(d->row.state, was, sizeof(was));
+			d->row.paused_ms = 0;
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
 			        "cannot record the pause: %s", strerror(-r));
+		}
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
 		if (!streq(d->row.state, "paused"))
@@ -2534,6 +2638,9 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 	}
 	d->rb_verdict[0] = 0;
 	d->switched_back = false;
+	d->migrate_down_cmd = 0;
+	d->migrate_down_task[0] = 0;
+	d->migrate_down_retries = 0;
 	(void)load_tasks(s, d);
 	if (began && !was_paused)
 		r = dep_save(s, d, actor, NULL, NULL);

@@ -371,6 +371,19 @@ check "... rollwave status shows what the hook printed" has "$out" "Hook output 
 check "... both lines of it" has "$out" "\| ERROR: schema lock held by pid 4242"
 check "... and --json has it per host" has "$(field "$dep14" '.waves[0].hosts[0].hook_output')" "checking the schema of 14.0.0"
 check "... no host left 12.0.0" on 12.0.0 1 2 3 4
+
+# ---- a host that is down holds no slot of MaxUnavailable ----
+release 15.0.0 "$D/release.key" || { echo "not ok - release 15.0.0"; exit 1; }
+kill -9 "${apid[3]}"
+wait "${apid[3]}" 2>/dev/null
+host3_down() { [ "$(RW host "${hid[3]}" --json | jq -r .state)" = down ]; }
+check "host 3's agent is killed: it goes down" wait_for 30 host3_down
+out=$(RWT deploy demo 15.0.0 --manifest "$(manifest 15.0.0)" --strategy rolling --batch 4 --max-unavailable 1 \
+	--failure-budget 1 --force $FAST --wait 2>&1)
+check "one wave of 4, one host at a time, host 3 down, --force: exit 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep15=$(RW history demo --json | jq -r '.deployments[0].deployment_id')
+check "... hosts 1, 2 and 4 run 15.0.0" on 15.0.0 1 2 4
+check "... host 3 counts as the one failed host" eq "$(field "$dep15" '.failed')" 1
 check "the coordinator never crashed" bash -c "! grep -qi 'sanitizer\|segfault' '$D/coordinator.log'"
 
 echo "$passed passed, $failed failed"
