@@ -46,7 +46,7 @@ static const struct deploy_key_info keys[] = {
         {DEPLOY_KEY_TRAFFIC_COMMAND, "TrafficCommand", "BlueGreen", "blue-green", "COMMAND",
                 "switches traffic to color %c (%a app, %v version)"},
         {DEPLOY_KEY_LIVE_COLOR, "LiveColor", "BlueGreen", "blue-green", "blue|green",
-                "the color serving traffic now (default: inferred)"},
+                "the color serving traffic now (default: the last switch's)"},
         {DEPLOY_KEY_PROMETHEUS_URL, "PrometheusURL", "Deployment", NULL, "URL",
                 "Prometheus of the metric gates without URL="},
         {DEPLOY_KEY_FREEZE, "Freeze", "Deployment", NULL, "WINDOW",
