@@ -36,8 +36,10 @@ check "identity key is 0600" mode_is "$D/db/coordinator.key" 600
 check "join token is 0600" mode_is "$D/join-token" 600
 check "CA key is 0600" mode_is "$D/tls/ca.key" 600
 check "server certificate+key PEM is 0600" mode_is "$D/tls/coordinator.pem" 600
-check "the database has the schema" \
-	[ "$(sqlite3 "$D/db/state.db" 'PRAGMA user_version')" = 3 ]
+check "the database has the schema (5: tasks keep their target and output, traffic)" \
+	[ "$(sqlite3 "$D/db/state.db" 'PRAGMA user_version')" = 5 ]
+check "... with the traffic table" \
+	[ "$(sqlite3 "$D/db/state.db" "SELECT count(*) FROM sqlite_master WHERE name = 'traffic'")" = 1 ]
 check "init is in the audit log" \
 	[ "$(sqlite3 "$D/db/state.db" "SELECT count(*) FROM audit WHERE action = 'coordinator.init'")" = 1 ]
 check "openssl verifies the server certificate against the CA" \
