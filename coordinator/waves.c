@@ -36,6 +36,7 @@ struct dep_host {
 	const char *rollback_to; /* the plan's; NULL: none */
 	size_t wave;
 	bool up_to_date;
+	bool planned_down; /* down when the deployment was made (--force) */
 	/* its latest deploy task */
 	uint64_t cmd;
 	uint64_t final_ms; /* when the coordinator heard it ended */
@@ -195,6 +196,7 @@ dep_index(struct dep *d)
 			        .rollback_to = t->rollback_to,
 			        .wave = w,
 			        .up_to_date = t->up_to_date,
+			        .planned_down = t->down,
 			};
 		}
 	d->n_hosts = k;
@@ -1067,10 +1069,12 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 		if (!h->pf_cmd || retry_busy(h, h->pf_task, h->pf_error, now))
 			(void)send_command(
 			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
-		/* A host that is down cannot answer: it fails its preflight at
-		 * once rather than after PREFLIGHT_TIMEOUT_MS (--force goes on
-		 * without it). */
-		if (!task_is_final(h->pf_task) && !h->up) {
+		/* A host that was down when the deployment was made (--force)
+		 * and still is cannot answer: it fails its preflight at once
+		 * rather than after PREFLIGHT_TIMEOUT_MS. Others may be
+		 * reconnecting (after a coordinator restart, say): they get
+		 * the time. */
+		if (!task_is_final(h->pf_task) && !h->up && h->planned_down) {
 			if (failed++ < 8)
 				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
 				        "%shost %" PRId64 " (%s): down", list[0] ? "; " : "", h->id,
@@ -1267,13 +1271,16 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	if (!st)
 		return;
 	refresh_health(s, d, (size_t)d->row.wave, false, now);
-	/* A host that is down (planned with --force, or gone since) holds no
-	 * slot of MaxUnavailable=: its command waits in its queue, and the wave
-	 * health gate counts it failed once it has been silent too long. */
+	/* A host silent for longer than the gate allows (down when planned
+	 * with --force, or gone since; after a coordinator restart, only once
+	 * the reconnect grace is over) holds no slot of MaxUnavailable=: its
+	 * command waits in its queue, and the wave health gate counts it
+	 * failed. */
 	for (size_t i = 0; i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
-		if (h && h->cmd && !task_is_final(h->task) && h->up)
+		if (h && h->cmd && !task_is_final(h->task) &&
+		        (h->up || now < h->last_seen_ms + silence_ms(s)))
 			in_flight++;
 	}
 	{
