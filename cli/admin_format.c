@@ -1051,8 +1051,8 @@ waves_status_draw(const Rollwave__DeploymentStatus *st, const struct admin_waves
 		timestamp_ms(st->created_ms, c);
 	if (st->deployment_id)
 		fprintf(out, "Deployment %llu: %s %s (%s) is %s",
-		        (unsigned long long)st->deployment_id, st->app, st->version, st->strategy,
-		        st->state);
+		        (unsigned long long)st->deployment_id, st->app,
+		        nonempty_or(st->version, "previous"), st->strategy, st->state);
 	else
 		fprintf(out, "Plan: %s %s (%s), %zu wave(s)", st->app, st->version, st->strategy,
 		        st->n_waves);
@@ -1362,9 +1362,9 @@ admin_format_history_table(const Rollwave__DeploymentList *l, bool active_only, 
 		if (d->finished_ms)
 			timestamp_ms(d->finished_ms, finished);
 		r = table_add(&t,
-		        (const char *const[]) {id, started, finished, d->app, d->version,
-		                d->strategy, d->state, nonempty_or(d->actor, "-"),
-		                nonempty_or(reason, "-")});
+		        (const char *const[]) {id, started, finished, d->app,
+		                nonempty_or(d->version, "previous"), d->strategy, d->state,
+		                nonempty_or(d->actor, "-"), nonempty_or(reason, "-")});
 	}
 	if (r >= 0)
 		r = table_print(&t, "", out);

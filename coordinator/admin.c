@@ -501,7 +501,7 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 
 		/* Not beside a deployment through waves of the same app. */
 		if (db_deployment_latest(s->db, app, &active) == 0) {
-			if (deployment_state_is_active(active.state)) {
+			if (!isempty(active.plan) && deployment_state_is_active(active.state)) {
 				snprintf(why, sizeof(why),
 				        "deployment %" PRId64
 				        " of %s is %s: wait for it, or 'rollwave "

@@ -837,8 +837,20 @@ db_tasks_foreach_unfinished(
 
 /* ---- deployments through waves ---- */
 
+/* A deployment sent with --hosts (no plan) never updates its row: its
+ * state and end are read from its tasks (running while one is unanswered,
+ * then succeeded if every host committed, else failed). */
+#define HOSTS_TASKS      "FROM tasks t WHERE t.deployment_id = deployments.id"
+#define HOSTS_UNANSWERED "sum(t.state IN ('queued', 'sent', 'running'))"
 #define DEPLOYMENT_COLUMNS                                                                         \
-	"id, kind, app, version, manifest_url, actor, created_ms, updated_ms, finished_ms, state," \
+	"id, kind, app, version, manifest_url, actor, created_ms, updated_ms,"                     \
+	" CASE WHEN plan = '' AND finished_ms = 0 THEN coalesce((SELECT CASE "                     \
+	"WHEN " HOSTS_UNANSWERED " > 0 THEN 0 ELSE max(t.updated_ms) END " HOSTS_TASKS "), 0)"     \
+	" ELSE finished_ms END,"                                                                   \
+	" CASE WHEN plan = '' AND EXISTS (SELECT 1 " HOSTS_TASKS                                   \
+	") THEN (SELECT CASE WHEN " HOSTS_UNANSWERED                                               \
+	" > 0 THEN 'running' WHEN sum(t.state <> 'committed') > 0 THEN 'failed'"                   \
+	" ELSE 'succeeded' END " HOSTS_TASKS ") ELSE state END,"                                   \
 	" strategy, params, selector, plan, wave, step, step_since_ms, reason, force, paused_ms"
 
 void

@@ -2004,7 +2004,11 @@ row_status(struct arena *a, const struct deployment_row *row, Rollwave__Deployme
 	st->app = arena_strdup(a, row->app);
 	st->version = arena_strdup(a, row->version);
 	st->manifest_url = arena_strdup(a, row->manifest_url);
-	st->strategy = arena_strdup(a, row->strategy[0] ? row->strategy : "all-at-once");
+	/* Rows without a strategy were sent with --hosts, all at once. */
+	st->strategy = arena_strdup(a,
+	        row->strategy[0]                       ? row->strategy
+	                : streq(row->kind, "rollback") ? "rollback"
+	                                               : "all-at-once");
 	st->state = arena_strdup(a, row->state);
 	st->wave = (uint32_t)row->wave;
 	st->step = arena_strdup(a, row->step);

@@ -968,7 +968,8 @@ check_deployment_status(const char *path, const Rollwave__DeploymentStatus *d, s
 
 	CHECK(check_present(path, d, err));
 	CHECK(check_app(FIELD("app"), d->app, err));
-	CHECK(check_version(FIELD("version"), d->version, true, err));
+	/* "" for a rollback sent with --hosts to each host's previous release */
+	CHECK(check_version(FIELD("version"), d->version, false, err));
 	CHECK(check_url(FIELD("manifest_url"), d->manifest_url, false, err));
 	CHECK(check_text(FIELD("strategy"), d->strategy, 64, 0, err));
 	CHECK(check_text(FIELD("state"), d->state, 64, TEXT_REQUIRED, err));

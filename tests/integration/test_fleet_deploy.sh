@@ -175,6 +175,12 @@ check "... the summary says so" has "$out" '^Deployment [0-9]+: 0 of 3 hosts com
 check "... and the table" has "$out" "^${hid[3]} \(.*\) +failed +.*(trusted|key|signature)"
 check "current is unchanged on every host" all_current 1.0.0
 check "... and no release 3.0.0 was unpacked" test ! -e "$D/agent1/srv/demo/releases/3.0.0"
+hist=$(RW history demo --json)
+check "history says this deployment failed, with when it ended" \
+	eq "$(jq -r '.deployments[0] | .version + " " + .state + " " + (.finished != null | tostring)' <<<"$hist")" "3.0.0 failed true"
+check "... and the rollback before it succeeded" eq "$(jq -r '.deployments[1].state' <<<"$hist")" succeeded
+check "... the history table names it a rollback to each host's previous release" \
+	has "$(RW history demo)" "^[0-9]+ .* demo +previous +rollback +succeeded"
 metric() { curl -fsS "http://127.0.0.1:$((PORT + 1000))/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 check "metrics: 6 deploy tasks committed" eq "$(metric 'rollwave_task_results_total{kind="deploy",result="committed"}')" 6
 check "metrics: 3 rollback tasks committed" eq "$(metric 'rollwave_task_results_total{kind="rollback",result="committed"}')" 3
