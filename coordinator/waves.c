@@ -327,14 +327,15 @@ rollback_task_is_stale(const struct dep *d, const struct dep_host *h, const stru
 
 /* Whether the host counts against the failure budget: its deploy ended
  * without a commit, or the coordinator judged it failed. */
-static bool busy_left(const struct dep_host *h, const char *task, const char *error);
+static bool busy_left(unsigned retries, const char *task, const char *error);
 
 static bool
 host_failed(const struct dep_host *h)
 {
 	return (h->failed && h->failed[0]) ||
 	        (h->cmd && task_is_final(h->task) && !streq(h->task, "committed") &&
-	                !streq(h->task, "cancelled") && !busy_left(h, h->task, h->error));
+	                !streq(h->task, "cancelled") &&
+	                !busy_left(h->busy_retries, h->task, h->error));
 }
 
 static size_t
@@ -523,20 +524,20 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
  * rollback or a health probe still finishing): such a refusal is asked
  * again, once a second, up to BUSY_RETRIES times, before it counts. */
 static bool
-busy_left(const struct dep_host *h, const char *task, const char *error)
+busy_left(unsigned retries, const char *task, const char *error)
 {
-	return streq(task, "refused") && error && strstr(error, "busy") &&
-	        h->busy_retries < BUSY_RETRIES;
+	return streq(task, "refused") && error && strstr(error, "busy") && retries < BUSY_RETRIES;
 }
 
-/* Whether to send the refused command again now (counts the retry). */
+/* Whether to send the refused command again now (counts the retry in
+ * *retries, the next one not before *next_ms). */
 static bool
-retry_busy(struct dep_host *h, const char *task, const char *error, uint64_t now)
+retry_busy(unsigned *retries, uint64_t *next_ms, const char *task, const char *error, uint64_t now)
 {
-	if (!busy_left(h, task, error) || now < h->busy_retry_ms)
+	if (!busy_left(*retries, task, error) || now < *next_ms)
 		return false;
-	h->busy_retries++;
-	h->busy_retry_ms = now + 1000;
+	(*retries)++;
+	*next_ms = now + 1000;
 	return true;
 }
 
@@ -698,19 +699,24 @@ record_live_color(struct server *s, struct dep *d, const char *color)
 
 /* ---- rollback ---- */
 
-/* Stops hosts mid-command: a command still waiting in a host's queue (the
- * host is down or has not polled) is taken back and its task cancelled;
- * the others get a CANCEL, obeyed at their next safe point. */
+/* Stops every host mid-command (a deploy, or the migrate hook) not yet
+ * told to: a command still waiting in a host's queue (the host is down or
+ * has not polled) is taken back and its task cancelled; the others get a
+ * CANCEL, obeyed at their next safe point. */
 static void
-stop_hosts(struct server *s, struct dep *d, struct dep_host **hs, size_t n)
+stop_hosts(struct server *s, struct dep *d)
 {
+	_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
 	size_t k = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct dep_host *h = hs[i];
-		uint64_t target = cancel_target(d, h);
+	for (size_t i = 0; hs && i < d->n_hosts; i++) {
+		struct dep_host *h = &d->hosts[i];
+		bool migrating = d->migrate_cmd && d->migrate_host == h->id &&
+		        !task_is_final(d->migrate_task);
 
-		if (target == h->cmd && streq(h->task, "queued") &&
+		if (h->cancel_sent || (!migrating && !(h->cmd && !task_is_final(h->task))))
+			continue;
+		if (!migrating && streq(h->task, "queued") &&
 		        server_unqueue_command(s, h->id, h->cmd) == 1) {
 			pthread_mutex_lock(&s->db_lock);
 			(void)db_task_update(s->db, h->id, h->cmd, "cancelled", -1,
@@ -743,21 +749,7 @@ begin_rollback(struct server *s, struct dep *d, const char *actor, const char *r
 	index_rollback(d);
 	d->rb_verdict[0] = 0;
 	/* Hosts still deploying stop at their next safe point. */
-	{
-		_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
-		size_t k = 0;
-
-		for (size_t i = 0; hs && i < d->n_hosts; i++) {
-			struct dep_host *h = &d->hosts[i];
-
-			if (((h->cmd && !task_is_final(h->task)) ||
-			            (d->migrate_cmd && d->migrate_host == h->id &&
-			                    !task_is_final(d->migrate_task))) &&
-			        !h->cancel_sent)
-				hs[k++] = h;
-		}
-		stop_hosts(s, d, hs, k);
-	}
+	stop_hosts(s, d);
 	dep_save(s, d, actor, "deploy.rollback", "%s", reason);
 }
 
@@ -885,18 +877,13 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				continue;
 			/* An agent still finishing something refuses as busy:
 			 * ask again (the rollback must happen). */
-			if (h->rb_cmd && streq(h->rb_task, "refused") && h->rb_error &&
-			        strstr(h->rb_error, "busy") && h->rb_retries < BUSY_RETRIES &&
-			        now >= h->rb_retry_ms) {
-				h->rb_retries++;
-				h->rb_retry_ms = now + 1000;
+			if (h->rb_cmd &&
+			        retry_busy(&h->rb_retries, &h->rb_retry_ms, h->rb_task, h->rb_error,
+			                now))
 				(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
 				        rw->hosts[i].rollback_to);
-			}
 			if (h->rb_cmd && task_is_final(h->rb_task) &&
-			        !(streq(h->rb_task, "refused") && h->rb_error &&
-			                strstr(h->rb_error, "busy") &&
-			                h->rb_retries < BUSY_RETRIES))
+			        !busy_left(h->rb_retries, h->rb_task, h->rb_error))
 				done++;
 			else if (h->rb_cmd && !h->up) {
 				/* Down: its rollback waits in its queue. */
@@ -1062,11 +1049,19 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 		}
 	}
 
-	refresh_health(s, d, SIZE_MAX, false, now);
+	/* Whether hosts planned while down are up yet (heartbeats are only
+	 * read when there are such hosts). */
+	for (size_t i = 0; i < d->n_hosts; i++)
+		if (d->hosts[i].planned_down) {
+			refresh_health(s, d, SIZE_MAX, false, now);
+			break;
+		}
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
 
-		if (!h->pf_cmd || retry_busy(h, h->pf_task, h->pf_error, now))
+		if (!h->pf_cmd ||
+		        retry_busy(
+		                &h->busy_retries, &h->busy_retry_ms, h->pf_task, h->pf_error, now))
 			(void)send_command(
 			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
 		/* A host that was down when the deployment was made (--force)
@@ -1081,7 +1076,8 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 				        h->name);
 			continue;
 		}
-		if (!task_is_final(h->pf_task) || busy_left(h, h->pf_task, h->pf_error)) {
+		if (!task_is_final(h->pf_task) ||
+		        busy_left(h->busy_retries, h->pf_task, h->pf_error)) {
 			pending++;
 			continue;
 		}
@@ -1292,7 +1288,9 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 			struct dep_host *h = dep_host(d, w->hosts[i].id);
 
 			if (!h || h->up_to_date ||
-			        (h->cmd && !retry_busy(h, h->task, h->error, now)))
+			        (h->cmd &&
+			                !retry_busy(&h->busy_retries, &h->busy_retry_ms, h->task,
+			                        h->error, now)))
 				continue;
 			hs[k] = h;
 			vs[k++] = d->row.version;
@@ -1309,7 +1307,8 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 			continue;
 		if (h->up_to_date && !h->cmd)
 			st[i].state = WAVE_HOST_COMMITTED;
-		else if (!h->cmd || !task_is_final(h->task) || busy_left(h, h->task, h->error))
+		else if (!h->cmd || !task_is_final(h->task) ||
+		        busy_left(h->busy_retries, h->task, h->error))
 			st[i].state = WAVE_HOST_PENDING;
 		else
 			st[i].state = streq(h->task, "committed") ? WAVE_HOST_COMMITTED
@@ -2507,19 +2506,7 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 				        why);
 		} else {
 			/* Hosts mid-deploy are stopped; nothing is rolled back. */
-			_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
-			size_t k = 0;
-
-			for (size_t i = 0; hs && i < d->n_hosts; i++) {
-				struct dep_host *h = &d->hosts[i];
-
-				if (((h->cmd && !task_is_final(h->task)) ||
-				            (d->migrate_cmd && d->migrate_host == h->id &&
-				                    !task_is_final(d->migrate_task))) &&
-				        !h->cancel_sent)
-					hs[k++] = h;
-			}
-			stop_hosts(s, d, hs, k);
+			stop_hosts(s, d);
 			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
 			set_step(d, "", now);
 			set_reason(d, why);

@@ -149,3 +149,27 @@ fleet_version() { curl -s --max-time 2 "http://$(th_ip "$1"):8080/version"; }
 # veth on the bridge).
 fleet_link() { ip link set "rwv-$(cat "$(th__hostdir "$1")/index")" "$2"; }
 fleet_host_id() { rwc hosts --json | jq -r --arg n "$1" '.hosts[] | select(.hostname == $n) | .id'; }
+
+# ---- checks shared by the fleet tests (they use checks.sh's eq) ----
+# on VERSION HOST...: current is releases/VERSION and the service says VERSION
+on() {
+	local v=$1 h
+	shift
+	for h in "$@"; do
+		eq "$(fleet_current "$h")" "$v" || { echo "  ($h current)" >&2; return 1; }
+		eq "$(fleet_version "$h")" "$v" || { echo "  ($h /version)" >&2; return 1; }
+	done
+}
+# never_had VERSION HOST...: no release dir of VERSION
+never_had() {
+	local v=$1 h
+	shift
+	for h in "$@"; do
+		th_exec "$h" test ! -e "/srv/sample/releases/$v" || { echo "  $h has $v" >&2; return 1; }
+	done
+}
+field() { rwc status "$1" --json | jq -r "$2"; } # field ID JQ: of rollwave status ID
+latest() { rwc history sample --json | jq -r '.deployments[0].deployment_id'; }
+# audit ACTION ID: the details of ACTION on deployment ID in the audit log
+audit() { sqlite3 "$FLEET_WORK/state.db" "SELECT group_concat(detail, ' | ') FROM audit WHERE action = '$1' AND target = 'deployment:$2'"; }
+ended() { case "$(field "$1" .state)" in succeeded | failed | rolled_back | aborted) return 0 ;; esac; return 1; }

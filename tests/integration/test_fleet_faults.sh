@@ -44,25 +44,6 @@ trap 'exit 130' INT TERM
 source "$(dirname "$0")/../harness/checks.sh"
 WAIT_STEP=0.3
 RWT() { timeout 240 "$BUILD_DIR/cli/rollwave" --coordinator "ipc://$W/admin.sock" "$@"; }
-on() { # on VERSION HOST...: current is releases/VERSION and the service says VERSION
-	local v=$1 h
-	shift
-	for h in "$@"; do
-		eq "$(fleet_current "$h")" "$v" || { echo "  ($h current)" >&2; return 1; }
-		eq "$(fleet_version "$h")" "$v" || { echo "  ($h /version)" >&2; return 1; }
-	done
-}
-never_had() { # never_had VERSION HOST...: no release dir of VERSION
-	local v=$1 h
-	shift
-	for h in "$@"; do
-		th_exec "$h" test ! -e "/srv/sample/releases/$v" || { echo "  $h has $v" >&2; return 1; }
-	done
-}
-field() { rwc status "$1" --json | jq -r "$2"; }
-latest() { rwc history sample --json | jq -r '.deployments[0].deployment_id'; }
-audit() { sqlite3 "$W/state.db" "SELECT group_concat(detail, ' | ') FROM audit WHERE action = '$1' AND target = 'deployment:$2'"; }
-ended() { case "$(field "$1" .state)" in succeeded | failed | rolled_back | aborted) return 0 ;; esac; return 1; }
 host_state() { rwc hosts --json | jq -r --arg n "$1" '.hosts[] | select(.hostname == $n) | .state'; }
 is_state() { eq "$(host_state "$1")" "$2"; }
 

@@ -71,24 +71,12 @@ for tool in /usr/bin/prometheus /usr/sbin/haproxy socat python3 curl jq sqlite3;
 done
 
 RWT() { timeout 240 "$BUILD_DIR/cli/rollwave" --coordinator "ipc://$W/admin.sock" "$@"; }
-on() { # on VERSION HOST...: current is releases/VERSION and the service says VERSION
-	local v=$1 h
-	shift
-	for h in "$@"; do
-		eq "$(fleet_current "$h")" "$v" || { echo "  ($h current)" >&2; return 1; }
-		eq "$(fleet_version "$h")" "$v" || { echo "  ($h /version)" >&2; return 1; }
-	done
-}
-field() { rwc status "$1" --json | jq -r "$2"; }
-latest() { rwc history sample --json | jq -r '.deployments[0].deployment_id'; }
 switch_backs() { sqlite3 "$W/state.db" "SELECT count(*) FROM audit WHERE action = 'deploy.switch_back' AND target = 'deployment:$1'"; }
-audit() { sqlite3 "$W/state.db" "SELECT group_concat(detail, ' | ') FROM audit WHERE action = '$1' AND target = 'deployment:$2'"; }
 had() { # had VERSION HOST...: VERSION's release dir is on each host
 	local v=$1 h
 	shift
 	for h in "$@"; do th_exec "$h" test -d "/srv/sample/releases/$v" || { echo "  $h has no $v" >&2; return 1; }; done
 }
-ended() { case "$(field "$1" .state)" in succeeded | failed | rolled_back | aborted) return 0 ;; esac; return 1; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ms() { date +%s%3N; }
 show_if() { [ "$1" = "$2" ] || echo "$out" | sed 's/^/#   /'; } # show_if RC WANTED: $out, when RC is not WANTED

@@ -41,23 +41,6 @@ source "$(dirname "$0")/../harness/checks.sh"
 WAIT_STEP=0.3
 RWT() { timeout 180 "$BUILD_DIR/cli/rollwave" --coordinator "ipc://$W/admin.sock" "$@"; }
 # on VERSION HOST...: current is releases/VERSION and the service says VERSION.
-on() {
-	local v=$1 h
-	shift
-	for h in "$@"; do
-		eq "$(fleet_current "$h")" "$v" || { echo "  ($h current)" >&2; return 1; }
-		eq "$(fleet_version "$h")" "$v" || { echo "  ($h /version)" >&2; return 1; }
-	done
-}
-never_had() { # never_had VERSION HOST...: no release dir of VERSION
-	local v=$1 h
-	shift
-	for h in "$@"; do
-		th_exec "$h" test ! -e "/srv/sample/releases/$v" || { echo "  $h has $v" >&2; return 1; }
-	done
-}
-field() { rwc status "$1" --json | jq -r "$2"; }
-latest() { rwc history sample --json | jq -r '.deployments[0].deployment_id'; }
 
 ALL="h1 h2 h3 h4 h5 h6"
 fleet_init "$W" || { echo "not ok - fleet_init"; exit 1; }
