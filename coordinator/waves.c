@@ -94,6 +94,8 @@ struct dep {
 	uint64_t migrate_cmd, migrate_down_cmd;
 	char migrate_task[16], migrate_down_task[16];
 	char *migrate_error, *migrate_output;
+	unsigned migrate_retries; /* refused as busy: asked again */
+	uint64_t migrate_retry_ms;
 	unsigned migrate_down_retries;
 	uint64_t migrate_down_retry_ms;
 };
@@ -1146,6 +1148,18 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 			return;
 		dep_save(s, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
 		        pick->id, pick->name);
+	} else if (retry_busy(&d->migrate_retries, &d->migrate_retry_ms, d->migrate_task,
+	                   d->migrate_error, now)) {
+		struct dep_host *h = dep_host(d, d->migrate_host);
+
+		if (h)
+			(void)send_command(
+			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version);
+	}
+	if (busy_left(d->migrate_retries, d->migrate_task, d->migrate_error)) {
+		strbuf_printf(d->verdict, sizeof(d->verdict),
+		        "migrate: host %" PRId64 " is busy; asking again", d->migrate_host);
+		return;
 	}
 	if (!task_is_final(d->migrate_task)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict), "migrate runs on host %" PRId64,

@@ -4,7 +4,9 @@
 #   check "what it shows" COMMAND ARGS...   an "ok - ..." or "not ok - ..."
 #                                           line (with the seconds since the
 #                                           script started), counted in
-#                                           $passed and $failed
+#                                           $passed and $failed; returns the
+#                                           verdict, so `check ... || echo "$out"`
+#                                           shows what a failure printed
 #   eq GOT WANTED                           equal, else says both on stderr
 #   has TEXT REGEX                          grep -E match, else says so
 #   wait_for SECONDS COMMAND ARGS...        COMMAND every $WAIT_STEP seconds
@@ -15,7 +17,11 @@
 passed=${passed:-0}
 failed=${failed:-0}
 ok() { passed=$((passed + 1)); echo "ok - $* [${SECONDS}s]"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $* [${SECONDS}s]"; }
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $* [${SECONDS}s]"
+	return 1
+}
 check() {
 	local what=$1
 	shift

@@ -347,7 +347,11 @@ on() { local v=$1 n; shift; for n in "$@"; do eq "$(readlink "$D/agent$n/srv/web
 sed -i 's/^MinHealthy=8s/MinHealthy=300ms/' "$D/agent3/apps/web.conf"
 out=$(timeout 60 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy web 1.0.0 --manifest "$(manifest 1.0.0)" \
 	--strategy all-at-once --min-healthy 1s --wave-timeout 40s --wait 2>&1)
-check "all-at-once deploy of 1.0.0 exits 0" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+check "all-at-once deploy of 1.0.0 exits 0" eq "$?" 0 || {
+	echo "$out"
+	sqlite3 "$D/state.db" "SELECT at_ms, actor, action, target, detail FROM audit"
+	tail -n 20 "$D/coordinator.log" "$D"/agent[123].log
+} | sed 's/^/#   /'
 check "... every host runs 1.0.0" on 1.0.0 1 2 3
 sed -i 's/^MinHealthy=300ms/MinHealthy=8s/' "$D/agent3/apps/web.conf"
 
