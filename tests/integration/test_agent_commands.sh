@@ -33,6 +33,7 @@ PORT=$((20400 + RANDOM % 1000))
 HTTP_PORT=$((PORT + 1000))
 cpid=
 hpid=
+spid=
 declare -A apid=()
 passed=0
 failed=0
@@ -40,6 +41,7 @@ cleanup() {
 	for p in "${apid[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null
 	[ -n "$hpid" ] && kill "$hpid" 2>/dev/null
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
 	wait 2>/dev/null
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$D"; else echo "# work files kept in $D"; fi
 }
@@ -387,7 +389,41 @@ check "... its deploy committed" eq "$(task 3 deploy state)" committed
 check "... and the coordinator rolled it back" eq "$(task 3 rollback state)" committed
 check "... host 1 rolled back on its own, then by the coordinator" eq "$(task 1 deploy state)/$(task 1 rollback state)" rolled_back/committed
 check "every host runs 1.0.0 again" on 1.0.0 1 2 3
+
 check "final reports carry hook output" has "$(cat "$D/agent2.log")" "command $(task 2 deploy command_id) \(deploy\): .*\[[0-9]+ bytes of hook output\]"
+
+# ---- a migrate hook refused as busy is asked again ----
+# Host 1 sits in a long deploy of another app (side) when web 10.0.0
+# (with a migrate hook) comes with --force: its preflight is refused as
+# busy until the coordinator's retries run out (counted failed, --force goes
+# on), then its migrate hook is refused as busy too and asked again until
+# host 1 is free, where before the deployment failed at once.
+mkdir -p "$D/tree-side/.rollwave/hooks" "$D/side-rel"
+echo 1.0.0 >"$D/tree-side/VERSION"
+printf '#!/bin/sh\ntouch %s/side-started\nsleep 30\n' "$D" >"$D/tree-side/.rollwave/hooks/before_activate"
+chmod +x "$D/tree-side/.rollwave/hooks/before_activate"
+tar --owner=0 --group=0 --numeric-owner -czf "$D/side-rel/side-1.0.0.tar.gz" -C "$D/tree-side" . &&
+	"$RW_BIN" release create --app side --version 1.0.0 --artifact "$D/side-rel/side-1.0.0.tar.gz" \
+		-s "$D/release.key" --output "$D/side-rel/side-1.0.0.manifest" >/dev/null
+printf '[App]\nName=side\nRoot=%s/srv/side\n\n[Health]\nExec=/bin/true\nMinHealthy=0\nInterval=100ms\n' \
+	"$D/agent1" >"$D/agent1/apps/side.conf"
+timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy side 1.0.0 \
+	--manifest "file://$D/side-rel/side-1.0.0.manifest" --hosts "${hid[1]}" --timeout 90s >"$D/side.out" 2>&1 &
+spid=$!
+check "host 1 is in a long deploy of app side" wait_for 20 test -e "$D/side-started"
+out=$(timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy web 10.0.0 --manifest "$(manifest 10.0.0)" \
+	--selector agent=a1 --strategy all-at-once --min-healthy 300ms --wave-timeout 60s --force --wait 2>&1)
+check "web 10.0.0 on that busy host (--force) succeeds" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
+dep=$(RW history web --json | jq -r '.deployments[0].deployment_id')
+check "... its preflight was refused as busy until counted failed" \
+	has "$(sqlite3 "$D/state.db" "SELECT detail FROM audit WHERE action = 'deploy.preflight_forced' AND target = 'deployment:$dep'")" "busy"
+check "... its migrate was refused as busy, then asked again" \
+	test "$(sqlite3 "$D/state.db" "SELECT count(*) FROM tasks WHERE deployment_id = $dep AND kind = 'migrate' AND state = 'refused' AND error LIKE '%busy%'")" -ge 1
+check "... and ran once host 1 was free" eq "$(sqlite3 "$D/state.db" "SELECT state FROM tasks WHERE deployment_id = $dep AND kind = 'migrate' ORDER BY command_id DESC LIMIT 1")" committed
+check "... the hook ran" test -e "$D/mig10.hook"
+check "... host 1 runs web 10.0.0" on 10.0.0 1
+wait "$spid"
+check "... and side 1.0.0 finished its deploy on host 1" eq "$?:$(readlink "$D/agent1/srv/side/current")" 0:releases/1.0.0
 check "no agent crashed" bash -c "! grep -qi 'sanitizer\|segfault' $D/agent*.log $D/coordinator.log"
 
 echo "# $passed passed, $failed failed"
