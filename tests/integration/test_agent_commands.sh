@@ -393,14 +393,16 @@ check "every host runs 1.0.0 again" on 1.0.0 1 2 3
 check "final reports carry hook output" has "$(cat "$D/agent2.log")" "command $(task 2 deploy command_id) \(deploy\): .*\[[0-9]+ bytes of hook output\]"
 
 # ---- a migrate hook refused as busy is asked again ----
-# Host 1 sits in a long deploy of another app (side) when web 10.0.0
+# Host 1 sits in a 34 s deploy of another app (side) when web 10.0.0
 # (with a migrate hook) comes with --force: its preflight is refused as
-# busy until the coordinator's retries run out (counted failed, --force goes
-# on), then its migrate hook is refused as busy too and asked again until
-# host 1 is free, where before the deployment failed at once.
+# busy until the coordinator's 20 retries (one a second) run out (counted
+# failed, --force goes on), then its migrate hook is refused as busy too
+# and asked again until host 1 is free, where before the deployment failed
+# at once. 34 s leaves margin both ways: beyond the preflight's retries on
+# a slow machine, within the migrate's on a fast one.
 mkdir -p "$D/tree-side/.rollwave/hooks" "$D/side-rel"
 echo 1.0.0 >"$D/tree-side/VERSION"
-printf '#!/bin/sh\ntouch %s/side-started\nsleep 30\n' "$D" >"$D/tree-side/.rollwave/hooks/before_activate"
+printf '#!/bin/sh\ntouch %s/side-started\nsleep 34\n' "$D" >"$D/tree-side/.rollwave/hooks/before_activate"
 chmod +x "$D/tree-side/.rollwave/hooks/before_activate"
 tar --owner=0 --group=0 --numeric-owner -czf "$D/side-rel/side-1.0.0.tar.gz" -C "$D/tree-side" . &&
 	"$RW_BIN" release create --app side --version 1.0.0 --artifact "$D/side-rel/side-1.0.0.tar.gz" \
