@@ -2453,8 +2453,16 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0)
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
-		snprintf(why, sizeof(why), "deployment %" PRIu64 " is %s; it takes no more actions",
-		        act->deployment_id, row.state);
+		if (isempty(row.plan))
+			snprintf(why, sizeof(why),
+			        "deployment %" PRIu64 " (%s) was sent with --hosts: it has no "
+			        "waves to approve, pause, resume or abort; its hosts finish their "
+			        "commands ('rollwave rollback %s --hosts ...' undoes it)",
+			        act->deployment_id, row.state, row.app);
+		else
+			snprintf(why, sizeof(why),
+			        "deployment %" PRIu64 " is %s; it takes no more actions",
+			        act->deployment_id, row.state);
 		deployment_row_done(&row);
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", why);
 	}

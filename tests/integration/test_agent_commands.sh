@@ -413,6 +413,10 @@ timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy side 1.0.0 \
 	--manifest "file://$D/side-rel/side-1.0.0.manifest" --hosts "${hid[1]}" --timeout 90s >"$D/side.out" 2>&1 &
 spid=$!
 check "host 1 is in a long deploy of app side" wait_for 20 test -e "$D/side-started"
+sdep=$(RW history side --json | jq -r '.deployments[0].deployment_id')
+out=$(RW pause "$sdep" 2>&1)
+check "... pausing that --hosts deployment is refused, saying why" \
+	eq "$?:$(has "$out" "deployment $sdep \(running\) was sent with --hosts: it has no waves" && echo y)" 1:y
 out=$(timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy web 10.0.0 --manifest "$(manifest 10.0.0)" \
 	--selector agent=a1 --strategy all-at-once --min-healthy 300ms --wave-timeout 60s --force --wait 2>&1)
 check "web 10.0.0 on that busy host (--force) succeeds" eq "$?" 0 || echo "$out" | sed 's/^/#   /'
