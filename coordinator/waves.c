@@ -313,18 +313,24 @@ finish(struct server *s, struct dep *d, const char *state, const char *reason, u
 
 /* ---- tasks and health ---- */
 
+/* A task of the rollback (or migrate_down) that failed before the
+ * rollback was asked again, which retries it: not counted. */
+static bool
+failed_before_rollback(const struct dep *d, const struct task_row *t)
+{
+	return streq(d->row.step, "rollback") && t->updated_ms < d->row.step_since_ms &&
+	        task_is_final(t->state) && !streq(t->state, "committed");
+}
+
 /* A rollback task this rollback must not count: it went to another
  * release than the one this rollback sends the host to (--to), or it
- * failed before the rollback was asked again (which retries it). */
+ * failed before the rollback was asked again. */
 static bool
 rollback_task_is_stale(const struct dep *d, const struct dep_host *h, const struct task_row *t)
 {
 	if (!streq(d->row.step, "rollback"))
 		return false;
-	if (!streq(t->version, h->rb_to ? h->rb_to : ""))
-		return true;
-	return t->updated_ms < d->row.step_since_ms && task_is_final(t->state) &&
-	        !streq(t->state, "committed");
+	return !streq(t->version, h->rb_to ? h->rb_to : "") || failed_before_rollback(d, t);
 }
 
 /* Whether the host counts against the failure budget: its deploy ended
@@ -425,8 +431,7 @@ task_cb(void *userdata, const struct task_row *t)
 		free(d->migrate_output);
 		d->migrate_output = !isempty(t->output) ? strdup(t->output) : NULL;
 	} else if (streq(t->kind, "migrate_down") && t->command_id >= d->migrate_down_cmd &&
-	        !(streq(d->row.step, "rollback") && t->updated_ms < d->row.step_since_ms &&
-	                task_is_final(t->state) && !streq(t->state, "committed"))) {
+	        !failed_before_rollback(d, t)) {
 		d->migrate_down_cmd = t->command_id;
 		strbuf_printf(d->migrate_down_task, sizeof(d->migrate_down_task), "%s", t->state);
 	}
@@ -543,14 +548,19 @@ retry_busy(unsigned *retries, uint64_t *next_ms, const char *task, const char *e
 	return true;
 }
 
+/* Whether the migrate hook runs on h now. */
+static bool
+host_migrating(const struct dep *d, const struct dep_host *h)
+{
+	return d->migrate_cmd && d->migrate_host == h->id && !task_is_final(d->migrate_task);
+}
+
 /* What a CANCEL to h stops: the migrate hook while it runs there, else
  * its deploy. */
 static uint64_t
 cancel_target(const struct dep *d, const struct dep_host *h)
 {
-	if (d->migrate_cmd && d->migrate_host == h->id && !task_is_final(d->migrate_task))
-		return d->migrate_cmd;
-	return h->cmd;
+	return host_migrating(d, h) ? d->migrate_cmd : h->cmd;
 }
 
 /* Gives each host hs[i] a command of kind for versions[i] (task rows
@@ -713,8 +723,7 @@ stop_hosts(struct server *s, struct dep *d)
 
 	for (size_t i = 0; hs && i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
-		bool migrating = d->migrate_cmd && d->migrate_host == h->id &&
-		        !task_is_final(d->migrate_task);
+		bool migrating = host_migrating(d, h);
 
 		if (h->cancel_sent || (!migrating && !(h->cmd && !task_is_final(h->task))))
 			continue;
@@ -1639,41 +1648,39 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
 		return;
 	}
+	/* Not for ever: a host that is up but never reports the app fails
+	 * once the bake is over by a WaveTimeout=. */
+	if (unheard &&
+	        (!w->timeout_usec ||
+	                now <= d->row.step_since_ms + w->bake_usec / USEC_PER_MSEC +
+	                                w->timeout_usec / USEC_PER_MSEC)) {
+		strbuf_printf(d->verdict, sizeof(d->verdict),
+		        "bake over; waiting for fresh health from %zu host(s) of '%s'", unheard,
+		        hw->name);
+		return;
+	}
 	if (unheard) {
-		/* Not for ever: a host that is up but never reports the app
-		 * fails once the bake is over by a WaveTimeout=. */
-		if (w->timeout_usec &&
-		        now > d->row.step_since_ms + w->bake_usec / USEC_PER_MSEC +
-		                        w->timeout_usec / USEC_PER_MSEC) {
-			for (size_t i = 0; i < hw->n_hosts; i++) {
-				struct dep_host *h = dep_host(d, hw->hosts[i].id);
+		for (size_t i = 0; i < hw->n_hosts; i++) {
+			struct dep_host *h = dep_host(d, hw->hosts[i].id);
 
-				if (h && !host_failed(h) && (!h->up || !h->known))
-					mark_failed(s, d, h,
-					        "wave %zu '%s': no health report for %s within "
-					        "WaveTimeout after the bake",
-					        hw_index + 1, hw->name, d->row.app);
-			}
-			gate_budget_evaluate(&d->params.failure_budget, d->plan->n_hosts,
-			        count_failed(d, SIZE_MAX), &g);
-			if (g.verdict == GATE_FAIL) {
-				strbuf_printf(why, sizeof(why),
-				        "wave %zu '%s': %zu host(s) sent no health report after "
-				        "the "
-				        "bake; %s",
-				        hw_index + 1, hw->name, unheard, g.why);
-				begin_rollback(s, d, "coordinator", why, now);
-				return;
-			}
-			dep_save(s, d, "coordinator", "deploy.host_failed",
-			        "%zu host(s) sent no health report after the bake; %s", unheard,
-			        g.why);
-		} else {
-			strbuf_printf(d->verdict, sizeof(d->verdict),
-			        "bake over; waiting for fresh health from %zu host(s) of '%s'",
-			        unheard, hw->name);
+			if (h && !host_failed(h) && (!h->up || !h->known))
+				mark_failed(s, d, h,
+				        "wave %zu '%s': no health report for %s within WaveTimeout "
+				        "after the bake",
+				        hw_index + 1, hw->name, d->row.app);
+		}
+		gate_budget_evaluate(
+		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
+		if (g.verdict == GATE_FAIL) {
+			strbuf_printf(why, sizeof(why),
+			        "wave %zu '%s': %zu host(s) sent no health report after the bake; "
+			        "%s",
+			        hw_index + 1, hw->name, unheard, g.why);
+			begin_rollback(s, d, "coordinator", why, now);
 			return;
 		}
+		dep_save(s, d, "coordinator", "deploy.host_failed",
+		        "%zu host(s) sent no health report after the bake; %s", unheard, g.why);
 	}
 	if (w->metric_gates && d->params.n_gates) {
 		set_step(d, "gates", now);

@@ -55,21 +55,26 @@ WAIT_STEP=0.1
 	echo "not ok - rollwave release keygen"
 	exit 1
 }
+# tree VERSION: the tree of release VERSION of app $APP (default web).
+tree() { if [ "${APP:-web}" = web ]; then echo "$D/tree-$1"; else echo "$D/tree-$APP-$1"; fi; }
 # hook VERSION NAME BODY: an executable hook in the tree of VERSION.
 hook() {
-	mkdir -p "$D/tree-$1/.rollwave/hooks"
-	printf '#!/bin/sh\n%s\n' "$3" >"$D/tree-$1/.rollwave/hooks/$2"
-	chmod +x "$D/tree-$1/.rollwave/hooks/$2"
+	local t
+	t=$(tree "$1")
+	mkdir -p "$t/.rollwave/hooks"
+	printf '#!/bin/sh\n%s\n' "$3" >"$t/.rollwave/hooks/$2"
+	chmod +x "$t/.rollwave/hooks/$2"
 }
-# release VERSION [--artifact-url URL]: $D/rel/web-VERSION.manifest.
+# release VERSION [--artifact-url URL]: $D/rel/$APP-VERSION.manifest.
 release() {
-	local v=$1
+	local v=$1 app=${APP:-web} t
 	shift
-	mkdir -p "$D/tree-$v" "$D/rel"
-	echo "$v" >"$D/tree-$v/VERSION"
-	tar --owner=0 --group=0 --numeric-owner -czf "$D/rel/web-$v.tar.gz" -C "$D/tree-$v" . &&
-		"$RW_BIN" release create --app web --version "$v" --artifact "$D/rel/web-$v.tar.gz" \
-			-s "$D/release.key" --output "$D/rel/web-$v.manifest" "$@" >/dev/null
+	t=$(tree "$v")
+	mkdir -p "$t" "$D/rel"
+	echo "$v" >"$t/VERSION"
+	tar --owner=0 --group=0 --numeric-owner -czf "$D/rel/$app-$v.tar.gz" -C "$t" . &&
+		"$RW_BIN" release create --app "$app" --version "$v" --artifact "$D/rel/$app-$v.tar.gz" \
+			-s "$D/release.key" --output "$D/rel/$app-$v.manifest" "$@" >/dev/null
 }
 manifest() { echo "file://$D/rel/web-$1.manifest"; }
 ENV='echo "app=$ROLLWAVE_APP version=$ROLLWAVE_VERSION previous=$ROLLWAVE_PREVIOUS_VERSION dir=$ROLLWAVE_RELEASE_DIR cwd=$(pwd)"'
@@ -400,17 +405,12 @@ check "final reports carry hook output" has "$(cat "$D/agent2.log")" "command $(
 # and asked again until host 1 is free, where before the deployment failed
 # at once. 34 s leaves margin both ways: beyond the preflight's retries on
 # a slow machine, within the migrate's on a fast one.
-mkdir -p "$D/tree-side/.rollwave/hooks" "$D/side-rel"
-echo 1.0.0 >"$D/tree-side/VERSION"
-printf '#!/bin/sh\ntouch %s/side-started\nsleep 34\n' "$D" >"$D/tree-side/.rollwave/hooks/before_activate"
-chmod +x "$D/tree-side/.rollwave/hooks/before_activate"
-tar --owner=0 --group=0 --numeric-owner -czf "$D/side-rel/side-1.0.0.tar.gz" -C "$D/tree-side" . &&
-	"$RW_BIN" release create --app side --version 1.0.0 --artifact "$D/side-rel/side-1.0.0.tar.gz" \
-		-s "$D/release.key" --output "$D/side-rel/side-1.0.0.manifest" >/dev/null
+APP=side hook 1.0.0 before_activate "touch '$D/side-started'; sleep 34"
+APP=side release 1.0.0 || { echo "not ok - release side 1.0.0"; exit 1; }
 printf '[App]\nName=side\nRoot=%s/srv/side\n\n[Health]\nExec=/bin/true\nMinHealthy=0\nInterval=100ms\n' \
 	"$D/agent1" >"$D/agent1/apps/side.conf"
 timeout 120 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy side 1.0.0 \
-	--manifest "file://$D/side-rel/side-1.0.0.manifest" --hosts "${hid[1]}" --timeout 90s >"$D/side.out" 2>&1 &
+	--manifest "file://$D/rel/side-1.0.0.manifest" --hosts "${hid[1]}" --timeout 90s >"$D/side.out" 2>&1 &
 spid=$!
 check "host 1 is in a long deploy of app side" wait_for 20 test -e "$D/side-started"
 sdep=$(RW history side --json | jq -r '.deployments[0].deployment_id')
