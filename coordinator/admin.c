@@ -290,9 +290,7 @@ admin_list_apps(struct server *s, uint64_t msgid, struct arena *a)
 	struct host_snap *snap = snapshot_take(s, &c.n_snap);
 
 	c.snap = snap;
-	pthread_mutex_lock(&s->db_lock);
 	r = db_hosts_foreach(s->db, app_count_cb, &c);
-	pthread_mutex_unlock(&s->db_lock);
 	snapshot_free(snap, c.n_snap);
 	if (r < 0 || !al) {
 		json_decref(c.apps);
@@ -384,12 +382,10 @@ admin_set_state(struct server *s, uint64_t msgid, const int64_t *ids, size_t n,
 	int64_t bad = ids[0];
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	if (state == HOST_UP)
 		r = db_hosts_accept(s->db, ids, n, actor, &bad);
 	else
 		r = db_host_set_state(s->db, ids[0], HOST_REVOKED, actor, NULL);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
 		const char *why = r == -ENOENT ? "no such host"
 		        : r == -EPERM          ? "the host is revoked; revocation is final"
@@ -467,7 +463,6 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 
 	if (!dr || !hosts || !cids)
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	pthread_mutex_lock(&s->db_lock);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct host_row h;
 
@@ -519,7 +514,6 @@ admin_deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, c
 			snprintf(
 			        why, sizeof(why), "cannot record the deployment: %s", strerror(-r));
 	}
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, why);
 
@@ -616,9 +610,7 @@ admin_get_deployment(struct server *s, uint64_t msgid, uint64_t id, struct arena
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	rollwave__deploy_result__init(dr);
 	dr->deployment_id = id;
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployment_foreach_task(s->db, (int64_t)id, task_list_cb, &c);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r == -ENOENT)
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
 	if (r < 0)
@@ -690,9 +682,7 @@ handle_admin(struct server *s, nng_msg *req)
 		struct host_snap *snap = snapshot_take(s, &c.n_snap);
 
 		c.snap = snap;
-		pthread_mutex_lock(&s->db_lock);
 		r = hl ? db_hosts_foreach(s->db, host_list_cb, &c) : -ENOMEM;
-		pthread_mutex_unlock(&s->db_lock);
 		snapshot_free(snap, c.n_snap);
 		if (r == -ECANCELED)
 			r = 0; /* a full page */
@@ -745,12 +735,10 @@ handle_admin(struct server *s, nng_msg *req)
 			limit = limit ? WIRE_EVENTS_MAX : 100;
 		c.cap = limit;
 		c.events = arena_alloc(&a, limit * sizeof(*c.events));
-		pthread_mutex_lock(&s->db_lock);
 		r = el && c.events
 		        ? db_audit_foreach(s->db, 0, env->admin_request->list_events->since_ms,
 		                  limit, event_cb, &c)
 		        : -ENOMEM;
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0) {
 			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, strerror(-r));
 			break;

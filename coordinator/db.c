@@ -8,12 +8,33 @@
 #include "sqldb.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 
+/* Every db_* function below but db_open and db_close takes this lock, so
+ * callers never lock around the store; it is recursive because a foreach
+ * callback may call back into the store. */
 struct db {
 	sqlite3 *sql;
+	pthread_mutex_t lock;
 };
+
+static struct db *
+db_lock_(struct db *db)
+{
+	pthread_mutex_lock(&db->lock);
+	return db;
+}
+
+static void
+db_unlockp(struct db **db)
+{
+	if (*db)
+		pthread_mutex_unlock(&(*db)->lock);
+}
+
+#define DB_LOCK(db) _cleanup_(db_unlockp) _unused_ struct db *db_locked_ = db_lock_(db)
 
 static const char *const migrations[] = {
         /* 1: host registry and audit log */
@@ -145,12 +166,17 @@ now_ms(void)
 int
 db_open(const char *path, struct db **ret, struct rw_err *err)
 {
+	pthread_mutexattr_t attr;
 	struct db *db;
 	int r;
 
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&db->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	r = sqldb_open(
 	        path, "database", "coordinator", migrations, ELEMENTSOF(migrations), &db->sql, err);
 	if (r < 0)
@@ -168,6 +194,7 @@ db_close(struct db *db)
 	if (!db)
 		return;
 	sqlite3_close_v2(db->sql);
+	pthread_mutex_destroy(&db->lock);
 	free(db);
 }
 
@@ -236,6 +263,7 @@ host_query_one(struct db *db, sqlite3_stmt *st, struct host_row *ret)
 int
 db_host_by_key(struct db *db, const uint8_t key[static 32], struct host_row *ret)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r = sqldb_prepare(
 	        db->sql, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_key = ?", &st);
@@ -249,6 +277,7 @@ db_host_by_key(struct db *db, const uint8_t key[static 32], struct host_row *ret
 int
 db_host_by_id(struct db *db, int64_t id, struct host_row *ret)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r = sqldb_prepare(db->sql, "SELECT " HOST_COLUMNS " FROM hosts WHERE id = ?", &st);
 
@@ -262,6 +291,7 @@ int
 db_host_add_pending(struct db *db, const uint8_t key[static 32], const char *hostname,
         const char *labels_json, const char *agent_version, uint64_t when_ms, int64_t *ret_id)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char target[64];
 	int64_t id;
@@ -336,6 +366,7 @@ int
 db_host_set_state(
         struct db *db, int64_t id, enum host_state state, const char *actor, const char *reason)
 {
+	DB_LOCK(db);
 	int r;
 
 	if (state >= _HOST_STATE_MAX)
@@ -355,6 +386,7 @@ int
 db_hosts_set_state(struct db *db, const int64_t *ids, size_t n, enum host_state state,
         const char *actor, const char *reason, bool *ret_changed)
 {
+	DB_LOCK(db);
 	int r;
 
 	if (state >= _HOST_STATE_MAX)
@@ -406,6 +438,7 @@ host_accept_one(struct db *db, int64_t id, const char *actor)
 int
 db_hosts_accept(struct db *db, const int64_t *ids, size_t n, const char *actor, int64_t *ret_bad)
 {
+	DB_LOCK(db);
 	int r;
 
 	*ret_bad = 0;
@@ -432,6 +465,7 @@ db_hosts_accept(struct db *db, const int64_t *ids, size_t n, const char *actor, 
 int
 db_host_accept(struct db *db, int64_t id, const char *actor)
 {
+	DB_LOCK(db);
 	int64_t bad;
 
 	return db_hosts_accept(db, &id, 1, actor, &bad);
@@ -440,6 +474,7 @@ db_host_accept(struct db *db, int64_t id, const char *actor)
 int
 db_hosts_touch(struct db *db, const struct host_touch *t, size_t n)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -479,6 +514,7 @@ fail:
 int
 db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -499,6 +535,7 @@ db_host_set_last_command(struct db *db, int64_t id, uint64_t command_id)
 int
 db_hosts_foreach(struct db *db, int (*cb)(void *userdata, const struct host_row *h), void *userdata)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -523,6 +560,7 @@ int
 db_audit(struct db *db, const char *actor, const char *action, const char *target,
         const char *detail)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -547,6 +585,7 @@ int
 db_audit_foreach(struct db *db, int64_t after_id, uint64_t since_ms, unsigned limit,
         int (*cb)(void *userdata, const struct audit_row *a), void *userdata)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -595,6 +634,7 @@ db_deployment_create(struct db *db, const char *kind, const char *app, const cha
         const char *manifest_url, const char *actor, const int64_t *host_ids, size_t n,
         int64_t *ret_id, uint64_t *ret_command_ids)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *dep = NULL;
 	char target[64], detail[256];
 	int64_t id;
@@ -654,6 +694,7 @@ int
 db_task_update(struct db *db, int64_t host_id, uint64_t command_id, const char *state, int phase,
         const char *error)
 {
+	DB_LOCK(db);
 	return db_task_report(db, host_id, command_id, state, phase, error, NULL);
 }
 
@@ -661,6 +702,7 @@ int
 db_task_report(struct db *db, int64_t host_id, uint64_t command_id, const char *state, int phase,
         const char *error, const char *output)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL, *q = NULL;
 	int64_t dep;
 	int r;
@@ -802,6 +844,7 @@ int
 db_deployment_foreach_task(struct db *db, int64_t deployment_id,
         int (*cb)(void *userdata, const struct task_row *t), void *userdata)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	size_t n = 0;
 	int r;
@@ -823,6 +866,7 @@ int
 db_tasks_foreach_unfinished(
         struct db *db, int (*cb)(void *userdata, const struct task_row *t), void *userdata)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -906,6 +950,7 @@ read_deployment(sqlite3_stmt *st, struct deployment_row *ret)
 int
 db_deployment_insert(struct db *db, const struct deployment_row *d, int64_t *ret_id)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL, *q = NULL;
 	char target[64], detail[512];
 	uint64_t now = now_ms();
@@ -970,6 +1015,7 @@ int
 db_deployment_save(struct db *db, const struct deployment_row *d, const char *actor,
         const char *action, const char *detail)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char target[64];
 	int r;
@@ -1037,6 +1083,7 @@ deployment_one(
 int
 db_deployment_get(struct db *db, int64_t id, struct deployment_row *ret)
 {
+	DB_LOCK(db);
 	return deployment_one(
 	        db, "SELECT " DEPLOYMENT_COLUMNS " FROM deployments WHERE id = ?", id, NULL, ret);
 }
@@ -1044,6 +1091,7 @@ db_deployment_get(struct db *db, int64_t id, struct deployment_row *ret)
 int
 db_deployment_latest(struct db *db, const char *app, struct deployment_row *ret)
 {
+	DB_LOCK(db);
 	return deployment_one(db,
 	        "SELECT " DEPLOYMENT_COLUMNS " FROM deployments WHERE app = ? ORDER BY id DESC"
 	        " LIMIT 1",
@@ -1054,6 +1102,7 @@ int
 db_deployments_foreach(struct db *db, const char *app, bool active_only, unsigned limit,
         int (*cb)(void *userdata, const struct deployment_row *d), void *userdata)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -1143,6 +1192,7 @@ int
 db_tasks_add(struct db *db, int64_t dep, const struct task_spec *spec, size_t n,
         uint64_t *ret_command_ids)
 {
+	DB_LOCK(db);
 	int r = db_begin(db);
 
 	if (r < 0)
@@ -1159,6 +1209,7 @@ int
 db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int wave,
         uint64_t *ret_command_id)
 {
+	DB_LOCK(db);
 	struct task_spec spec = {.host_ids = &host_id, .waves = &wave, .kind = kind};
 
 	return db_tasks_add(db, dep, &spec, 1, ret_command_id);
@@ -1167,6 +1218,7 @@ db_task_add(struct db *db, int64_t dep, int64_t host_id, const char *kind, int w
 int
 db_task_set_failed(struct db *db, int64_t host_id, uint64_t command_id, const char *why)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char target[64];
 	int r = db_begin(db);
@@ -1197,6 +1249,7 @@ fail:
 int
 db_traffic_set(struct db *db, const char *app, const char *live_color, int64_t deployment_id)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char target[128], detail[96];
 	int r = db_begin(db);
@@ -1231,6 +1284,7 @@ fail:
 int
 db_traffic_get(struct db *db, const char *app, char *ret_color, size_t size, int64_t *ret_dep)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
@@ -1253,6 +1307,7 @@ db_traffic_get(struct db *db, const char *app, char *ret_color, size_t size, int
 int
 db_approval_add(struct db *db, int64_t dep, int wave, const char *actor)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char target[64], detail[64];
 	int r;
@@ -1291,6 +1346,7 @@ int
 db_approval_get(
         struct db *db, int64_t dep, int wave, char *ret_actor, size_t size, uint64_t *ret_at_ms)
 {
+	DB_LOCK(db);
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 

@@ -14,6 +14,10 @@
  *
  * Heartbeats do not write here one by one: the caller keeps last-seen times
  * in memory and flushes them with db_hosts_touch() in one transaction.
+ *
+ * Thread safety: every db_* call takes the store's own (recursive) lock for
+ * its duration, so the agent socket, the admin thread and the waves engine
+ * share one handle without locking around it.
  */
 #ifndef ROLLWAVE_COORDINATOR_DB_H
 #define ROLLWAVE_COORDINATOR_DB_H

@@ -231,11 +231,9 @@ auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token
 	int r;
 
 	identity_fingerprint(key, fp);
-	pthread_mutex_lock(&s->db_lock);
 	r = db_host_by_key(s->db, key, &row);
 	if (r == -ENOENT) {
 		if (!token_ok) {
-			pthread_mutex_unlock(&s->db_lock);
 			log_warning("refused unknown host key %s ('%s'): no valid join token", fp,
 			        facts->hostname);
 			out->kind = AUTH_REFUSED;
@@ -245,7 +243,6 @@ auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token
 		}
 		r = db_host_add_pending(s->db, key, facts->hostname, facts->labels_json,
 		        facts->agent_version, now_ms(), &out->id);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0) {
 			out->kind = AUTH_FAILED;
 			strbuf_printf(out->msg, sizeof(out->msg), "cannot record the host: %s",
@@ -260,7 +257,6 @@ auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token
 		return;
 	}
 	if (r < 0) {
-		pthread_mutex_unlock(&s->db_lock);
 		out->kind = AUTH_FAILED;
 		strbuf_printf(out->msg, sizeof(out->msg), "database error: %s", strerror(-r));
 		return;
@@ -271,7 +267,6 @@ auth_lookup(struct server *s, const uint8_t key[static WIRE_KEY_LEN], bool token
 	out->id = row.id;
 	out->state = row.state;
 	host_row_done(&row);
-	pthread_mutex_unlock(&s->db_lock);
 }
 
 /* Called with s->lock held; lets go of it while the database works. */
@@ -605,9 +600,7 @@ next_command(struct server *s, struct host_mem *m, uint32_t pipe, uint64_t msgid
 		if (!reply)
 			return NULL;
 		p->sent_pipe = pipe;
-		pthread_mutex_lock(&s->db_lock);
 		(void)db_task_update(s->db, m->id, p->command_id, "sent", -1, NULL);
-		pthread_mutex_unlock(&s->db_lock);
 		return reply;
 	}
 	return NULL;
@@ -649,10 +642,8 @@ on_task_news(struct server *s, struct host_mem *m, uint64_t command_id, const ch
 {
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	r = db_task_report(
 	        s->db, m->id, command_id, state, phase, error, output && output[0] ? output : NULL);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r == -ENOENT)
 		log_warning("host %" PRId64 " reported on command %" PRIu64 ", which it was never "
 		            "given",
@@ -1117,7 +1108,6 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	s->started_ms = now_ms();
 	s->last_flush_ms = s->started_ms;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->db_lock, NULL);
 	pthread_cond_init(&s->flushed, NULL);
 	r = db_open(cfg->database, &s->db, err);
 	if (r < 0)
@@ -1218,7 +1208,6 @@ server_tick(struct server *s)
 	pthread_mutex_unlock(&s->lock);
 
 	/* One transaction per kind of change, whatever the number of hosts. */
-	pthread_mutex_lock(&s->db_lock);
 	r = db_hosts_set_state(s->db, upc, n_upc, HOST_UP, "coordinator", "connected", NULL);
 	if (r < 0)
 		log_error("cannot record %zu hosts up: %s", n_upc, strerror(-r));
@@ -1242,7 +1231,6 @@ server_tick(struct server *s)
 	}
 	if (flush)
 		s->last_flush_ms = now;
-	pthread_mutex_unlock(&s->db_lock);
 	for (size_t i = 0; i < n_touch; i++) {
 		free((char *)touch[i].apps_json);
 		free((char *)touch[i].hostname);
@@ -1359,7 +1347,6 @@ server_stop(struct server *s)
 	identity_done(&s->id);
 	sodium_memzero(s->join_token, sizeof(s->join_token));
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->flushed);
 	free(s);
 }

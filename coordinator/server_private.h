@@ -4,9 +4,9 @@
  * metrics.c (Prometheus endpoint) and codec.c (stored facts and replies).
  *
  * Locking: s->lock guards everything in struct server but the database,
- * which s->db_lock guards. Take s->lock first, then s->db_lock, never the
- * other way round; prefer copying what is needed under s->lock and using
- * the database after releasing it.
+ * which locks itself in every db_* call (db.c). A db call may be made with
+ * s->lock held, never the other way round; prefer copying what is needed
+ * under s->lock and using the database after releasing it.
  */
 #ifndef ROLLWAVE_COORDINATOR_SERVER_PRIVATE_H
 #define ROLLWAVE_COORDINATOR_SERVER_PRIVATE_H
@@ -121,8 +121,7 @@ stat_slot(int n, size_t size)
 
 struct server {
 	const struct coordinator_config *cfg;
-	pthread_mutex_t lock;    /* everything below but the db */
-	pthread_mutex_t db_lock; /* the db handle */
+	pthread_mutex_t lock; /* everything below but the db */
 	struct db *db;
 	struct identity id;
 	char join_token[JOIN_TOKEN_MAX + 1];

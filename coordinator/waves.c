@@ -266,10 +266,8 @@ dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
 		return -ENOMEM;
 	free(d->row.plan);
 	d->row.plan = plan;
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployment_save(
 	        s->db, &d->row, actor ? actor : "coordinator", action, fmt ? detail : NULL);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
 		log_error("deployment %" PRId64 ": cannot record its state: %s", d->row.id,
 		        strerror(-r));
@@ -376,9 +374,7 @@ mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt
 	if (h->cmd) {
 		int r;
 
-		pthread_mutex_lock(&s->db_lock);
 		r = db_task_set_failed(s->db, h->id, h->cmd, why);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0)
 			log_error("deployment %" PRId64 ": cannot record that host %" PRId64
 			          " failed: %s",
@@ -443,9 +439,7 @@ load_tasks(struct server *s, struct dep *d)
 {
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployment_foreach_task(s->db, d->row.id, task_cb, d);
-	pthread_mutex_unlock(&s->db_lock);
 	return r == -ENOENT ? 0 : r;
 }
 
@@ -592,9 +586,7 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 		vs[i] = versions && versions[i] ? versions[i] : "";
 		cancels[i] = kind == ROLLWAVE__COMMAND__KIND__CANCEL ? cancel_target(d, hs[i]) : 0;
 	}
-	pthread_mutex_lock(&s->db_lock);
 	r = db_tasks_add(s->db, d->row.id, &spec, n, cids);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
 		log_error("deployment %" PRId64 ": cannot record %zu %s task(s): %s", d->row.id, n,
 		        command_kind_to_string(kind), strerror(-r));
@@ -701,9 +693,7 @@ record_live_color(struct server *s, struct dep *d, const char *color)
 {
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	r = db_traffic_set(s->db, d->row.app, color, d->row.id);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
 		log_error("deployment %" PRId64 ": cannot record that %s is live: %s", d->row.id,
 		        color, strerror(-r));
@@ -729,10 +719,8 @@ stop_hosts(struct server *s, struct dep *d)
 			continue;
 		if (!migrating && streq(h->task, "queued") &&
 		        server_unqueue_command(s, h->id, h->cmd) == 1) {
-			pthread_mutex_lock(&s->db_lock);
 			(void)db_task_update(s->db, h->id, h->cmd, "cancelled", -1,
 			        "cancelled by the coordinator before it was sent");
-			pthread_mutex_unlock(&s->db_lock);
 			strbuf_printf(h->task, sizeof(h->task), "cancelled");
 			continue;
 		}
@@ -922,10 +910,8 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 					        "WaveTimeout=%" PRIu64 " s",
 					        rw->timeout_usec / USEC_PER_SEC);
 					(void)server_unqueue_command(s, h->id, h->rb_cmd);
-					pthread_mutex_lock(&s->db_lock);
 					(void)db_task_update(
 					        s->db, h->id, h->rb_cmd, "failed", -1, e);
-					pthread_mutex_unlock(&s->db_lock);
 					strbuf_printf(h->rb_task, sizeof(h->rb_task), "failed");
 					free(h->rb_error);
 					h->rb_error = strdup(e);
@@ -1198,9 +1184,7 @@ approved(struct server *s, struct dep *d, size_t wave)
 {
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	r = db_approval_get(s->db, d->row.id, (int)wave, NULL, 0, NULL);
-	pthread_mutex_unlock(&s->db_lock);
 	return r == 0;
 }
 
@@ -1867,9 +1851,7 @@ waves_start(struct server *s, struct rw_err *err)
 	if (!s->waves)
 		return -ENOMEM;
 	pthread_mutex_init(&s->waves->lock, NULL);
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployments_foreach(s->db, NULL, true, 0, load_active_cb, s);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
 		return rw_err_set(err, r, "cannot load the active deployments: %s", strerror(-r));
 	return 0;
@@ -2268,9 +2250,7 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		char recorded[16] = "";
 		int64_t by = 0;
 
-		pthread_mutex_lock(&s->db_lock);
 		r = db_traffic_get(s->db, c->app, recorded, sizeof(recorded), &by);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r == 0 && !(params.set & (UINT64_C(1) << DEPLOY_KEY_LIVE_COLOR)))
 			r = deploy_params_set(&params, "LiveColor", recorded, &err);
 		else if (r == 0 && !streq(params.live_color, recorded) && !c->force)
@@ -2287,9 +2267,7 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	g.seen_ids = calloc(c->n_host_ids ? c->n_host_ids : 1, sizeof(*g.seen_ids));
 	if (!g.seen_ids)
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	pthread_mutex_lock(&s->db_lock);
 	r = db_hosts_foreach(s->db, gather_cb, &g);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
 		gather_done(&g);
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot read the hosts: %s",
@@ -2395,9 +2373,7 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		plan_free(plan);
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	}
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployment_insert(s->db, &row, &id);
-	pthread_mutex_unlock(&s->db_lock);
 	plan_free(plan);
 	if (r == -EEXIST) {
 		free(ini);
@@ -2455,9 +2431,7 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 	if (!d) {
 		struct deployment_row row;
 
-		pthread_mutex_lock(&s->db_lock);
 		r = db_deployment_get(s->db, (int64_t)act->deployment_id, &row);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0)
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
 		if (isempty(row.plan))
@@ -2481,9 +2455,7 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			        " is not waiting for an approval (wave %d, %s)",
 			        d->row.id, d->row.wave + 1,
 			        d->row.step[0] ? d->row.step : d->row.state);
-		pthread_mutex_lock(&s->db_lock);
 		r = db_approval_add(s->db, d->row.id, d->row.wave, actor);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0 && r != -EALREADY)
 			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
 		log_notice("deployment %" PRId64 ": wave %d approved by %s", d->row.id,
@@ -2580,9 +2552,7 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 	bool loaded = false, was_paused, began;
 	int r;
 
-	pthread_mutex_lock(&s->db_lock);
 	r = db_deployment_latest(s->db, rb->app, &row);
-	pthread_mutex_unlock(&s->db_lock);
 	if (r == -ENOENT)
 		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
 		        "app %s has no deployment to roll back", rb->app);
@@ -2735,10 +2705,8 @@ waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req,
 			reply = status_reply(msgid, dep_status(a, d));
 			break;
 		}
-		pthread_mutex_lock(&s->db_lock);
 		r = g->deployment_id ? db_deployment_get(s->db, (int64_t)g->deployment_id, &row)
 		                     : db_deployment_latest(s->db, g->app, &row);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r == -ENOENT) {
 			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
 			break;
@@ -2769,11 +2737,9 @@ waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req,
 			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 			break;
 		}
-		pthread_mutex_lock(&s->db_lock);
 		r = db_deployments_foreach(s->db,
 		        isempty(req->history->app) ? NULL : req->history->app, false,
 		        (unsigned)c.cap, history_cb, &c);
-		pthread_mutex_unlock(&s->db_lock);
 		if (r < 0) {
 			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
 			break;
