@@ -3,6 +3,7 @@
  */
 #include "sqldb.h"
 
+#include <limits.h>
 #include <sys/stat.h>
 
 int
@@ -45,6 +46,32 @@ int
 sqldb_step_done(sqlite3 *db, sqlite3_stmt *st)
 {
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(db);
+}
+
+int
+sqldb_foreach(sqlite3 *db, const char *sql, int (*bind)(sqlite3_stmt *st, void *userdata),
+        int (*row)(sqlite3_stmt *st, void *userdata), void *userdata)
+{
+	_cleanup_(sqldb_finalizep) sqlite3_stmt *st = NULL;
+	int n = 0, r;
+
+	r = sqldb_prepare(db, sql, &st);
+	if (r < 0)
+		return r;
+	if (bind) {
+		r = bind(st, userdata);
+		if (r < 0)
+			return r;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int q = row(st, userdata);
+
+		if (q < 0)
+			return q;
+		if (n < INT_MAX)
+			n++;
+	}
+	return r == SQLITE_DONE ? n : sqldb_errno(db);
 }
 
 void

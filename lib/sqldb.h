@@ -26,6 +26,15 @@ int sqldb_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 /* Steps a statement that returns no rows. */
 int sqldb_step_done(sqlite3 *db, sqlite3_stmt *st);
 
+/* The prepare/bind/step/read-row loop: prepares sql, lets bind (NULL: no
+ * parameters) bind them, and calls row for every row the statement returns.
+ * A negative return from bind or row stops the walk and is returned.
+ * Otherwise the number of rows read (>= 0; INT_MAX at most), or the
+ * connection's -errno when it cannot be prepared or a step fails. The
+ * statement is finalized before returning; row must copy what it keeps. */
+int sqldb_foreach(sqlite3 *db, const char *sql, int (*bind)(sqlite3_stmt *st, void *userdata),
+        int (*row)(sqlite3_stmt *st, void *userdata), void *userdata);
+
 void sqldb_finalizep(sqlite3_stmt **st);
 #define _cleanup_stmt_ _cleanup_(sqldb_finalizep)
 

@@ -107,6 +107,12 @@ now_realtime_usec(void)
 	return clock_usec(CLOCK_REALTIME);
 }
 
+uint64_t
+now_realtime_msec(void)
+{
+	return now_realtime_usec() / USEC_PER_MSEC;
+}
+
 int
 parse_uint64(const char *s, uint64_t *ret)
 {

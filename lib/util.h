@@ -101,6 +101,9 @@ int xsnprintf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* Monotonic and realtime clocks in microseconds. */
 uint64_t now_monotonic_usec(void);
 uint64_t now_realtime_usec(void);
+/* The realtime clock in milliseconds: the unit the coordinator stores and
+ * shows times in. */
+uint64_t now_realtime_msec(void);
 
 /* Parses "10s", "5m", "250ms", "2h", "1d", or a bare number of seconds.
  * Strict: no trailing garbage, no negatives, no overflow. */
