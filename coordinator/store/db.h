@@ -1,6 +1,11 @@
 /*
- * db: the coordinator's state in one SQLite file.
+ * db: the coordinator's store, the one door to its state. Today one SQLite
+ * file (store/: store.c opens it, one file per table); this header is the
+ * seam a second backend (PostgreSQL, next) implements: the same db_*
+ * functions, rows and errors, and no SQLite type in it. Callers never see
+ * SQL, a statement or the store's lock.
  *
+ * SQLite: 
  * WAL mode, synchronous=FULL: a row the coordinator acted on is on disk
  * before the action's effects leave the process. Schema versioned through
  * PRAGMA user_version with forward-only migrations (a newer file than this
