@@ -110,30 +110,43 @@ state_rollback(struct state *s)
 	(void)sqldb_exec(s->db, "ROLLBACK");
 }
 
+struct highest_walk {
+	const char *app;
+	char best[VERSION_MAX + 1];
+};
+
+static int
+highest_bind(sqlite3_stmt *st, void *userdata)
+{
+	const struct highest_walk *w = userdata;
+
+	sqlite3_bind_text(st, 1, w->app, -1, SQLITE_STATIC);
+	return 0;
+}
+
+static int
+highest_row(sqlite3_stmt *st, void *userdata)
+{
+	struct highest_walk *w = userdata;
+	char v[VERSION_MAX + 1];
+
+	sqldb_copy_text(st, 0, v, sizeof(v));
+	if (version_is_valid(v) && (!w->best[0] || version_compare(v, w->best) > 0))
+		strcpy(w->best, v);
+	return 0;
+}
+
 /* Walks all accepted versions: SQL cannot order by our version rules. */
 int
 state_highest_accepted(struct state *s, const char *app, char ret[static VERSION_MAX + 1])
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	char best[VERSION_MAX + 1] = "";
-	int r;
+	struct highest_walk w = {.app = app};
+	int r = sqldb_foreach(
+	        s->db, "SELECT version FROM accepted WHERE app = ?", highest_bind, highest_row, &w);
 
-	r = sqldb_prepare(s->db, "SELECT version FROM accepted WHERE app = ?", &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		char v[VERSION_MAX + 1];
-
-		sqldb_copy_text(st, 0, v, sizeof(v));
-		if (!version_is_valid(v))
-			continue;
-		if (!best[0] || version_compare(v, best) > 0)
-			strcpy(best, v);
-	}
-	if (r != SQLITE_DONE)
-		return sqldb_errno(s->db);
-	strcpy(ret, best);
+	strcpy(ret, w.best);
 	return 0;
 }
 
@@ -351,43 +364,56 @@ state_history_add(struct state *s, const char *app, const struct history_entry *
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
+struct history_walk {
+	const char *app;
+	unsigned limit;
+	int (*cb)(void *userdata, const struct history_entry *h);
+	void *userdata;
+};
+
+static int
+history_bind(sqlite3_stmt *st, void *userdata)
+{
+	const struct history_walk *w = userdata;
+
+	if (w->app)
+		sqlite3_bind_text(st, 1, w->app, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, w->limit);
+	return 0;
+}
+
+static int
+history_row(sqlite3_stmt *st, void *userdata)
+{
+	struct history_walk *w = userdata;
+	struct history_entry h = {0};
+
+	h.id = sqlite3_column_int64(st, 0);
+	sqldb_copy_text(st, 1, h.app, sizeof(h.app));
+	sqldb_copy_text(st, 2, h.op, sizeof(h.op));
+	sqldb_copy_text(st, 3, h.from, sizeof(h.from));
+	sqldb_copy_text(st, 4, h.to, sizeof(h.to));
+	sqldb_copy_text(st, 5, h.result, sizeof(h.result));
+	sqldb_copy_text(st, 6, h.message, sizeof(h.message));
+	h.started_usec = (uint64_t)sqlite3_column_int64(st, 7);
+	h.finished_usec = (uint64_t)sqlite3_column_int64(st, 8);
+	return w->cb(w->userdata, &h);
+}
+
 int
 state_history_foreach(struct state *s, const char *app, unsigned limit,
         int (*cb)(void *userdata, const struct history_entry *h), void *userdata)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r;
-
-	r = sqldb_prepare(s->db,
+	struct history_walk w = {app, limit, cb, userdata};
+	int r = sqldb_foreach(s->db,
 	        "SELECT id, app, op, from_version, to_version, result, message, started_usec,"
 	        " finished_usec FROM history WHERE (?1 IS NULL OR app = ?1)"
 	        " ORDER BY id DESC LIMIT ?2",
-	        &st);
-	if (r < 0)
-		return r;
-	if (app)
-		sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 1);
-	sqlite3_bind_int64(st, 2, limit);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_entry h = {0};
-		int q;
+	        history_bind, history_row, &w);
 
-		h.id = sqlite3_column_int64(st, 0);
-		sqldb_copy_text(st, 1, h.app, sizeof(h.app));
-		sqldb_copy_text(st, 2, h.op, sizeof(h.op));
-		sqldb_copy_text(st, 3, h.from, sizeof(h.from));
-		sqldb_copy_text(st, 4, h.to, sizeof(h.to));
-		sqldb_copy_text(st, 5, h.result, sizeof(h.result));
-		sqldb_copy_text(st, 6, h.message, sizeof(h.message));
-		h.started_usec = (uint64_t)sqlite3_column_int64(st, 7);
-		h.finished_usec = (uint64_t)sqlite3_column_int64(st, 8);
-		q = cb(userdata, &h);
-		if (q < 0)
-			return q;
-	}
-	return r == SQLITE_DONE ? 0 : sqldb_errno(s->db);
+	return r < 0 ? r : 0;
 }
 
 int
@@ -480,37 +506,40 @@ state_report_delete(struct state *s, uint64_t command_id)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : sqldb_errno(s->db);
 }
 
+struct report_walk {
+	int (*cb)(void *userdata, const struct state_report *rep);
+	void *userdata;
+};
+
+static int
+report_row(sqlite3_stmt *st, void *userdata)
+{
+	struct report_walk *w = userdata;
+	struct state_report rep = {0};
+
+	rep.command_id = (uint64_t)sqlite3_column_int64(st, 0);
+	sqldb_copy_text(st, 1, rep.app, sizeof(rep.app));
+	sqldb_copy_text(st, 2, rep.version, sizeof(rep.version));
+	rep.phase = sqlite3_column_int(st, 3);
+	rep.elapsed_ms = (uint64_t)sqlite3_column_int64(st, 4);
+	sqldb_copy_text(st, 5, rep.error, sizeof(rep.error));
+	rep.hook_output = (const char *)sqlite3_column_text(st, 6);
+	rep.hook_absent = sqlite3_column_int(st, 7) != 0;
+	rep.provisional = sqlite3_column_int(st, 8);
+	return w->cb(w->userdata, &rep);
+}
+
 int
 state_report_foreach(
         struct state *s, int (*cb)(void *userdata, const struct state_report *rep), void *userdata)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r;
-
-	r = sqldb_prepare(s->db,
+	struct report_walk w = {cb, userdata};
+	int r = sqldb_foreach(s->db,
 	        "SELECT command_id, app, version, phase, elapsed_ms, error, hook_output,"
 	        " hook_absent, provisional FROM pending_reports ORDER BY command_id",
-	        &st);
-	if (r < 0)
-		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct state_report rep = {0};
-		int q;
+	        NULL, report_row, &w);
 
-		rep.command_id = (uint64_t)sqlite3_column_int64(st, 0);
-		sqldb_copy_text(st, 1, rep.app, sizeof(rep.app));
-		sqldb_copy_text(st, 2, rep.version, sizeof(rep.version));
-		rep.phase = sqlite3_column_int(st, 3);
-		rep.elapsed_ms = (uint64_t)sqlite3_column_int64(st, 4);
-		sqldb_copy_text(st, 5, rep.error, sizeof(rep.error));
-		rep.hook_output = (const char *)sqlite3_column_text(st, 6);
-		rep.hook_absent = sqlite3_column_int(st, 7) != 0;
-		rep.provisional = sqlite3_column_int(st, 8);
-		q = cb(userdata, &rep);
-		if (q < 0)
-			return q;
-	}
-	return r == SQLITE_DONE ? 0 : sqldb_errno(s->db);
+	return r < 0 ? r : 0;
 }
 
 const char *
