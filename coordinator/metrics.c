@@ -1,8 +1,6 @@
 /*
- * metrics: the coordinator's Prometheus endpoint, GET /metrics on
- * http://MetricsListen=. Served by nng's HTTP server on its own threads;
- * each scrape copies what it needs under the server lock and formats
- * outside it. The metric names are documented in docs/metrics.md.
+ * metrics: the coordinator's Prometheus endpoint. See metrics.h: it formats
+ * the snapshot its getter fills and reaches into nothing else.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -12,11 +10,15 @@
 #include <stdarg.h>
 
 #include "log.h"
-#include "server_private.h"
+#include "metrics.h"
+#include "version.h"
+#include "wire.h"
 
 struct metrics {
 	nng_http_server *http;
 	nng_http_handler *handler;
+	metrics_getter_t snapshot;
+	void *userdata;
 };
 
 /* A growing text buffer; on allocation failure it stays failed. */
@@ -110,47 +112,6 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct scrape {
-	struct server_stats stats;
-	size_t hosts[_HOST_STATE_MAX];
-	size_t connections, queued, parked, idle_workers, n_workers;
-	uint64_t *lag_ms; /* of every up host */
-	size_t n_lag;
-};
-
-static int
-scrape_take(struct server *s, struct scrape *sc)
-{
-	uint64_t now = now_ms();
-	int r = 0;
-
-	pthread_mutex_lock(&s->lock);
-	sc->lag_ms = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*sc->lag_ms));
-	if (!sc->lag_ms)
-		r = -ENOMEM;
-	for (size_t i = 1; !r && i < s->hosts_cap; i++) {
-		const struct host_mem *m = &s->hosts[i];
-
-		if (!m->id)
-			continue;
-		if ((size_t)m->state < _HOST_STATE_MAX)
-			sc->hosts[m->state]++;
-		if (m->state == HOST_UP)
-			sc->lag_ms[sc->n_lag++] = now > m->last_seen_ms ? now - m->last_seen_ms : 0;
-		for (const struct pending_cmd *p = m->queue; p; p = p->next)
-			sc->queued++;
-		sc->parked += m->parked != NULL;
-	}
-	sc->connections = s->n_sessions;
-	sc->idle_workers = s->idle_workers;
-	sc->n_workers = s->n_workers;
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; i < sizeof(sc->stats) / sizeof(uint64_t); i++)
-		((uint64_t *)&sc->stats)[i] =
-		        __atomic_load_n(&((uint64_t *)&s->stats)[i], __ATOMIC_RELAXED);
-	return r;
-}
-
 static double
 quantile(const uint64_t *sorted, size_t n, double q)
 {
@@ -167,21 +128,12 @@ quantile(const uint64_t *sorted, size_t n, double q)
 }
 
 static void
-format(const struct server *s, struct scrape *sc, struct text *t)
+format_fleet(const struct metrics_snapshot *sc, struct text *t)
 {
-	static const char *const results[] = {
-	        [TASK_COMMITTED] = "committed",
-	        [TASK_ROLLED_BACK] = "rolled_back",
-	        [TASK_FAILED] = "failed",
-	        [TASK_REFUSED] = "refused",
-	        [TASK_CANCELLED] = "cancelled",
-	};
-	char buf[64];
-
 	header(t, "rollwave_build_info", "gauge", "The coordinator's version.");
 	text_printf(t, "rollwave_build_info{version=\"%s\"} 1\n", ROLLWAVE_VERSION);
 	header(t, "rollwave_start_time_seconds", "gauge", "When this coordinator started.");
-	text_printf(t, "rollwave_start_time_seconds %.3f\n", (double)s->started_ms / 1000.0);
+	text_printf(t, "rollwave_start_time_seconds %.3f\n", (double)sc->started_ms / 1000.0);
 
 	header(t, "rollwave_hosts", "gauge", "Hosts in the registry by state.");
 	for (int st = 0; st < _HOST_STATE_MAX; st++)
@@ -199,67 +151,84 @@ format(const struct server *s, struct scrape *sc, struct text *t)
 	header(t, "rollwave_commands_queued", "gauge",
 	        "Commands handed to hosts (or waiting for them) without a final result yet.");
 	text_printf(t, "rollwave_commands_queued %zu\n", sc->queued);
+}
+
+static void
+format_messages(const struct metrics_snapshot *sc, struct text *t)
+{
+	char buf[64];
 
 	header(t, "rollwave_agent_messages_total", "counter",
 	        "Messages received from agents by type (undecodable: refused before a type was "
 	        "known).");
-	for (size_t i = 0; i < STAT_TYPES; i++)
-		if (sc->stats.agent_msgs[i] || i == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT)
+	for (size_t i = 0; i < METRICS_TYPES; i++)
+		if (sc->agent_msgs[i] || i == ROLLWAVE__ENVELOPE__BODY_HEARTBEAT)
 			text_printf(t, "rollwave_agent_messages_total{type=\"%s\"} %" PRIu64 "\n",
-			        agent_type_name(i), sc->stats.agent_msgs[i]);
+			        agent_type_name(i), sc->agent_msgs[i]);
 	header(t, "rollwave_agent_errors_total", "counter",
 	        "Agent messages answered with an error, by message type and error code.");
-	for (size_t i = 0; i < STAT_TYPES; i++)
-		for (size_t c = 0; c < STAT_CODES; c++)
-			if (sc->stats.agent_refused[i][c])
+	for (size_t i = 0; i < METRICS_TYPES; i++)
+		for (size_t c = 0; c < METRICS_CODES; c++)
+			if (sc->agent_refused[i][c])
 				text_printf(t,
 				        "rollwave_agent_errors_total{type=\"%s\",code=\"%s\"} "
 				        "%" PRIu64 "\n",
 				        agent_type_name(i), code_name(c, buf, sizeof(buf)),
-				        sc->stats.agent_refused[i][c]);
+				        sc->agent_refused[i][c]);
 	header(t, "rollwave_admin_requests_total", "counter", "Admin requests by type.");
-	for (size_t i = 0; i < STAT_TYPES; i++)
-		if (sc->stats.admin_reqs[i])
+	for (size_t i = 0; i < METRICS_TYPES; i++)
+		if (sc->admin_reqs[i])
 			text_printf(t, "rollwave_admin_requests_total{type=\"%s\"} %" PRIu64 "\n",
-			        i ? admin_name(i) : "undecodable", sc->stats.admin_reqs[i]);
+			        i ? admin_name(i) : "undecodable", sc->admin_reqs[i]);
 	header(t, "rollwave_admin_errors_total", "counter",
 	        "Admin requests answered with an error, by type and error code.");
-	for (size_t i = 0; i < STAT_TYPES; i++)
-		for (size_t c = 0; c < STAT_CODES; c++)
-			if (sc->stats.admin_refused[i][c])
+	for (size_t i = 0; i < METRICS_TYPES; i++)
+		for (size_t c = 0; c < METRICS_CODES; c++)
+			if (sc->admin_refused[i][c])
 				text_printf(t,
 				        "rollwave_admin_errors_total{type=\"%s\",code=\"%s\"} "
 				        "%" PRIu64 "\n",
 				        i ? admin_name(i) : "undecodable",
-				        code_name(c, buf, sizeof(buf)),
-				        sc->stats.admin_refused[i][c]);
+				        code_name(c, buf, sizeof(buf)), sc->admin_refused[i][c]);
+}
+
+static void
+format_tasks(const struct metrics_snapshot *sc, struct text *t)
+{
+	static const char *const results[METRICS_RESULTS] = {
+	        "committed", "rolled_back", "failed", "refused", "cancelled"};
 
 	header(t, "rollwave_task_results_total", "counter",
 	        "Final results of commands (deploy, rollback, migrate, ...) reported by hosts.");
-	for (int k = 1; k < STAT_KINDS; k++) {
-		const char *kind = command_kind_to_string((Rollwave__Command__Kind)k);
+	for (int k = 1; k < METRICS_KINDS; k++) {
+		const char *kind = sc->kinds[k];
 
-		if (streq(kind, "unknown") || streq(kind, "cancel"))
+		if (!kind)
 			continue;
-		for (int r = 0; r < _TASK_RESULT_MAX; r++)
+		for (int r = 0; r < METRICS_RESULTS; r++)
 			text_printf(t,
 			        "rollwave_task_results_total{kind=\"%s\",result=\"%s\"} %" PRIu64
 			        "\n",
-			        kind, results[r], sc->stats.task_results[k][r]);
+			        kind, results[r], sc->task_results[k][r]);
 	}
+}
+
+static void
+format_heartbeats(struct metrics_snapshot *sc, struct text *t)
+{
+	static const struct {
+		const char *stat;
+		double q;
+	} stats[] = {{"p50", 0.5}, {"p99", 0.99}, {"max", 1.0}};
 
 	qsort(sc->lag_ms, sc->n_lag, sizeof(*sc->lag_ms), cmp_u64);
 	header(t, "rollwave_heartbeat_interval_seconds", "gauge",
 	        "The heartbeat interval agents are expected to keep.");
 	text_printf(t, "rollwave_heartbeat_interval_seconds %.3f\n",
-	        (double)s->cfg->heartbeat_interval_usec / 1e6);
+	        (double)sc->heartbeat_interval_usec / 1e6);
 	header(t, "rollwave_heartbeat_lag_seconds", "gauge",
 	        "Time since the last message of each up host, over all up hosts: median, 99th "
 	        "percentile and max (a host is marked down past 3 intervals).");
-	static const struct {
-		const char *stat;
-		double q;
-	} stats[] = {{"p50", 0.5}, {"p99", 0.99}, {"max", 1.0}};
 	for (size_t i = 0; i < ELEMENTSOF(stats); i++) {
 		double v = quantile(sc->lag_ms, sc->n_lag, stats[i].q);
 
@@ -297,17 +266,20 @@ static void
 metrics_cb(nng_aio *aio)
 {
 	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	struct server *s = nng_http_handler_get_data(h);
-	struct scrape sc = {0};
+	struct metrics *m = nng_http_handler_get_data(h);
+	struct metrics_snapshot sc = {0};
 	struct text t = {0};
 	static const char oom[] = "out of memory\n";
 
-	if (scrape_take(s, &sc) < 0) {
+	if (m->snapshot(m->userdata, &sc) < 0) {
 		free(sc.lag_ms);
 		reply(aio, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", oom, sizeof(oom) - 1);
 		return;
 	}
-	format(s, &sc, &t);
+	format_fleet(&sc, &t);
+	format_messages(&sc, &t);
+	format_tasks(&sc, &t);
+	format_heartbeats(&sc, &t);
 	free(sc.lag_ms);
 	if (t.failed)
 		reply(aio, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", oom, sizeof(oom) - 1);
@@ -318,20 +290,22 @@ metrics_cb(nng_aio *aio)
 }
 
 int
-metrics_start(struct server *s, struct rw_err *err)
+metrics_open(const char *listen, metrics_getter_t snapshot, void *userdata, struct metrics **ret,
+        struct rw_err *err)
 {
-	const char *listen = s->cfg->metrics_listen;
 	char url[300];
 	nng_url *u = NULL;
 	struct metrics *m;
 	int rv;
 
+	*ret = NULL;
 	if (isempty(listen))
 		return 0;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	s->metrics = m;
+	m->snapshot = snapshot;
+	m->userdata = userdata;
 	strbuf_printf(url, sizeof(url), "http://%s/metrics", listen);
 	rv = nng_url_parse(&u, url);
 	if (rv == 0)
@@ -341,7 +315,7 @@ metrics_start(struct server *s, struct rw_err *err)
 	if (rv == 0)
 		rv = nng_http_handler_set_method(m->handler, "GET");
 	if (rv == 0)
-		rv = nng_http_handler_set_data(m->handler, s, NULL);
+		rv = nng_http_handler_set_data(m->handler, m, NULL);
 	if (rv == 0) {
 		rv = nng_http_server_add_handler(m->http, m->handler);
 		if (rv == 0)
@@ -350,18 +324,19 @@ metrics_start(struct server *s, struct rw_err *err)
 	if (rv == 0)
 		rv = nng_http_server_start(m->http);
 	nng_url_free(u);
-	if (rv != 0)
+	if (rv != 0) {
+		metrics_close(m);
 		return rw_err_set(err, -EIO, "MetricsListen=%s: cannot serve metrics: %s", listen,
 		        nng_strerror(rv));
+	}
 	log_info("serving metrics on %s", url);
+	*ret = m;
 	return 0;
 }
 
 void
-metrics_stop(struct server *s)
+metrics_close(struct metrics *m)
 {
-	struct metrics *m = s->metrics;
-
 	if (!m)
 		return;
 	if (m->http) {
@@ -371,5 +346,4 @@ metrics_stop(struct server *s)
 	if (m->handler)
 		nng_http_handler_free(m->handler);
 	free(m);
-	s->metrics = NULL;
 }

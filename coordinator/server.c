@@ -1350,3 +1350,88 @@ server_stop(struct server *s)
 	pthread_cond_destroy(&s->flushed);
 	free(s);
 }
+
+/* ---- the metrics endpoint's view of the server ----
+ *
+ * metrics.c sees nothing of struct server: at each scrape it asks
+ * server_stats_snapshot() (through the getter it was opened with) for a
+ * plain copy, taken here under the server lock. */
+#include "metrics.h"
+
+_Static_assert(STAT_TYPES == METRICS_TYPES && STAT_CODES == METRICS_CODES &&
+                STAT_KINDS == METRICS_KINDS && _TASK_RESULT_MAX == METRICS_RESULTS,
+        "the metrics snapshot has the server's counter dimensions");
+
+static void
+stats_copy(uint64_t *dst, const uint64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+static void
+stats_snapshot_counters(struct server *s, struct metrics_snapshot *sc)
+{
+	const struct server_stats *st = &s->stats;
+
+	stats_copy(sc->agent_msgs, st->agent_msgs, STAT_TYPES);
+	stats_copy(&sc->agent_refused[0][0], &st->agent_refused[0][0], STAT_TYPES * STAT_CODES);
+	stats_copy(sc->admin_reqs, st->admin_reqs, STAT_TYPES);
+	stats_copy(&sc->admin_refused[0][0], &st->admin_refused[0][0], STAT_TYPES * STAT_CODES);
+	stats_copy(&sc->task_results[0][0], &st->task_results[0][0], STAT_KINDS * _TASK_RESULT_MAX);
+	for (int k = 1; k < STAT_KINDS; k++) {
+		const char *kind = command_kind_to_string((Rollwave__Command__Kind)k);
+
+		if (!streq(kind, "unknown") && !streq(kind, "cancel"))
+			sc->kinds[k] = kind;
+	}
+}
+
+/* The metrics getter: hosts by state, connections, queues, workers, the
+ * heartbeat lag of every up host, and the counters. */
+static int
+server_stats_snapshot(void *userdata, struct metrics_snapshot *sc)
+{
+	struct server *s = userdata;
+	uint64_t now = now_ms();
+	int r = 0;
+
+	sc->started_ms = s->started_ms;
+	sc->heartbeat_interval_usec = s->cfg->heartbeat_interval_usec;
+	pthread_mutex_lock(&s->lock);
+	sc->lag_ms = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*sc->lag_ms));
+	if (!sc->lag_ms)
+		r = -ENOMEM;
+	for (size_t i = 1; !r && i < s->hosts_cap; i++) {
+		const struct host_mem *m = &s->hosts[i];
+
+		if (!m->id)
+			continue;
+		if ((size_t)m->state < _HOST_STATE_MAX)
+			sc->hosts[m->state]++;
+		if (m->state == HOST_UP)
+			sc->lag_ms[sc->n_lag++] = now > m->last_seen_ms ? now - m->last_seen_ms : 0;
+		for (const struct pending_cmd *p = m->queue; p; p = p->next)
+			sc->queued++;
+		sc->parked += m->parked != NULL;
+	}
+	sc->connections = s->n_sessions;
+	sc->idle_workers = s->idle_workers;
+	sc->n_workers = s->n_workers;
+	pthread_mutex_unlock(&s->lock);
+	stats_snapshot_counters(s, sc);
+	return r;
+}
+
+int
+metrics_start(struct server *s, struct rw_err *err)
+{
+	return metrics_open(s->cfg->metrics_listen, server_stats_snapshot, s, &s->metrics, err);
+}
+
+void
+metrics_stop(struct server *s)
+{
+	metrics_close(s->metrics);
+	s->metrics = NULL;
+}
