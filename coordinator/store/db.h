@@ -5,11 +5,11 @@
  * functions, rows and errors, and no SQLite type in it. Callers never see
  * SQL, a statement or the store's lock.
  *
- * SQLite: 
- * WAL mode, synchronous=FULL: a row the coordinator acted on is on disk
- * before the action's effects leave the process. Schema versioned through
- * PRAGMA user_version with forward-only migrations (a newer file than this
- * binary knows is refused). Tables:
+ * What every backend keeps: a row the coordinator acted on is on disk
+ * before the action's effects leave the process (SQLite: WAL mode,
+ * synchronous=FULL); the schema is versioned with forward-only migrations
+ * and a newer one than this binary knows is refused (SQLite: PRAGMA
+ * user_version). Tables (and deployments, approvals, traffic below):
  *
  *   hosts   one row per agent identity key: pending -> up <-> down, revoked
  *   tasks   one row per command sent to a host (deploy, rollback), with the
