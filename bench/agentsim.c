@@ -21,6 +21,7 @@
  *   agents=N welcomed=W pending=P refused=R heartbeats=H errors=E
  *   rtt_p50_ms=.. rtt_p99_ms=.. rtt_max_ms=.. rate_per_s=.. enrol_s=..
  *   commands=C cmd_committed=.. cmd_failed=.. cmd_refused=..
+ *   rewelcomed=V err_CAUSE=N err_CAUSE_ECODE=N ...   (what errors=E were)
  *
  * With --warmup-s, round trips count only from the moment every agent was
  * welcomed plus that many seconds (steady state, not the enrolment storm);
@@ -168,6 +169,7 @@ struct agent {
 	bool poll_in_flight;     /* atomic */
 	uint64_t poll_next_usec; /* atomic */
 	bool session_up;         /* atomic: welcomed on the current connection */
+	bool ever_welcomed;      /* under lock: counted in welcomed */
 
 	bool fails; /* deploys of --fail-version fail here */
 
@@ -212,7 +214,40 @@ static struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *rtts; /* microseconds, heartbeat round trips */
 static size_t n_rtts, cap_rtts;
-static unsigned welcomed, pending, refused, errors;
+/* welcomed counts agents (a first Welcome); rewelcomed the Welcomes of
+ * agents that authenticated again on a new connection. */
+static unsigned welcomed, rewelcomed, pending, refused, errors;
+
+/* Why something counted in errors=: every cause is counted on its own, and
+ * transport failures by nng error too, so that a run says what its errors
+ * were (printed as err_CAUSE=N and err_CAUSE_ECODE=N). */
+enum sim_error {
+	SE_OUTBOX_FULL,    /* more final reports waiting than the outbox holds */
+	SE_POLL_FAILED,    /* the long poll failed, not by its connection ending */
+	SE_POLL_GARBLED,   /* a poll's answer did not decode */
+	SE_POLL_REFUSED,   /* a poll answered with an error but UNAUTHORIZED */
+	SE_REQ_FAILED,     /* a Hello, Auth, Heartbeat or report failed in transport */
+	SE_REPLY_GARBLED,  /* a reply to one of those did not decode */
+	SE_KEY_CHANGED,    /* a Welcome with another coordinator key than the first */
+	SE_REPORT_REFUSED, /* a report answered with an error but UNAUTHORIZED */
+	SE_REPLY_UNKNOWN,  /* a reply of a kind the request does not expect */
+	SE_DIAL_FAILED,    /* the dialer could not start */
+	_SE_MAX
+};
+static const char *const sim_error_names[_SE_MAX] = {
+        [SE_OUTBOX_FULL] = "outbox_full",
+        [SE_POLL_FAILED] = "poll_failed",
+        [SE_POLL_GARBLED] = "poll_garbled",
+        [SE_POLL_REFUSED] = "poll_refused",
+        [SE_REQ_FAILED] = "request_failed",
+        [SE_REPLY_GARBLED] = "reply_garbled",
+        [SE_KEY_CHANGED] = "key_changed",
+        [SE_REPORT_REFUSED] = "report_refused",
+        [SE_REPLY_UNKNOWN] = "reply_unknown",
+        [SE_DIAL_FAILED] = "dial_failed",
+};
+#define SIM_RV_SLOTS 33 /* nng's error numbers 0..31; the last slot: others */
+static unsigned sim_errors[_SE_MAX][SIM_RV_SLOTS];
 static uint64_t heartbeats;
 static bool measuring;
 static unsigned commands, cmd_committed, cmd_failed, cmd_refused;
@@ -231,6 +266,79 @@ count(unsigned *what)
 	pthread_mutex_lock(&lock);
 	(*what)++;
 	pthread_mutex_unlock(&lock);
+}
+
+/* Counts one error of cause why; rv: the nng error behind it (0: none). */
+static void
+count_error(enum sim_error why, int rv)
+{
+	size_t slot = rv >= 0 && rv < SIM_RV_SLOTS - 1 ? (size_t)rv : SIM_RV_SLOTS - 1;
+
+	pthread_mutex_lock(&lock);
+	errors++;
+	sim_errors[why][slot]++;
+	pthread_mutex_unlock(&lock);
+}
+
+/* The name of an nng error for err_CAUSE_NAME=: its errno-style macro. */
+static const char *
+nng_error_name(size_t rv)
+{
+	static const char *const names[SIM_RV_SLOTS] = {
+	        [NNG_EINTR] = "EINTR",
+	        [NNG_ENOMEM] = "ENOMEM",
+	        [NNG_EINVAL] = "EINVAL",
+	        [NNG_EBUSY] = "EBUSY",
+	        [NNG_ETIMEDOUT] = "ETIMEDOUT",
+	        [NNG_ECONNREFUSED] = "ECONNREFUSED",
+	        [NNG_ECLOSED] = "ECLOSED",
+	        [NNG_EAGAIN] = "EAGAIN",
+	        [NNG_ENOTSUP] = "ENOTSUP",
+	        [NNG_EADDRINUSE] = "EADDRINUSE",
+	        [NNG_ESTATE] = "ESTATE",
+	        [NNG_ENOENT] = "ENOENT",
+	        [NNG_EPROTO] = "EPROTO",
+	        [NNG_EUNREACHABLE] = "EUNREACHABLE",
+	        [NNG_EADDRINVAL] = "EADDRINVAL",
+	        [NNG_EPERM] = "EPERM",
+	        [NNG_EMSGSIZE] = "EMSGSIZE",
+	        [NNG_ECONNABORTED] = "ECONNABORTED",
+	        [NNG_ECONNRESET] = "ECONNRESET",
+	        [NNG_ECANCELED] = "ECANCELED",
+	        [NNG_ENOFILES] = "ENOFILES",
+	        [NNG_ENOSPC] = "ENOSPC",
+	        [NNG_EEXIST] = "EEXIST",
+	        [NNG_EREADONLY] = "EREADONLY",
+	        [NNG_EWRITEONLY] = "EWRITEONLY",
+	        [NNG_ECRYPTO] = "ECRYPTO",
+	        [NNG_EPEERAUTH] = "EPEERAUTH",
+	        [NNG_ENOARG] = "ENOARG",
+	        [NNG_EAMBIGUOUS] = "EAMBIGUOUS",
+	        [NNG_EBADTYPE] = "EBADTYPE",
+	        [NNG_ECONNSHUT] = "ECONNSHUT",
+	};
+
+	return rv < SIM_RV_SLOTS && names[rv] ? names[rv] : "EOTHER";
+}
+
+/* err_CAUSE=N for every cause seen, then err_CAUSE_ECODE=N for the nng
+ * errors behind it. Called with lock held. */
+static void
+print_errors(void)
+{
+	for (size_t why = 0; why < _SE_MAX; why++) {
+		unsigned total = 0;
+
+		for (size_t rv = 0; rv < SIM_RV_SLOTS; rv++)
+			total += sim_errors[why][rv];
+		if (!total)
+			continue;
+		printf(" err_%s=%u", sim_error_names[why], total);
+		for (size_t rv = 1; rv < SIM_RV_SLOTS; rv++)
+			if (sim_errors[why][rv])
+				printf(" err_%s_%s=%u", sim_error_names[why], nng_error_name(rv),
+				        sim_errors[why][rv]);
+	}
 }
 
 /* The main loop starts a request only when in_flight is clear; the callback
@@ -413,7 +521,7 @@ static void
 outbox_push(struct agent *a, const struct sim_out *o)
 {
 	if (a->out_n == OUTBOX_MAX) {
-		count(&errors); /* never with one command at a time */
+		count_error(SE_OUTBOX_FULL, 0); /* never with one command at a time */
 		return;
 	}
 	a->outbox[(a->out_head + a->out_n) % OUTBOX_MAX] = *o;
@@ -662,7 +770,7 @@ poll_cb(void *arg)
 		 * goes away: polled again, as the real agent does. */
 		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED && rv != NNG_ETIMEDOUT &&
 		        rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT)
-			count(&errors);
+			count_error(SE_POLL_FAILED, rv);
 		if (a->poll_sending) {
 			m = nng_aio_get_msg(a->poll_aio);
 			if (m)
@@ -687,7 +795,7 @@ poll_cb(void *arg)
 	}
 	if (wire_decode(nng_msg_body(m), nng_msg_len(m), &env, &err) < 0) {
 		nng_msg_free(m);
-		count(&errors);
+		count_error(SE_POLL_GARBLED, 0);
 		poll_done(a, USEC_PER_SEC);
 		return;
 	}
@@ -702,11 +810,11 @@ poll_cb(void *arg)
 		/* UNAUTHORIZED: the session is gone; the report context
 		 * authenticates again and the poll follows. */
 		if (env->error->code != ROLLWAVE__ERROR__CODE__UNAUTHORIZED)
-			count(&errors);
+			count_error(SE_POLL_REFUSED, 0);
 		poll_done(a, USEC_PER_SEC);
 		return;
 	default:
-		count(&errors);
+		count_error(SE_REPLY_UNKNOWN, 0);
 		poll_done(a, USEC_PER_SEC);
 		return;
 	}
@@ -728,7 +836,7 @@ agent_cb(void *arg)
 
 	if (rv != 0) {
 		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
-			count(&errors);
+			count_error(SE_REQ_FAILED, rv);
 		/* A failed send still owns its message. */
 		if (a->sending) {
 			m = nng_aio_get_msg(a->aio);
@@ -761,7 +869,7 @@ agent_cb(void *arg)
 	}
 	if (wire_decode(nng_msg_body(m), nng_msg_len(m), &env, &err) < 0) {
 		nng_msg_free(m);
-		count(&errors);
+		count_error(SE_REPLY_GARBLED, 0);
 		set_in_flight(a, false);
 		return;
 	}
@@ -796,9 +904,15 @@ agent_cb(void *arg)
 			key_ok = false;
 		pthread_mutex_unlock(&a->mu);
 		pthread_mutex_lock(&lock);
-		welcomed++;
-		if (!key_ok)
-			errors++;
+		if (a->ever_welcomed)
+			rewelcomed++;
+		else
+			welcomed++;
+		a->ever_welcomed = true;
+		if (!key_ok) {
+			errors++; /* count_error() without the lock we hold */
+			sim_errors[SE_KEY_CHANGED][0]++;
+		}
 		if (a->pending) {
 			pending--;
 			a->pending = false;
@@ -847,7 +961,7 @@ agent_cb(void *arg)
 		        env->error->code != ROLLWAVE__ERROR__CODE__UNAUTHORIZED) {
 			/* Refused: it would be refused again. */
 			outbox_pop(a);
-			count(&errors);
+			count_error(SE_REPORT_REFUSED, 0);
 			break;
 		}
 		pthread_mutex_lock(&lock);
@@ -870,7 +984,7 @@ agent_cb(void *arg)
 			a->phase = a->pending ? S_DONE : a->phase;
 		break;
 	default:
-		count(&errors);
+		count_error(SE_REPLY_UNKNOWN, 0);
 		break;
 	}
 	set_in_flight(a, false);
@@ -1022,7 +1136,7 @@ sim_step(struct agent *agents, unsigned n, uint64_t now)
 		if (!a->dialed) {
 			a->dialed = true;
 			if (nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK) != 0) {
-				count(&errors);
+				count_error(SE_DIAL_FAILED, 0);
 				a->killed = true;
 				continue;
 			}
@@ -1505,7 +1619,9 @@ main(int argc, char **argv)
 	pthread_mutex_unlock(&lock);
 	if (!enrolled_usec && welcomed >= opt.n)
 		enrolled_usec = now_monotonic_usec() - start;
-	if (opt.kill && !stop_signal)
+	/* Killing agents of a fleet that never finished enrolling measures
+	 * nothing (and closing sockets still mid-handshake can block in nng). */
+	if (opt.kill && !stop_signal && welcomed >= opt.n)
 		down_after_usec = kill_and_wait(agents, opt.n, opt.kill);
 	for (unsigned i = 0; i < opt.n; i++) {
 		agent_close(&agents[i]);
@@ -1525,6 +1641,8 @@ main(int argc, char **argv)
 	        n_rtts ? rtts[n_rtts - 1] / 1000.0 : 0.0,
 	        window_usec ? (double)measured / ((double)window_usec / 1e6) : 0.0,
 	        (double)enrolled_usec / 1e6, commands, cmd_committed, cmd_failed, cmd_refused);
+	printf(" rewelcomed=%u", rewelcomed);
+	print_errors();
 	if (opt.kill && down_after_usec)
 		printf(" killed=%u down_after_s=%.2f", opt.kill, (double)down_after_usec / 1e6);
 	else if (opt.kill)

@@ -114,7 +114,40 @@ cpid=
 val() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<" $out"; }
 echo "-- figures"
 echo "heartbeat_p99_ms = $(val rtt_p99_ms) (target <= 50; p50 $(val rtt_p50_ms) ms, max $(val rtt_max_ms) ms)"
-echo "heartbeats_per_s = $(val rate_per_s) (target 2000 for 10,000 agents; errors $(val errors))"
+echo "heartbeats_per_s = $(val rate_per_s) (target 2000 for 10,000 agents)"
+# What errors= were, cause by cause (agentsim counts each on its own, and
+# transport failures by nng error): every one is printed with what it means,
+# so that no error goes unexplained.
+explain() {
+	case $1 in
+	request_failed_ETIMEDOUT) echo "a Hello, Auth, Heartbeat or report got no reply within agentsim's 10 s request timeout (the coordinator or this machine was saturated, e.g. by TLS handshakes of the enrolment storm); the agent retries 1 s later" ;;
+	request_failed_ECONNREFUSED | request_failed_ECONNRESET | request_failed_ECONNSHUT | request_failed_ECRYPTO | request_failed_EPEERAUTH)
+		echo "the connection was refused, reset or failed its TLS handshake while a request was outstanding; nng redials and the agent says Hello again" ;;
+	request_failed_*) echo "a request failed in transport with this nng error" ;;
+	request_failed) echo "requests that failed in transport (by nng error below)" ;;
+	poll_failed*) echo "a long poll failed other than by its connection closing or the poll timing out" ;;
+	poll_garbled | reply_garbled) echo "a reply that did not decode: a wire fault" ;;
+	poll_refused) echo "a long poll answered with an error other than UNAUTHORIZED: a fault" ;;
+	report_refused) echo "a final report or ack refused by the coordinator: a fault" ;;
+	key_changed) echo "a Welcome with another coordinator key than the first: a fault" ;;
+	reply_unknown) echo "a reply of a kind the request does not expect: a fault" ;;
+	outbox_full) echo "more reports waiting than the agent's outbox holds: cannot happen with one command at a time" ;;
+	dial_failed) echo "the dialer could not start (file descriptors?)" ;;
+	*) echo "unexplained" ;;
+	esac
+}
+errors_by_cause() {
+	local kv k
+	for kv in $out; do
+		case $kv in err_*=*) ;; *) continue ;; esac
+		k=${kv#err_}
+		k=${k%%=*}
+		echo "  $k = ${kv#*=}: $(explain "$k")"
+	done
+}
+echo "errors = $(val errors) (the agents' requests that failed; by cause:)"
+errors_by_cause
+echo "rewelcomed = $(val rewelcomed) (agents that authenticated again on a new connection after the first Welcome)"
 echo "killed_down_s = $(val down_after_s) (target <= 20; floor: 3 missed heartbeats = 15 s)"
 echo "enrolment_s = $(val enrol_s) ($AGENTS agents started at $DIAL_RATE/s, each accepted by an admin call)"
 echo "coordinator_rss_mib = $((rss / 1024)) ($threads threads)"
