@@ -32,6 +32,7 @@ fn() {
 	if [ -n "${2:-}" ]; then printf '\treturn %s();\n' "$2"; else printf '\treturn 0;\n'; fi
 	printf '}\n'
 }
+indent() { sed 's/^/#   /'; }
 proto() { for f; do printf 'int %s(void);\n' "$f"; done; }
 
 # base: a clean tree. lib/a.c <- lib/b.c; coordinator/admin.c -> waves.c -> lib
@@ -77,7 +78,7 @@ expect() {
 		echo "ok $n - $3"
 	else
 		echo "not ok $n - $3 (exit $rc, wanted $1 and /$2/)"
-		sed 's/^/#   /' <<<"$out"
+		indent <<<"$out"
 		fails=$((fails + 1))
 	fi
 }
@@ -170,7 +171,7 @@ if [ -n "$REAL_BUILD" ]; then
 		echo "ok $n - the real tree passes"
 	else
 		echo "not ok $n - the real tree passes"
-		sed 's/^/#   /' <<<"$out"
+		indent <<<"$out"
 		fails=$((fails + 1))
 	fi
 
@@ -220,7 +221,7 @@ PY
 				echo "ok $n - the real tree fails with a circle injected ($(basename "$callee" .c.o) -> $sym)"
 			else
 				echo "not ok $n - the real tree fails with a circle injected (exit $rc)"
-				sed 's/^/#   /' <<<"$out"
+				indent <<<"$out"
 				fails=$((fails + 1))
 			fi
 		else
