@@ -7,7 +7,8 @@
 #   ROLLWAVE_SKIP_DEPS=1       do not call apt-get
 #   ROLLWAVE_TESTS="unit fuzz" only some stages (format unit fuzz integration)
 #
-# Stages: clang-format check; -Werror build; cmocka unit tests under
+# Stages: clang-format check; -Werror build; structure check (circles,
+# arrows, sizes: scripts/README.md; stage "structure"); cmocka unit tests under
 # ASan+UBSan; libFuzzer corpus replay (clang); integration tests on test
 # hosts with real systemd (ctest label "integration").
 set -uo pipefail
@@ -23,7 +24,7 @@ case $SRC/ in
 	;;
 esac
 JOBS=$(nproc)
-stages=${ROLLWAVE_TESTS:-format unit fuzz integration}
+stages=${ROLLWAVE_TESTS:-format structure unit fuzz integration}
 passed=0
 failed=0
 failures=()
@@ -61,6 +62,12 @@ if [ $st -ne 0 ]; then
 	echo "build failed; stopping"
 	echo "$passed passed, $failed failed"
 	exit 1
+fi
+
+if want structure; then
+	stage "structure (calls, includes, sizes)"
+	scripts/check-structure.sh build
+	result structure $?
 fi
 
 if want unit; then
