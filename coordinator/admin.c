@@ -775,12 +775,15 @@ handle_admin(struct server *s, nng_msg *req)
 			reply = admin_error(
 			        msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot list the apps");
 		break;
-	default:
-		reply = waves_admin(s, msgid, env->admin_request, actor, &a);
-		if (!reply)
-			reply = admin_error(msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
-			        "this coordinator does not handle that request");
+	default: {
+		Rollwave__AdminResponse *wresp = NULL;
+		struct rw_err werr = {{0}};
+		int wr = waves_admin(s->waves, env->admin_request, actor, &a, &wresp, &werr);
+
+		reply = wr >= 0 ? admin_reply(msgid, wresp)
+		                : admin_error(msgid, waves_error_code(wr), werr.msg);
 		break;
+	}
 	}
 	arena_free(&a);
 	return reply;
