@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "promql.h"
 #include "strategy.h"
 #include "textbuf.h"
+#include "version.h"
 
 #define GATE_RECHECK_MS    5000
 #define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */

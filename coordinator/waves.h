@@ -31,7 +31,7 @@
 #ifndef ROLLWAVE_COORDINATOR_WAVES_H
 #define ROLLWAVE_COORDINATOR_WAVES_H
 
-#include "server_private.h" /* struct arena */
+#include "codec.h"
 #include "coordinator_config.h"
 #include "db.h"
 #include "fleet.h"
