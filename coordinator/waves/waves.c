@@ -3,6 +3,8 @@
  */
 #include "waves.h"
 
+#include <assert.h>
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #include "strategy.h"
 #include "textbuf.h"
 #include "version.h"
+#include "waves_private.h"
 
 #define GATE_RECHECK_MS    5000
 #define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */
@@ -75,7 +78,12 @@ struct dep_host {
 
 struct dep {
 	struct dep *next;
+	/* row.state and row.step are the store's strings for state and step,
+	 * written only by dep_set_state() and dep_set_step() */
 	struct deployment_row row;
+	enum dep_state state;
+	enum wave_step step;
+	enum rollback_phase rb_phase; /* where the last rollback tick stopped */
 	struct deploy_params params;
 	struct plan *plan;
 	struct plan *rollback;  /* while rolling back */
@@ -290,10 +298,152 @@ dep_save(
 	return r;
 }
 
-static void
-set_step(struct dep *d, const char *step, uint64_t now)
+/* ---- states, steps and the one transition table ---- */
+
+static const char *const dep_state_names[_DEP_STATE_MAX] = {
+        [DEP_PENDING] = "pending",
+        [DEP_RUNNING] = "running",
+        [DEP_PAUSED] = "paused",
+        [DEP_SUCCEEDED] = "succeeded",
+        [DEP_FAILED] = "failed",
+        [DEP_ROLLED_BACK] = "rolled_back",
+        [DEP_ABORTED] = "aborted",
+        [DEP_PLANNED] = "planned",
+};
+
+static const char *const wave_step_names[_WAVE_STEP_MAX] = {
+        [STEP_NONE] = "",
+        [STEP_PREFLIGHT] = "preflight",
+        [STEP_FREEZE] = "freeze",
+        [STEP_MIGRATE] = "migrate",
+        [STEP_START] = "start",
+        [STEP_APPROVAL] = "approval",
+        [STEP_DEPLOYING] = "deploying",
+        [STEP_SWITCH] = "switch",
+        [STEP_BAKE] = "bake",
+        [STEP_GATES] = "gates",
+        [STEP_ROLLBACK] = "rollback",
+};
+
+const char *
+dep_state_to_string(enum dep_state s)
 {
-	strbuf_printf(d->row.step, sizeof(d->row.step), "%s", step);
+	return (unsigned)s < _DEP_STATE_MAX ? dep_state_names[s] : "unknown";
+}
+
+int
+dep_state_from_string(const char *s, enum dep_state *ret)
+{
+	for (size_t i = 0; i < _DEP_STATE_MAX; i++)
+		if (streq(s, dep_state_names[i])) {
+			*ret = (enum dep_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *
+wave_step_to_string(enum wave_step s)
+{
+	return (unsigned)s < _WAVE_STEP_MAX ? wave_step_names[s] : "unknown";
+}
+
+int
+wave_step_from_string(const char *s, enum wave_step *ret)
+{
+	for (size_t i = 0; i < _WAVE_STEP_MAX; i++)
+		if (streq(s, wave_step_names[i])) {
+			*ret = (enum wave_step)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool
+dep_state_is_active(enum dep_state s)
+{
+	return s == DEP_PENDING || s == DEP_RUNNING || s == DEP_PAUSED;
+}
+
+/* The drawing of waves_private.h as a table: the edges out of each state
+ * and out of each step (a self-edge is always allowed: resume of a running
+ * deployment, a rollback asked again). */
+#define EDGE(x) (1u << (x))
+#define STEPS_OF_A_WAVE                                                                            \
+	(EDGE(STEP_FREEZE) | EDGE(STEP_APPROVAL) | EDGE(STEP_DEPLOYING) | EDGE(STEP_SWITCH))
+#define FINISHED_STATES                                                                            \
+	(EDGE(DEP_SUCCEEDED) | EDGE(DEP_FAILED) | EDGE(DEP_ROLLED_BACK) | EDGE(DEP_ABORTED))
+
+static const unsigned dep_state_edges[_DEP_STATE_MAX] = {
+        [DEP_PENDING] = EDGE(DEP_RUNNING) | EDGE(DEP_PAUSED) | FINISHED_STATES,
+        [DEP_RUNNING] = EDGE(DEP_PAUSED) | FINISHED_STATES,
+        [DEP_PAUSED] = EDGE(DEP_RUNNING) | EDGE(DEP_ABORTED),
+        [DEP_SUCCEEDED] = EDGE(DEP_RUNNING),
+        [DEP_FAILED] = EDGE(DEP_RUNNING),
+        [DEP_ROLLED_BACK] = EDGE(DEP_RUNNING),
+        [DEP_ABORTED] = EDGE(DEP_RUNNING),
+        [DEP_PLANNED] = 0,
+};
+
+/* Every active step may also go to rollback and to "" (finished). */
+static const unsigned dep_step_edges[_WAVE_STEP_MAX] = {
+        [STEP_NONE] = EDGE(STEP_START) | STEPS_OF_A_WAVE,
+        [STEP_PREFLIGHT] = EDGE(STEP_FREEZE) | EDGE(STEP_MIGRATE),
+        [STEP_FREEZE] = EDGE(STEP_PREFLIGHT) | STEPS_OF_A_WAVE,
+        [STEP_MIGRATE] = EDGE(STEP_START),
+        [STEP_START] = STEPS_OF_A_WAVE,
+        [STEP_APPROVAL] = STEPS_OF_A_WAVE,
+        [STEP_DEPLOYING] = EDGE(STEP_BAKE),
+        [STEP_SWITCH] = EDGE(STEP_BAKE),
+        [STEP_BAKE] = EDGE(STEP_GATES) | EDGE(STEP_START),
+        [STEP_GATES] = EDGE(STEP_START),
+        [STEP_ROLLBACK] = 0,
+};
+
+bool
+dep_edge_allowed(enum dep_state from_state, enum wave_step from_step, enum dep_state to_state,
+        enum wave_step to_step)
+{
+	if ((unsigned)from_state >= _DEP_STATE_MAX || (unsigned)to_state >= _DEP_STATE_MAX ||
+	        (unsigned)from_step >= _WAVE_STEP_MAX || (unsigned)to_step >= _WAVE_STEP_MAX)
+		return false;
+	if (from_state != to_state && !(dep_state_edges[from_state] & EDGE(to_state)))
+		return false;
+	/* Finished: no step; the step of an active one moves along its edges. */
+	if (!dep_state_is_active(to_state))
+		return to_step == STEP_NONE;
+	return from_step == to_step || to_step == STEP_ROLLBACK || to_step == STEP_NONE ||
+	        (dep_step_edges[from_step] & EDGE(to_step));
+}
+
+/* Checks that d may go to (state, step): an edge of the drawing. */
+static void
+assert_dep_state(const struct dep *d, enum dep_state state, enum wave_step step)
+{
+	if (dep_edge_allowed(d->state, d->step, state, step))
+		return;
+	log_error("deployment %" PRId64 ": %s/%s -> %s/%s is not an edge of the drawing", d->row.id,
+	        dep_state_to_string(d->state), wave_step_to_string(d->step),
+	        dep_state_to_string(state), wave_step_to_string(step));
+	assert(!"a deployment transition outside the drawing");
+}
+
+static void
+dep_set_state(struct dep *d, enum dep_state state)
+{
+	assert_dep_state(d, state, dep_state_is_active(state) ? d->step : STEP_NONE);
+	d->state = state;
+	strbuf_printf(d->row.state, sizeof(d->row.state), "%s", dep_state_to_string(state));
+}
+
+/* The step's clock (WaveTimeout=, Bake=) starts again, even for the same
+ * step (a rollback asked again). */
+static void
+dep_set_step(struct dep *d, enum wave_step step, uint64_t now)
+{
+	assert_dep_state(d, d->state, step);
+	d->step = step;
+	strbuf_printf(d->row.step, sizeof(d->row.step), "%s", wave_step_to_string(step));
 	d->row.step_since_ms = now;
 }
 
@@ -308,18 +458,77 @@ set_reason(struct dep *d, const char *reason)
 	}
 }
 
+/* Ends d in state (reason NULL: the reason stays), audited by actor. */
 static void
-finish(struct waves *e, struct dep *d, const char *state, const char *reason, uint64_t now)
+finish_by(struct waves *e, struct dep *d, const char *actor, enum dep_state state,
+        const char *reason, uint64_t now)
 {
 	char action[48];
 
-	strbuf_printf(d->row.state, sizeof(d->row.state), "%s", state);
-	set_step(d, "", now);
+	dep_set_step(d, STEP_NONE, now);
+	dep_set_state(d, state);
 	if (reason)
 		set_reason(d, reason);
 	d->row.finished_ms = now;
-	strbuf_printf(action, sizeof(action), "deploy.%s", state);
-	dep_save(e, d, "coordinator", action, "%s", d->row.reason);
+	strbuf_printf(action, sizeof(action), "deploy.%s", dep_state_to_string(state));
+	dep_save(e, d, actor, action, "%s", d->row.reason);
+}
+
+static void
+finish(struct waves *e, struct dep *d, enum dep_state state, const char *reason, uint64_t now)
+{
+	finish_by(e, d, "coordinator", state, reason, now);
+}
+
+/* ---- step results ---- */
+
+static struct step_result
+result_hold(void)
+{
+	return (struct step_result) {.kind = RESULT_HOLD};
+}
+
+static struct step_result result_goto(const struct dep *d, enum wave_step step, const char *action,
+        const char *fmt, ...) _printf_(4, 5);
+/* On to step (the state stays), audited as action with a detail (action
+ * NULL: not saved until what follows saves it). */
+static struct step_result
+result_goto(const struct dep *d, enum wave_step step, const char *action, const char *fmt, ...)
+{
+	struct step_result r = {
+	        .kind = RESULT_GOTO, .step = step, .state = d->state, .action = action};
+
+	if (fmt) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(r.why, sizeof(r.why), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static struct step_result result_end(
+        enum step_kind kind, enum dep_state state, const char *fmt, ...) _printf_(3, 4);
+static struct step_result
+result_end(enum step_kind kind, enum dep_state state, const char *fmt, ...)
+{
+	struct step_result r = {.kind = kind, .state = state};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r.why, sizeof(r.why), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+#define result_finish(state, ...) result_end(RESULT_FINISH, state, __VA_ARGS__)
+#define result_rollback(...)      result_end(RESULT_ROLLBACK, DEP_RUNNING, __VA_ARGS__)
+
+static struct step_result
+result_next_wave(void)
+{
+	return (struct step_result) {.kind = RESULT_NEXT_WAVE};
 }
 
 /* ---- tasks and health ---- */
@@ -329,7 +538,7 @@ finish(struct waves *e, struct dep *d, const char *state, const char *reason, ui
 static bool
 failed_before_rollback(const struct dep *d, const struct task_row *t)
 {
-	return streq(d->row.step, "rollback") && t->updated_ms < d->row.step_since_ms &&
+	return d->step == STEP_ROLLBACK && t->updated_ms < d->row.step_since_ms &&
 	        task_is_final(t->state) && !streq(t->state, "committed");
 }
 
@@ -339,7 +548,7 @@ failed_before_rollback(const struct dep *d, const struct task_row *t)
 static bool
 rollback_task_is_stale(const struct dep *d, const struct dep_host *h, const struct task_row *t)
 {
-	if (!streq(d->row.step, "rollback"))
+	if (d->step != STEP_ROLLBACK)
 		return false;
 	return !streq(t->version, h->rb_to ? h->rb_to : "") || failed_before_rollback(d, t);
 }
@@ -601,7 +810,7 @@ send_commands(struct waves *e, struct dep *d, struct dep_host **hs, const char *
 	}
 	r = db_tasks_add(e->db, d->row.id, &spec, n, cids);
 	if (r < 0) {
-		log_error("deployment %" PRId64 ": cannot record %zu %s task(e): %s", d->row.id, n,
+		log_error("deployment %" PRId64 ": cannot record %zu %s task(s): %s", d->row.id, n,
 		        command_kind_to_string(kind), strerror(-r));
 		return r;
 	}
@@ -755,7 +964,7 @@ begin_rollback(struct waves *e, struct dep *d, const char *actor, const char *re
 		(void)waitpid(d->switch_pid, NULL, 0);
 		d->switch_pid = 0;
 	}
-	set_step(d, "rollback", now);
+	dep_set_step(d, STEP_ROLLBACK, now);
 	set_reason(d, reason);
 	plan_free(d->rollback);
 	d->rollback = NULL;
@@ -772,7 +981,7 @@ switched(const struct dep *d)
 {
 	for (size_t w = 0; w < d->plan->n_waves && w < (size_t)d->row.wave + 1; w++)
 		if (d->plan->waves[w].kind == PLAN_WAVE_SWITCH &&
-		        (w < (size_t)d->row.wave || !streq(d->row.step, "switch")))
+		        (w < (size_t)d->row.wave || d->step != STEP_SWITCH))
 			return true;
 	return false;
 }
@@ -813,20 +1022,24 @@ plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
 	return r;
 }
 
-/* A host that is down cannot hold the rollback of the others: what it did
- * with its deploy is unknown until it reconnects, so it gets a rollback to
- * its old release queued like the hosts that activated (a no-op if it never
- * deployed), and the rollback goes on without its answer. h->up is fresh:
- * refresh_health() runs before every run_rollback(). */
-static void
-run_rollback(struct waves *e, struct dep *d, uint64_t now)
-{
-	struct rw_err err = {{0}};
-	size_t failed = 0, deferred = 0;
-	char why[GATE_WHY_MAX], down[256] = "";
+/* What one tick of the rollback gathers on its way through the phases. */
+struct rb_tick {
+	size_t deferred; /* hosts down: their rollback waits in their queue */
+	char down[256];  /* their names */
+};
 
-	/* A migrate hook still running must stop (or end) first: whether
-	 * migrate_down is owed depends on it. */
+/* Each phase: true when it is over (on to the next), false to stop this
+ * tick with *r (hold, or the end). */
+typedef bool rb_phase_fn(
+        struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r);
+
+/* A migrate hook still running must stop (or end) first: whether
+ * migrate_down is owed depends on it. */
+static bool
+rb_wait_migrate(
+        struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
+	(void)e, (void)t, (void)now, (void)r;
 	if (d->migrate_cmd && !task_is_final(d->migrate_task)) {
 		struct dep_host *mh = dep_host(d, d->migrate_host);
 
@@ -834,162 +1047,216 @@ run_rollback(struct waves *e, struct dep *d, uint64_t now)
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
 			        "waiting for the migrate hook on host %" PRId64 " (%s) to stop",
 			        mh->id, mh->name);
-			return;
+			return false;
 		}
 	}
-	/* First every host that was deploying must have stopped (or be down:
-	 * then nobody knows until it is back). */
+	return true;
+}
+
+/* Every host that was deploying must have stopped (or be down: then
+ * nobody knows until it is back). */
+static bool
+rb_stop_deploying(
+        struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
+	(void)e, (void)t, (void)now, (void)r;
 	for (size_t i = 0; i < d->n_hosts; i++)
 		if (d->hosts[i].cmd && !task_is_final(d->hosts[i].task) && d->hosts[i].up) {
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
 			        "waiting for host %" PRId64 " (%s) to stop deploying",
 			        d->hosts[i].id, d->hosts[i].name);
-			return;
+			return false;
 		}
-	if (!d->rollback) {
-		if (plan_the_rollback(d, NULL, &err) < 0) {
-			finish(e, d, "failed", err.msg, now);
-			return;
-		}
-		index_rollback(d);
-		dep_save(e, d, "coordinator", "deploy.rollback_plan", "%zu host(e) in %zu wave(e)",
-		        d->rollback->n_hosts, d->rollback->n_waves);
+	return true;
+}
+
+static bool
+rb_plan(struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
+	struct rw_err err = {{0}};
+
+	(void)t, (void)now;
+	if (d->rollback)
+		return true;
+	if (plan_the_rollback(d, NULL, &err) < 0) {
+		*r = result_finish(DEP_FAILED, "%s", err.msg);
+		return false;
 	}
+	index_rollback(d);
+	dep_save(e, d, "coordinator", "deploy.rollback_plan", "%zu host(s) in %zu wave(s)",
+	        d->rollback->n_hosts, d->rollback->n_waves);
+	return true;
+}
+
+/* The traffic switch back, once per rollback (a restart may run it again:
+ * traffic commands must be idempotent, as a switch to a color already live
+ * is): 1 done, 0 running, -1 failed (*r). */
+static int
+rb_switch_back(struct waves *e, struct dep *d, const struct plan_wave *rw, uint64_t now,
+        struct step_result *r)
+{
+	char why[GATE_WHY_MAX];
+	int q;
+
+	if (d->switched_back)
+		return 1;
+	q = switch_step(d, rw->command, rw->timeout_usec / 1000, now, why, sizeof(why));
+	if (q == 0)
+		return 0;
+	strbuf_printf(
+	        d->rb_verdict, sizeof(d->rb_verdict), "%s%s", q > 0 ? "switched back: " : "", why);
+	dep_save(e, d, "coordinator", q > 0 ? "deploy.switch_back" : "deploy.switch_back_failed",
+	        "%s", why);
+	if (q < 0) {
+		*r = result_finish(DEP_FAILED, "%s", why);
+		return -1;
+	}
+	record_live_color(e, d, d->plan->live_color);
+	d->switched_back = true;
+	return 1;
+}
+
+/* An agent that is up but never acknowledges its rollback must not hold
+ * the rollback for ever: WaveTimeout= bounds it (one it runs reports,
+ * bounded by the agent's own deadlines). True if it timed out now. */
+static bool
+rb_host_timed_out(struct waves *e, struct dep_host *h, const struct plan_wave *rw, uint64_t now)
+{
+	char msg[128];
+
+	if (!h->rb_seen_ms)
+		h->rb_seen_ms = now;
+	if (!rw->timeout_usec || !(streq(h->rb_task, "queued") || streq(h->rb_task, "sent")) ||
+	        now <= h->rb_seen_ms || now - h->rb_seen_ms <= rw->timeout_usec / USEC_PER_MSEC)
+		return false;
+	strbuf_printf(msg, sizeof(msg),
+	        "no answer to its rollback within WaveTimeout=%" PRIu64 " s",
+	        rw->timeout_usec / USEC_PER_SEC);
+	(void)e->fleet->unqueue_command(e->fleet_ud, h->id, h->rb_cmd);
+	(void)db_task_update(e->db, h->id, h->rb_cmd, "failed", -1, msg);
+	strbuf_printf(h->rb_task, sizeof(h->rb_task), "failed");
+	free(h->rb_error);
+	h->rb_error = strdup(msg);
+	return true;
+}
+
+/* One wave of the rollback plan: true once each of its hosts is rolled
+ * back, failed, or down with its rollback queued. */
+static bool
+rb_wave(struct waves *e, struct dep *d, struct rb_tick *t, const struct plan_wave *rw, uint64_t now)
+{
+	_cleanup_free_ struct dep_host **hs = calloc(rw->n_hosts + 1, sizeof(*hs));
+	_cleanup_free_ const char **vs = calloc(rw->n_hosts + 1, sizeof(*vs));
+	size_t in_flight = 0, done = 0, k = 0;
+	size_t limit = rw->max_unavailable ? rw->max_unavailable : rw->n_hosts;
+
+	for (size_t i = 0; i < rw->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, rw->hosts[i].id);
+
+		if (!h)
+			continue;
+		/* An agent still finishing something refuses as busy: ask
+		 * again (the rollback must happen). */
+		if (h->rb_cmd &&
+		        retry_busy(&h->rb_retries, &h->rb_retry_ms, h->rb_task, h->rb_error, now))
+			(void)send_command(e, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
+			        rw->hosts[i].rollback_to);
+		if (h->rb_cmd && task_is_final(h->rb_task) &&
+		        !busy_left(h->rb_retries, h->rb_task, h->rb_error))
+			done++;
+		else if (h->rb_cmd && !h->up) {
+			/* Down: its rollback waits in its queue. */
+			done++;
+			t->deferred++;
+			strbuf_printf(t->down + strlen(t->down), sizeof(t->down) - strlen(t->down),
+			        "%s%s", t->down[0] ? ", " : "", h->name);
+		} else if (h->rb_cmd) {
+			if (rb_host_timed_out(e, h, rw, now))
+				done++;
+			else
+				in_flight++;
+		}
+	}
+	for (size_t i = 0; hs && vs && i < rw->n_hosts && in_flight + k < limit; i++) {
+		struct dep_host *h = dep_host(d, rw->hosts[i].id);
+
+		if (!h || h->rb_cmd)
+			continue;
+		hs[k] = h;
+		vs[k++] = rw->hosts[i].rollback_to;
+	}
+	if (k)
+		(void)send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__ROLLBACK);
+	if (done < rw->n_hosts) {
+		strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+		        "%s: %zu of %zu hosts rolled back", rw->name, done, rw->n_hosts);
+		return false;
+	}
+	return true;
+}
+
+/* The rollback plan's waves in order, the traffic switch back among them. */
+static bool
+rb_waves(struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
 	for (size_t w = 0; w < d->rollback->n_waves; w++) {
-		struct plan_wave *rw = &d->rollback->waves[w];
-		size_t in_flight = 0, done = 0;
+		const struct plan_wave *rw = &d->rollback->waves[w];
 
 		if (rw->kind == PLAN_WAVE_SWITCH) {
-			/* Once per rollback (a restart may run it again: traffic
-			 * commands must be idempotent, as a switch to a color
-			 * already live is). */
-			if (d->switched_back)
-				continue;
-			int q = switch_step(
-			        d, rw->command, rw->timeout_usec / 1000, now, why, sizeof(why));
-
-			if (q == 0)
-				return;
-			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict), "%s%s",
-			        q > 0 ? "switched back: " : "", why);
-			dep_save(e, d, "coordinator",
-			        q > 0 ? "deploy.switch_back" : "deploy.switch_back_failed", "%s",
-			        why);
-			if (q < 0) {
-				finish(e, d, "failed", why, now);
-				return;
-			}
-			record_live_color(e, d, d->plan->live_color);
-			d->switched_back = true;
+			if (rb_switch_back(e, d, rw, now, r) <= 0)
+				return false;
 			continue;
 		}
-		for (size_t i = 0; i < rw->n_hosts; i++) {
-			struct dep_host *h = dep_host(d, rw->hosts[i].id);
-
-			if (!h)
-				continue;
-			/* An agent still finishing something refuses as busy:
-			 * ask again (the rollback must happen). */
-			if (h->rb_cmd &&
-			        retry_busy(&h->rb_retries, &h->rb_retry_ms, h->rb_task, h->rb_error,
-			                now))
-				(void)send_command(e, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
-				        rw->hosts[i].rollback_to);
-			if (h->rb_cmd && task_is_final(h->rb_task) &&
-			        !busy_left(h->rb_retries, h->rb_task, h->rb_error))
-				done++;
-			else if (h->rb_cmd && !h->up) {
-				/* Down: its rollback waits in its queue. */
-				done++;
-				deferred++;
-				strbuf_printf(down + strlen(down), sizeof(down) - strlen(down),
-				        "%s%s", down[0] ? ", " : "", h->name);
-			} else if (h->rb_cmd) {
-				/* An agent that is up but never answers must not hold
-				 * the rollback for ever: WaveTimeout= bounds it. */
-				if (!h->rb_seen_ms)
-					h->rb_seen_ms = now;
-				/* Only a command the agent never acknowledged: one
-				 * it runs reports, bounded by the agent's own
-				 * deadlines. */
-				if (rw->timeout_usec &&
-				        (streq(h->rb_task, "queued") ||
-				                streq(h->rb_task, "sent")) &&
-				        now > h->rb_seen_ms &&
-				        now - h->rb_seen_ms > rw->timeout_usec / USEC_PER_MSEC) {
-					char msg[128];
-
-					strbuf_printf(msg, sizeof(msg),
-					        "no answer to its rollback within "
-					        "WaveTimeout=%" PRIu64 " s",
-					        rw->timeout_usec / USEC_PER_SEC);
-					(void)e->fleet->unqueue_command(
-					        e->fleet_ud, h->id, h->rb_cmd);
-					(void)db_task_update(
-					        e->db, h->id, h->rb_cmd, "failed", -1, msg);
-					strbuf_printf(h->rb_task, sizeof(h->rb_task), "failed");
-					free(h->rb_error);
-					h->rb_error = strdup(msg);
-					done++;
-				} else
-					in_flight++;
-			}
-		}
-		{
-			_cleanup_free_ struct dep_host **hs = calloc(rw->n_hosts + 1, sizeof(*hs));
-			_cleanup_free_ const char **vs = calloc(rw->n_hosts + 1, sizeof(*vs));
-			size_t k = 0,
-			       limit = rw->max_unavailable ? rw->max_unavailable : rw->n_hosts;
-
-			for (size_t i = 0; hs && vs && i < rw->n_hosts && in_flight + k < limit;
-			        i++) {
-				struct dep_host *h = dep_host(d, rw->hosts[i].id);
-
-				if (!h || h->rb_cmd)
-					continue;
-				hs[k] = h;
-				vs[k++] = rw->hosts[i].rollback_to;
-			}
-			if (k &&
-			        send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__ROLLBACK) ==
-			                0)
-				in_flight += k;
-		}
-		if (done < rw->n_hosts) {
-			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
-			        "%s: %zu of %zu hosts rolled back", rw->name, done, rw->n_hosts);
-			return;
-		}
+		if (!rb_wave(e, d, t, rw, now))
+			return false;
 	}
-	/* migrate_down once, on the host where migrate ran (and found a
-	 * migrate hook), after every host is back on the old release. A busy
-	 * agent is asked again; a host that is down gets it queued. */
-	if (streq(d->migrate_task, "committed") &&
-	        !streq(d->migrate_error ?: "", TASK_HOOK_ABSENT)) {
-		struct dep_host *h = dep_host(d, d->migrate_host);
-		bool busy = streq(d->migrate_down_task, "refused") &&
-		        d->migrate_down_retries < BUSY_RETRIES;
+	return true;
+}
 
-		if (h && (!d->migrate_down_task[0] || (busy && now >= d->migrate_down_retry_ms))) {
-			if (busy) {
-				d->migrate_down_retries++;
-				d->migrate_down_retry_ms = now + 1000;
-			}
-			(void)send_command(
-			        e, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
-			dep_save(e, d, "coordinator", "deploy.migrate_down",
-			        "on host %" PRId64 " (%s)", h->id, h->name);
+/* migrate_down once, on the host where migrate ran (and found a migrate
+ * hook), after every host is back on the old release. A busy agent is
+ * asked again; a host that is down gets it queued. */
+static bool
+rb_migrate_down(
+        struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
+	struct dep_host *h;
+	bool busy;
+
+	(void)r;
+	if (!streq(d->migrate_task, "committed") || streq(d->migrate_error ?: "", TASK_HOOK_ABSENT))
+		return true;
+	h = dep_host(d, d->migrate_host);
+	busy = streq(d->migrate_down_task, "refused") && d->migrate_down_retries < BUSY_RETRIES;
+	if (h && (!d->migrate_down_task[0] || (busy && now >= d->migrate_down_retry_ms))) {
+		if (busy) {
+			d->migrate_down_retries++;
+			d->migrate_down_retry_ms = now + 1000;
 		}
-		if (h && !task_is_final(d->migrate_down_task) && !h->up) {
-			deferred++;
-			strbuf_printf(down + strlen(down), sizeof(down) - strlen(down),
-			        "%s%s (migrate_down)", down[0] ? ", " : "", h->name);
-		} else if (!task_is_final(d->migrate_down_task) || busy) {
-			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
-			        "migrate_down runs on host %" PRId64, d->migrate_host);
-			return;
-		}
+		(void)send_command(e, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
+		dep_save(e, d, "coordinator", "deploy.migrate_down", "on host %" PRId64 " (%s)",
+		        h->id, h->name);
 	}
+	if (h && !task_is_final(d->migrate_down_task) && !h->up) {
+		t->deferred++;
+		strbuf_printf(t->down + strlen(t->down), sizeof(t->down) - strlen(t->down),
+		        "%s%s (migrate_down)", t->down[0] ? ", " : "", h->name);
+	} else if (!task_is_final(d->migrate_down_task) || busy) {
+		strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict),
+		        "migrate_down runs on host %" PRId64, d->migrate_host);
+		return false;
+	}
+	return true;
+}
+
+/* rolled_back, or failed if a host's rollback (or migrate_down) failed. */
+static bool
+rb_done(struct waves *e, struct dep *d, struct rb_tick *t, uint64_t now, struct step_result *r)
+{
+	char why[GATE_WHY_MAX];
+	size_t failed = 0;
+
+	(void)e, (void)now;
 	for (size_t w = 0; w < d->rollback->n_waves; w++)
 		for (size_t i = 0; i < d->rollback->waves[w].n_hosts; i++) {
 			struct dep_host *h = dep_host(d, d->rollback->waves[w].hosts[i].id);
@@ -1000,26 +1267,65 @@ run_rollback(struct waves *e, struct dep *d, uint64_t now)
 	if (task_is_final(d->migrate_down_task) && !streq(d->migrate_down_task, "committed"))
 		failed++;
 	if (failed) {
-		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(e)",
+		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
 		        d->row.reason, failed);
-		finish(e, d, "failed", why, now);
-	} else if (deferred) {
+		*r = result_finish(DEP_FAILED, "%s", why);
+	} else if (t->deferred) {
 		strbuf_printf(why, sizeof(why),
-		        "%s; down during the rollback, %s get%s the rollback queued for when "
-		        "%s reconnect%s",
-		        d->row.reason, down, deferred == 1 ? "s" : "",
-		        deferred == 1 ? "it" : "they", deferred == 1 ? "s" : "");
-		finish(e, d, "rolled_back", why, now);
-	} else
-		finish(e, d, "rolled_back", d->row.reason, now);
+		        "%s; down during the rollback, %s get%s the rollback queued for when %s "
+		        "reconnect%s",
+		        d->row.reason, t->down, t->deferred == 1 ? "s" : "",
+		        t->deferred == 1 ? "it" : "they", t->deferred == 1 ? "s" : "");
+		*r = result_finish(DEP_ROLLED_BACK, "%s", why);
+	} else {
+		*r = result_finish(DEP_ROLLED_BACK, "%s", "");
+		r->keep_reason = true;
+	}
+	return false;
+}
+
+static rb_phase_fn *const rb_phases[_RB_PHASE_MAX] = {
+        [RB_WAIT_MIGRATE] = rb_wait_migrate,
+        [RB_STOP_DEPLOYING] = rb_stop_deploying,
+        [RB_PLAN] = rb_plan,
+        [RB_WAVES] = rb_waves,
+        [RB_MIGRATE_DOWN] = rb_migrate_down,
+        [RB_DONE] = rb_done,
+};
+
+/* Checks the rollback's phases move one at a time, in order, each tick
+ * starting again at the first. */
+static void
+assert_rollback_phase(const struct dep *d, enum rollback_phase next)
+{
+	assert(next == RB_WAIT_MIGRATE || next == d->rb_phase + 1);
+	(void)d, (void)next;
+}
+
+/* The coordinated rollback, one tick (drawn in waves_private.h). A host
+ * that is down cannot hold the rollback of the others: what it did with
+ * its deploy is unknown until it reconnects, so it gets a rollback to its
+ * old release queued like the hosts that activated (a no-op if it never
+ * deployed), and the rollback goes on without its answer. h->up is fresh:
+ * refresh_health() runs before every step_rollback(). */
+static struct step_result
+step_rollback(struct waves *e, struct dep *d, uint64_t now)
+{
+	struct step_result r = result_hold();
+	struct rb_tick t = {.down = ""};
+
+	for (unsigned p = RB_WAIT_MIGRATE; p < _RB_PHASE_MAX; p++) {
+		assert_rollback_phase(d, (enum rollback_phase)p);
+		d->rb_phase = (enum rollback_phase)p;
+		if (!rb_phases[p](e, d, &t, now, &r))
+			break;
+	}
+	return r;
 }
 
 /* ---- before wave one: preflight and the migrate hook ---- */
 
 #define PREFLIGHT_TIMEOUT_MS (2 * 60 * 1000)
-
-static void step_migrate(struct waves *e, struct dep *d, uint64_t now);
-static void begin_wave(struct waves *e, struct dep *d, uint64_t now);
 
 /* Every planned host checks it could take the release (PREFLIGHT: app and
  * units configured, trusted key, manifest, free space, a release to roll
@@ -1034,7 +1340,7 @@ preflight_started(const struct dep *d)
 	return false;
 }
 
-static void
+static struct step_result
 step_preflight(struct waves *e, struct dep *d, uint64_t now)
 {
 	size_t pending = 0, failed = 0;
@@ -1049,15 +1355,15 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 		        false, now * USEC_PER_MSEC, &g);
 		if (g.verdict != GATE_PASS) {
 			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-			if (!streq(d->row.step, "freeze")) {
-				set_step(d, "freeze", now);
-				dep_save(e, d, "coordinator", "deploy.freeze", "%s", g.why);
-			}
-			return;
+			if (d->step != STEP_FREEZE)
+				return result_goto(d, STEP_FREEZE, "deploy.freeze", "%s", g.why);
+			return result_hold();
 		}
-		if (streq(d->row.step, "freeze")) {
-			set_step(d, "preflight", now);
-			dep_save(e, d, NULL, NULL, NULL);
+		if (d->step == STEP_FREEZE) {
+			struct step_result r = result_goto(d, STEP_PREFLIGHT, NULL, NULL);
+
+			r.save = true;
+			return r;
 		}
 	}
 
@@ -1104,7 +1410,7 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 	if (pending && now - d->row.step_since_ms < PREFLIGHT_TIMEOUT_MS) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
 		        "preflight: %zu of %zu hosts answered", d->n_hosts - pending, d->n_hosts);
-		return;
+		return result_hold();
 	}
 	if (pending) {
 		for (size_t i = 0; i < d->n_hosts; i++)
@@ -1117,23 +1423,19 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 	if (failed) {
 		char why[2048];
 
-		strbuf_printf(why, sizeof(why), "preflight failed on %zu of %zu host(e)%s: %s%s",
+		strbuf_printf(why, sizeof(why), "preflight failed on %zu of %zu host(s)%s: %s%s",
 		        failed, d->n_hosts, d->row.force ? " (--force: going on)" : "", list,
 		        failed > 8 ? "; ..." : "");
-		if (!d->row.force) {
-			finish(e, d, "failed", why, now);
-			return;
-		}
-		dep_save(e, d, "coordinator", "deploy.preflight_forced", "%s", why);
-	} else
-		dep_save(e, d, "coordinator", "deploy.preflight", "%zu host(e) ready", d->n_hosts);
-	set_step(d, "migrate", now);
-	step_migrate(e, d, now);
+		if (!d->row.force)
+			return result_finish(DEP_FAILED, "%s", why);
+		return result_goto(d, STEP_MIGRATE, "deploy.preflight_forced", "%s", why);
+	}
+	return result_goto(d, STEP_MIGRATE, "deploy.preflight", "%zu host(s) ready", d->n_hosts);
 }
 
 /* The release's migrate hook runs once, on the first host of wave one that
  * is up, before any host changes; a failure stops the deployment there. */
-static void
+static struct step_result
 step_migrate(struct waves *e, struct dep *d, uint64_t now)
 {
 	char why[3072];
@@ -1152,10 +1454,10 @@ step_migrate(struct waves *e, struct dep *d, uint64_t now)
 		if (!pick) {
 			strbuf_printf(d->verdict, sizeof(d->verdict),
 			        "migrate: waiting for a host of wave 1 to be up");
-			return;
+			return result_hold();
 		}
 		if (send_command(e, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version) < 0)
-			return;
+			return result_hold();
 		dep_save(e, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
 		        pick->id, pick->name);
 	} else if (retry_busy(&d->migrate_retries, &d->migrate_retry_ms, d->migrate_task,
@@ -1169,12 +1471,12 @@ step_migrate(struct waves *e, struct dep *d, uint64_t now)
 	if (busy_left(d->migrate_retries, d->migrate_task, d->migrate_error)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
 		        "migrate: host %" PRId64 " is busy; asking again", d->migrate_host);
-		return;
+		return result_hold();
 	}
 	if (!task_is_final(d->migrate_task)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict), "migrate runs on host %" PRId64,
 		        d->migrate_host);
-		return;
+		return result_hold();
 	}
 	if (!streq(d->migrate_task, "committed")) {
 		strbuf_printf(why, sizeof(why),
@@ -1185,11 +1487,9 @@ step_migrate(struct waves *e, struct dep *d, uint64_t now)
 		        d->migrate_output ? "; its output ends:\n" : "",
 		        d->migrate_output ? text_tail(d->migrate_output, 1024) : "");
 		utf8_cut_tail(why);
-		finish(e, d, "failed", why, now);
-		return;
+		return result_finish(DEP_FAILED, "%s", why);
 	}
-	set_step(d, "start", now);
-	begin_wave(e, d, now);
+	return result_goto(d, STEP_START, NULL, NULL);
 }
 
 /* ---- the waves ---- */
@@ -1203,56 +1503,41 @@ approved(struct waves *e, struct dep *d, size_t wave)
 	return r == 0;
 }
 
-static void
-begin_wave(struct waves *e, struct dep *d, uint64_t now)
+/* A wave begins: after a freeze window, once approved if it must be. */
+static struct step_result
+step_start(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	struct step_result r;
 	struct gate_result g;
 
 	if (d->params.n_freeze) {
 		freeze_gate_evaluate(d->params.freeze, d->params.n_freeze, d->params.freeze_policy,
 		        false, now * USEC_PER_MSEC, &g);
 		if (g.verdict != GATE_PASS) {
-			if (!streq(d->row.step, "freeze")) {
-				set_step(d, "freeze", now);
-				dep_save(e, d, "coordinator", "deploy.freeze", "%s", g.why);
-			}
 			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-			return;
+			if (d->step != STEP_FREEZE)
+				return result_goto(d, STEP_FREEZE, "deploy.freeze", "%s", g.why);
+			return result_hold();
 		}
 	}
 	if (w->approval && !approved(e, d, d->row.wave)) {
-		if (!streq(d->row.step, "approval")) {
-			set_step(d, "approval", now);
-			strbuf_printf(d->verdict, sizeof(d->verdict),
-			        "waiting for approval of '%s'", w->name);
-			dep_save(e, d, "coordinator", "deploy.awaiting_approval",
-			        "wave %d/%zu '%s': rollwave approve %" PRId64, d->row.wave + 1,
-			        d->plan->n_waves, w->name, d->row.id);
-		}
-		return;
+		if (d->step == STEP_APPROVAL)
+			return result_hold();
+		strbuf_printf(
+		        d->verdict, sizeof(d->verdict), "waiting for approval of '%s'", w->name);
+		return result_goto(d, STEP_APPROVAL, "deploy.awaiting_approval",
+		        "wave %d/%zu '%s': rollwave approve %" PRId64, d->row.wave + 1,
+		        d->plan->n_waves, w->name, d->row.id);
 	}
-	set_step(d, w->kind == PLAN_WAVE_SWITCH ? "switch" : "deploying", now);
+	d->verdict[0] = 0;
+	r = result_goto(d, w->kind == PLAN_WAVE_SWITCH ? STEP_SWITCH : STEP_DEPLOYING,
+	        "deploy.wave", "wave %d/%zu '%s': %zu host(s)", d->row.wave + 1, d->plan->n_waves,
+	        w->name, w->n_hosts);
 	/* pending (preflight, migrate, a freeze before them) ends with wave one. */
-	if (streq(d->row.state, "pending"))
-		strbuf_printf(d->row.state, sizeof(d->row.state), "running");
-	d->verdict[0] = 0;
-	dep_save(e, d, "coordinator", "deploy.wave", "wave %d/%zu '%s': %zu host(e)",
-	        d->row.wave + 1, d->plan->n_waves, w->name, w->n_hosts);
-}
-
-static void
-next_wave(struct waves *e, struct dep *d, uint64_t now)
-{
-	d->row.wave++;
-	d->verdict[0] = 0;
-	if ((size_t)d->row.wave >= d->plan->n_waves) {
-		d->row.wave = (int)d->plan->n_waves - 1;
-		finish(e, d, "succeeded", "every wave is healthy", now);
-		return;
-	}
-	set_step(d, "start", now);
-	begin_wave(e, d, now);
+	if (d->state == DEP_PENDING)
+		r.state = DEP_RUNNING;
+	return r;
 }
 
 /* How long a host may go unheard before it counts as silent. */
@@ -1276,7 +1561,7 @@ wave_clock_start(const struct waves *e, const struct dep *d, const struct plan_w
 	return t;
 }
 
-static void
+static struct step_result
 step_deploying(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
@@ -1287,7 +1572,7 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 	struct gate_result g;
 
 	if (!st)
-		return;
+		return result_hold();
 	refresh_health(e, d, (size_t)d->row.wave, false, now);
 	/* A host silent for longer than the gate allows (down when planned
 	 * with --force, or gone since; after a coordinator restart, only once
@@ -1372,12 +1657,12 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 
 		strbuf_printf(
 		        why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1, w->name, g.why);
-		begin_rollback(e, d, "coordinator", why, now);
-	} else if (g.verdict == GATE_PASS) {
-		set_step(d, "bake", now);
-		dep_save(e, d, "coordinator", "deploy.wave_healthy", "wave %d/%zu '%s': %s",
-		        d->row.wave + 1, d->plan->n_waves, w->name, g.why);
+		return result_rollback("%s", why);
 	}
+	if (g.verdict == GATE_PASS)
+		return result_goto(d, STEP_BAKE, "deploy.wave_healthy", "wave %d/%zu '%s': %s",
+		        d->row.wave + 1, d->plan->n_waves, w->name, g.why);
+	return result_hold();
 }
 
 /* The metric gates' queries of one round run on a thread of their own, so
@@ -1500,7 +1785,7 @@ gate_job_start(struct dep *d, uint64_t now)
  * move on. Each verdict with its values goes to the audit log when it is
  * the gate's first or differs from its previous one; the status shows
  * every gate's latest. */
-static void
+static struct step_result
 step_gates(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
@@ -1516,19 +1801,19 @@ step_gates(struct waves *e, struct dep *d, uint64_t now)
 		gate_job_drop(d);
 	if (!d->gate_job) {
 		if (now < d->next_gate_ms)
-			return;
+			return result_hold();
 		if (gate_job_start(d, now) < 0)
 			log_error(
 			        "deployment %" PRId64 ": cannot query the metric gates", d->row.id);
 		d->next_gate_ms = now + GATE_RECHECK_MS;
-		return;
+		return result_hold();
 	}
 	j = d->gate_job;
 	pthread_mutex_lock(&j->lock);
 	done = j->done;
 	pthread_mutex_unlock(&j->lock);
 	if (!done)
-		return;
+		return result_hold();
 	d->gate_job = NULL;
 	d->gate_rounds++;
 	for (size_t i = 0; i < d->params.n_gates && i < j->n; i++) {
@@ -1563,8 +1848,7 @@ step_gates(struct waves *e, struct dep *d, uint64_t now)
 			gate_job_free(j);
 			strbuf_printf(why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1,
 			        w->name, g.why);
-			begin_rollback(e, d, "coordinator", why, now);
-			return;
+			return result_rollback("%s", why);
 		}
 		if (g.verdict == GATE_HOLD)
 			hold = true;
@@ -1585,11 +1869,11 @@ step_gates(struct waves *e, struct dep *d, uint64_t now)
 			strbuf_printf(why, sizeof(why),
 			        "wave %d '%s': metric gates held for longer than WaveTimeout: %s",
 			        d->row.wave + 1, w->name, d->verdict);
-			begin_rollback(e, d, "coordinator", why, now);
+			return result_rollback("%s", why);
 		}
-		return;
+		return result_hold();
 	}
-	next_wave(e, d, now);
+	return result_next_wave();
 }
 
 /* The bake: the wave's hosts (for a blue-green switch, the idle color's,
@@ -1597,7 +1881,7 @@ step_gates(struct waves *e, struct dep *d, uint64_t now)
  * silent counts against the failure budget like one that failed its
  * deploy; a breach rolls back. The bake ends only on fresh health: after a
  * coordinator restart every host must have been heard again. */
-static void
+static struct step_result
 step_bake(struct waves *e, struct dep *d, uint64_t now)
 {
 	size_t wave = (size_t)d->row.wave;
@@ -1635,8 +1919,7 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
 		if (g.verdict == GATE_FAIL) {
 			strbuf_printf(why, sizeof(why), "%s; %s", first, g.why);
-			begin_rollback(e, d, "coordinator", why, now);
-			return;
+			return result_rollback("%s", why);
 		}
 		dep_save(e, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
 		        newly > 1 ? " and others" : "", g.why);
@@ -1645,7 +1928,7 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 	        d->row.step_since_ms * USEC_PER_MSEC, w->bake_usec, now * USEC_PER_MSEC, &g);
 	if (g.verdict != GATE_PASS) {
 		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-		return;
+		return result_hold();
 	}
 	/* Not for ever: a host that is up but never reports the app fails
 	 * once the bake is over by a WaveTimeout=. */
@@ -1654,9 +1937,9 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 	                now <= d->row.step_since_ms + w->bake_usec / USEC_PER_MSEC +
 	                                w->timeout_usec / USEC_PER_MSEC)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
-		        "bake over; waiting for fresh health from %zu host(e) of '%s'", unheard,
+		        "bake over; waiting for fresh health from %zu host(s) of '%s'", unheard,
 		        hw->name);
-		return;
+		return result_hold();
 	}
 	if (unheard) {
 		for (size_t i = 0; i < hw->n_hosts; i++) {
@@ -1672,104 +1955,148 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
 		if (g.verdict == GATE_FAIL) {
 			strbuf_printf(why, sizeof(why),
-			        "wave %zu '%s': %zu host(e) sent no health report after the bake; "
+			        "wave %zu '%s': %zu host(s) sent no health report after the bake; "
 			        "%s",
 			        hw_index + 1, hw->name, unheard, g.why);
-			begin_rollback(e, d, "coordinator", why, now);
-			return;
+			return result_rollback("%s", why);
 		}
 		dep_save(e, d, "coordinator", "deploy.host_failed",
-		        "%zu host(e) sent no health report after the bake; %s", unheard, g.why);
+		        "%zu host(s) sent no health report after the bake; %s", unheard, g.why);
 	}
 	if (w->metric_gates && d->params.n_gates) {
-		set_step(d, "gates", now);
+		struct step_result r = result_goto(d, STEP_GATES, NULL, NULL);
+
 		d->next_gate_ms = 0;
 		d->gate_rounds = 0;
-		dep_save(e, d, NULL, NULL, NULL);
-		return;
+		r.save = true;
+		return r;
 	}
-	next_wave(e, d, now);
+	return result_next_wave();
 }
 
-static void dep_tick_once(struct waves *e, struct dep *d, uint64_t now);
+/* The traffic switch of a blue-green wave. */
+static struct step_result
+step_switch(struct waves *e, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	char why[GATE_WHY_MAX];
+	struct step_result r;
+	int q;
+
+	(void)e;
+	q = switch_step(d, w->command, w->timeout_usec / 1000, now, why, sizeof(why));
+	if (q == 0)
+		return result_hold();
+	strbuf_printf(d->verdict, sizeof(d->verdict), "%s", why);
+	if (q < 0)
+		return result_rollback("%s", why);
+	r = result_goto(d, STEP_BAKE, "deploy.switch", "%s", why);
+	r.live_color = d->plan->idle_color;
+	return r;
+}
+
+/* The one place a step's result becomes a transition. */
+static void
+dep_apply(struct waves *e, struct dep *d, const struct step_result *r, uint64_t now)
+{
+	switch (r->kind) {
+	case RESULT_HOLD:
+		return;
+	case RESULT_GOTO:
+		dep_set_step(d, r->step, now);
+		if (r->state != d->state)
+			dep_set_state(d, r->state);
+		if (r->action)
+			dep_save(e, d, "coordinator", r->action, "%s", r->why);
+		else if (r->save)
+			dep_save(e, d, NULL, NULL, NULL);
+		if (r->live_color)
+			record_live_color(e, d, r->live_color);
+		return;
+	case RESULT_NEXT_WAVE:
+		d->row.wave++;
+		d->verdict[0] = 0;
+		if ((size_t)d->row.wave >= d->plan->n_waves) {
+			d->row.wave = (int)d->plan->n_waves - 1;
+			finish(e, d, DEP_SUCCEEDED, "every wave is healthy", now);
+			return;
+		}
+		dep_set_step(d, STEP_START, now);
+		return;
+	case RESULT_ROLLBACK:
+		begin_rollback(e, d, "coordinator", r->why, now);
+		return;
+	case RESULT_FINISH:
+		finish(e, d, r->state, r->keep_reason ? NULL : r->why, now);
+		return;
+	}
+}
+
+/* The step function of d's current step. */
+static struct step_result
+dep_step(struct waves *e, struct dep *d, uint64_t now)
+{
+	switch (d->step) {
+	case STEP_ROLLBACK:
+		refresh_health(e, d, SIZE_MAX, true, now);
+		return step_rollback(e, d, now);
+	case STEP_PREFLIGHT:
+		return step_preflight(e, d, now);
+	case STEP_FREEZE:
+		/* A freeze before anything started is the preflight's. */
+		if (d->row.wave == 0 && !preflight_started(d))
+			return step_preflight(e, d, now);
+		return step_start(e, d, now);
+	case STEP_MIGRATE:
+		return step_migrate(e, d, now);
+	case STEP_NONE:
+	case STEP_START:
+	case STEP_APPROVAL:
+		return step_start(e, d, now);
+	case STEP_DEPLOYING:
+		return step_deploying(e, d, now);
+	case STEP_SWITCH:
+		return step_switch(e, d, now);
+	case STEP_BAKE:
+		return step_bake(e, d, now);
+	case STEP_GATES:
+		return step_gates(e, d, now);
+	case _WAVE_STEP_MAX:
+		break;
+	}
+	return result_hold();
+}
+
+static void
+dep_tick_once(struct waves *e, struct dep *d, uint64_t now)
+{
+	struct step_result r;
+
+	if (d->state != DEP_RUNNING && d->state != DEP_PENDING)
+		return;
+	if (load_tasks(e, d) < 0)
+		return;
+	if (d->step != STEP_ROLLBACK && d->plan->n_waves == 0) {
+		finish(e, d, DEP_SUCCEEDED, "nothing to do", now);
+		return;
+	}
+	r = dep_step(e, d, now);
+	dep_apply(e, d, &r, now);
+}
 
 /* Steps that need nothing from outside (a bake of 0 ending, the next wave
  * starting) follow each other in the same tick. */
 static void
 dep_tick(struct waves *e, struct dep *d, uint64_t now)
 {
-	for (int i = 0; i < 8; i++) {
-		char state[sizeof(d->row.state)], step[sizeof(d->row.step)];
+	for (int i = 0; i < 16; i++) {
+		enum dep_state state = d->state;
+		enum wave_step step = d->step;
 		int wave = d->row.wave;
 
-		memcpy(state, d->row.state, sizeof(state));
-		memcpy(step, d->row.step, sizeof(step));
 		dep_tick_once(e, d, now);
-		if (wave == d->row.wave && streq(state, d->row.state) && streq(step, d->row.step))
+		if (wave == d->row.wave && state == d->state && step == d->step)
 			break;
-	}
-}
-
-static void
-dep_tick_once(struct waves *e, struct dep *d, uint64_t now)
-{
-	const struct plan_wave *w;
-	char why[GATE_WHY_MAX];
-
-	if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
-		return;
-	if (load_tasks(e, d) < 0)
-		return;
-	if (streq(d->row.step, "rollback")) {
-		refresh_health(e, d, SIZE_MAX, true, now);
-		run_rollback(e, d, now);
-		return;
-	}
-	if (d->plan->n_waves == 0) {
-		finish(e, d, "succeeded", "nothing to do", now);
-		return;
-	}
-	w = &d->plan->waves[d->row.wave];
-	if (streq(d->row.step, "preflight") ||
-	        (streq(d->row.step, "freeze") && d->row.wave == 0 && !preflight_started(d))) {
-		step_preflight(e, d, now);
-		return;
-	}
-	if (streq(d->row.step, "migrate")) {
-		step_migrate(e, d, now);
-		return;
-	}
-	if (streq(d->row.step, "start") || streq(d->row.step, "freeze") ||
-	        streq(d->row.step, "approval") || !d->row.step[0]) {
-		begin_wave(e, d, now);
-		return;
-	}
-	if (streq(d->row.step, "deploying")) {
-		step_deploying(e, d, now);
-		return;
-	}
-	if (streq(d->row.step, "switch")) {
-		int q = switch_step(d, w->command, w->timeout_usec / 1000, now, why, sizeof(why));
-
-		if (q == 0)
-			return;
-		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", why);
-		if (q < 0) {
-			begin_rollback(e, d, "coordinator", why, now);
-			return;
-		}
-		set_step(d, "bake", now);
-		dep_save(e, d, "coordinator", "deploy.switch", "%s", why);
-		record_live_color(e, d, d->plan->idle_color);
-		return;
-	}
-	if (streq(d->row.step, "bake")) {
-		step_bake(e, d, now);
-		return;
-	}
-	if (streq(d->row.step, "gates")) {
-		step_gates(e, d, now);
-		return;
 	}
 }
 
@@ -1793,6 +2120,13 @@ dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
 	        !d->row.reason) {
 		dep_free(d);
 		return -ENOMEM;
+	}
+	if (dep_state_from_string(d->row.state, &d->state) < 0 ||
+	        wave_step_from_string(d->row.step, &d->step) < 0) {
+		r = rw_err_set(err, -EINVAL, "its state '%s' or step '%s' is unknown", d->row.state,
+		        d->row.step);
+		dep_free(d);
+		return r;
 	}
 	deploy_params_init(&d->params);
 	r = deploy_params_load_buffer(
@@ -1842,7 +2176,8 @@ load_active_cb(void *userdata, const struct deployment_row *row)
 		strbuf_printf(why, sizeof(why), "the coordinator could not resume it: %s",
 		        err.msg[0] ? err.msg : strerror(-r));
 		log_error("deployment %" PRId64 ": %s", row->id, why);
-		strbuf_printf(failed.state, sizeof(failed.state), "failed");
+		strbuf_printf(
+		        failed.state, sizeof(failed.state), "%s", dep_state_to_string(DEP_FAILED));
 		failed.step[0] = 0;
 		failed.reason = why;
 		failed.finished_ms = e_now(e);
@@ -1908,7 +2243,7 @@ waves_tick(struct waves *e)
 		struct dep *d = *pp;
 
 		dep_tick(e, d, now);
-		if (!deployment_state_is_active(d->row.state)) {
+		if (!dep_state_is_active(d->state)) {
 			*pp = d->next;
 			dep_free(d);
 			continue;
@@ -1944,15 +2279,13 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 	if (d && !rollback) {
 		bool current = index == (size_t)d->row.wave;
 
-		if (index < (size_t)d->row.wave || (current && streq(d->row.state, "succeeded")))
+		if (index < (size_t)d->row.wave || (current && d->state == DEP_SUCCEEDED))
 			state = "done";
-		else if (current && deployment_state_is_active(d->row.state))
-			state = streq(d->row.step, "rollback") ? "failed" : d->row.step;
-		else if (current && !deployment_state_is_active(d->row.state))
-			state = streq(d->row.state, "succeeded") ? "done"
-			        : streq(d->row.state, "failed") ||
-			                streq(d->row.state, "rolled_back") ||
-			                streq(d->row.state, "aborted")
+		else if (current && dep_state_is_active(d->state))
+			state = d->step == STEP_ROLLBACK ? "failed" : wave_step_to_string(d->step);
+		else if (current && !dep_state_is_active(d->state))
+			state = d->state == DEP_FAILED || d->state == DEP_ROLLED_BACK ||
+			                d->state == DEP_ABORTED
 			        ? "stopped"
 			        : "";
 		if (current)
@@ -2340,7 +2673,9 @@ admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
 
 		strbuf_printf(tmp.row.app, sizeof(tmp.row.app), "%s", c->app);
 		strbuf_printf(tmp.row.version, sizeof(tmp.row.version), "%s", c->version);
-		strbuf_printf(tmp.row.state, sizeof(tmp.row.state), "planned");
+		tmp.state = DEP_PLANNED;
+		strbuf_printf(tmp.row.state, sizeof(tmp.row.state), "%s",
+		        dep_state_to_string(DEP_PLANNED));
 		strbuf_printf(tmp.row.strategy, sizeof(tmp.row.strategy), "%s", params.strategy);
 		strbuf_printf(tmp.row.actor, sizeof(tmp.row.actor), "%s", actor);
 		tmp.row.manifest_url = (char *)c->manifest_url;
@@ -2371,7 +2706,7 @@ admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
 					        plan->waves[w].hosts[i].id);
 		plan_free(plan);
 		return rw_err_set(err, -EINVAL,
-		        "preflight: %zu host(e) down: %s%s; bring them up, narrow the selector, or "
+		        "preflight: %zu host(s) down: %s%s; bring them up, narrow the selector, or "
 		        "use --force",
 		        n, list, n > 10 ? ", ..." : "");
 	}
@@ -2393,11 +2728,11 @@ admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
 	strbuf_printf(row.app, sizeof(row.app), "%s", c->app);
 	strbuf_printf(row.version, sizeof(row.version), "%s", c->version);
 	strbuf_printf(row.actor, sizeof(row.actor), "%s", actor);
-	strbuf_printf(row.state, sizeof(row.state), "pending");
+	strbuf_printf(row.state, sizeof(row.state), "%s", dep_state_to_string(DEP_PENDING));
 	strbuf_printf(row.strategy, sizeof(row.strategy), "%s", params.strategy);
 	/* Every host checks it could take the release, then the migrate
 	 * hook runs once, then wave one. */
-	strbuf_printf(row.step, sizeof(row.step), "preflight");
+	strbuf_printf(row.step, sizeof(row.step), "%s", wave_step_to_string(STEP_PREFLIGHT));
 	row.manifest_url = (char *)c->manifest_url;
 	row.params = ini;
 	row.selector = (char *)c->selector;
@@ -2435,7 +2770,7 @@ admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
 		        perr.msg[0] ? perr.msg : strerror(-r));
 	d->next = e->deps;
 	e->deps = d;
-	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(e) in %zu wave(e)", id, actor,
+	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(s) in %zu wave(s)", id, actor,
 	        c->app, c->version, d->row.strategy, d->n_hosts, d->plan->n_waves);
 	dep_tick(e, d, e_now(e));
 	return status_reply(a, dep_status(a, d), ret, err);
@@ -2448,11 +2783,31 @@ admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
 static void
 resume(struct dep *d, uint64_t now)
 {
-	if (streq(d->row.state, "paused") && d->row.paused_ms && d->row.step_since_ms &&
+	if (d->state == DEP_PAUSED && d->row.paused_ms && d->row.step_since_ms &&
 	        now > d->row.paused_ms)
 		d->row.step_since_ms += now - d->row.paused_ms;
 	d->row.paused_ms = 0;
-	strbuf_printf(d->row.state, sizeof(d->row.state), "running");
+	dep_set_state(d, DEP_RUNNING);
+}
+
+/* Paused: every clock of the step stops until resume(). */
+static int
+dep_pause(struct waves *e, struct dep *d, const char *actor, uint64_t now)
+{
+	enum dep_state was = d->state;
+	int r;
+
+	dep_set_state(d, DEP_PAUSED);
+	d->row.paused_ms = now;
+	r = dep_save(e, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1,
+	        wave_step_to_string(d->step));
+	if (r < 0) {
+		/* Not recorded: it never paused (an undo, not an edge). */
+		d->state = was;
+		strbuf_printf(d->row.state, sizeof(d->row.state), "%s", dep_state_to_string(was));
+		d->row.paused_ms = 0;
+	}
+	return r;
 }
 
 static int
@@ -2461,7 +2816,7 @@ admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *ac
 {
 	struct dep *d = find_dep(e, (int64_t)act->deployment_id);
 	uint64_t now = e_now(e);
-	char why[512], was[sizeof(d->row.state)];
+	char why[512];
 	int r;
 
 	if (!d) {
@@ -2485,12 +2840,13 @@ admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *ac
 	}
 	switch (act->action) {
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__APPROVE:
-		if (!streq(d->row.step, "approval"))
+		if (d->step != STEP_APPROVAL)
 			return rw_err_set(err, -EINVAL,
 			        "deployment %" PRId64
 			        " is not waiting for an approval (wave %d, %s)",
 			        d->row.id, d->row.wave + 1,
-			        d->row.step[0] ? d->row.step : d->row.state);
+			        d->step != STEP_NONE ? wave_step_to_string(d->step)
+			                             : dep_state_to_string(d->state));
 		r = db_approval_add(e->db, d->row.id, d->row.wave, actor);
 		if (r < 0 && r != -EALREADY)
 			return rw_err_set(err, -EIO, "%s", strerror(-r));
@@ -2499,28 +2855,21 @@ admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *ac
 		dep_tick(e, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE:
-		if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
+		if (d->state != DEP_RUNNING && d->state != DEP_PENDING)
 			return rw_err_set(err, -EINVAL,
 			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
-			        d->row.state);
-		memcpy(was, d->row.state, sizeof(was));
-		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
-		d->row.paused_ms = now;
-		r = dep_save(
-		        e, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
-		if (r < 0) {
-			memcpy(d->row.state, was, sizeof(was));
-			d->row.paused_ms = 0;
+			        dep_state_to_string(d->state));
+		r = dep_pause(e, d, actor, now);
+		if (r < 0)
 			return rw_err_set(err, -EIO, "cannot record the pause: %s", strerror(-r));
-		}
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
-		if (!streq(d->row.state, "paused"))
+		if (d->state != DEP_PAUSED)
 			return rw_err_set(err, -EINVAL, "deployment %" PRId64 " is %s, not paused",
-			        d->row.id, d->row.state);
+			        d->row.id, dep_state_to_string(d->state));
 		resume(d, now);
-		r = dep_save(
-		        e, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
+		r = dep_save(e, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1,
+		        wave_step_to_string(d->step));
 		if (r < 0)
 			return rw_err_set(err, -EIO, "cannot record the resume: %s", strerror(-r));
 		dep_tick(e, d, now);
@@ -2528,12 +2877,12 @@ admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *ac
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT:
 		snprintf(why, sizeof(why), "aborted by %s", actor);
 		if (act->rollback) {
-			bool was_paused = streq(d->row.state, "paused");
+			bool was_paused = d->state == DEP_PAUSED;
 
 			/* It ends rolled_back (where its hosts are), its reason
 			 * saying who aborted it. */
 			resume(d, now);
-			if (!streq(d->row.step, "rollback"))
+			if (d->step != STEP_ROLLBACK)
 				begin_rollback(e, d, actor, why, now);
 			else if (was_paused)
 				dep_save(e, d, actor, "deploy.resume", "the rollback goes on (%s)",
@@ -2541,11 +2890,7 @@ admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *ac
 		} else {
 			/* Hosts mid-deploy are stopped; nothing is rolled back. */
 			stop_hosts(e, d);
-			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
-			set_step(d, "", now);
-			set_reason(d, why);
-			d->row.finished_ms = now;
-			dep_save(e, d, actor, "deploy.aborted", "%s", why);
+			finish_by(e, d, actor, DEP_ABORTED, why, now);
 		}
 		break;
 	default:
@@ -2592,8 +2937,10 @@ admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *r
 		return rw_err_set(err, -EIO, "%s", strerror(-r));
 	d = find_dep(e, row.id);
 	if (!d) {
-		if (isempty(row.plan) ||
-		        (streq(row.state, "rolled_back") && isempty(rb->to_version))) {
+		enum dep_state stored = DEP_FAILED;
+
+		(void)dep_state_from_string(row.state, &stored);
+		if (isempty(row.plan) || (stored == DEP_ROLLED_BACK && isempty(rb->to_version))) {
 			snprintf(why, sizeof(why),
 			        "the latest deployment of %s (%" PRId64 ") is %s%s", rb->app,
 			        row.id, row.state, isempty(row.plan) ? " (sent with --hosts)" : "");
@@ -2615,7 +2962,7 @@ admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *r
 		        "deployment %" PRId64
 		        " of %s ended %s without changing any host: nothing to "
 		        "roll back",
-		        d->row.id, rb->app, d->row.state);
+		        d->row.id, rb->app, dep_state_to_string(d->state));
 		dep_free(d);
 		return rw_err_set(err, -EINVAL, "%s", why);
 	}
@@ -2639,11 +2986,11 @@ admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *r
 		e->deps = d;
 		d->row.finished_ms = 0;
 	}
-	was_paused = streq(d->row.state, "paused");
+	was_paused = d->state == DEP_PAUSED;
 	resume(d, now);
 	snprintf(why, sizeof(why), "rollback asked by %s%s%s", actor,
 	        isempty(rb->to_version) ? "" : " to ", rb->to_version);
-	began = !streq(d->row.step, "rollback");
+	began = d->step != STEP_ROLLBACK;
 	if (began) {
 		struct plan *keep = d->rollback;
 
@@ -2655,7 +3002,7 @@ admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *r
 		/* Again: the rollback restarts its clock, so hosts whose
 		 * rollback failed (or went elsewhere than --to) are asked
 		 * anew; those already back stay done. */
-		set_step(d, "rollback", now);
+		dep_set_step(d, STEP_ROLLBACK, now);
 		set_reason(d, why);
 	}
 	for (size_t i = 0; i < d->n_hosts; i++) {
@@ -2720,7 +3067,7 @@ admin_status(struct waves *e, const Rollwave__AdminRequest__GetDeploymentStatus 
 				d = x;
 	if (d) {
 		(void)load_tasks(e, d);
-		refresh_health(e, d, SIZE_MAX, streq(d->row.step, "rollback"), e_now(e));
+		refresh_health(e, d, SIZE_MAX, d->step == STEP_ROLLBACK, e_now(e));
 		return status_reply(a, dep_status(a, d), ret, err);
 	}
 	r = g->deployment_id ? db_deployment_get(e->db, (int64_t)g->deployment_id, &row)
