@@ -9,34 +9,64 @@
 
 /* ---- admin: actions ---- */
 
+/* An action on a deployment that is not active: refused, saying why. */
+static int
+action_refuse_inactive(
+        struct waves *e, const Rollwave__AdminRequest__DeploymentAction *act, struct rw_err *err)
+{
+	struct deployment_row row;
+	char why[512];
+	int r;
+
+	r = db_deployment_get(e->db, (int64_t)act->deployment_id, &row);
+	if (r < 0)
+		return rw_err_set(err, -EINVAL, "no such deployment");
+	if (isempty(row.plan))
+		snprintf(why, sizeof(why),
+		        "deployment %" PRIu64 " (%s) was sent with --hosts: it has no "
+		        "waves to approve, pause, resume or abort; its hosts finish their "
+		        "commands ('rollwave rollback %s --hosts ...' undoes it)",
+		        act->deployment_id, row.state, row.app);
+	else
+		snprintf(why, sizeof(why), "deployment %" PRIu64 " is %s; it takes no more actions",
+		        act->deployment_id, row.state);
+	deployment_row_done(&row);
+	return rw_err_set(err, -EINVAL, "%s", why);
+}
+
+static void
+action_abort(struct waves *e, struct dep *d, bool rollback, const char *actor, uint64_t now)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "aborted by %s", actor);
+	if (rollback) {
+		bool was_paused = d->state == DEP_PAUSED;
+
+		/* It ends rolled_back (where its hosts are), its reason saying
+		 * who aborted it. */
+		dep_resume(d, now);
+		if (d->step != STEP_ROLLBACK)
+			dep_begin_rollback(e, d, actor, why, now);
+		else if (was_paused)
+			dep_save(e, d, actor, "deploy.resume", "the rollback goes on (%s)", why);
+	} else {
+		/* Hosts mid-deploy are stopped; nothing is rolled back. */
+		dep_stop_hosts(e, d);
+		dep_finish_by(e, d, actor, DEP_ABORTED, why, now);
+	}
+}
+
 static int
 waves_admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *act,
         const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
 {
 	struct dep *d = waves_find_dep(e, (int64_t)act->deployment_id);
 	uint64_t now = waves_now(e);
-	char why[512];
 	int r;
 
-	if (!d) {
-		struct deployment_row row;
-
-		r = db_deployment_get(e->db, (int64_t)act->deployment_id, &row);
-		if (r < 0)
-			return rw_err_set(err, -EINVAL, "no such deployment");
-		if (isempty(row.plan))
-			snprintf(why, sizeof(why),
-			        "deployment %" PRIu64 " (%s) was sent with --hosts: it has no "
-			        "waves to approve, pause, resume or abort; its hosts finish their "
-			        "commands ('rollwave rollback %s --hosts ...' undoes it)",
-			        act->deployment_id, row.state, row.app);
-		else
-			snprintf(why, sizeof(why),
-			        "deployment %" PRIu64 " is %s; it takes no more actions",
-			        act->deployment_id, row.state);
-		deployment_row_done(&row);
-		return rw_err_set(err, -EINVAL, "%s", why);
-	}
+	if (!d)
+		return action_refuse_inactive(e, act, err);
 	switch (act->action) {
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__APPROVE:
 		if (d->step != STEP_APPROVAL)
@@ -74,23 +104,7 @@ waves_admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentActi
 		dep_tick(e, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT:
-		snprintf(why, sizeof(why), "aborted by %s", actor);
-		if (act->rollback) {
-			bool was_paused = d->state == DEP_PAUSED;
-
-			/* It ends rolled_back (where its hosts are), its reason
-			 * saying who aborted it. */
-			dep_resume(d, now);
-			if (d->step != STEP_ROLLBACK)
-				dep_begin_rollback(e, d, actor, why, now);
-			else if (was_paused)
-				dep_save(e, d, actor, "deploy.resume", "the rollback goes on (%s)",
-				        why);
-		} else {
-			/* Hosts mid-deploy are stopped; nothing is rolled back. */
-			dep_stop_hosts(e, d);
-			dep_finish_by(e, d, actor, DEP_ABORTED, why, now);
-		}
+		action_abort(e, d, act->rollback, actor, now);
 		break;
 	default:
 		return rw_err_set(err, -EINVAL, "unknown action");
@@ -111,22 +125,18 @@ dep_touched(const struct dep *d)
 	return false;
 }
 
-/* rollwave rollback APP [--to VERSION]: the app's latest deployment rolls
- * back (a running one stops; a finished one that changed hosts reopens).
- * Asking again retries the hosts whose rollback failed; --to sends every
- * host that took the release to VERSION instead of its previous one. A
- * refusal changes nothing. */
+/* The deployment `rollwave rollback APP` rolls back: the app's latest,
+ * active (*ret_loaded false) or loaded from the store (true, not yet
+ * active: the caller frees or adds it). */
 static int
-waves_admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *rb,
-        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
+rollback_find(struct waves *e, const Rollwave__AdminRequest__RollbackApp *rb, struct dep **ret,
+        bool *ret_loaded, struct rw_err *err)
 {
 	struct deployment_row row;
 	struct rw_err perr = {{0}};
-	uint64_t now = waves_now(e);
 	char why[512];
-	struct plan *old_rollback;
 	struct dep *d;
-	bool loaded = false, was_paused, began;
+	bool loaded = false;
 	int r;
 
 	r = db_deployment_latest(e->db, rb->app, &row);
@@ -165,6 +175,50 @@ waves_admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__Rollback
 		dep_free(d);
 		return rw_err_set(err, -EINVAL, "%s", why);
 	}
+	*ret = d;
+	*ret_loaded = loaded;
+	return 0;
+}
+
+/* A rollback asked (again) starts over: every host's rollback, the switch
+ * back and migrate_down are sent anew (tasks already committed count as
+ * done when they are read back). */
+static void
+rollback_forget(struct dep *d)
+{
+	for (size_t i = 0; i < d->n_hosts; i++) {
+		d->hosts[i].rb_cmd = 0;
+		d->hosts[i].rb_task[0] = 0;
+		d->hosts[i].rb_retries = 0;
+		d->hosts[i].rb_seen_ms = 0;
+	}
+	d->rb_verdict[0] = 0;
+	d->switched_back = false;
+	d->migrate_down_cmd = 0;
+	d->migrate_down_task[0] = 0;
+	d->migrate_down_retries = 0;
+}
+
+/* rollwave rollback APP [--to VERSION]: the app's latest deployment rolls
+ * back (a running one stops; a finished one that changed hosts reopens).
+ * Asking again retries the hosts whose rollback failed; --to sends every
+ * host that took the release to VERSION instead of its previous one. A
+ * refusal changes nothing. */
+static int
+waves_admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *rb,
+        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
+{
+	struct rw_err perr = {{0}};
+	uint64_t now = waves_now(e);
+	char why[512];
+	struct plan *old_rollback;
+	struct dep *d = NULL;
+	bool loaded = false, was_paused, began;
+	int r;
+
+	r = rollback_find(e, rb, &d, &loaded, err);
+	if (r < 0)
+		return r;
 
 	/* Plan first: a --to that cannot be planned changes nothing. */
 	old_rollback = d->rollback;
@@ -181,8 +235,7 @@ waves_admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__Rollback
 	}
 	dep_index_rollback(d);
 	if (loaded) {
-		d->next = e->deps;
-		e->deps = d;
+		waves_add(e, d);
 		d->row.finished_ms = 0;
 	}
 	was_paused = d->state == DEP_PAUSED;
@@ -204,17 +257,7 @@ waves_admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__Rollback
 		dep_set_step(d, STEP_ROLLBACK, now);
 		dep_set_reason(d, why);
 	}
-	for (size_t i = 0; i < d->n_hosts; i++) {
-		d->hosts[i].rb_cmd = 0;
-		d->hosts[i].rb_task[0] = 0;
-		d->hosts[i].rb_retries = 0;
-		d->hosts[i].rb_seen_ms = 0;
-	}
-	d->rb_verdict[0] = 0;
-	d->switched_back = false;
-	d->migrate_down_cmd = 0;
-	d->migrate_down_task[0] = 0;
-	d->migrate_down_retries = 0;
+	rollback_forget(d);
 	(void)dep_load_tasks(e, d);
 	if (began && !was_paused)
 		r = dep_save(e, d, actor, NULL, NULL);

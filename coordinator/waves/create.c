@@ -27,6 +27,29 @@ struct gather {
 };
 
 static int
+gather_grow(struct gather *g)
+{
+	size_t ncap = g->cap ? g->cap * 2 : 64;
+	struct plan_host *nh = realloc(g->hosts, ncap * sizeof(*nh));
+	char ***nl = realloc(g->labels, ncap * sizeof(*nl));
+	char **nn = realloc(g->names, ncap * sizeof(*nn));
+	char **nc = realloc(g->currents, ncap * sizeof(*nc));
+
+	if (nh)
+		g->hosts = nh;
+	if (nl)
+		g->labels = nl;
+	if (nn)
+		g->names = nn;
+	if (nc)
+		g->currents = nc;
+	if (!nh || !nl || !nn || !nc)
+		return -ENOMEM;
+	g->cap = ncap;
+	return 0;
+}
+
+static int
 gather_cb(void *userdata, const struct host_row *h)
 {
 	struct gather *g = userdata;
@@ -67,25 +90,8 @@ gather_cb(void *userdata, const struct host_row *h)
 	 * release), unless named one by one. */
 	if (!configured && !g->n_ids)
 		return 0;
-	if (g->n == g->cap) {
-		size_t ncap = g->cap ? g->cap * 2 : 64;
-		struct plan_host *nh = realloc(g->hosts, ncap * sizeof(*nh));
-		char ***nl = realloc(g->labels, ncap * sizeof(*nl));
-		char **nn = realloc(g->names, ncap * sizeof(*nn));
-		char **nc = realloc(g->currents, ncap * sizeof(*nc));
-
-		if (nh)
-			g->hosts = nh;
-		if (nl)
-			g->labels = nl;
-		if (nn)
-			g->names = nn;
-		if (nc)
-			g->currents = nc;
-		if (!nh || !nl || !nn || !nc)
-			return -ENOMEM;
-		g->cap = ncap;
-	}
+	if (g->n == g->cap && gather_grow(g) < 0)
+		return -ENOMEM;
 	labels = json_loads(h->labels, 0, NULL);
 	lv = calloc(json_object_size(labels) + 1, sizeof(*lv));
 	json_object_foreach(labels, k, v)
@@ -123,114 +129,127 @@ gather_done(struct gather *g)
 	free(g->seen_ids);
 }
 
-int
-waves_admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
-        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
+/* The new deployment's options: its own, Strategy=all-at-once for hosts
+ * named one by one, the fleet's freeze windows, and for blue-green the
+ * live color the app's last switch left. */
+static int
+create_params(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
+        struct deploy_params *params, struct rw_err *err)
+{
+	struct rw_err perr = {{0}};
+	char recorded[16] = "";
+	int64_t by = 0;
+	int r;
+
+	deploy_params_init(params);
+	r = deploy_params_load_buffer(
+	        params, "deployment options", c->params, strlen(c->params), &perr);
+	if (r >= 0 && c->n_host_ids && !(params->set & (UINT64_C(1) << DEPLOY_KEY_STRATEGY)))
+		r = deploy_params_set(params, "Strategy", "all-at-once", &perr);
+	/* The fleet's freeze windows (coordinator.conf [Freeze]) join the
+	 * deployment's own, and show in its plan and status. */
+	if (r >= 0)
+		r = coordinator_freeze_apply(e->cfg, params, &perr);
+	if (r >= 0)
+		r = deploy_params_validate(params, &perr);
+	if (r < 0)
+		return rw_err_set(err, -EINVAL, "%s", perr.msg);
+	if (!streq(params->strategy, "blue-green"))
+		return 0;
+	/* Blue-green: the live color is the one the last switch left live. */
+	r = db_traffic_get(e->db, c->app, recorded, sizeof(recorded), &by);
+	if (r == 0 && !(params->set & (UINT64_C(1) << DEPLOY_KEY_LIVE_COLOR)))
+		r = deploy_params_set(params, "LiveColor", recorded, &perr);
+	else if (r == 0 && !streq(params->live_color, recorded) && !c->force)
+		return rw_err_set(err, -EINVAL,
+		        "LiveColor=%s, but %s is live for %s since deployment %" PRId64
+		        "'s traffic switch; leave LiveColor= out, or use --force if "
+		        "traffic was switched by hand",
+		        params->live_color, recorded, c->app, by);
+	else
+		r = 0;
+	if (r < 0)
+		return rw_err_set(err, -EINVAL, "%s", perr.msg);
+	return 0;
+}
+
+/* The plan over the hosts the request names (or its selector matches). */
+static int
+create_plan(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
+        const struct deploy_params *params, struct plan **ret, struct rw_err *err)
 {
 	struct gather g = {.e = e,
 	        .app = c->app,
 	        .selector = c->selector,
 	        .ids = c->host_ids,
 	        .n_ids = c->n_host_ids};
-	struct deploy_params params;
-	struct plan *plan = NULL;
+	struct plan_input in = {.app = c->app, .version = c->version};
 	struct rw_err perr = {{0}};
-	struct deployment_row row = {0};
-	struct dep *d = NULL;
-	char *ini = NULL;
-	int64_t id;
 	int r;
 
-	deploy_params_init(&params);
-	r = deploy_params_load_buffer(
-	        &params, "deployment options", c->params, strlen(c->params), &perr);
-	if (r >= 0 && c->n_host_ids && !(params.set & (UINT64_C(1) << DEPLOY_KEY_STRATEGY)))
-		r = deploy_params_set(&params, "Strategy", "all-at-once", &perr);
-	/* The fleet's freeze windows (coordinator.conf [Freeze]) join the
-	 * deployment's own, and show in its plan and status. */
-	if (r >= 0)
-		r = coordinator_freeze_apply(e->cfg, &params, &perr);
-	if (r >= 0)
-		r = deploy_params_validate(&params, &perr);
-	if (r < 0)
-		return rw_err_set(err, -EINVAL, "%s", perr.msg);
-	/* Blue-green: the live color is the one the last switch left live. */
-	if (streq(params.strategy, "blue-green")) {
-		char recorded[16] = "";
-		int64_t by = 0;
-
-		r = db_traffic_get(e->db, c->app, recorded, sizeof(recorded), &by);
-		if (r == 0 && !(params.set & (UINT64_C(1) << DEPLOY_KEY_LIVE_COLOR)))
-			r = deploy_params_set(&params, "LiveColor", recorded, &perr);
-		else if (r == 0 && !streq(params.live_color, recorded) && !c->force)
-			return rw_err_set(err, -EINVAL,
-			        "LiveColor=%s, but %s is live for %s since deployment %" PRId64
-			        "'s traffic switch; leave LiveColor= out, or use --force if "
-			        "traffic was switched by hand",
-			        params.live_color, recorded, c->app, by);
-		else
-			r = 0;
-		if (r < 0)
-			return rw_err_set(err, -EINVAL, "%s", perr.msg);
-	}
 	g.seen_ids = calloc(c->n_host_ids ? c->n_host_ids : 1, sizeof(*g.seen_ids));
 	if (!g.seen_ids)
 		return rw_err_set(err, -ENOMEM, "out of memory");
 	r = db_hosts_foreach(e->db, gather_cb, &g);
-	if (r < 0) {
-		gather_done(&g);
-		return rw_err_set(err, -EIO, "cannot read the hosts: %s", strerror(-r));
-	}
-	for (size_t i = 0; i < c->n_host_ids; i++)
-		if (!g.seen_ids[i]) {
-			gather_done(&g);
-			return rw_err_set(err, -EINVAL,
+	if (r < 0)
+		r = rw_err_set(err, -EIO, "cannot read the hosts: %s", strerror(-r));
+	for (size_t i = 0; r >= 0 && i < c->n_host_ids; i++)
+		if (!g.seen_ids[i])
+			r = rw_err_set(err, -EINVAL,
 			        "host %" PRIu64 ": no such host, or not accepted", c->host_ids[i]);
-		}
-	if (g.n == 0) {
-		gather_done(&g);
-		return rw_err_set(err, -EINVAL,
+	if (r >= 0 && g.n == 0)
+		r = rw_err_set(err, -EINVAL,
 		        "no accepted host has app '%s'%s%s (hosts report the apps of their "
 		        "/etc/rollwave/apps/)",
 		        c->app, isempty(c->selector) ? "" : " and matches ",
 		        isempty(c->selector) ? "" : c->selector);
-	}
-	{
-		struct plan_input in = {
-		        .app = c->app, .version = c->version, .hosts = g.hosts, .n_hosts = g.n};
-
-		r = strategy_plan(&params, &in, &plan, &perr);
+	if (r >= 0) {
+		in.hosts = g.hosts;
+		in.n_hosts = g.n;
+		r = strategy_plan(params, &in, ret, &perr);
+		if (r < 0)
+			r = rw_err_set(err, -EINVAL, "cannot plan: %s", perr.msg);
 	}
 	gather_done(&g);
-	if (r < 0)
-		return rw_err_set(err, -EINVAL, "cannot plan: %s", perr.msg);
+	return r;
+}
 
-	if (c->plan_only) {
-		struct dep tmp = {0};
-		Rollwave__DeploymentStatus *st;
+/* `rollwave plan`: the status the deployment would start with. */
+static int
+create_plan_only(const Rollwave__AdminRequest__CreateDeployment *c, const char *actor,
+        const struct deploy_params *params, struct plan *plan, struct arena *a,
+        Rollwave__AdminResponse **ret, struct rw_err *err)
+{
+	struct dep tmp = {0};
+	char *ini = NULL;
+	int r;
 
-		strbuf_printf(tmp.row.app, sizeof(tmp.row.app), "%s", c->app);
-		strbuf_printf(tmp.row.version, sizeof(tmp.row.version), "%s", c->version);
-		tmp.state = DEP_PLANNED;
-		strbuf_printf(tmp.row.state, sizeof(tmp.row.state), "%s",
-		        dep_state_to_string(DEP_PLANNED));
-		strbuf_printf(tmp.row.strategy, sizeof(tmp.row.strategy), "%s", params.strategy);
-		strbuf_printf(tmp.row.actor, sizeof(tmp.row.actor), "%s", actor);
-		tmp.row.manifest_url = (char *)c->manifest_url;
-		tmp.row.selector = (char *)c->selector;
-		tmp.row.reason = (char *)"";
-		(void)deploy_params_to_ini(&params, &ini);
-		tmp.row.params = ini ? ini : (char *)"";
-		tmp.plan = plan;
-		tmp.params = params;
-		st = dep_status(a, &tmp);
-		r = waves_status_reply(a, st, ret, err);
-		free(ini);
-		plan_free(plan);
-		return r;
-	}
+	strbuf_printf(tmp.row.app, sizeof(tmp.row.app), "%s", c->app);
+	strbuf_printf(tmp.row.version, sizeof(tmp.row.version), "%s", c->version);
+	tmp.state = DEP_PLANNED;
+	strbuf_printf(tmp.row.state, sizeof(tmp.row.state), "%s", dep_state_to_string(DEP_PLANNED));
+	strbuf_printf(tmp.row.strategy, sizeof(tmp.row.strategy), "%s", params->strategy);
+	strbuf_printf(tmp.row.actor, sizeof(tmp.row.actor), "%s", actor);
+	tmp.row.manifest_url = (char *)c->manifest_url;
+	tmp.row.selector = (char *)c->selector;
+	tmp.row.reason = (char *)"";
+	(void)deploy_params_to_ini(params, &ini);
+	tmp.row.params = ini ? ini : (char *)"";
+	tmp.plan = plan;
+	tmp.params = *params;
+	r = waves_status_reply(a, dep_status(a, &tmp), ret, err);
+	free(ini);
+	return r;
+}
 
-	/* Preflight: every host must be up, unless --force. */
+/* Refused before anything is recorded: hosts down (unless --force), or a
+ * freeze window with FreezePolicy=refuse. */
+static int
+create_check(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
+        const struct deploy_params *params, const struct plan *plan, struct rw_err *err)
+{
+	struct gate_result fg;
+
 	if (plan->n_down && !c->force) {
 		char list[512] = "";
 		size_t n = 0;
@@ -242,74 +261,99 @@ waves_admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployme
 					        sizeof(list) - strlen(list), "%s%s (%" PRId64 ")",
 					        list[0] ? ", " : "", plan->waves[w].hosts[i].name,
 					        plan->waves[w].hosts[i].id);
-		plan_free(plan);
 		return rw_err_set(err, -EINVAL,
 		        "preflight: %zu host(s) down: %s%s; bring them up, narrow the selector, or "
 		        "use --force",
 		        n, list, n > 10 ? ", ..." : "");
 	}
-	if (params.n_freeze) {
-		struct gate_result fg;
+	if (!params->n_freeze)
+		return 0;
+	freeze_gate_evaluate(params->freeze, params->n_freeze, params->freeze_policy, true,
+	        waves_now(e) * USEC_PER_MSEC, &fg);
+	if (fg.verdict == GATE_FAIL)
+		return rw_err_set(err, -EINVAL, "%s", fg.why);
+	return 0;
+}
 
-		freeze_gate_evaluate(params.freeze, params.n_freeze, params.freeze_policy, true,
-		        now_realtime_usec(), &fg);
-		if (fg.verdict == GATE_FAIL) {
-			plan_free(plan);
-			return rw_err_set(err, -EINVAL, "%s", fg.why);
-		}
-	}
+/* Records the new deployment (pending, at its preflight); *ret_row owns
+ * its params and plan. */
+static int
+create_insert(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c, const char *actor,
+        const struct deploy_params *params, const struct plan *plan, struct deployment_row *row,
+        struct rw_err *err)
+{
+	int64_t id;
+	int r;
 
-	if (deploy_params_to_ini(&params, &ini) < 0) {
-		plan_free(plan);
+	if (deploy_params_to_ini(params, &row->params) < 0)
 		return rw_err_set(err, -ENOMEM, "out of memory");
-	}
-	strbuf_printf(row.app, sizeof(row.app), "%s", c->app);
-	strbuf_printf(row.version, sizeof(row.version), "%s", c->version);
-	strbuf_printf(row.actor, sizeof(row.actor), "%s", actor);
-	strbuf_printf(row.state, sizeof(row.state), "%s", dep_state_to_string(DEP_PENDING));
-	strbuf_printf(row.strategy, sizeof(row.strategy), "%s", params.strategy);
+	strbuf_printf(row->app, sizeof(row->app), "%s", c->app);
+	strbuf_printf(row->version, sizeof(row->version), "%s", c->version);
+	strbuf_printf(row->actor, sizeof(row->actor), "%s", actor);
+	strbuf_printf(row->state, sizeof(row->state), "%s", dep_state_to_string(DEP_PENDING));
+	strbuf_printf(row->strategy, sizeof(row->strategy), "%s", params->strategy);
 	/* Every host checks it could take the release, then the migrate
 	 * hook runs once, then wave one. */
-	strbuf_printf(row.step, sizeof(row.step), "%s", wave_step_to_string(STEP_PREFLIGHT));
-	row.manifest_url = (char *)c->manifest_url;
-	row.params = ini;
-	row.selector = (char *)c->selector;
-	row.plan = plan_to_json(plan, NULL);
-	row.reason = (char *)"";
-	row.force = c->force;
-	row.step_since_ms = waves_now(e);
-	if (!row.plan) {
-		free(ini);
-		plan_free(plan);
+	strbuf_printf(row->step, sizeof(row->step), "%s", wave_step_to_string(STEP_PREFLIGHT));
+	row->manifest_url = (char *)c->manifest_url;
+	row->selector = (char *)c->selector;
+	row->plan = plan_to_json(plan, NULL);
+	row->reason = (char *)"";
+	row->force = c->force;
+	row->step_since_ms = waves_now(e);
+	if (!row->plan)
 		return rw_err_set(err, -ENOMEM, "out of memory");
-	}
-	r = db_deployment_insert(e->db, &row, &id);
-	plan_free(plan);
-	if (r == -EEXIST) {
-		free(ini);
-		free(row.plan);
+	r = db_deployment_insert(e->db, row, &id);
+	if (r == -EEXIST)
 		return rw_err_set(err, -EINVAL,
 		        "deployment %" PRId64 " of %s is still active: wait for it, or 'rollwave "
 		        "abort %" PRId64 "'",
 		        id, c->app, id);
-	}
-	if (r < 0) {
-		free(ini);
-		free(row.plan);
+	if (r < 0)
 		return rw_err_set(err, -EIO, "cannot record the deployment: %s", strerror(-r));
+	row->id = id;
+	row->created_ms = row->updated_ms = waves_now(e);
+	return 0;
+}
+
+int
+waves_admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c,
+        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
+{
+	struct deploy_params params;
+	struct plan *plan = NULL;
+	struct rw_err perr = {{0}};
+	struct deployment_row row = {0};
+	struct dep *d = NULL;
+	int r;
+
+	r = create_params(e, c, &params, err);
+	if (r >= 0)
+		r = create_plan(e, c, &params, &plan, err);
+	if (r < 0)
+		return r;
+	if (c->plan_only) {
+		r = create_plan_only(c, actor, &params, plan, a, ret, err);
+		plan_free(plan);
+		return r;
 	}
-	row.id = id;
-	row.created_ms = row.updated_ms = waves_now(e);
-	r = dep_load(&row, &d, &perr);
-	free(ini);
+	r = create_check(e, c, &params, plan, err);
+	if (r >= 0)
+		r = create_insert(e, c, actor, &params, plan, &row, err);
+	plan_free(plan);
+	if (r >= 0) {
+		r = dep_load(&row, &d, &perr);
+		if (r < 0)
+			r = rw_err_set(err, -EIO, "deployment %" PRId64 ": %s", row.id,
+			        perr.msg[0] ? perr.msg : strerror(-r));
+	}
+	free(row.params);
 	free(row.plan);
 	if (r < 0)
-		return rw_err_set(err, -EIO, "deployment %" PRId64 ": %s", id,
-		        perr.msg[0] ? perr.msg : strerror(-r));
-	d->next = e->deps;
-	e->deps = d;
-	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(s) in %zu wave(s)", id, actor,
-	        c->app, c->version, d->row.strategy, d->n_hosts, d->plan->n_waves);
+		return r;
+	waves_add(e, d);
+	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(s) in %zu wave(s)", row.id,
+	        actor, c->app, c->version, d->row.strategy, d->n_hosts, d->plan->n_waves);
 	dep_tick(e, d, waves_now(e));
 	return waves_status_reply(a, dep_status(a, d), ret, err);
 }

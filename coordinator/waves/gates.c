@@ -126,6 +126,56 @@ gate_job_start(struct dep *d, uint64_t now)
 	return 0;
 }
 
+/* This round's job once its queries are answered (the deployment lets go
+ * of it: the caller frees it); NULL while none is, starting one every
+ * GATE_RECHECK_MS. */
+static struct gate_job *
+gate_job_take(struct dep *d, uint64_t now)
+{
+	struct gate_job *j;
+	bool done;
+
+	/* Answers for an earlier gates step (a wave ago, or before a
+	 * rollback and a reopen) are not this step's. */
+	if (d->gate_job && d->gate_job->step_since_ms != d->row.step_since_ms)
+		gate_job_drop(d);
+	if (!d->gate_job) {
+		if (now < d->next_gate_ms)
+			return NULL;
+		if (gate_job_start(d, now) < 0)
+			log_error(
+			        "deployment %" PRId64 ": cannot query the metric gates", d->row.id);
+		d->next_gate_ms = now + GATE_RECHECK_MS;
+		return NULL;
+	}
+	j = d->gate_job;
+	pthread_mutex_lock(&j->lock);
+	done = j->done;
+	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		return NULL;
+	d->gate_job = NULL;
+	return j;
+}
+
+/* One gate's verdict on its query's answer. */
+static void
+gate_judge(const struct metric_gate *mg, const struct gate_query *q, struct gate_result *g)
+{
+	struct rw_err err = {{0}};
+	struct prom_vector v = {0};
+
+	if (q->rc < 0) {
+		metric_gate_evaluate_unavailable(mg, q->err, g);
+		return;
+	}
+	if (prom_vector_parse(q->body, strlen(q->body), &v, &err) < 0)
+		metric_gate_evaluate_unavailable(mg, err.msg, g);
+	else
+		metric_gate_evaluate(mg, v.samples, v.n_samples, g);
+	prom_vector_done(&v);
+}
+
 /* Every metric gate once per GATE_RECHECK_MS: a failing one rolls back, a
  * holding one waits (for at most the wave's WaveTimeout=), all passing
  * move on. Each verdict with its values goes to the audit log when it is
@@ -137,48 +187,17 @@ step_gates(struct waves *e, struct dep *d, uint64_t now)
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
 	char verdicts[sizeof(d->verdict)];
 	struct textbuf all = textbuf_init(verdicts, sizeof(verdicts));
-	bool hold = false, first = d->gate_rounds == 0, done, audited[DEPLOY_GATES_MAX] = {false};
+	bool hold = false, first = d->gate_rounds == 0, audited[DEPLOY_GATES_MAX] = {false};
 	struct gate_result results[DEPLOY_GATES_MAX];
-	struct gate_job *j;
+	struct gate_job *j = gate_job_take(d, now);
 
-	/* Answers for an earlier gates step (a wave ago, or before a
-	 * rollback and a reopen) are not this step's. */
-	if (d->gate_job && d->gate_job->step_since_ms != d->row.step_since_ms)
-		gate_job_drop(d);
-	if (!d->gate_job) {
-		if (now < d->next_gate_ms)
-			return result_hold();
-		if (gate_job_start(d, now) < 0)
-			log_error(
-			        "deployment %" PRId64 ": cannot query the metric gates", d->row.id);
-		d->next_gate_ms = now + GATE_RECHECK_MS;
+	if (!j)
 		return result_hold();
-	}
-	j = d->gate_job;
-	pthread_mutex_lock(&j->lock);
-	done = j->done;
-	pthread_mutex_unlock(&j->lock);
-	if (!done)
-		return result_hold();
-	d->gate_job = NULL;
 	d->gate_rounds++;
 	for (size_t i = 0; i < d->params.n_gates && i < j->n; i++) {
-		const struct metric_gate *mg = &d->params.gates[i];
-		struct gate_query *q = &j->q[i];
-		struct rw_err err = {{0}};
 		struct gate_result g;
 
-		if (q->rc < 0)
-			metric_gate_evaluate_unavailable(mg, q->err, &g);
-		else {
-			struct prom_vector v = {0};
-
-			if (prom_vector_parse(q->body, strlen(q->body), &v, &err) < 0)
-				metric_gate_evaluate_unavailable(mg, err.msg, &g);
-			else
-				metric_gate_evaluate(mg, v.samples, v.n_samples, &g);
-			prom_vector_done(&v);
-		}
+		gate_judge(&d->params.gates[i], &j->q[i], &g);
 		textbuf_printf(&all, "%s%s", i ? "; " : "", g.why);
 		results[i] = g;
 		if (first || g.verdict != d->gate_last[i] || g.verdict == GATE_FAIL) {

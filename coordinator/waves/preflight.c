@@ -23,33 +23,39 @@ dep_preflight_started(const struct dep *d)
 	return false;
 }
 
-struct step_result
-step_preflight(struct waves *e, struct dep *d, uint64_t now)
+/* Nothing starts inside a freeze window (FreezePolicy=wait), not even
+ * the migrate hook: wait for its end first. True if *r says so. */
+static bool
+preflight_frozen(struct dep *d, uint64_t now, struct step_result *r)
 {
-	size_t pending = 0, failed = 0;
-	char list[1536] = "";
+	struct gate_result g;
 
-	/* Nothing starts inside a freeze window (FreezePolicy=wait), not even
-	 * the migrate hook: wait for its end first. */
-	if (!dep_preflight_started(d) && d->params.n_freeze) {
-		struct gate_result g;
-
-		freeze_gate_evaluate(d->params.freeze, d->params.n_freeze, d->params.freeze_policy,
-		        false, now * USEC_PER_MSEC, &g);
-		if (g.verdict != GATE_PASS) {
-			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
-			if (d->step != STEP_FREEZE)
-				return result_goto(d, STEP_FREEZE, "deploy.freeze", "%s", g.why);
-			return result_hold();
-		}
-		if (d->step == STEP_FREEZE) {
-			struct step_result r = result_goto(d, STEP_PREFLIGHT, NULL, NULL);
-
-			r.save = true;
-			return r;
-		}
+	if (dep_preflight_started(d) || !d->params.n_freeze)
+		return false;
+	freeze_gate_evaluate(d->params.freeze, d->params.n_freeze, d->params.freeze_policy, false,
+	        now * USEC_PER_MSEC, &g);
+	if (g.verdict != GATE_PASS) {
+		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
+		*r = d->step != STEP_FREEZE
+		        ? result_goto(d, STEP_FREEZE, "deploy.freeze", "%s", g.why)
+		        : result_hold();
+		return true;
 	}
+	if (d->step == STEP_FREEZE) {
+		*r = result_goto(d, STEP_PREFLIGHT, NULL, NULL);
+		r->save = true;
+		return true;
+	}
+	return false;
+}
 
+/* Sends each host its preflight (again, if it was refused as busy) and
+ * counts the answers: *pending still to come, *failed (the first 8 of
+ * them in list). */
+static void
+preflight_count(struct waves *e, struct dep *d, uint64_t now, size_t *pending, size_t *failed,
+        char *list, size_t size)
+{
 	/* Whether hosts planned while down are up yet (heartbeats are only
 	 * read when there are such hosts). */
 	for (size_t i = 0; i < d->n_hosts; i++)
@@ -71,25 +77,37 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 		 * reconnecting (after a coordinator restart, say): they get
 		 * the time. */
 		if (!dep_task_final(h->pf_task) && !h->up && h->planned_down) {
-			if (failed++ < 8)
-				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
+			if ((*failed)++ < 8)
+				strbuf_printf(list + strlen(list), size - strlen(list),
 				        "%shost %" PRId64 " (%s): down", list[0] ? "; " : "", h->id,
 				        h->name);
 			continue;
 		}
 		if (!dep_task_final(h->pf_task) ||
 		        dep_busy_left(h->busy_retries, h->pf_task, h->pf_error)) {
-			pending++;
+			(*pending)++;
 			continue;
 		}
 		if (!streq(h->pf_task, "committed")) {
-			if (failed++ < 8)
-				strbuf_printf(list + strlen(list), sizeof(list) - strlen(list),
+			if ((*failed)++ < 8)
+				strbuf_printf(list + strlen(list), size - strlen(list),
 				        "%shost %" PRId64 " (%s): %s", list[0] ? "; " : "", h->id,
 				        h->name,
 				        h->pf_error && h->pf_error[0] ? h->pf_error : h->pf_task);
 		}
 	}
+}
+
+struct step_result
+step_preflight(struct waves *e, struct dep *d, uint64_t now)
+{
+	size_t pending = 0, failed = 0;
+	char list[1536] = "";
+	struct step_result r;
+
+	if (preflight_frozen(d, now, &r))
+		return r;
+	preflight_count(e, d, now, &pending, &failed, list, sizeof(list));
 	if (pending && now - d->row.step_since_ms < PREFLIGHT_TIMEOUT_MS) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
 		        "preflight: %zu of %zu hosts answered", d->n_hosts - pending, d->n_hosts);

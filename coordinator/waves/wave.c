@@ -77,24 +77,18 @@ dep_wave_clock_start(const struct waves *e, const struct dep *d, const struct pl
 	return t;
 }
 
-struct step_result
-step_deploying(struct waves *e, struct dep *d, uint64_t now)
+/* Sends the release to as many hosts of wave w as MaxUnavailable= allows.
+ * A host silent for longer than the gate allows (down when planned with
+ * --force, or gone since; after a coordinator restart, only once the
+ * reconnect grace is over) holds no slot: its command waits in its queue,
+ * and the wave health gate counts it failed. */
+static void
+deploy_send(struct waves *e, struct dep *d, const struct plan_wave *w, uint64_t now)
 {
-	const struct plan_wave *w = &d->plan->waves[d->row.wave];
-	struct wave_host_status *st = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*st));
-	struct wave_health_input in = {0};
-	size_t in_flight = 0, limit = w->max_unavailable ? w->max_unavailable : w->n_hosts;
-	enum gate_verdict *verdicts;
-	struct gate_result g;
+	_cleanup_free_ struct dep_host **hs = calloc(w->n_hosts + 1, sizeof(*hs));
+	_cleanup_free_ const char **vs = calloc(w->n_hosts + 1, sizeof(*vs));
+	size_t in_flight = 0, limit = w->max_unavailable ? w->max_unavailable : w->n_hosts, k = 0;
 
-	if (!st)
-		return result_hold();
-	dep_refresh_health(e, d, (size_t)d->row.wave, false, now);
-	/* A host silent for longer than the gate allows (down when planned
-	 * with --force, or gone since; after a coordinator restart, only once
-	 * the reconnect grace is over) holds no slot of MaxUnavailable=: its
-	 * command waits in its queue, and the wave health gate counts it
-	 * failed. */
 	for (size_t i = 0; i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
@@ -102,25 +96,32 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 		        (h->up || now < h->last_seen_ms + waves_silence_ms(e)))
 			in_flight++;
 	}
-	{
-		_cleanup_free_ struct dep_host **hs = calloc(w->n_hosts + 1, sizeof(*hs));
-		_cleanup_free_ const char **vs = calloc(w->n_hosts + 1, sizeof(*vs));
-		size_t k = 0;
+	for (size_t i = 0; hs && vs && i < w->n_hosts && in_flight + k < limit; i++) {
+		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
-		for (size_t i = 0; hs && vs && i < w->n_hosts && in_flight + k < limit; i++) {
-			struct dep_host *h = dep_host(d, w->hosts[i].id);
-
-			if (!h || h->up_to_date ||
-			        (h->cmd &&
-			                !dep_retry_busy(&h->busy_retries, &h->busy_retry_ms,
-			                        h->task, h->error, now)))
-				continue;
-			hs[k] = h;
-			vs[k++] = d->row.version;
-		}
-		if (k && dep_send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__DEPLOY) == 0)
-			in_flight += k;
+		if (!h || h->up_to_date ||
+		        (h->cmd &&
+		                !dep_retry_busy(&h->busy_retries, &h->busy_retry_ms, h->task,
+		                        h->error, now)))
+			continue;
+		hs[k] = h;
+		vs[k++] = d->row.version;
 	}
+	if (k)
+		(void)dep_send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__DEPLOY);
+}
+
+/* The wave health gate over wave w's hosts: g, and each host's verdict. */
+static int
+deploy_judge(struct waves *e, struct dep *d, const struct plan_wave *w, uint64_t now,
+        enum gate_verdict *verdicts, struct gate_result *g)
+{
+	_cleanup_free_ struct wave_host_status *st =
+	        calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*st));
+	struct wave_health_input in = {0};
+
+	if (!st)
+		return -ENOMEM;
 	for (size_t i = 0; i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
@@ -149,13 +150,29 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 	in.budget = d->params.failure_budget;
 	in.deployment_hosts = d->plan->n_hosts;
 	in.failed_before = dep_count_failed(d, (size_t)d->row.wave);
-	verdicts = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*verdicts));
-	gate_wave_health_evaluate(&in, now * USEC_PER_MSEC, verdicts, &g);
-	free(st);
+	gate_wave_health_evaluate(&in, now * USEC_PER_MSEC, verdicts, g);
+	return 0;
+}
+
+struct step_result
+step_deploying(struct waves *e, struct dep *d, uint64_t now)
+{
+	const struct plan_wave *w = &d->plan->waves[d->row.wave];
+	_cleanup_free_ enum gate_verdict *verdicts =
+	        calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*verdicts));
+	struct gate_result g;
+	char why[GATE_WHY_MAX + 64];
+
+	if (!verdicts)
+		return result_hold();
+	dep_refresh_health(e, d, (size_t)d->row.wave, false, now);
+	deploy_send(e, d, w, now);
+	if (deploy_judge(e, d, w, now, verdicts, &g) < 0)
+		return result_hold();
 	strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
 	/* Once the wave is decided, hosts that failed it count against the
 	 * budget of the waves after it, and stay counted after a restart. */
-	for (size_t i = 0; verdicts && g.verdict != GATE_HOLD && i < w->n_hosts; i++) {
+	for (size_t i = 0; g.verdict != GATE_HOLD && i < w->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
 		if (h && verdicts[i] == GATE_FAIL && !dep_host_failed(h))
@@ -167,10 +184,7 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 			                              : "not healthy for MinHealthy within "
 			                                "WaveTimeout");
 	}
-	free(verdicts);
 	if (g.verdict == GATE_FAIL) {
-		char why[GATE_WHY_MAX + 64];
-
 		strbuf_printf(
 		        why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1, w->name, g.why);
 		return result_rollback("%s", why);
@@ -181,23 +195,17 @@ step_deploying(struct waves *e, struct dep *d, uint64_t now)
 	return result_hold();
 }
 
-/* The bake: the wave's hosts (for a blue-green switch, the idle color's,
- * now live) must stay healthy for Bake=. A host that falls ill or goes
- * silent counts against the failure budget like one that failed its
- * deploy; a breach rolls back. The bake ends only on fresh health: after a
- * coordinator restart every host must have been heard again. */
-struct step_result
-step_bake(struct waves *e, struct dep *d, uint64_t now)
+/* The hosts of hw (wave hw_index) that fell ill or went silent in the bake
+ * count failed; false (*r: the rollback) if that breaches the budget.
+ * *ret_unheard: the hosts not heard yet since this coordinator started. */
+static bool
+bake_watch(struct waves *e, struct dep *d, const struct plan_wave *hw, size_t hw_index,
+        uint64_t now, size_t *ret_unheard, struct step_result *r)
 {
-	size_t wave = (size_t)d->row.wave;
-	const struct plan_wave *w = &d->plan->waves[wave];
-	const struct plan_wave *hw =
-	        w->kind == PLAN_WAVE_SWITCH && wave > 0 ? &d->plan->waves[wave - 1] : w;
-	size_t hw_index = hw == w ? wave : wave - 1, newly = 0, unheard = 0;
-	char why[GATE_WHY_MAX + 128] = "", first[256] = "";
+	size_t newly = 0, unheard = 0;
+	char first[256] = "";
 	struct gate_result g;
 
-	dep_refresh_health(e, d, hw_index, false, now);
 	for (size_t i = 0; i < hw->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, hw->hosts[i].id);
 
@@ -219,16 +227,75 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 			strbuf_printf(first, sizeof(first), "host %" PRId64 " (%s): %s", h->id,
 			        h->name, h->failed ? h->failed : "failed");
 	}
-	if (newly) {
-		gate_budget_evaluate(&d->params.failure_budget, d->plan->n_hosts,
-		        dep_count_failed(d, SIZE_MAX), &g);
-		if (g.verdict == GATE_FAIL) {
-			strbuf_printf(why, sizeof(why), "%s; %s", first, g.why);
-			return result_rollback("%s", why);
-		}
-		dep_save(e, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
-		        newly > 1 ? " and others" : "", g.why);
+	*ret_unheard = unheard;
+	if (!newly)
+		return true;
+	gate_budget_evaluate(
+	        &d->params.failure_budget, d->plan->n_hosts, dep_count_failed(d, SIZE_MAX), &g);
+	if (g.verdict == GATE_FAIL) {
+		char why[GATE_WHY_MAX + 128];
+
+		strbuf_printf(why, sizeof(why), "%s; %s", first, g.why);
+		*r = result_rollback("%s", why);
+		return false;
 	}
+	dep_save(e, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
+	        newly > 1 ? " and others" : "", g.why);
+	return true;
+}
+
+/* The bake is over by a WaveTimeout= and unheard hosts never reported the
+ * app: they count failed; false (*r: the rollback) on a budget breach. */
+static bool
+bake_fail_unheard(struct waves *e, struct dep *d, const struct plan_wave *hw, size_t hw_index,
+        size_t unheard, struct step_result *r)
+{
+	struct gate_result g;
+
+	for (size_t i = 0; i < hw->n_hosts; i++) {
+		struct dep_host *h = dep_host(d, hw->hosts[i].id);
+
+		if (h && !dep_host_failed(h) && (!h->up || !h->known))
+			dep_mark_failed(e, d, h,
+			        "wave %zu '%s': no health report for %s within WaveTimeout after "
+			        "the bake",
+			        hw_index + 1, hw->name, d->row.app);
+	}
+	gate_budget_evaluate(
+	        &d->params.failure_budget, d->plan->n_hosts, dep_count_failed(d, SIZE_MAX), &g);
+	if (g.verdict == GATE_FAIL) {
+		char why[GATE_WHY_MAX + 128];
+
+		strbuf_printf(why, sizeof(why),
+		        "wave %zu '%s': %zu host(s) sent no health report after the bake; %s",
+		        hw_index + 1, hw->name, unheard, g.why);
+		*r = result_rollback("%s", why);
+		return false;
+	}
+	dep_save(e, d, "coordinator", "deploy.host_failed",
+	        "%zu host(s) sent no health report after the bake; %s", unheard, g.why);
+	return true;
+}
+
+/* The bake: the wave's hosts (for a blue-green switch, the idle color's,
+ * now live) must stay healthy for Bake=. A host that falls ill or goes
+ * silent counts against the failure budget like one that failed its
+ * deploy; a breach rolls back. The bake ends only on fresh health: after a
+ * coordinator restart every host must have been heard again. */
+struct step_result
+step_bake(struct waves *e, struct dep *d, uint64_t now)
+{
+	size_t wave = (size_t)d->row.wave;
+	const struct plan_wave *w = &d->plan->waves[wave];
+	const struct plan_wave *hw =
+	        w->kind == PLAN_WAVE_SWITCH && wave > 0 ? &d->plan->waves[wave - 1] : w;
+	size_t hw_index = hw == w ? wave : wave - 1, unheard = 0;
+	struct step_result r = result_hold();
+	struct gate_result g;
+
+	dep_refresh_health(e, d, hw_index, false, now);
+	if (!bake_watch(e, d, hw, hw_index, now, &unheard, &r))
+		return r;
 	gate_bake_evaluate(
 	        d->row.step_since_ms * USEC_PER_MSEC, w->bake_usec, now * USEC_PER_MSEC, &g);
 	if (g.verdict != GATE_PASS) {
@@ -246,31 +313,10 @@ step_bake(struct waves *e, struct dep *d, uint64_t now)
 		        hw->name);
 		return result_hold();
 	}
-	if (unheard) {
-		for (size_t i = 0; i < hw->n_hosts; i++) {
-			struct dep_host *h = dep_host(d, hw->hosts[i].id);
-
-			if (h && !dep_host_failed(h) && (!h->up || !h->known))
-				dep_mark_failed(e, d, h,
-				        "wave %zu '%s': no health report for %s within WaveTimeout "
-				        "after the bake",
-				        hw_index + 1, hw->name, d->row.app);
-		}
-		gate_budget_evaluate(&d->params.failure_budget, d->plan->n_hosts,
-		        dep_count_failed(d, SIZE_MAX), &g);
-		if (g.verdict == GATE_FAIL) {
-			strbuf_printf(why, sizeof(why),
-			        "wave %zu '%s': %zu host(s) sent no health report after the bake; "
-			        "%s",
-			        hw_index + 1, hw->name, unheard, g.why);
-			return result_rollback("%s", why);
-		}
-		dep_save(e, d, "coordinator", "deploy.host_failed",
-		        "%zu host(s) sent no health report after the bake; %s", unheard, g.why);
-	}
+	if (unheard && !bake_fail_unheard(e, d, hw, hw_index, unheard, &r))
+		return r;
 	if (w->metric_gates && d->params.n_gates) {
-		struct step_result r = result_goto(d, STEP_GATES, NULL, NULL);
-
+		r = result_goto(d, STEP_GATES, NULL, NULL);
 		d->next_gate_ms = 0;
 		d->gate_rounds = 0;
 		r.save = true;

@@ -456,8 +456,7 @@ load_active_cb(void *userdata, const struct deployment_row *row)
 		(void)db_deployment_save(e->db, &failed, "coordinator", "deploy.failed", why);
 		return 0;
 	}
-	d->next = e->deps;
-	e->deps = d;
+	waves_add(e, d);
 	log_notice("deployment %" PRId64 " (%s %s) resumes: %s, wave %d/%zu, %s", row->id, row->app,
 	        row->version, row->state, row->wave + 1, d->plan->n_waves,
 	        row->step[0] ? row->step : "start");
@@ -523,6 +522,14 @@ waves_tick(struct waves *e)
 		pp = &d->next;
 	}
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* Adds d to the active deployments (it was loaded or created). */
+void
+waves_add(struct waves *e, struct dep *d)
+{
+	d->next = e->deps;
+	e->deps = d;
 }
 
 struct dep *

@@ -296,6 +296,7 @@ void dep_begin_rollback(
         struct waves *e, struct dep *d, const char *actor, const char *reason, uint64_t now);
 void dep_tick(struct waves *e, struct dep *d, uint64_t now);
 int dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err);
+void waves_add(struct waves *e, struct dep *d);
 struct dep *waves_find_dep(struct waves *e, int64_t id);
 void dep_resume(struct dep *d, uint64_t now);
 int dep_pause(struct waves *e, struct dep *d, const char *actor, uint64_t now);
