@@ -567,23 +567,31 @@ admin_format_phase(Rollwave__Phase p)
 	}
 }
 
-const char *
-admin_format_host_name(const Rollwave__HostList *names, uint64_t id)
+const Rollwave__HostInfo *
+admin_format_host_find(const Rollwave__HostList *hosts, uint64_t id)
 {
-	size_t lo = 0, hi = names ? names->n_hosts : 0;
+	size_t lo = 0, hi = hosts ? hosts->n_hosts : 0;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const Rollwave__HostInfo *h = names->hosts[mid];
+		const Rollwave__HostInfo *h = hosts->hosts[mid];
 
 		if (h->id == id)
-			return isempty(h->hostname) ? NULL : h->hostname;
+			return h;
 		if (h->id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+const char *
+admin_format_host_name(const Rollwave__HostList *names, uint64_t id)
+{
+	const Rollwave__HostInfo *h = admin_format_host_find(names, id);
+
+	return h && !isempty(h->hostname) ? h->hostname : NULL;
 }
 
 static int
@@ -680,6 +688,33 @@ host_label(uint64_t id, const Rollwave__HostList *names, char *buf, size_t size)
 		strbuf_printf(buf, size, "%llu (%s)", (unsigned long long)id, name);
 	else
 		strbuf_printf(buf, size, "%llu", (unsigned long long)id);
+}
+
+size_t
+admin_format_down_hosts(const Rollwave__HostList *hosts, const uint64_t *ids, size_t n,
+        size_t max_listed, char *buf, size_t size)
+{
+	size_t down = 0, len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		const Rollwave__HostInfo *h = admin_format_host_find(hosts, ids[i]);
+		char host[WIRE_HOSTNAME_MAX + 32];
+
+		if (!h || h->state != ROLLWAVE__HOST_STATE__HOST_STATE_DOWN)
+			continue;
+		if (++down > max_listed)
+			continue;
+		host_label(ids[i], hosts, host, sizeof(host));
+		len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+		        "%shost %s", down > 1 ? ", " : "", host);
+	}
+	if (down > max_listed)
+		len += (size_t)snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+		        " and %zu more", down - max_listed);
+	if (len >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return down;
 }
 
 int

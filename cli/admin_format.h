@@ -79,8 +79,17 @@ int admin_format_events_table(const Rollwave__EventList *l, FILE *out);
  * "health", "committed", "rolled_back", "failed"; NULL for PHASE_UNKNOWN. */
 const char *admin_format_phase(Rollwave__Phase p);
 
+/* Host id in hosts (sorted by id), or NULL. */
+const Rollwave__HostInfo *admin_format_host_find(const Rollwave__HostList *hosts, uint64_t id);
 /* The hostname of host id in names (sorted by id), or NULL. */
 const char *admin_format_host_name(const Rollwave__HostList *names, uint64_t id);
+
+/* Of the hosts ids[0..n), those that hosts (sorted by id) says are down:
+ * returns how many, and writes the first max_listed of them into buf as
+ * "host 7 (web3), host 9", then " and N more" (cut with "..." to size).
+ * Hosts that hosts does not list are not counted. */
+size_t admin_format_down_hosts(const Rollwave__HostList *hosts, const uint64_t *ids, size_t n,
+        size_t max_listed, char *buf, size_t size);
 
 /* Parses --hosts "3,5,12": 1..WIRE_HOSTS_MAX host ids (each a positive
  * integer, none twice), in the order given. *ret_ids is malloc'ed. -EINVAL

@@ -3,7 +3,8 @@
  * (cli_deployment.h). Each look is compared with the last one per host
  * (struct seen), so a line is printed only when a host's state, phase,
  * finality or error changes. The hostnames come from one ListHosts after
- * the request was taken.
+ * the request was taken; the same answer says which hosts are down, and
+ * the CLI says so at once rather than waiting silently for them.
  */
 #include <jansson.h>
 
@@ -13,6 +14,8 @@
 #include "cli_deployment.h"
 #include "log.h"
 #include "wire.h"
+
+#define DOWN_LISTED_MAX 10 /* down hosts named in the warning; then "N more" */
 
 /* Where each host's task was at the last look, sorted by host id. */
 struct seen {
@@ -67,7 +70,7 @@ seen_new(const struct cli_deployment *d, const Rollwave__DeployResult *res)
 	return seen;
 }
 
-/* The hosts, for their names: best effort, sorted by id (pages
+/* The hosts, for their names and states: best effort, sorted by id (pages
  * come in id order); an empty list when the coordinator does not say. */
 static void
 hosts_fetch(const struct admin_target *t, struct host_pages *ret)
@@ -86,6 +89,44 @@ transient_error(int r)
 {
 	return r == -ECONNREFUSED || r == -ENOENT || r == -ETIMEDOUT || r == -ECONNRESET ||
 	        r == -ECONNABORTED;
+}
+
+/* "30m", "90s", "2h": a --timeout as people write it. */
+static void
+timeout_text(uint64_t usec, char *buf, size_t size)
+{
+	uint64_t s = (usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
+
+	if (s && s % 3600 == 0)
+		strbuf_printf(buf, size, "%lluh", (unsigned long long)(s / 3600));
+	else if (s && s % 60 == 0)
+		strbuf_printf(buf, size, "%llum", (unsigned long long)(s / 60));
+	else
+		strbuf_printf(buf, size, "%llus", (unsigned long long)s);
+}
+
+/* Says at once which hosts of d are down: their commands wait in the
+ * coordinator until the hosts are back, and following ends at --timeout. */
+static void
+warn_down(const struct cli_deployment *d, const Rollwave__HostList *hosts)
+{
+	char list[DOWN_LISTED_MAX * (WIRE_HOSTNAME_MAX + 32) + 64], timeout[32];
+	size_t n;
+
+	n = admin_format_down_hosts(
+	        hosts, d->host_ids, d->n_host_ids, DOWN_LISTED_MAX, list, sizeof(list));
+	if (n == 0)
+		return;
+	timeout_text(d->timeout_usec, timeout, sizeof(timeout));
+	if (n == 1)
+		log_warning("%s is down: its command waits in the coordinator until the host "
+		            "is back; rollwave stops waiting after --timeout (%s)",
+		        list, timeout);
+	else
+		log_warning("%zu of %zu hosts are down: %s; their commands wait in the "
+		            "coordinator until they are back; rollwave stops waiting after "
+		            "--timeout (%s)",
+		        n, d->n_host_ids, list, timeout);
 }
 
 /* The first lines: the deployment id, each host's command id. */
@@ -241,6 +282,7 @@ cli_deployment_run(const struct cli_deployment *d, const Rollwave__AdminRequest 
 	f.names = &hosts.list;
 	if (!d->json)
 		print_accepted(d, res, f.names);
+	warn_down(d, f.names);
 	r = follow_hosts(&f, &reply, &timed_out);
 	if (r >= 0)
 		return r;

@@ -4,7 +4,7 @@
  * followed until every host is final or the timeout.
  *
  *   Deploy or Rollback{..., host_ids} -> DeployResult (queued or sent)
- *   ListHosts -> the hostnames
+ *   ListHosts -> the hostnames, and which hosts are down (said at once)
  *   then every CLI_DEPLOY_POLL_MS: GetDeployment{id} -> DeployResult
  *   until every host is final or --timeout passes.
  */
@@ -34,10 +34,12 @@ int cli_deployment_options(const struct cli_verb *verb, const char *hosts, const
         struct cli_deployment *d);
 
 /* Sends req (Deploy or Rollback), prints the deployment id and each host's
- * command id, polls GetDeployment every CLI_DEPLOY_POLL_MS printing each
- * host's state and phase changes until every host is final or
- * d->timeout_usec passes, then a summary and a table, or with d->json one
- * JSON document. Returns CLI_EXIT_OK only if every host committed. */
+ * command id, warns at once (stderr) about the hosts that are down, whose
+ * commands wait in the coordinator until they are back, then polls
+ * GetDeployment printing each host's state and phase changes until every
+ * host is final or d->timeout_usec passes, then a summary and a table, or
+ * with d->json one JSON document. Returns CLI_EXIT_OK only if every host
+ * committed. */
 int cli_deployment_run(const struct cli_deployment *d, const Rollwave__AdminRequest *req);
 
 #endif

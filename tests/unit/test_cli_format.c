@@ -939,6 +939,35 @@ test_host_name_is_looked_up_by_id(void **state)
 	assert_null(admin_format_host_name(NULL, 3));
 }
 
+/* A --hosts deploy says at once which of its hosts are down. */
+static void
+test_down_hosts_are_named_from_the_host_list(void **state)
+{
+	const uint64_t ids[] = {9, 5, 3};
+	struct deployment d;
+	char buf[128], tiny[12];
+
+	(void)state;
+	deployment_init(&d);
+	d.info_v[0].state = ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_UP;
+	/* Host 9 is not in the list: not counted. */
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "host 3 (web1)");
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "host 5 (web2), host 3 (web1)");
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 1, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "host 5 (web2) and 1 more");
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, tiny, sizeof(tiny)), 2);
+	assert_string_equal(tiny, "host 5 (...");
+	d.info_v[0].state = ROLLWAVE__HOST_STATE__HOST_STATE_UP;
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_PENDING;
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(admin_format_down_hosts(NULL, ids, 3, 10, buf, sizeof(buf)), 0);
+}
+
 static void
 test_progress_lines_name_the_host_and_its_state_or_phase(void **state)
 {
@@ -1807,6 +1836,7 @@ main(void)
 	        cmocka_unit_test(test_phase_names_match_the_task_states),
 	        cmocka_unit_test(test_host_ids_are_positive_distinct_and_at_most_10000),
 	        cmocka_unit_test(test_host_name_is_looked_up_by_id),
+	        cmocka_unit_test(test_down_hosts_are_named_from_the_host_list),
 	        cmocka_unit_test(test_progress_lines_name_the_host_and_its_state_or_phase),
 	        cmocka_unit_test(test_deployment_succeeds_only_when_every_host_committed),
 	        cmocka_unit_test(test_deployment_summary_counts_hosts_by_state),
