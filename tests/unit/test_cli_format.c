@@ -1813,6 +1813,70 @@ test_deploy_wait_exit_codes_tell_refusals_and_bad_lines_apart(void **state)
 	assert_non_null(strstr(out, "cannot reach the coordinator"));
 }
 
+/* `rollwave help V` and `rollwave V --help` print the same text for every
+ * verb `rollwave help` lists, and deploy's and rollback's show their main
+ * form (through waves, with strategies) first. */
+static void
+test_help_of_each_verb_is_one_text_with_the_main_form_first(void **state)
+{
+	const char *url = "ipc:///tmp/test_cli_format.nobody.sock";
+	char list[4096], verb[32], by_help[8192], by_flag[8192];
+	const char *p, *end;
+	size_t n_verbs = 0;
+
+	(void)state;
+	assert_int_equal(run_rollwave(url, list, sizeof(list), "help", NULL), 0);
+	p = strstr(list, "\nCommands:\n");
+	assert_non_null(p);
+	p += strlen("\nCommands:\n");
+	end = strstr(p, "\n\n");
+	assert_non_null(end);
+	while (p < end) {
+		size_t len;
+
+		assert_true(p[0] == ' ' && p[1] == ' ');
+		p += 2;
+		len = strcspn(p, " ");
+		assert_true(len > 0 && len < sizeof(verb));
+		memcpy(verb, p, len);
+		verb[len] = 0;
+		assert_int_equal(
+		        run_rollwave(url, by_help, sizeof(by_help), "help", verb, NULL), 0);
+		assert_int_equal(
+		        run_rollwave(url, by_flag, sizeof(by_flag), verb, "--help", NULL), 0);
+		if (!streq(by_help, by_flag))
+			fail_msg(
+			        "'rollwave help %s' and 'rollwave %s --help' differ:\n%s\n----\n%s",
+			        verb, verb, by_help, by_flag);
+		assert_true(strncmp(by_help, "Usage:", 6) == 0);
+		assert_non_null(strstr(by_help, "rollwave "));
+		assert_non_null(strstr(by_help, verb));
+		if (streq(verb, "deploy")) {
+			const char *main_form =
+			        "Usage:\n  rollwave deploy APP VERSION --manifest URL "
+			        "[--selector K=V,...] [-f FILE]\n"
+			        "                  [--strategy NAME]";
+
+			assert_true(strncmp(by_help, main_form, strlen(main_form)) == 0);
+			assert_non_null(strstr(by_help, "--strategy all-at-once|rolling|canary"));
+			assert_true(strstr(by_help, "--strategy") < strstr(by_help, "--hosts"));
+		}
+		if (streq(verb, "rollback"))
+			assert_true(strstr(by_help, "--wait") < strstr(by_help, "--hosts"));
+		n_verbs++;
+		p = strchr(p, '\n');
+		assert_non_null(p);
+		p++;
+	}
+	assert_true(n_verbs >= 15);
+	/* --hosts does not change which text `deploy --help` prints. */
+	assert_int_equal(run_rollwave(url, by_flag, sizeof(by_flag), "deploy", "web", "1.0",
+	                         "--manifest", "file:///m", "--hosts", "3", "--help", NULL),
+	        0);
+	assert_int_equal(run_rollwave(url, by_help, sizeof(by_help), "help", "deploy", NULL), 0);
+	assert_string_equal(by_flag, by_help);
+}
+
 int
 main(void)
 {
@@ -1872,6 +1936,7 @@ main(void)
 	                test_admin_call_refuses_an_invalid_request_before_sending, server_setup,
 	                server_teardown),
 	        cmocka_unit_test(test_admin_call_without_a_coordinator_says_where_it_looked),
+	        cmocka_unit_test(test_help_of_each_verb_is_one_text_with_the_main_form_first),
 	        cmocka_unit_test_setup_teardown(
 	                test_rollwave_without_socket_permission_says_only_admins, server_setup,
 	                server_teardown),
