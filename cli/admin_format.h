@@ -3,6 +3,13 @@
  * JSON for scripts. Pure functions of the decoded messages (and of "now" for
  * relative times), so the unit tests feed them hand-built messages.
  *
+ * One face, one file per subject behind it: admin_format_hosts.c (hosts,
+ * host, apps), admin_format_events.c (events), admin_format_deploy.c
+ * (deployments sent with --hosts), admin_format_waves.c (a deployment
+ * through waves or a plan), admin_format_gates.c (its Gates: section),
+ * admin_format_history.c (history, piped watch); admin_format.c holds what
+ * they share (admin_format_private.h).
+ *
  * JSON documents (one per command; field names are stable and documented in
  * README.md, "Fleet queries"):
  *
@@ -15,7 +22,7 @@
  *   deploy, rollback      {"deployment_id", "app", "version", "succeeded",
  *                          "hosts": [{"host_id", "command_id", "state",
  *                                     "phase", "error"}]}
- *   (deployments through waves: cmd_waves.c and README.md)
+ *   (deployments through waves: cli_waves.h and README.md)
  *
  *   HOST = {"id", "hostname", "state", "last_seen", "labels": {k: v},
  *           "agent_version", "host_key", "fingerprint",
