@@ -54,8 +54,9 @@ extern const struct cli_verb cmd_resume_entry;
 extern const struct cli_verb cmd_abort_entry;
 extern const struct cli_verb cmd_history_entry;
 
-/* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
-int cmd_release_create(int argc, char **argv);
+/* `rollwave release create` (release_create.c) for verb (its usage and
+ * usage errors); argv[0] is "create". */
+int release_create(const struct cli_verb *verb, int argc, char **argv);
 
 /* Prints "rollwave: error: <msg>" and the verb's usage hint to stderr;
  * returns CLI_EXIT_USAGE. */
