@@ -3,6 +3,13 @@
  * JSON for scripts. Pure functions of the decoded messages (and of "now" for
  * relative times), so the unit tests feed them hand-built messages.
  *
+ * One face, one file per subject behind it: admin_format_hosts.c (hosts,
+ * host, apps), admin_format_events.c (events), admin_format_deploy.c
+ * (deployments sent with --hosts), admin_format_waves.c (a deployment
+ * through waves or a plan), admin_format_gates.c (its Gates: section),
+ * admin_format_history.c (history, piped watch); admin_format.c holds what
+ * they share (admin_format_private.h).
+ *
  * JSON documents (one per command; field names are stable and documented in
  * README.md, "Fleet queries"):
  *
@@ -15,7 +22,7 @@
  *   deploy, rollback      {"deployment_id", "app", "version", "succeeded",
  *                          "hosts": [{"host_id", "command_id", "state",
  *                                     "phase", "error"}]}
- *   (deployments through waves: cmd_waves.c and README.md)
+ *   (deployments through waves: cli_waves.h and README.md)
  *
  *   HOST = {"id", "hostname", "state", "last_seen", "labels": {k: v},
  *           "agent_version", "host_key", "fingerprint",
@@ -79,8 +86,17 @@ int admin_format_events_table(const Rollwave__EventList *l, FILE *out);
  * "health", "committed", "rolled_back", "failed"; NULL for PHASE_UNKNOWN. */
 const char *admin_format_phase(Rollwave__Phase p);
 
+/* Host id in hosts (sorted by id), or NULL. */
+const Rollwave__HostInfo *admin_format_host_find(const Rollwave__HostList *hosts, uint64_t id);
 /* The hostname of host id in names (sorted by id), or NULL. */
 const char *admin_format_host_name(const Rollwave__HostList *names, uint64_t id);
+
+/* Of the hosts ids[0..n), those that hosts (sorted by id) says are down:
+ * returns how many, and writes the first max_listed of them into buf as
+ * "host 7 (web3), host 9", then " and N more" (cut with "..." to size).
+ * Hosts that hosts does not list are not counted. */
+size_t admin_format_down_hosts(const Rollwave__HostList *hosts, const uint64_t *ids, size_t n,
+        size_t max_listed, char *buf, size_t size);
 
 /* Parses --hosts "3,5,12": 1..WIRE_HOSTS_MAX host ids (each a positive
  * integer, none twice), in the order given. *ret_ids is malloc'ed. -EINVAL

@@ -4,6 +4,10 @@
  * main.c dispatches argv[1] through a table of verbs; each verb lives in its
  * own cmd_<verb>.c and exports one const struct cli_verb. Adding a verb is
  * one file, its extern line below and one row in main.c's cli_verbs[].
+ * Arrows point down only: main.c -> cmd_*.c -> the helpers (cli_util.c,
+ * password.c, cli_waves*.c, cli_deployment.c), the admin client (admin.h)
+ * and the formats (admin_format.h) -> lib/. No verb calls main.c or
+ * another verb.
  *
  * Global options come before the verb: `--coordinator URL` and `--ca FILE`
  * (main.c stores them in cli_admin_options, admin.h) say where the verbs that
@@ -28,7 +32,8 @@ enum {
 struct cli_verb {
 	const char *name;
 	const char *summary; /* one line for `rollwave help` */
-	const char *usage;   /* full usage text, printed by `rollwave help <verb>` */
+	const char *usage;   /* full usage text, the main form first, printed by both
+	                      * `rollwave help <verb>` and `rollwave <verb> --help` */
 	/* argv[0] is the verb's name. Returns an exit code. */
 	int (*run)(int argc, char **argv);
 };
@@ -49,38 +54,9 @@ extern const struct cli_verb cmd_resume_entry;
 extern const struct cli_verb cmd_abort_entry;
 extern const struct cli_verb cmd_history_entry;
 
-/* Deployments through waves (cmd_waves.c): `deploy` without --hosts and
- * `rollback` without --hosts land here. */
-int cli_waves_deploy(int argc, char **argv);
-int cli_waves_rollback(int argc, char **argv);
-
-/* `rollwave release create` (cmd_release_create.c); argv[0] is "create". */
-int cmd_release_create(int argc, char **argv);
-
-/* `rollwave deploy` and `rollwave rollback` (cmd_deploy.c): a deployment
- * to a set of hosts, followed until every host is final or the timeout. */
-#define CLI_DEPLOY_TIMEOUT_USEC (30 * 60 * USEC_PER_SEC)
-struct Rollwave__AdminRequest;
-struct cli_deployment {
-	const struct cli_verb *verb;
-	const char *app;
-	const char *version; /* deploy: VERSION; rollback: --to VERSION or NULL */
-	uint64_t *host_ids;  /* as given, no duplicates; owned by the verb */
-	size_t n_host_ids;
-	uint64_t timeout_usec;
-	bool json;
-};
-/* Fills d->host_ids, d->n_host_ids and d->timeout_usec from --hosts (NULL:
- * missing) and --timeout (NULL: CLI_DEPLOY_TIMEOUT_USEC). Returns -1 to go
- * on, or an exit code (the usage error is logged). */
-int cli_deployment_options(const struct cli_verb *verb, const char *hosts, const char *timeout,
-        struct cli_deployment *d);
-/* Sends req (Deploy or Rollback), prints the deployment id and each host's
- * command id, polls GetDeployment every 500 ms printing each host's state
- * and phase changes until every host is final or d->timeout_usec passes,
- * then a summary and a table, or with d->json one JSON document. Returns
- * CLI_EXIT_OK only if every host committed. */
-int cli_deployment_run(const struct cli_deployment *d, const struct Rollwave__AdminRequest *req);
+/* `rollwave release create` (release_create.c) for verb (its usage and
+ * usage errors); argv[0] is "create". */
+int release_create(const struct cli_verb *verb, int argc, char **argv);
 
 /* Prints "rollwave: error: <msg>" and the verb's usage hint to stderr;
  * returns CLI_EXIT_USAGE. */
@@ -97,5 +73,17 @@ int cli_seckey_load(const char *path, struct minisign_seckey *ret, struct rw_err
 
 /* The last path component of path (path itself if it has no '/'). */
 const char *cli_basename(const char *path);
+
+/* Prints verb->usage to stdout, for `rollwave help VERB` and
+ * `rollwave VERB --help` alike; returns CLI_EXIT_OK. */
+int cli_help(const struct cli_verb *verb);
+
+/* True if argv[*i] is option name, as "NAME VALUE" or "NAME=VALUE": then
+ * *ret is the value (NULL when NAME is the last argument) and *i is past
+ * it. */
+bool cli_opt_match(int argc, char **argv, int *i, const char *name, const char **ret);
+
+/* Sleeps ms milliseconds, through signals. */
+void cli_sleep_ms(uint64_t ms);
 
 #endif

@@ -5,7 +5,7 @@
  *   release keygen -p PUBFILE -s SECFILE [-W] [-f]
  *   release sign   -s SECFILE [-x SIGFILE] [-t COMMENT] [-c UNTRUSTED] -m FILE
  *   release verify -p PUBFILE [-x SIGFILE] -m FILE [-q]
- *   release create ...            (cmd_release_create.c)
+ *   release create ...            (release_create.c)
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -268,6 +268,12 @@ release_verify(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+static int
+release_create_run(int argc, char **argv)
+{
+	return release_create(&cmd_release_entry, argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -275,7 +281,7 @@ static const struct {
         {"keygen", release_keygen},
         {"sign", release_sign},
         {"verify", release_verify},
-        {"create", cmd_release_create},
+        {"create", release_create_run},
 };
 
 static int

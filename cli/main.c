@@ -3,7 +3,6 @@
  * cli_verbs[]; each verb is a cmd_<verb>.c file exporting a struct cli_verb.
  */
 #include <sodium.h>
-#include <stdarg.h>
 
 #include "admin.h"
 #include "cli.h"
@@ -64,31 +63,6 @@ print_help(FILE *f)
 	fputs("\nRun 'rollwave help <command>' for a command's options.\n", f);
 }
 
-int
-cli_usage_error(const struct cli_verb *verb, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_error("%s", msg);
-	if (verb)
-		fprintf(stderr, "Try 'rollwave help %s'.\n", verb->name);
-	else
-		fputs("Try 'rollwave help'.\n", stderr);
-	return CLI_EXIT_USAGE;
-}
-
-const char *
-cli_basename(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 /* argv[0] is "help". */
 static int
 run_help(int argc, char **argv)
@@ -104,8 +78,7 @@ run_help(int argc, char **argv)
 	v = verb_find(argv[1]);
 	if (!v)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
-	fputs(v->usage, stdout);
-	return CLI_EXIT_OK;
+	return cli_help(v);
 }
 
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: stores VALUE, advances *i

@@ -7,7 +7,8 @@
 # a rollback returns every host to 1.0.0, a manifest signed by an untrusted
 # key fails on every host with the agent's reason and changes nothing, an
 # unknown host id is refused naming the host, a rollback --to a version
-# moves every host there, and the audit log has the deployments.
+# moves every host there, the audit log has the deployments, and a deploy
+# that includes a down host says so at once.
 #
 #   tests/integration/test_fleet_deploy.sh BUILD_DIR
 set -uo pipefail
@@ -243,6 +244,21 @@ check "a deploy to a host that never answers stops at --timeout with exit 1" eq 
 	echo "$out" | sed 's/^/#   /'
 check "... in about 3 s (took $((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 8
 check "... and says so" has "$out" '^Deployment [0-9]+: 0 of 1 host committed; 1 (queued|sent); timed out\.$'
+
+# ---- a host that is down: said at once, not after the timeout ----
+host_state() { RW host "$1" --json | jq -r .state; }
+host_is() { [ "$(host_state "$1")" = "$2" ]; }
+check "host ${hid[3]}, its agent killed, is marked down" wait_for 15 host_is "${hid[3]}" down
+timeout 60 "$RW_BIN" --coordinator "ipc://$D/admin.sock" deploy demo 2.0.0 \
+	--manifest "$(manifest 2.0.0)" --hosts "${hid[1]},${hid[3]}" --timeout 30s >"$D/down.out" 2>&1 &
+dpid=$!
+said_down() { grep -Eq "host ${hid[3]}( \([^)]*\))? is down: its command waits .* until the host is back" "$D/down.out"; }
+check "a deploy that includes a down host says so within 2 s, not at its timeout" wait_for 2 said_down ||
+	sed 's/^/#   /' "$D/down.out"
+check "... naming only the host that is down" test "$(grep -c 'is down' "$D/down.out")" -eq 1
+check "... and still follows the deployment" kill -0 "$dpid"
+kill "$dpid" 2>/dev/null
+wait "$dpid" 2>/dev/null
 
 echo "# $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

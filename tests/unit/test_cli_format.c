@@ -939,6 +939,35 @@ test_host_name_is_looked_up_by_id(void **state)
 	assert_null(admin_format_host_name(NULL, 3));
 }
 
+/* A --hosts deploy says at once which of its hosts are down. */
+static void
+test_down_hosts_are_named_from_the_host_list(void **state)
+{
+	const uint64_t ids[] = {9, 5, 3};
+	struct deployment d;
+	char buf[128], tiny[12];
+
+	(void)state;
+	deployment_init(&d);
+	d.info_v[0].state = ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_UP;
+	/* Host 9 is not in the list: not counted. */
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "host 3 (web1)");
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_DOWN;
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "host 5 (web2), host 3 (web1)");
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 1, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "host 5 (web2) and 1 more");
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, tiny, sizeof(tiny)), 2);
+	assert_string_equal(tiny, "host 5 (...");
+	d.info_v[0].state = ROLLWAVE__HOST_STATE__HOST_STATE_UP;
+	d.info_v[1].state = ROLLWAVE__HOST_STATE__HOST_STATE_PENDING;
+	assert_int_equal(admin_format_down_hosts(&d.names, ids, 3, 10, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(admin_format_down_hosts(NULL, ids, 3, 10, buf, sizeof(buf)), 0);
+}
+
 static void
 test_progress_lines_name_the_host_and_its_state_or_phase(void **state)
 {
@@ -1784,6 +1813,70 @@ test_deploy_wait_exit_codes_tell_refusals_and_bad_lines_apart(void **state)
 	assert_non_null(strstr(out, "cannot reach the coordinator"));
 }
 
+/* `rollwave help V` and `rollwave V --help` print the same text for every
+ * verb `rollwave help` lists, and deploy's and rollback's show their main
+ * form (through waves, with strategies) first. */
+static void
+test_help_of_each_verb_is_one_text_with_the_main_form_first(void **state)
+{
+	const char *url = "ipc:///tmp/test_cli_format.nobody.sock";
+	char list[4096], verb[32], by_help[8192], by_flag[8192];
+	const char *p, *end;
+	size_t n_verbs = 0;
+
+	(void)state;
+	assert_int_equal(run_rollwave(url, list, sizeof(list), "help", NULL), 0);
+	p = strstr(list, "\nCommands:\n");
+	assert_non_null(p);
+	p += strlen("\nCommands:\n");
+	end = strstr(p, "\n\n");
+	assert_non_null(end);
+	while (p < end) {
+		size_t len;
+
+		assert_true(p[0] == ' ' && p[1] == ' ');
+		p += 2;
+		len = strcspn(p, " ");
+		assert_true(len > 0 && len < sizeof(verb));
+		memcpy(verb, p, len);
+		verb[len] = 0;
+		assert_int_equal(
+		        run_rollwave(url, by_help, sizeof(by_help), "help", verb, NULL), 0);
+		assert_int_equal(
+		        run_rollwave(url, by_flag, sizeof(by_flag), verb, "--help", NULL), 0);
+		if (!streq(by_help, by_flag))
+			fail_msg(
+			        "'rollwave help %s' and 'rollwave %s --help' differ:\n%s\n----\n%s",
+			        verb, verb, by_help, by_flag);
+		assert_true(strncmp(by_help, "Usage:", 6) == 0);
+		assert_non_null(strstr(by_help, "rollwave "));
+		assert_non_null(strstr(by_help, verb));
+		if (streq(verb, "deploy")) {
+			const char *main_form =
+			        "Usage:\n  rollwave deploy APP VERSION --manifest URL "
+			        "[--selector K=V,...] [-f FILE]\n"
+			        "                  [--strategy NAME]";
+
+			assert_true(strncmp(by_help, main_form, strlen(main_form)) == 0);
+			assert_non_null(strstr(by_help, "--strategy all-at-once|rolling|canary"));
+			assert_true(strstr(by_help, "--strategy") < strstr(by_help, "--hosts"));
+		}
+		if (streq(verb, "rollback"))
+			assert_true(strstr(by_help, "--wait") < strstr(by_help, "--hosts"));
+		n_verbs++;
+		p = strchr(p, '\n');
+		assert_non_null(p);
+		p++;
+	}
+	assert_true(n_verbs >= 15);
+	/* --hosts does not change which text `deploy --help` prints. */
+	assert_int_equal(run_rollwave(url, by_flag, sizeof(by_flag), "deploy", "web", "1.0",
+	                         "--manifest", "file:///m", "--hosts", "3", "--help", NULL),
+	        0);
+	assert_int_equal(run_rollwave(url, by_help, sizeof(by_help), "help", "deploy", NULL), 0);
+	assert_string_equal(by_flag, by_help);
+}
+
 int
 main(void)
 {
@@ -1807,6 +1900,7 @@ main(void)
 	        cmocka_unit_test(test_phase_names_match_the_task_states),
 	        cmocka_unit_test(test_host_ids_are_positive_distinct_and_at_most_10000),
 	        cmocka_unit_test(test_host_name_is_looked_up_by_id),
+	        cmocka_unit_test(test_down_hosts_are_named_from_the_host_list),
 	        cmocka_unit_test(test_progress_lines_name_the_host_and_its_state_or_phase),
 	        cmocka_unit_test(test_deployment_succeeds_only_when_every_host_committed),
 	        cmocka_unit_test(test_deployment_summary_counts_hosts_by_state),
@@ -1842,6 +1936,7 @@ main(void)
 	                test_admin_call_refuses_an_invalid_request_before_sending, server_setup,
 	                server_teardown),
 	        cmocka_unit_test(test_admin_call_without_a_coordinator_says_where_it_looked),
+	        cmocka_unit_test(test_help_of_each_verb_is_one_text_with_the_main_form_first),
 	        cmocka_unit_test_setup_teardown(
 	                test_rollwave_without_socket_permission_says_only_admins, server_setup,
 	                server_teardown),

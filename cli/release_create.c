@@ -1,6 +1,7 @@
 /*
- * rollwave release create: hash an artifact, write its release manifest and
- * sign the manifest.
+ * release_create: `rollwave release create`, the subcommand of cmd_release.c
+ * (which passes its verb in, so this file never refers back to it): hash an
+ * artifact, write its release manifest and sign the manifest.
  *
  *   rollwave release create --app APP --version VERSION --artifact FILE -s SECFILE
  *                           [--expires 90d] [--output MANIFEST] [--artifact-url URL]
@@ -29,7 +30,7 @@ struct create_args {
 #define ARGS_OK (-1)
 
 static int
-parse_args(int argc, char **argv, struct create_args *a)
+parse_args(const struct cli_verb *verb, int argc, char **argv, struct create_args *a)
 {
 	enum { OPT_APP = 0x100, OPT_VERSION, OPT_ARTIFACT, OPT_EXPIRES, OPT_URL };
 	static const struct option options[] = {
@@ -64,7 +65,7 @@ parse_args(int argc, char **argv, struct create_args *a)
 		case OPT_EXPIRES:
 			if (parse_duration_usec(optarg, &a->expires_in_usec) < 0 ||
 			        a->expires_in_usec < USEC_PER_SEC)
-				return cli_usage_error(&cmd_release_entry,
+				return cli_usage_error(verb,
 				        "invalid --expires '%s' (a duration like 90d, 12h, 3600s)",
 				        optarg);
 			break;
@@ -75,24 +76,23 @@ parse_args(int argc, char **argv, struct create_args *a)
 			a->artifact_url = optarg;
 			break;
 		case 'h':
-			fputs(cmd_release_entry.usage, stdout);
-			return CLI_EXIT_OK;
+			return cli_help(verb);
 		default:
-			return cli_usage_error(&cmd_release_entry, "release create: bad option");
+			return cli_usage_error(verb, "release create: bad option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(&cmd_release_entry,
-		        "release create: unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(
+		        verb, "release create: unexpected argument '%s'", argv[optind]);
 	if (!a->app || !a->version || !a->artifact || !a->seckey)
-		return cli_usage_error(&cmd_release_entry,
-		        "release create needs --app, --version, --artifact and -s SECFILE");
+		return cli_usage_error(
+		        verb, "release create needs --app, --version, --artifact and -s SECFILE");
 	if (!app_name_is_valid(a->app))
-		return cli_usage_error(&cmd_release_entry,
+		return cli_usage_error(verb,
 		        "invalid app name '%s' (1-%d characters of a-z, 0-9, '-', '_')", a->app,
 		        APP_NAME_MAX);
 	if (!version_is_valid(a->version))
-		return cli_usage_error(&cmd_release_entry,
+		return cli_usage_error(verb,
 		        "invalid version '%s' (1-%d characters of A-Z, a-z, 0-9, '._+~-')",
 		        a->version, VERSION_MAX);
 	return ARGS_OK;
@@ -170,7 +170,7 @@ format_checked(const struct manifest *m, char **ret_text, struct rw_err *err)
 }
 
 int
-cmd_release_create(int argc, char **argv)
+release_create(const struct cli_verb *verb, int argc, char **argv)
 {
 	struct create_args a = {0};
 	_cleanup_seckey_ struct minisign_seckey sk = {{0}, {0}};
@@ -180,7 +180,7 @@ cmd_release_create(int argc, char **argv)
 	struct manifest m;
 	int r;
 
-	r = parse_args(argc, argv, &a);
+	r = parse_args(verb, argc, argv, &a);
 	if (r != ARGS_OK)
 		return r;
 	output = a.output ? strdup(a.output) : default_output(&a);
