@@ -9,6 +9,40 @@
 #include "layout.h"
 #include "log.h"
 
+/* The swap to in->to happened but was never committed: checks it again,
+ * then commits, or rolls back (a deploy) or fails (a rollback). */
+static int
+recheck_activation(struct op *op, const struct inflight *in, const struct app_record *ar)
+{
+	struct rw_err err = {{0}};
+	int r;
+
+	r = engine_activate_and_check(op, in->to, in->from, &err);
+	if (r < 0) {
+		char why[900];
+
+		strbuf_printf(why, sizeof(why), "after an interrupted %s: %s", in->op, err.msg);
+		if (streq(in->op, "rollback")) {
+			strbuf_printf(op->res->message, sizeof(op->res->message),
+			        "%s %s is live but not healthy %s", op->app->name, in->to, why);
+			engine_finish_uncommitted(
+			        op, "recovery", "failed", in->to, ar->previous, "unhealthy");
+			return engine_op_finish(op, ENGINE_FAILED, r, "%s", op->res->message);
+		}
+		return engine_roll_back_locally(
+		        op, "recovery", in->to, in->from, ar->previous, why);
+	}
+	r = engine_commit(op, "recovery", in->to, in->from);
+	if (r < 0)
+		return engine_op_finish(
+		        op, ENGINE_FAILED, r, "cannot record recovery: %s", strerror(-r));
+	if (streq(in->op, "deploy"))
+		engine_after_commit(op, in->to, in->from);
+	return engine_op_finish(op, ENGINE_COMMITTED, 0,
+	        "interrupted %s of %s %s re-checked: live and healthy", in->op, op->app->name,
+	        in->to);
+}
+
 int
 engine_recover(struct engine *e, const struct app_config *app, struct engine_result *ret)
 {
@@ -75,26 +109,5 @@ engine_recover(struct engine *e, const struct app_config *app, struct engine_res
 	}
 
 	/* The swap happened but was never committed: check it again. */
-	r = engine_activate_and_check(&op, in.to, in.from, &err);
-	if (r < 0) {
-		char why[900];
-
-		strbuf_printf(why, sizeof(why), "after an interrupted %s: %s", in.op, err.msg);
-		if (streq(in.op, "rollback")) {
-			strbuf_printf(ret->message, sizeof(ret->message),
-			        "%s %s is live but not healthy %s", app->name, in.to, why);
-			engine_finish_uncommitted(
-			        &op, "recovery", "failed", in.to, ar.previous, "unhealthy");
-			return engine_op_finish(&op, ENGINE_FAILED, r, "%s", ret->message);
-		}
-		return engine_roll_back_locally(&op, "recovery", in.to, in.from, ar.previous, why);
-	}
-	r = engine_commit(&op, "recovery", in.to, in.from);
-	if (r < 0)
-		return engine_op_finish(
-		        &op, ENGINE_FAILED, r, "cannot record recovery: %s", strerror(-r));
-	if (streq(in.op, "deploy"))
-		engine_after_commit(&op, in.to, in.from);
-	return engine_op_finish(&op, ENGINE_COMMITTED, 0,
-	        "interrupted %s of %s %s re-checked: live and healthy", in.op, app->name, in.to);
+	return recheck_activation(&op, &in, &ar);
 }
