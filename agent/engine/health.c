@@ -444,6 +444,19 @@ health_probe_once(sd_bus *bus, char *const *units, const struct health_baseline 
 	return r;
 }
 
+/* The defaults of what hc leaves 0; min_healthy 0 is meaningful: the
+ * first passing round is enough. */
+static void
+config_defaults(struct health_config *hc)
+{
+	if (!hc->deadline_usec)
+		hc->deadline_usec = HEALTH_DEFAULT_DEADLINE_USEC;
+	if (!hc->interval_usec)
+		hc->interval_usec = HEALTH_DEFAULT_INTERVAL_USEC;
+	if (!hc->probe_timeout_usec)
+		hc->probe_timeout_usec = HEALTH_DEFAULT_PROBE_TIMEOUT_USEC;
+}
+
 static int
 config_check(const struct health_config *hc, struct rw_err *err)
 {
@@ -477,48 +490,17 @@ sleep_until(uint64_t t)
 	}
 }
 
-int
-health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
-        const struct hook_env *validate, struct health_result *ret, struct rw_err *err)
+/* Probe rounds until healthy for hc->min_healthy_usec, a fatal probe
+ * error, or the deadline (-ETIMEDOUT); fills *res. *ret_streak: whether
+ * the last rounds passed, since *ret_streak_start. */
+static int
+probe_rounds(sd_bus *bus, char *const *units, struct health_baseline *baseline,
+        const struct health_config *hc, const struct hook_env *validate, uint64_t start,
+        struct health_result *res, bool *ret_streak, uint64_t *ret_streak_start, struct rw_err *err)
 {
-	struct health_config hc;
-	struct health_baseline baseline = {0};
-	struct health_result res = {0};
-	uint64_t start, deadline_at, streak_start = 0, now;
+	uint64_t deadline_at = start + hc->deadline_usec, streak_start = 0, now;
 	bool streak = false;
-	char d_min[32], d_dead[32];
 	int r;
-
-	if (!hc_in)
-		return rw_err_set(err, -EINVAL, "invalid arguments");
-	hc = *hc_in;
-	/* min_healthy 0 is meaningful: the first passing round is enough. */
-	if (!hc.deadline_usec)
-		hc.deadline_usec = HEALTH_DEFAULT_DEADLINE_USEC;
-	if (!hc.interval_usec)
-		hc.interval_usec = HEALTH_DEFAULT_INTERVAL_USEC;
-	if (!hc.probe_timeout_usec)
-		hc.probe_timeout_usec = HEALTH_DEFAULT_PROBE_TIMEOUT_USEC;
-	r = config_check(&hc, err);
-	if (r < 0)
-		return r;
-	if (units && units[0] && !bus)
-		return rw_err_set(err, -EINVAL, "units to check but no bus");
-	format_usec(d_min, sizeof(d_min), hc.min_healthy_usec);
-	format_usec(d_dead, sizeof(d_dead), hc.deadline_usec);
-
-	start = now_monotonic_usec();
-	deadline_at = start + hc.deadline_usec;
-	r = health_baseline_capture(bus, units, &baseline, err);
-	if (r < 0) {
-		/* Without a baseline a unit that vanished or a bus that broke
-		 * is the verdict. */
-		snprintf(res.last_failure, sizeof(res.last_failure), "%s", err ? err->msg : "");
-		res.elapsed_usec = now_monotonic_usec() - start;
-		if (ret)
-			*ret = res;
-		return r == -ENOMEM ? r : rw_err_prefix(err, -EPROTO, "health check failed");
-	}
 
 	for (;;) {
 		struct rw_err perr = {{0}};
@@ -528,30 +510,30 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 			r = -ETIMEDOUT;
 			break;
 		}
-		r = probe_round(bus, units, &baseline, &hc, validate, deadline_at, &res, &perr);
+		r = probe_round(bus, units, baseline, hc, validate, deadline_at, res, &perr);
 		now = now_monotonic_usec();
 		if (r == -ECANCELED) {
 			r = -ETIMEDOUT;
 			break;
 		}
-		res.probes++;
+		res->probes++;
 		if (r == 0) {
 			if (!streak) {
 				streak = true;
 				streak_start = round_start;
 			}
-			if (!res.ever_healthy) {
-				res.ever_healthy = true;
-				res.first_healthy_usec = now - start;
+			if (!res->ever_healthy) {
+				res->ever_healthy = true;
+				res->first_healthy_usec = now - start;
 			}
-			if (now - streak_start >= hc.min_healthy_usec) {
-				res.healthy = true;
+			if (now - streak_start >= hc->min_healthy_usec) {
+				res->healthy = true;
 				break;
 			}
 		} else {
-			res.failed_probes++;
+			res->failed_probes++;
 			streak = false;
-			snprintf(res.last_failure, sizeof(res.last_failure), "%s", perr.msg);
+			snprintf(res->last_failure, sizeof(res->last_failure), "%s", perr.msg);
 			if (r == -ELOOP) {
 				rw_err_set(err, -EPROTO, "%s", perr.msg);
 				r = -EPROTO;
@@ -564,8 +546,8 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 		}
 		/* Until the first pass, retry quickly: a service that is still
 		 * binding its port should not cost a whole Interval. */
-		uint64_t step = res.ever_healthy || hc.interval_usec < HEALTH_FIRST_RETRY_USEC
-		        ? hc.interval_usec
+		uint64_t step = res->ever_healthy || hc->interval_usec < HEALTH_FIRST_RETRY_USEC
+		        ? hc->interval_usec
 		        : HEALTH_FIRST_RETRY_USEC;
 		uint64_t next = round_start + step;
 		if (next >= deadline_at) {
@@ -574,6 +556,49 @@ health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
 		}
 		sleep_until(next);
 	}
+	*ret_streak = streak;
+	*ret_streak_start = streak_start;
+	return r;
+}
+
+int
+health_wait(sd_bus *bus, char *const *units, const struct health_config *hc_in,
+        const struct hook_env *validate, struct health_result *ret, struct rw_err *err)
+{
+	struct health_config hc;
+	struct health_baseline baseline = {0};
+	struct health_result res = {0};
+	uint64_t start, streak_start = 0, now;
+	bool streak = false;
+	char d_min[32], d_dead[32];
+	int r;
+
+	if (!hc_in)
+		return rw_err_set(err, -EINVAL, "invalid arguments");
+	hc = *hc_in;
+	config_defaults(&hc);
+	r = config_check(&hc, err);
+	if (r < 0)
+		return r;
+	if (units && units[0] && !bus)
+		return rw_err_set(err, -EINVAL, "units to check but no bus");
+	format_usec(d_min, sizeof(d_min), hc.min_healthy_usec);
+	format_usec(d_dead, sizeof(d_dead), hc.deadline_usec);
+
+	start = now_monotonic_usec();
+	r = health_baseline_capture(bus, units, &baseline, err);
+	if (r < 0) {
+		/* Without a baseline a unit that vanished or a bus that broke
+		 * is the verdict. */
+		snprintf(res.last_failure, sizeof(res.last_failure), "%s", err ? err->msg : "");
+		res.elapsed_usec = now_monotonic_usec() - start;
+		if (ret)
+			*ret = res;
+		return r == -ENOMEM ? r : rw_err_prefix(err, -EPROTO, "health check failed");
+	}
+
+	r = probe_rounds(
+	        bus, units, &baseline, &hc, validate, start, &res, &streak, &streak_start, err);
 
 	now = now_monotonic_usec();
 	res.elapsed_usec = now - start;

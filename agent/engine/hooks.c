@@ -164,6 +164,66 @@ msec_until(uint64_t t, uint64_t now)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+enum run_phase { RUNNING, TERMINATING, KILLING };
+
+/* Past the deadline, or cancelled: SIGTERM to the group, SIGKILL once the
+ * grace is over (at once without one). */
+static void
+run_escalate(struct run *run, const struct hook_spawn_args *a, uint64_t now, uint64_t deadline,
+        bool cancelled, enum run_phase *phase, uint64_t *kill_at, bool *timed_out)
+{
+	if (*phase == RUNNING && (now >= deadline || cancelled)) {
+		if (!cancelled)
+			*timed_out = true;
+		if (a->kill_grace_usec > 0) {
+			(void)kill(-run->pid, SIGTERM);
+			*phase = TERMINATING;
+			*kill_at = now + a->kill_grace_usec;
+		} else {
+			(void)kill(-run->pid, SIGKILL);
+			*phase = KILLING;
+		}
+	}
+	if (*phase == TERMINATING && now >= *kill_at) {
+		(void)kill(-run->pid, SIGKILL);
+		*phase = KILLING;
+	}
+}
+
+/* How long to poll while the child is not reaped: until the next step of
+ * phase, in slices while no pidfd tells its exit. */
+static int
+run_timeout_ms(const struct run *run, enum run_phase phase, bool exited, uint64_t now,
+        uint64_t deadline, uint64_t kill_at)
+{
+	int timeout_ms;
+
+	if (phase == RUNNING)
+		timeout_ms = msec_until(deadline, now);
+	else if (phase == TERMINATING)
+		timeout_ms = msec_until(kill_at, now);
+	else
+		timeout_ms = POLL_SLICE_MSEC;
+	if (!exited && run->pidfd < 0 && timeout_ms > POLL_SLICE_MSEC)
+		timeout_ms = POLL_SLICE_MSEC;
+	return timeout_ms;
+}
+
+/* The cancel fd is readable (revents). */
+static void
+run_read_cancel(struct run *run, short revents, bool *cancelled)
+{
+	int n = 0;
+
+	/* Bytes waiting are a request (acted on at the top of the loop);
+	 * readable without any (end of file, /dev/null) is none, and would
+	 * stay readable: stop watching. */
+	if ((revents & POLLIN) && ioctl(run->cancel_fd, FIONREAD, &n) == 0 && n > 0)
+		*cancelled = true;
+	else
+		run->cancel_fd = -1;
+}
+
 /* Waits for the child, enforcing the timeout and the cancel fd; reaps it.
  * Returns the wait status; sets *timed_out or *cancelled. Never fails: a
  * poll error degrades to sleeping in slices. */
@@ -171,7 +231,7 @@ static int
 run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool *timed_out,
         bool *cancelled)
 {
-	enum { RUNNING, TERMINATING, KILLING } phase = RUNNING;
+	enum run_phase phase = RUNNING;
 	uint64_t deadline = start + a->timeout_usec, kill_at = 0, drain_until = 0;
 	bool exited = false, reaped = false;
 	int status = 0;
@@ -195,24 +255,9 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 		if (reaped && (run->out_fd < 0 || now >= drain_until))
 			break;
 
-		if (!exited) {
-			if (phase == RUNNING && (now >= deadline || *cancelled)) {
-				if (!*cancelled)
-					*timed_out = true;
-				if (a->kill_grace_usec > 0) {
-					(void)kill(-run->pid, SIGTERM);
-					phase = TERMINATING;
-					kill_at = now + a->kill_grace_usec;
-				} else {
-					(void)kill(-run->pid, SIGKILL);
-					phase = KILLING;
-				}
-			}
-			if (phase == TERMINATING && now >= kill_at) {
-				(void)kill(-run->pid, SIGKILL);
-				phase = KILLING;
-			}
-		}
+		if (!exited)
+			run_escalate(
+			        run, a, now, deadline, *cancelled, &phase, &kill_at, timed_out);
 
 		if (run->out_fd >= 0) {
 			i_out = np;
@@ -233,14 +278,8 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 
 		if (reaped)
 			timeout_ms = msec_until(drain_until, now);
-		else if (phase == RUNNING)
-			timeout_ms = msec_until(deadline, now);
-		else if (phase == TERMINATING)
-			timeout_ms = msec_until(kill_at, now);
 		else
-			timeout_ms = POLL_SLICE_MSEC;
-		if (!exited && run->pidfd < 0 && timeout_ms > POLL_SLICE_MSEC)
-			timeout_ms = POLL_SLICE_MSEC;
+			timeout_ms = run_timeout_ms(run, phase, exited, now, deadline, kill_at);
 
 		int k = poll(p, (nfds_t)np, timeout_ms);
 		if (k < 0) {
@@ -254,20 +293,53 @@ run_wait(struct run *run, const struct hook_spawn_args *a, uint64_t start, bool 
 			run_read_errpipe(run);
 		if (i_pid >= 0 && p[i_pid].revents)
 			exited = true;
-		if (i_cancel >= 0 && p[i_cancel].revents) {
-			int n = 0;
-
-			/* Bytes waiting are a request (acted on at the top of the
-			 * loop); readable without any (end of file, /dev/null) is
-			 * none, and would stay readable: stop watching. */
-			if ((p[i_cancel].revents & POLLIN) &&
-			        ioctl(run->cancel_fd, FIONREAD, &n) == 0 && n > 0)
-				*cancelled = true;
-			else
-				run->cancel_fd = -1;
-		}
+		if (i_cancel >= 0 && p[i_cancel].revents)
+			run_read_cancel(run, p[i_cancel].revents, cancelled);
 	}
 	return status;
+}
+
+/* The hook_result of a finished run (it takes *buf) and what it says as
+ * an error. */
+static int
+run_result(const struct run *run, const struct hook_spawn_args *a, const char *what, int status,
+        bool timed_out, bool cancelled, uint64_t start, char **buf, struct hook_result *ret,
+        struct rw_err *err)
+{
+	char dur[32];
+
+	(*buf)[run->len] = 0;
+	*ret = (struct hook_result) {
+	        .ran = true,
+	        .timed_out = timed_out,
+	        .cancelled = cancelled,
+	        .truncated = run->truncated,
+	        .output = TAKE_PTR(*buf),
+	        .output_len = run->len,
+	        .duration_usec = now_monotonic_usec() - start,
+	};
+	if (WIFEXITED(status)) {
+		ret->exited = true;
+		ret->exit_status = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status))
+		ret->term_signal = WTERMSIG(status);
+
+	if (cancelled)
+		return rw_err_set(
+		        err, -ECANCELED, "%s was stopped: the operation was cancelled", what);
+	if (timed_out) {
+		format_usec(dur, sizeof(dur), a->timeout_usec);
+		return rw_err_set(
+		        err, -ETIMEDOUT, "%s timed out after %s and was killed", what, dur);
+	}
+	if (ret->term_signal) {
+		const char *sig = sigabbrev_np(ret->term_signal);
+		return rw_err_set(
+		        err, -EPROTO, "%s was killed by signal SIG%s", what, sig ? sig : "?");
+	}
+	if (ret->exit_status != 0)
+		return rw_err_set(err, -EPROTO, "%s exited with status %d", what, ret->exit_status);
+	return 0;
 }
 
 int
@@ -277,7 +349,6 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 	_cleanup_free_ char *buf = NULL;
 	int pfd[2], status;
 	bool timed_out = false, cancelled = false;
-	char dur[32];
 	uint64_t start;
 	pid_t pid;
 
@@ -340,38 +411,7 @@ hook_spawn(const struct hook_spawn_args *a, struct hook_result *ret, struct rw_e
 		return rw_err_set(err, -run.exec_errno, "cannot execute %s: %m", what);
 	}
 
-	buf[run.len] = 0;
-	*ret = (struct hook_result) {
-	        .ran = true,
-	        .timed_out = timed_out,
-	        .cancelled = cancelled,
-	        .truncated = run.truncated,
-	        .output = TAKE_PTR(buf),
-	        .output_len = run.len,
-	        .duration_usec = now_monotonic_usec() - start,
-	};
-	if (WIFEXITED(status)) {
-		ret->exited = true;
-		ret->exit_status = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status))
-		ret->term_signal = WTERMSIG(status);
-
-	if (cancelled)
-		return rw_err_set(
-		        err, -ECANCELED, "%s was stopped: the operation was cancelled", what);
-	if (timed_out) {
-		format_usec(dur, sizeof(dur), a->timeout_usec);
-		return rw_err_set(
-		        err, -ETIMEDOUT, "%s timed out after %s and was killed", what, dur);
-	}
-	if (ret->term_signal) {
-		const char *sig = sigabbrev_np(ret->term_signal);
-		return rw_err_set(
-		        err, -EPROTO, "%s was killed by signal SIG%s", what, sig ? sig : "?");
-	}
-	if (ret->exit_status != 0)
-		return rw_err_set(err, -EPROTO, "%s exited with status %d", what, ret->exit_status);
-	return 0;
+	return run_result(&run, a, what, status, timed_out, cancelled, start, &buf, ret, err);
 }
 
 bool

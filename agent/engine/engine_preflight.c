@@ -142,6 +142,68 @@ check_rollback_target(struct checks *c, struct op *op, const char *current, bool
 		        in.op, in.to);
 }
 
+/* The app's root, its `current` (into current, res->from) and its units.
+ * Returns whether the root is open (op->rootfd). */
+static bool
+check_app(struct checks *c, struct op *op, char current[static VERSION_MAX + 1])
+{
+	const struct app_config *app = op->app;
+	struct rw_err err = {{0}};
+	bool rootfd_ok = false;
+	sd_bus *bus;
+	int r;
+
+	r = layout_open_root(app->root, false, &op->rootfd, &err);
+	if (r >= 0)
+		rootfd_ok = true;
+	else if (r != -ENOENT)
+		checks_fail(c, "app", "%s", err.msg);
+	if (rootfd_ok && layout_read_current(op->rootfd, current) < 0)
+		checks_fail(c, "rollback", "%s/current is not a rollwave symlink", app->root);
+	strbuf_printf(op->res->from, sizeof(op->res->from), "%s", current);
+	if (app->units && app->units[0]) {
+		err = (struct rw_err) {{0}};
+		r = engine_get_bus(op->e, &bus, &err);
+		if (r >= 0)
+			r = units_check_exist(bus, app->units, &err);
+		if (r < 0)
+			checks_fail(c, "units", "%s", err.msg);
+	}
+	return rootfd_ok;
+}
+
+/* The manifest fetched, verified and checked as a deploy would (into *m,
+ * *ret_live, *ret_have). -ECANCELED if a cancel stopped the fetch. */
+static int
+check_manifest(struct checks *c, struct op *op, const char *app_name, const char *manifest_url,
+        const char *expect_version, const char *current, struct manifest *m, bool *ret_live,
+        bool *ret_have)
+{
+	struct rw_err err = {{0}};
+	int r;
+
+	r = engine_fetch_manifest(op, manifest_url, m, &err);
+	if (r == -ECANCELED)
+		return r;
+	if (r < 0)
+		checks_fail(c, "manifest", "%s", err.msg);
+	else if (!streq(m->app, app_name))
+		checks_fail(c, "manifest", "it is for app '%s', not '%s'", m->app, app_name);
+	else if (expect_version && !streq(m->version, expect_version))
+		checks_fail(c, "manifest", "%s is for %s %s, but %s was asked for", manifest_url,
+		        m->app, m->version, expect_version);
+	else {
+		err = (struct rw_err) {{0}};
+		r = engine_check_manifest(op, m, current, ret_live, &err);
+		if (r < 0)
+			checks_fail(c, "manifest", "%s", err.msg);
+		else
+			*ret_have = true;
+	}
+	engine_op_phase(op, ENGINE_PHASE_CHECKING);
+	return 0;
+}
+
 static int
 preflight_cancelled(struct op *op)
 {
@@ -157,13 +219,10 @@ engine_preflight(struct engine *e, const char *app_name, const struct app_config
 {
 	struct app_config none = {0};
 	struct checks c = {0};
-	struct rw_err err = {{0}};
 	struct manifest m = {0};
 	char current[VERSION_MAX + 1] = "";
 	bool have_manifest = false, live = false, rootfd_ok = false;
 	struct op op;
-	sd_bus *bus;
-	int r;
 
 	if (!app) {
 		strbuf_printf(none.name, sizeof(none.name), "%s", app_name);
@@ -177,25 +236,8 @@ engine_preflight(struct engine *e, const char *app_name, const struct app_config
 	/* app, and what can only be checked with its config */
 	if (app == &none)
 		checks_fail(&c, "app", "%s", app_error ? app_error : "not configured on this host");
-	else {
-		r = layout_open_root(app->root, false, &op.rootfd, &err);
-		if (r >= 0)
-			rootfd_ok = true;
-		else if (r != -ENOENT)
-			checks_fail(&c, "app", "%s", err.msg);
-		if (rootfd_ok && layout_read_current(op.rootfd, current) < 0)
-			checks_fail(
-			        &c, "rollback", "%s/current is not a rollwave symlink", app->root);
-		strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
-		if (app->units && app->units[0]) {
-			err = (struct rw_err) {{0}};
-			r = engine_get_bus(e, &bus, &err);
-			if (r >= 0)
-				r = units_check_exist(bus, app->units, &err);
-			if (r < 0)
-				checks_fail(&c, "units", "%s", err.msg);
-		}
-	}
+	else
+		rootfd_ok = check_app(&c, &op, current);
 	if (engine_cancel_requested(e))
 		return preflight_cancelled(&op);
 
@@ -206,29 +248,9 @@ engine_preflight(struct engine *e, const char *app_name, const struct app_config
 		checks_warn(&c, "%s", e->keys_error);
 	if (e->nkeys == 0)
 		checks_fail(&c, "manifest", "cannot be verified without a trusted key");
-	else {
-		err = (struct rw_err) {{0}};
-		r = engine_fetch_manifest(&op, manifest_url, &m, &err);
-		if (r == -ECANCELED)
-			return preflight_cancelled(&op);
-		if (r < 0)
-			checks_fail(&c, "manifest", "%s", err.msg);
-		else if (!streq(m.app, app_name))
-			checks_fail(
-			        &c, "manifest", "it is for app '%s', not '%s'", m.app, app_name);
-		else if (expect_version && !streq(m.version, expect_version))
-			checks_fail(&c, "manifest", "%s is for %s %s, but %s was asked for",
-			        manifest_url, m.app, m.version, expect_version);
-		else {
-			err = (struct rw_err) {{0}};
-			r = engine_check_manifest(&op, &m, current, &live, &err);
-			if (r < 0)
-				checks_fail(&c, "manifest", "%s", err.msg);
-			else
-				have_manifest = true;
-		}
-		engine_op_phase(&op, ENGINE_PHASE_CHECKING);
-	}
+	else if (check_manifest(&c, &op, app_name, manifest_url, expect_version, current, &m, &live,
+	                 &have_manifest) == -ECANCELED)
+		return preflight_cancelled(&op);
 	if (engine_cancel_requested(e))
 		return preflight_cancelled(&op);
 

@@ -53,32 +53,20 @@ int
 engine_migrate(struct engine *e, const struct app_config *app, const char *manifest_url,
         const char *expect_version, struct engine_result *ret)
 {
+	const struct op_begin b = {.kind = "migrate", .create_root = true, .fail = ENGINE_FAILED};
 	struct rw_err err = {{0}};
-	struct engine_result rec;
-	struct app_record ar = {0};
+	struct app_record ar;
 	struct manifest m = {0};
-	char current[VERSION_MAX + 1] = "";
+	char current[VERSION_MAX + 1];
 	const char *health, *installed = NULL;
 	bool live = false, ran = false;
 	struct op op;
 	int r;
 
-	r = engine_recover(e, app, &rec);
-	engine_op_init(&op, e, app, ret);
-	if (r < 0 && rec.outcome == ENGINE_FAILED)
-		return engine_op_finish(&op, ENGINE_FAILED, r,
-		        "recovering an interrupted operation failed, migrate not started: %s",
-		        rec.message);
-	r = layout_open_root(app->root, true, &op.rootfd, &err);
+	r = engine_op_begin(&op, e, app, ret, &b, current, &ar);
 	if (r < 0)
-		return engine_op_finish(&op, ENGINE_FAILED, r, "%s", err.msg);
-	r = layout_read_current(op.rootfd, current);
-	if (r < 0)
-		return engine_op_finish(
-		        &op, ENGINE_FAILED, r, "%s/current is not a rollwave symlink", app->root);
-	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
+		return r;
 	strbuf_printf(ret->to, sizeof(ret->to), "%s", expect_version ? expect_version : "");
-	(void)state_get_app(e->state, app->name, &ar);
 	health = ar.health[0] ? ar.health : "unknown";
 
 	if (engine_cancel_requested(e))
@@ -124,38 +112,22 @@ int
 engine_migrate_down(struct engine *e, const struct app_config *app, const char *version,
         struct engine_result *ret)
 {
+	const struct op_begin b = {.kind = "migrate_down", .fail = ENGINE_FAILED, .to = version};
 	struct rw_err err = {{0}};
-	struct engine_result rec;
-	struct app_record ar = {0};
-	char current[VERSION_MAX + 1] = "";
+	struct app_record ar;
+	char current[VERSION_MAX + 1];
 	const char *previous;
 	bool ran = false;
 	struct op op;
 	int r;
 
-	r = engine_recover(e, app, &rec);
-	engine_op_init(&op, e, app, ret);
-	strbuf_printf(ret->to, sizeof(ret->to), "%s", version);
-	if (r < 0 && rec.outcome == ENGINE_FAILED)
-		return engine_op_finish(&op, ENGINE_FAILED, r,
-		        "recovering an interrupted operation failed, migrate_down not started: %s",
-		        rec.message);
-	if (!version_is_valid(version))
-		return engine_op_finish(
-		        &op, ENGINE_FAILED, -EINVAL, "invalid version '%s'", version);
-	r = layout_open_root(app->root, false, &op.rootfd, &err);
+	r = engine_op_begin(&op, e, app, ret, &b, current, &ar);
 	if (r < 0)
-		return engine_op_finish(&op, ENGINE_FAILED, r, "%s", err.msg);
-	r = layout_read_current(op.rootfd, current);
-	if (r < 0)
-		return engine_op_finish(
-		        &op, ENGINE_FAILED, r, "%s/current is not a rollwave symlink", app->root);
-	strbuf_printf(ret->from, sizeof(ret->from), "%s", current);
+		return r;
 	if (!layout_release_exists(op.rootfd, version))
 		return engine_op_finish(&op, ENGINE_FAILED, -ENOENT,
 		        "%s %s is not on disk: migrate_down runs the hook of an installed release",
 		        app->name, version);
-	(void)state_get_app(e->state, app->name, &ar);
 	/* What the migration goes back to: the live release, unless the
 	 * release being migrated down is the live one. */
 	previous = !streq(current, version) ? current : ar.previous;

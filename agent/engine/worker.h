@@ -165,7 +165,7 @@ typedef void (*worker_line_cb)(void *userdata, const struct worker_line *line);
  * a newline is taken), -errno on a read error. */
 int worker_read(int fd, struct worker_reader *rd, worker_line_cb cb, void *userdata);
 
-/* The child: `rollwave-agent worker ...` (agent/worker_child.c; argc and
+/* The child: `rollwave-agent worker ...` (agent/engine/worker_child.c; argc and
  * argv from the word "worker" on). config_path is rollwave-agent's
  * --config, or NULL. Returns the exit status, or -2 on a usage error. */
 int worker_child_main(

@@ -10,7 +10,7 @@
  *
  * Note for Type=simple services: systemd completes their start job as soon
  * as the process is forked, so an ExecStart= that exits 1 at once still
- * gives result "done"; health (agent/health.h) is what catches it.
+ * gives result "done"; health (agent/engine/health.h) is what catches it.
  *
  * Library code: does not log.
  */

@@ -158,6 +158,71 @@ job_wait_free(struct job_wait *w)
 	w->jobs = NULL;
 }
 
+/* Asks systemd to `method` each unit (mode "replace") and notes its job. */
+static int
+units_queue_jobs(sd_bus *bus, const char *method, const char *verb, char *const *units,
+        uint64_t deadline, const char *dur, struct job_wait *w, struct rw_err *err)
+{
+	int r;
+
+	for (size_t i = 0; i < w->n; i++) {
+		_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+		_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+		const char *path;
+
+		w->jobs[i].unit = units[i];
+		r = manager_call(bus, method, deadline, &e, &reply, "ss", units[i], "replace");
+		if (r < 0) {
+			if (sd_bus_error_has_name(&e, ERR_NO_SUCH_UNIT))
+				return rw_err_set(err, -ENOENT, "unit '%s' not found", units[i]);
+			if (r == -ETIMEDOUT)
+				return rw_err_set(err, r,
+				        "timed out after %s waiting for unit '%s' to %s", dur,
+				        units[i], verb);
+			return rw_err_set(err, r, "cannot %s unit '%s': %s", verb, units[i],
+			        bus_error_text(&e, r));
+		}
+		r = sd_bus_message_read(reply, "o", &path);
+		if (r < 0)
+			return rw_err_set(err, r, "bad reply from systemd for unit '%s'", units[i]);
+		w->jobs[i].path = strdup(path);
+		if (!w->jobs[i].path)
+			return rw_err_set(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Waits until every job is removed (JobRemoved), or the deadline. */
+static int
+units_wait_jobs(sd_bus *bus, const char *verb, uint64_t deadline, const char *dur,
+        struct job_wait *w, struct rw_err *err)
+{
+	int r;
+
+	while (w->n_removed < w->n) {
+		uint64_t now = now_monotonic_usec();
+
+		r = sd_bus_process(bus, NULL);
+		if (r < 0)
+			return rw_err_set(
+			        err, r, "lost the connection to systemd: %s", strerror(-r));
+		if (r > 0)
+			continue;
+		if (now >= deadline) {
+			for (size_t i = 0; i < w->n; i++)
+				if (!w->jobs[i].removed)
+					return rw_err_set(err, -ETIMEDOUT,
+					        "timed out after %s waiting for unit '%s' to %s",
+					        dur, w->jobs[i].unit, verb);
+		}
+		r = sd_bus_wait(bus, deadline - now);
+		if (r < 0 && r != -EINTR)
+			return rw_err_set(
+			        err, r, "lost the connection to systemd: %s", strerror(-r));
+	}
+	return 0;
+}
+
 static int
 units_job(sd_bus *bus, const char *method, const char *verb, char *const *units,
         uint64_t timeout_usec, struct rw_err *err)
@@ -201,61 +266,11 @@ units_job(sd_bus *bus, const char *method, const char *verb, char *const *units,
 		}
 	}
 
-	for (size_t i = 0; i < w.n; i++) {
-		_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-		_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-		const char *path;
-
-		w.jobs[i].unit = units[i];
-		r = manager_call(bus, method, deadline, &e, &reply, "ss", units[i], "replace");
-		if (r < 0) {
-			if (sd_bus_error_has_name(&e, ERR_NO_SUCH_UNIT))
-				rw_err_set(err, r = -ENOENT, "unit '%s' not found", units[i]);
-			else if (r == -ETIMEDOUT)
-				rw_err_set(err, r, "timed out after %s waiting for unit '%s' to %s",
-				        dur, units[i], verb);
-			else
-				rw_err_set(err, r, "cannot %s unit '%s': %s", verb, units[i],
-				        bus_error_text(&e, r));
-			goto out;
-		}
-		r = sd_bus_message_read(reply, "o", &path);
-		if (r < 0) {
-			rw_err_set(err, r, "bad reply from systemd for unit '%s'", units[i]);
-			goto out;
-		}
-		w.jobs[i].path = strdup(path);
-		if (!w.jobs[i].path) {
-			r = rw_err_set(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-
-	while (w.n_removed < w.n) {
-		uint64_t now = now_monotonic_usec();
-
-		r = sd_bus_process(bus, NULL);
-		if (r < 0) {
-			rw_err_set(err, r, "lost the connection to systemd: %s", strerror(-r));
-			goto out;
-		}
-		if (r > 0)
-			continue;
-		if (now >= deadline) {
-			for (size_t i = 0; i < w.n; i++)
-				if (!w.jobs[i].removed) {
-					r = rw_err_set(err, -ETIMEDOUT,
-					        "timed out after %s waiting for unit '%s' to %s",
-					        dur, w.jobs[i].unit, verb);
-					goto out;
-				}
-		}
-		r = sd_bus_wait(bus, deadline - now);
-		if (r < 0 && r != -EINTR) {
-			rw_err_set(err, r, "lost the connection to systemd: %s", strerror(-r));
-			goto out;
-		}
-	}
+	r = units_queue_jobs(bus, method, verb, units, deadline, dur, &w, err);
+	if (r >= 0)
+		r = units_wait_jobs(bus, verb, deadline, dur, &w, err);
+	if (r < 0)
+		goto out;
 
 	r = 0;
 	for (size_t i = 0; i < w.n; i++)

@@ -1,5 +1,5 @@
 /*
- * worker_child: the child side of agent/worker.h, `rollwave-agent worker`.
+ * worker_child: the child side of agent/engine/worker.h, `rollwave-agent worker`.
  *
  *   worker --parent=PID [--cancel-fd=0] [--manifest=URL] [--version=V]
  *          [--to=V] [--recover] -- OP APP

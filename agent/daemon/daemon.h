@@ -7,22 +7,19 @@
  * main pid, notify socket and watchdog carry over). rollwave-agentd links
  * without the engine's libraries (libcurl, libarchive, libcrypto), which
  * is most of an idle agent's memory: each coordinator command runs in a
- * `rollwave-agent worker` child process (agent/worker.h) that reports its
+ * `rollwave-agent worker` child process (agent/engine/worker.h) that reports its
  * phases back through a pipe and exits. If rollwave-agentd is missing,
  * `run` calls daemon_run() itself: the same daemon, only bigger.
  *
  * One sd-event loop on the main thread owns everything: signals, timers
- * (heartbeat, watchdog, retries), the coordinator link (agent/link.c hands
+ * (heartbeat, watchdog, retries), the coordinator link (agent/daemon/link.c hands
  * its nng events over through an eventfd) and the worker process (its
  * pipe and its exit); the loop never blocks on the network or on a deploy.
  *
  * Session with the coordinator (docs/protocol.md), one per connection:
- *
- *   IDLE --retry timer--> HELLO --Challenge--> AUTH --Welcome--> UP
- *    ^                      |                    |                |
- *    +-- Error{PENDING}: retry every HeartbeatInterval            |
- *    +-- Error{REVOKED}, foreign coordinator key: retry each minute
- *    +-- timeout, Error{UNAUTHORIZED} (new pipe), pipe lost: backoff
+ * IDLE -> HELLO -> AUTH -> UP, back to IDLE when it is given up (pipe
+ * lost, no answer, refusals); the state machine, every edge with the
+ * function behind it, is drawn in daemon_private.h.
  *
  * While UP: heartbeats every HeartbeatInterval (jittered), a long Poll
  * always in flight, queued CommandAcks and PhaseReports sent in order. The

@@ -1,6 +1,7 @@
 /*
- * engine_private: what engine.c shares with engine_migrate.c and
- * engine_preflight.c. Not for use outside the engine.
+ * engine_private: what the engine's files share (engine.c, engine_deploy.c,
+ * engine_recover.c, engine_migrate.c, engine_preflight.c, engine_release.c,
+ * engine_activate.c). Not for use outside the engine.
  *
  * An operation (struct op) runs on one app: engine_op_init() starts it,
  * engine_op_phase() moves it through the phases (telling the phase
@@ -53,6 +54,24 @@ void engine_op_phase(struct op *op, enum engine_phase p);
 int engine_op_finish(struct op *op, enum engine_outcome outcome, int r, const char *fmt, ...)
         _printf_(4, 5);
 
+/* How an operation that changes the host starts (engine_op_begin()). */
+struct op_begin {
+	const char *kind;         /* "deploy": names it when recovery failed */
+	bool create_root;         /* make the app's root if it is missing */
+	enum engine_outcome fail; /* when the version, the root or `current` is not right */
+	const char *to;           /* NULL, or res->to from the start: a version to check */
+};
+
+/* The preamble of deploy, rollback, migrate and migrate_down: recovers an
+ * interrupted operation (engine_recover()), starts op (engine_op_init()),
+ * opens the app's root, reads `current` into current (res->from) and the
+ * app's record into *ret_ar (zeroed if there is none). Returns 0 to go on;
+ * < 0 when the operation is over, its result filled in (FAILED when the
+ * recovery failed, else b->fail). */
+int engine_op_begin(struct op *op, struct engine *e, const struct app_config *app,
+        struct engine_result *res, const struct op_begin *b, char current[static VERSION_MAX + 1],
+        struct app_record *ret_ar);
+
 /* The system bus, opened on first use and kept. */
 int engine_get_bus(struct engine *e, sd_bus **ret, struct rw_err *err);
 
@@ -94,6 +113,32 @@ int engine_stage_release(struct op *op, const char *kind, const char *manifest_u
  * (current/previous when given), in-flight row cleared, history. */
 void engine_finish_uncommitted(struct op *op, const char *kind, const char *result,
         const char *current, const char *previous, const char *health);
+
+/* Records a finished operation in the history (from, to, message of
+ * op->res), with result ("committed", "failed", ...). */
+void engine_history(struct op *op, const char *kind, const char *result);
+/* Logs what a hook printed and tells the hook callback. */
+void engine_report_hook(const struct op *op, const char *version, const char *name,
+        const char *status, const char *output, size_t len, bool truncated);
+
+/* engine_activate.c: restarts the units and waits for health. Returns 0
+ * when healthy. */
+int engine_activate_and_check(
+        struct op *op, const char *version, const char *previous, struct rw_err *err);
+/* Makes the result of a successful activation durable. */
+int engine_commit(struct op *op, const char *kind, const char *version, const char *previous);
+/* The new release sick is live but unhealthy (or its units would not
+ * restart): goes back to back_to if it is on disk. Called with the
+ * in-flight row set; ends the operation. */
+int engine_roll_back_locally(struct op *op, const char *kind, const char *sick, const char *back_to,
+        const char *keep_previous, const char *reason);
+/* Swaps to version, restarts, checks; commits, or rolls back to from when
+ * may_roll_back. The in-flight row must already say ACTIVATING. Returns 0
+ * when committed; < 0 when the operation is over. */
+int engine_swap_and_check(struct op *op, const char *kind, const char *version, const char *from,
+        const char *old_previous, bool may_roll_back);
+/* After a commit: the after_activate hook, then pruning. */
+void engine_after_commit(struct op *op, const char *version, const char *previous);
 
 /* Enters (on) or leaves an abortable step. Entering returns -ECANCELED,
  * without entering, if a cancel is waiting. */

@@ -47,14 +47,62 @@ worker_op_is_cancellable(enum worker_op op)
 	return op == WORKER_DEPLOY || op == WORKER_MIGRATE || op == WORKER_PREFLIGHT;
 }
 
+/* A worker's command line: argv and the strings it points to. */
+struct worker_argv {
+	char config_arg[PATH_MAX + 16], parent_arg[32], url_arg[WIRE_URL_MAX + 16],
+	        version_arg[VERSION_MAX + 16];
+	const char *argv[14];
+};
+
+static int
+worker_argv_build(struct worker_argv *w, const char *agent_path, const char *config_path,
+        const struct worker_request *req, bool cancellable, struct rw_err *err)
+{
+	size_t n = 0;
+
+	w->argv[n++] = agent_path;
+	if (config_path) {
+		if (xsnprintf(w->config_arg, sizeof(w->config_arg), "--config=%s", config_path) < 0)
+			return rw_err_set(err, -ENAMETOOLONG, "config path too long");
+		w->argv[n++] = w->config_arg;
+	}
+	w->argv[n++] = "worker";
+	(void)xsnprintf(w->parent_arg, sizeof(w->parent_arg), "--parent=%d", (int)getpid());
+	w->argv[n++] = w->parent_arg;
+	if (cancellable)
+		w->argv[n++] = "--cancel-fd=0";
+	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT) {
+		if (xsnprintf(w->url_arg, sizeof(w->url_arg), "--manifest=%s", req->manifest_url) <
+		        0)
+			return rw_err_set(err, -ENAMETOOLONG, "manifest URL too long");
+		w->argv[n++] = w->url_arg;
+	}
+	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT ||
+	        req->op == WORKER_MIGRATE_DOWN) {
+		if (!isempty(req->expect_version)) {
+			if (xsnprintf(w->version_arg, sizeof(w->version_arg), "--version=%s",
+			            req->expect_version) < 0)
+				return rw_err_set(err, -EINVAL, "version too long");
+			w->argv[n++] = w->version_arg;
+		}
+	} else if (req->op == WORKER_ROLLBACK && !isempty(req->to_version)) {
+		if (xsnprintf(w->version_arg, sizeof(w->version_arg), "--to=%s", req->to_version) <
+		        0)
+			return rw_err_set(err, -EINVAL, "version too long");
+		w->argv[n++] = w->version_arg;
+	}
+	w->argv[n++] = "--";
+	w->argv[n++] = worker_op_to_string(req->op);
+	w->argv[n++] = req->app;
+	w->argv[n] = NULL;
+	return 0;
+}
+
 int
 worker_spawn(const char *agent_path, const char *config_path, const struct worker_request *req,
         pid_t *ret_pid, int *ret_fd, int *ret_cancel_fd, struct rw_err *err)
 {
-	char config_arg[PATH_MAX + 16], parent_arg[32], url_arg[WIRE_URL_MAX + 16],
-	        version_arg[VERSION_MAX + 16];
-	const char *argv[14];
-	size_t n = 0;
+	struct worker_argv wa;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask;
@@ -63,39 +111,9 @@ worker_spawn(const char *agent_path, const char *config_path, const struct worke
 	pid_t pid;
 	int r;
 
-	argv[n++] = agent_path;
-	if (config_path) {
-		if (xsnprintf(config_arg, sizeof(config_arg), "--config=%s", config_path) < 0)
-			return rw_err_set(err, -ENAMETOOLONG, "config path too long");
-		argv[n++] = config_arg;
-	}
-	argv[n++] = "worker";
-	(void)xsnprintf(parent_arg, sizeof(parent_arg), "--parent=%d", (int)getpid());
-	argv[n++] = parent_arg;
-	if (cancellable)
-		argv[n++] = "--cancel-fd=0";
-	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT) {
-		if (xsnprintf(url_arg, sizeof(url_arg), "--manifest=%s", req->manifest_url) < 0)
-			return rw_err_set(err, -ENAMETOOLONG, "manifest URL too long");
-		argv[n++] = url_arg;
-	}
-	if (req->op == WORKER_DEPLOY || req->op == WORKER_MIGRATE || req->op == WORKER_PREFLIGHT ||
-	        req->op == WORKER_MIGRATE_DOWN) {
-		if (!isempty(req->expect_version)) {
-			if (xsnprintf(version_arg, sizeof(version_arg), "--version=%s",
-			            req->expect_version) < 0)
-				return rw_err_set(err, -EINVAL, "version too long");
-			argv[n++] = version_arg;
-		}
-	} else if (req->op == WORKER_ROLLBACK && !isempty(req->to_version)) {
-		if (xsnprintf(version_arg, sizeof(version_arg), "--to=%s", req->to_version) < 0)
-			return rw_err_set(err, -EINVAL, "version too long");
-		argv[n++] = version_arg;
-	}
-	argv[n++] = "--";
-	argv[n++] = worker_op_to_string(req->op);
-	argv[n++] = req->app;
-	argv[n] = NULL;
+	r = worker_argv_build(&wa, agent_path, config_path, req, cancellable, err);
+	if (r < 0)
+		return r;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return rw_err_set(err, -errno, "cannot create a pipe: %m");
@@ -134,7 +152,7 @@ worker_spawn(const char *agent_path, const char *config_path, const struct worke
 	if (r == 0)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 	if (r == 0)
-		r = posix_spawn(&pid, agent_path, &fa, &attr, (char *const *)argv, environ);
+		r = posix_spawn(&pid, agent_path, &fa, &attr, (char *const *)wa.argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(fds[1]);
