@@ -168,3 +168,39 @@ ini_parse_file(
 		return rw_err_set(err, r, "cannot read %s: %s", path, strerror(-r));
 	return ini_parse_buffer(path, buf, len, flags, handler, userdata, err);
 }
+
+/* True if path has the component comp ("." or ".."): "/comp/" inside it or
+ * "/comp" at its end. */
+static bool
+path_has_component(const char *path, const char *comp)
+{
+	size_t n = strlen(comp);
+
+	for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+		if (strncmp(p + 1, comp, n) == 0 && (p[1 + n] == '/' || p[1 + n] == 0))
+			return true;
+	return false;
+}
+
+int
+ini_set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
+{
+	size_t l = strlen(value);
+
+	if (value[0] != '/')
+		return rw_err_set(
+		        err, -EINVAL, "%s= must be an absolute path, got '%s'", key, value);
+	if (path_has_component(value, ".."))
+		return rw_err_set(err, -EINVAL, "%s= must not contain '..', got '%s'", key, value);
+	if (path_has_component(value, "."))
+		return rw_err_set(
+		        err, -EINVAL, "%s= must not contain '.' components, got '%s'", key, value);
+	if (l >= size)
+		return rw_err_set(err, -ENAMETOOLONG, "%s= path too long", key);
+	/* Drop trailing slashes so that "<root>/current" is well formed. */
+	while (l > 1 && value[l - 1] == '/')
+		l--;
+	memcpy(dst, value, l);
+	dst[l] = 0;
+	return 0;
+}
