@@ -29,16 +29,11 @@
 #include "engine.h"
 #include "layout.h"
 #include "log.h"
+#include "verbs.h"
 #include "worker.h"
 
 #define EXIT_USAGE       2
 #define EXIT_ROLLED_BACK 3
-
-struct verb {
-	const char *name;
-	int (*run)(const struct agent_config *cfg, int argc, char **argv);
-	const char *usage; /* NULL: internal, not listed */
-};
 
 static bool arg_quiet;
 static const char *arg_config; /* --config, NULL for the default */
@@ -119,8 +114,9 @@ load_app(const struct agent_config *cfg, const char *app, struct app_config *ret
 }
 
 static int
-verb_deploy(const struct agent_config *cfg, int argc, char **argv)
+verb_deploy(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	static const struct option opts[] = {
 	        {"manifest", required_argument, NULL, 'm'},
 	        {},
@@ -153,8 +149,9 @@ verb_deploy(const struct agent_config *cfg, int argc, char **argv)
 }
 
 static int
-verb_rollback(const struct agent_config *cfg, int argc, char **argv)
+verb_rollback(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	static const struct option opts[] = {
 	        {"to", required_argument, NULL, 't'},
 	        {},
@@ -187,8 +184,9 @@ verb_rollback(const struct agent_config *cfg, int argc, char **argv)
 }
 
 static int
-verb_recover(const struct agent_config *cfg, int argc, char **argv)
+verb_recover(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	_cleanup_strv_free_ char **apps = NULL;
 	struct rw_err err = {{0}};
 	struct engine *e = NULL;
@@ -348,8 +346,9 @@ print_app_text(json_t *o)
 }
 
 static int
-verb_status(const struct agent_config *cfg, int argc, char **argv)
+verb_status(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	static const struct option opts[] = {
 	        {"json", no_argument, NULL, 'j'},
 	        {},
@@ -409,8 +408,9 @@ verb_status(const struct agent_config *cfg, int argc, char **argv)
 }
 
 static int
-verb_releases(const struct agent_config *cfg, int argc, char **argv)
+verb_releases(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	static const struct option opts[] = {
 	        {"json", no_argument, NULL, 'j'},
 	        {},
@@ -531,8 +531,9 @@ recover_all(const struct agent_config *cfg)
 }
 
 static int
-verb_run(const struct agent_config *cfg, int argc, char **argv)
+verb_run(void *userdata, int argc, char **argv)
 {
+	const struct agent_config *cfg = userdata;
 	char self[PATH_MAX], agentd[PATH_MAX], config_arg[PATH_MAX + 16], agent_arg[PATH_MAX + 16];
 	struct daemon_options opts = {.config_path = arg_config};
 	const char *dargv[4];
@@ -595,9 +596,9 @@ verb_run(const struct agent_config *cfg, int argc, char **argv)
 /* ---- worker: one coordinator command for the daemon (worker.h) ---- */
 
 static int
-verb_worker(const struct agent_config *cfg, int argc, char **argv)
+verb_worker(void *userdata, int argc, char **argv)
 {
-	return worker_child_main(cfg, arg_config, argc, argv);
+	return worker_child_main(userdata, arg_config, argc, argv);
 }
 
 static const struct verb verbs[] = {
@@ -610,22 +611,20 @@ static const struct verb verbs[] = {
         {"worker", verb_worker, NULL},
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: rollwave-agent [--config FILE] [--quiet] COMMAND ...\n\ncommands:\n");
-	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		if (verbs[i].usage)
-			fprintf(f, "  rollwave-agent %s\n", verbs[i].usage);
-	fprintf(f,
-	        "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
-	        "3 unhealthy release rolled back on this host\n");
-}
+static const struct verb_table verb_table = {
+        .program = "rollwave-agent",
+        .synopsis = "[--config FILE] [--quiet] COMMAND ...",
+        .footer = "\nexit status: 0 ok, 1 failed, 2 usage or configuration error, "
+                  "3 unhealthy release rolled back on this host\n",
+        .verbs = verbs,
+        .n_verbs = ELEMENTSOF(verbs),
+};
 
 int
 main(int argc, char **argv)
 {
 	const char *config = NULL;
+	const struct verb *verb;
 	struct agent_config cfg;
 	struct rw_err err = {{0}};
 	int i, r;
@@ -643,41 +642,27 @@ main(int argc, char **argv)
 			printf("rollwave-agent %s\n", ROLLWAVE_VERSION);
 			return 0;
 		} else if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-			usage(stdout);
+			verbs_usage(&verb_table, stdout);
 			return 0;
 		} else {
 			fprintf(stderr, "rollwave-agent: unknown option '%s'\n", argv[i]);
-			usage(stderr);
+			verbs_usage(&verb_table, stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	r = verbs_find(&verb_table, argc - i, argv + i, &verb);
+	if (!verb)
+		return r;
 	if (sodium_init() < 0) {
 		log_error("cannot initialise libsodium");
 		return 1;
 	}
-	for (size_t v = 0; v < ELEMENTSOF(verbs); v++) {
-		if (!streq(argv[i], verbs[v].name))
-			continue;
-		r = agent_config_load(config, &cfg, &err);
-		if (r < 0) {
-			log_error("%s", err.msg);
-			return EXIT_USAGE;
-		}
-		optind = 1;
-		r = verbs[v].run(&cfg, argc - i, argv + i);
-		agent_config_done(&cfg);
-		if (r < 0) {
-			fprintf(stderr, "usage: rollwave-agent %s\n",
-			        verbs[v].usage ? verbs[v].usage : verbs[v].name);
-			return EXIT_USAGE;
-		}
-		return r;
+	r = agent_config_load(config, &cfg, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "rollwave-agent: unknown command '%s'\n", argv[i]);
-	usage(stderr);
-	return EXIT_USAGE;
+	r = verbs_run(&verb_table, verb, &cfg, argc - i, argv + i);
+	agent_config_done(&cfg);
+	return r;
 }

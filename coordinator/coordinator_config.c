@@ -19,15 +19,6 @@ set_str(char *dst, size_t size, const char *value, const char *key, struct rw_er
 	return 0;
 }
 
-static int
-set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
-{
-	if (value[0] != '/')
-		return rw_err_set(
-		        err, -EINVAL, "%s= must be an absolute path, got '%s'", key, value);
-	return set_str(dst, size, value, key, err);
-}
-
 static bool
 has_prefix(const char *s, const char *p)
 {
@@ -80,9 +71,9 @@ coordinator_handler(
 			return set_str(c->admin_socket, sizeof(c->admin_socket), value, key, err);
 		}
 		if (streq(key, "Database"))
-			return set_path(c->database, sizeof(c->database), value, key, err);
+			return ini_set_path(c->database, sizeof(c->database), value, key, err);
 		if (streq(key, "KeyFile"))
-			return set_path(c->key_file, sizeof(c->key_file), value, key, err);
+			return ini_set_path(c->key_file, sizeof(c->key_file), value, key, err);
 		if (streq(key, "MetricsListen")) {
 			const char *colon = strrchr(value, ':');
 			char *end;
@@ -126,16 +117,16 @@ coordinator_handler(
 			return 0;
 		}
 		if (streq(key, "JoinTokenFile"))
-			return set_path(
+			return ini_set_path(
 			        c->join_token_file, sizeof(c->join_token_file), value, key, err);
 	} else if (streq(section, "TLS")) {
 		if (streq(key, "Certificate"))
-			return set_path(
+			return ini_set_path(
 			        c->tls_certificate, sizeof(c->tls_certificate), value, key, err);
 		if (streq(key, "Key"))
-			return set_path(c->tls_key, sizeof(c->tls_key), value, key, err);
+			return ini_set_path(c->tls_key, sizeof(c->tls_key), value, key, err);
 		if (streq(key, "CA"))
-			return set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
+			return ini_set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
 	} else if (streq(section, "Freeze")) {
 		if (streq(key, "Window"))
 			return set_freeze_window(c, value, err);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "server.h"
 #include "tlsgen.h"
+#include "verbs.h"
 
 #define EXIT_USAGE 2
 #define SAN_MAX    16
@@ -230,8 +231,9 @@ init_tls(const struct coordinator_config *c, char **extra_sans, size_t n_extra, 
 }
 
 static int
-verb_init(const struct coordinator_config *c, int argc, char **argv)
+verb_init(void *userdata, int argc, char **argv)
 {
+	const struct coordinator_config *c = userdata;
 	static const struct option opts[] = {
 	        {"san", required_argument, NULL, 's'},
 	        {"days", required_argument, NULL, 'd'},
@@ -276,8 +278,9 @@ verb_init(const struct coordinator_config *c, int argc, char **argv)
 }
 
 static int
-verb_admin_cert(const struct coordinator_config *c, int argc, char **argv)
+verb_admin_cert(void *userdata, int argc, char **argv)
 {
+	const struct coordinator_config *c = userdata;
 	static const struct option opts[] = {
 	        {"out", required_argument, NULL, 'o'},
 	        {"days", required_argument, NULL, 'd'},
@@ -399,8 +402,9 @@ on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata
 }
 
 static int
-verb_run(const struct coordinator_config *c, int argc, char **argv)
+verb_run(void *userdata, int argc, char **argv)
 {
+	const struct coordinator_config *c = userdata;
 	struct run_state rs = {0};
 	struct rlimit rl;
 	struct rw_err err = {{0}};
@@ -466,29 +470,25 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int (*run)(const struct coordinator_config *c, int argc, char **argv);
-	const char *usage;
-} verbs[] = {
+static const struct verb verbs[] = {
         {"init", verb_init, "init [--san NAME|IP]... [--days N]"},
         {"run", verb_run, "run"},
         {"admin-cert", verb_admin_cert, "admin-cert NAME --out FILE [--days N]"},
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: rollwave-coordinator [--config FILE] COMMAND ...\n\ncommands:\n");
-	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		fprintf(f, "  rollwave-coordinator %s\n", verbs[i].usage);
-}
+static const struct verb_table verb_table = {
+        .program = "rollwave-coordinator",
+        .synopsis = "[--config FILE] COMMAND ...",
+        .verbs = verbs,
+        .n_verbs = ELEMENTSOF(verbs),
+};
 
 int
 main(int argc, char **argv)
 {
 	struct coordinator_config cfg;
 	struct rw_err err = {{0}};
+	const struct verb *verb;
 	const char *config = NULL;
 	int i, r;
 
@@ -502,39 +502,25 @@ main(int argc, char **argv)
 			printf("rollwave-coordinator %s\n", ROLLWAVE_VERSION);
 			return 0;
 		} else if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-			usage(stdout);
+			verbs_usage(&verb_table, stdout);
 			return 0;
 		} else {
 			fprintf(stderr, "rollwave-coordinator: unknown option '%s'\n", argv[i]);
-			usage(stderr);
+			verbs_usage(&verb_table, stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	r = verbs_find(&verb_table, argc - i, argv + i, &verb);
+	if (!verb)
+		return r;
 	if (sodium_init() < 0) {
 		log_error("cannot initialise libsodium");
 		return 1;
 	}
-	for (size_t v = 0; v < ELEMENTSOF(verbs); v++) {
-		if (!streq(argv[i], verbs[v].name))
-			continue;
-		r = coordinator_config_load(config, &cfg, &err);
-		if (r < 0) {
-			log_error("%s", err.msg);
-			return EXIT_USAGE;
-		}
-		optind = 1;
-		r = verbs[v].run(&cfg, argc - i, argv + i);
-		if (r < 0) {
-			fprintf(stderr, "usage: rollwave-coordinator %s\n", verbs[v].usage);
-			return EXIT_USAGE;
-		}
-		return r;
+	r = coordinator_config_load(config, &cfg, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "rollwave-coordinator: unknown command '%s'\n", argv[i]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return verbs_run(&verb_table, verb, &cfg, argc - i, argv + i);
 }

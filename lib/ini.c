@@ -70,11 +70,65 @@ strip_inline_comment(char *v)
 		}
 }
 
+#define SECTION_MAX 128
+
+/* "[Name]" in s (stripped, starting with '['): copies Name to section. */
+static int
+parse_section(const char *name, unsigned lineno, char *s, char section[static SECTION_MAX],
+        struct rw_err *err)
+{
+	char *e = strchr(s, ']');
+
+	if (!e || e[1] != 0 || e == s + 1)
+		return rw_err_set(err, -EINVAL, "%s:%u: malformed section header", name, lineno);
+	*e = 0;
+	if (strlen(s + 1) >= SECTION_MAX)
+		return rw_err_set(err, -EINVAL, "%s:%u: section name too long", name, lineno);
+	for (char *p = s + 1; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return rw_err_set(err, -EINVAL, "%s:%u: invalid section name '%s'", name,
+			        lineno, s + 1);
+	strcpy(section, s + 1);
+	return 0;
+}
+
+/* "Key=Value" in s (stripped): checks the key and hands both to handler. */
+static int
+parse_assignment(const char *name, unsigned lineno, char *s, const char *section, unsigned flags,
+        ini_handler_t handler, void *userdata, struct rw_err *err)
+{
+	char *eq = strchr(s, '='), *key, *value;
+	int r;
+
+	if (!eq)
+		return rw_err_set(
+		        err, -EINVAL, "%s:%u: expected Key=Value, got '%s'", name, lineno, s);
+	*eq = 0;
+	key = strip(s);
+	value = eq + 1;
+	if (flags & INI_INLINE_COMMENTS)
+		strip_inline_comment(value);
+	value = strip(value);
+	if (*key == 0)
+		return rw_err_set(err, -EINVAL, "%s:%u: empty key", name, lineno);
+	for (char *p = key; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return rw_err_set(
+			        err, -EINVAL, "%s:%u: invalid key '%s'", name, lineno, key);
+	if (!section[0])
+		return rw_err_set(
+		        err, -EINVAL, "%s:%u: '%s' outside of any [Section]", name, lineno, key);
+	r = handler(userdata, section, key, value, err);
+	if (r < 0)
+		return rw_err_prefix(err, r, "%s:%u", name, lineno);
+	return 0;
+}
+
 int
 ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
         ini_handler_t handler, void *userdata, struct rw_err *err)
 {
-	char section[128] = "";
+	char section[SECTION_MAX] = "";
 	char line[INI_LINE_MAX + 1];
 	size_t off = 0;
 	unsigned lineno = 0;
@@ -86,17 +140,15 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 		off = 3;
 
 	while (off < len) {
-		const char *nl = memchr(buf + off, '\n', len - off);
-		size_t l = nl ? (size_t)(nl - (buf + off)) : len - off;
-		char *s, *eq, *key, *value;
+		const char *start = buf + off, *nl = memchr(start, '\n', len - off);
+		size_t l = nl ? (size_t)(nl - start) : len - off;
+		char *s;
 		int r;
 
 		lineno++;
 		if (l > INI_LINE_MAX)
 			return rw_err_set(err, -EINVAL, "%s:%u: line longer than %d bytes", name,
 			        lineno, INI_LINE_MAX);
-		const char *start = buf + off;
-
 		off += l + (nl ? 1 : 0);
 		if (l > 0 && start[l - 1] == '\r')
 			l--;
@@ -109,46 +161,13 @@ ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
 		s = strip(line);
 		if (*s == 0 || *s == '#' || *s == ';')
 			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-
-			if (!e || e[1] != 0 || e == s + 1)
-				return rw_err_set(err, -EINVAL, "%s:%u: malformed section header",
-				        name, lineno);
-			*e = 0;
-			if (strlen(s + 1) >= sizeof(section))
-				return rw_err_set(
-				        err, -EINVAL, "%s:%u: section name too long", name, lineno);
-			for (char *p = s + 1; *p; p++)
-				if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-					return rw_err_set(err, -EINVAL,
-					        "%s:%u: invalid section name '%s'", name, lineno,
-					        s + 1);
-			strcpy(section, s + 1);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq)
-			return rw_err_set(err, -EINVAL, "%s:%u: expected Key=Value, got '%s'", name,
-			        lineno, s);
-		*eq = 0;
-		key = strip(s);
-		value = eq + 1;
-		if (flags & INI_INLINE_COMMENTS)
-			strip_inline_comment(value);
-		value = strip(value);
-		if (*key == 0)
-			return rw_err_set(err, -EINVAL, "%s:%u: empty key", name, lineno);
-		for (char *p = key; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-				return rw_err_set(
-				        err, -EINVAL, "%s:%u: invalid key '%s'", name, lineno, key);
-		if (!section[0])
-			return rw_err_set(err, -EINVAL, "%s:%u: '%s' outside of any [Section]",
-			        name, lineno, key);
-		r = handler(userdata, section, key, value, err);
+		if (*s == '[')
+			r = parse_section(name, lineno, s, section, err);
+		else
+			r = parse_assignment(
+			        name, lineno, s, section, flags, handler, userdata, err);
 		if (r < 0)
-			return rw_err_prefix(err, r, "%s:%u", name, lineno);
+			return r;
 	}
 	return 0;
 }
@@ -167,4 +186,40 @@ ini_parse_file(
 	if (r < 0)
 		return rw_err_set(err, r, "cannot read %s: %s", path, strerror(-r));
 	return ini_parse_buffer(path, buf, len, flags, handler, userdata, err);
+}
+
+/* True if path has the component comp ("." or ".."): "/comp/" inside it or
+ * "/comp" at its end. */
+static bool
+path_has_component(const char *path, const char *comp)
+{
+	size_t n = strlen(comp);
+
+	for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+		if (strncmp(p + 1, comp, n) == 0 && (p[1 + n] == '/' || p[1 + n] == 0))
+			return true;
+	return false;
+}
+
+int
+ini_set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
+{
+	size_t l = strlen(value);
+
+	if (value[0] != '/')
+		return rw_err_set(
+		        err, -EINVAL, "%s= must be an absolute path, got '%s'", key, value);
+	if (path_has_component(value, ".."))
+		return rw_err_set(err, -EINVAL, "%s= must not contain '..', got '%s'", key, value);
+	if (path_has_component(value, "."))
+		return rw_err_set(
+		        err, -EINVAL, "%s= must not contain '.' components, got '%s'", key, value);
+	if (l >= size)
+		return rw_err_set(err, -ENAMETOOLONG, "%s= path too long", key);
+	/* Drop trailing slashes so that "<root>/current" is well formed. */
+	while (l > 1 && value[l - 1] == '/')
+		l--;
+	memcpy(dst, value, l);
+	dst[l] = 0;
+	return 0;
 }

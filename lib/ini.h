@@ -34,6 +34,18 @@ int ini_parse_buffer(const char *name, const char *buf, size_t len, unsigned fla
 int ini_parse_file(const char *path, unsigned flags, ini_handler_t handler, void *userdata,
         struct rw_err *err);
 
+/* The one parser of a path value, for every config file: copies value into
+ * dst (size bytes) for the key named key. value must be absolute, must not
+ * have a '.' or '..' component ("/srv/../etc", "/srv/.", ...) and must fit in
+ * size bytes; trailing slashes are dropped ("/srv/app/" -> "/srv/app"; "/"
+ * stays). Errors name the key (the parser prefixes FILE:LINE):
+ *   -EINVAL       "Key= must be an absolute path, got 'x'",
+ *                 "Key= must not contain '..', got 'x'",
+ *                 "Key= must not contain '.' components, got 'x'"
+ *   -ENAMETOOLONG "Key= path too long"
+ * dst is left as it was on error. */
+int ini_set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err);
+
 /* True if s is valid UTF-8 of len bytes with no NUL and no control characters
  * other than tab. */
 bool utf8_is_valid_text(const char *s, size_t len);

@@ -69,23 +69,6 @@ strv_append_one(char ***v, const char *value, struct rw_err *err, const char *ke
 }
 
 static int
-set_path(char *dst, size_t size, const char *value, const char *key, struct rw_err *err)
-{
-	if (value[0] != '/')
-		return rw_err_set(
-		        err, -EINVAL, "%s= must be an absolute path, got '%s'", key, value);
-	if (strstr(value, "/../") ||
-	        (strlen(value) >= 3 && streq(value + strlen(value) - 3, "/..")))
-		return rw_err_set(err, -EINVAL, "%s= must not contain '..', got '%s'", key, value);
-	if (xsnprintf(dst, size, "%s", value) < 0)
-		return rw_err_set(err, -ENAMETOOLONG, "%s= path too long", key);
-	/* Drop trailing slashes so that "<root>/current" is well formed. */
-	for (size_t l = strlen(dst); l > 1 && dst[l - 1] == '/'; l--)
-		dst[l - 1] = 0;
-	return 0;
-}
-
-static int
 set_duration(uint64_t *dst, const char *value, const char *key, struct rw_err *err)
 {
 	int r = parse_duration_usec(value, dst);
@@ -215,15 +198,15 @@ agent_handler(
 
 	if (streq(section, "TLS")) {
 		if (streq(key, "CA"))
-			return set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
+			return ini_set_path(c->tls_ca, sizeof(c->tls_ca), value, key, err);
 		return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
 	}
 	if (!streq(section, "Agent"))
 		return rw_err_set(err, -EINVAL, "unknown section [%s]", section);
 	if (streq(key, "StateDirectory"))
-		return set_path(c->state_dir, sizeof(c->state_dir), value, key, err);
+		return ini_set_path(c->state_dir, sizeof(c->state_dir), value, key, err);
 	if (streq(key, "AppsDirectory"))
-		return set_path(c->apps_dir, sizeof(c->apps_dir), value, key, err);
+		return ini_set_path(c->apps_dir, sizeof(c->apps_dir), value, key, err);
 	if (streq(key, "TrustedKeys"))
 		return strv_extend(&c->trusted_keys, value, err, key);
 	if (streq(key, "Coordinator")) {
@@ -288,7 +271,8 @@ agent_handler(
 			c->join_token_file[0] = 0;
 			return 0;
 		}
-		return set_path(c->join_token_file, sizeof(c->join_token_file), value, key, err);
+		return ini_set_path(
+		        c->join_token_file, sizeof(c->join_token_file), value, key, err);
 	}
 	return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
 }
@@ -471,7 +455,7 @@ app_handler(
 			return 0;
 		}
 		if (streq(key, "Root"))
-			return set_path(c->root, sizeof(c->root), value, key, err);
+			return ini_set_path(c->root, sizeof(c->root), value, key, err);
 		if (streq(key, "Units")) {
 			r = strv_extend(&c->units, value, err, key);
 			if (r < 0)

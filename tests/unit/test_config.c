@@ -179,6 +179,28 @@ expect_agent_error(const char *text, const char *msg)
 		fail_msg("config '%s': got '%s', want '%s'", text, err.msg, msg);
 }
 
+/* Every path key goes through ini_set_path(): absolute, no '.' or '..'
+ * component, trailing slashes dropped. */
+static void
+test_config_paths_with_dot_components_are_refused_with_their_line(void **state)
+{
+	(void)state;
+	expect_app_error(
+	        "[App]\nName=web\nRoot=/srv/web/..\n", "web.conf:3: Root= must not contain '..'");
+	expect_app_error("[App]\nName=web\nRoot=/srv/./web\n",
+	        "web.conf:3: Root= must not contain '.' components, got '/srv/./web'");
+	expect_app_error("[App]\nName=web\nRoot=/srv/web/.\n",
+	        "web.conf:3: Root= must not contain '.' components");
+	expect_agent_error("[Agent]\nStateDirectory=/var/lib/../tmp\n",
+	        "agent.conf:2: StateDirectory= must not contain '..'");
+	expect_agent_error("[Agent]\nAppsDirectory=/etc/./apps\n",
+	        "agent.conf:2: AppsDirectory= must not contain '.' components");
+	expect_agent_error("[Agent]\nJoinTokenFile=/etc/../token\n",
+	        "agent.conf:2: JoinTokenFile= must not contain '..'");
+	expect_agent_error(
+	        "[TLS]\nCA=/etc/./ca.crt\n", "agent.conf:2: CA= must not contain '.' components");
+}
+
 static void
 test_agent_config_coordinator_keys(void **state)
 {
@@ -339,6 +361,7 @@ main(void)
 	        cmocka_unit_test(test_app_config_empty_assignment_resets_list),
 	        cmocka_unit_test(test_app_config_unknown_key_names_file_and_line),
 	        cmocka_unit_test(test_app_config_rejects_bad_values),
+	        cmocka_unit_test(test_config_paths_with_dot_components_are_refused_with_their_line),
 	        cmocka_unit_test(test_agent_config_loads_and_refuses_unknown_keys),
 	        cmocka_unit_test(test_agent_config_coordinator_keys),
 	        cmocka_unit_test(test_agent_config_coordinator_errors_name_file_and_line),

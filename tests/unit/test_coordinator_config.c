@@ -87,6 +87,30 @@ test_bad_values_are_refused_with_their_line(void **state)
 	expect_error("[Agent]\nX=1\n", "unknown section [Agent]");
 }
 
+/* Path keys go through the same ini_set_path() as the agent's: '..' and '.'
+ * components are refused with the file and line, not only relative paths. */
+static void
+test_paths_with_dot_components_are_refused_with_their_line(void **state)
+{
+	(void)state;
+	struct coordinator_config c;
+	struct rw_err err = {{0}};
+
+	expect_error("[Coordinator]\nDatabase=/var/lib/../etc/state.db\n",
+	        "c.conf:2: Database= must not contain '..', got '/var/lib/../etc/state.db'");
+	expect_error(
+	        "[Coordinator]\nKeyFile=/var/lib/..\n", "c.conf:2: KeyFile= must not contain '..'");
+	expect_error("[Coordinator]\nJoinTokenFile=/etc/./token\n",
+	        "c.conf:2: JoinTokenFile= must not contain '.' components");
+	expect_error(
+	        "[TLS]\nCertificate=/t/../c.pem\n", "c.conf:2: Certificate= must not contain '..'");
+	expect_error("[TLS]\nKey=/t/../k.pem\n", "c.conf:2: Key= must not contain '..'");
+	expect_error("[TLS]\nCA=/t/../ca.crt\n", "c.conf:2: CA= must not contain '..'");
+	/* Dots inside a name are not components. */
+	assert_int_equal(parse("[Coordinator]\nDatabase=/d/..state.db.\n", &c, &err), 0);
+	assert_string_equal(c.database, "/d/..state.db.");
+}
+
 static void
 test_freeze_windows_parse_in_order_keeping_their_text(void **state)
 {
@@ -316,6 +340,7 @@ main(void)
 	        cmocka_unit_test(test_defaults_are_tls_and_the_documented_paths),
 	        cmocka_unit_test(test_every_key_parses),
 	        cmocka_unit_test(test_bad_values_are_refused_with_their_line),
+	        cmocka_unit_test(test_paths_with_dot_components_are_refused_with_their_line),
 	        cmocka_unit_test(test_freeze_windows_parse_in_order_keeping_their_text),
 	        cmocka_unit_test(test_bad_freeze_keys_are_refused_with_their_line),
 	        cmocka_unit_test(test_freeze_apply_appends_fleet_windows_as_set_options),
