@@ -221,16 +221,16 @@ check "service answers 6.0.0" expect_served 6.0.0
 # ---- over HTTP ---------------------------------------------------------------
 # A plain web server on the bridge address (the machine side, reachable only
 # from the test hosts) serves the release directory.
-HTTP_PORT=$((20000 + RANDOM % 10000))
-python3 -m http.server --bind 10.231.0.1 --directory "$WORK/rel" "$HTTP_PORT" >/dev/null 2>&1 &
+HTTP_PORT=$(th_port 0)
+python3 -m http.server --bind $TH_GATEWAY --directory "$WORK/rel" "$HTTP_PORT" >/dev/null 2>&1 &
 http_pid=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://10.231.0.1:$HTTP_PORT/" && break; sleep 0.1; done
+for _ in $(seq 50); do curl -s -o /dev/null "http://$TH_GATEWAY:$HTTP_PORT/" && break; sleep 0.1; done
 check "deploy over http:// goes live" run_agent 0 "sample 8.0.0 is live and healthy" \
-	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/sample-8.0.0.manifest"
+	deploy sample --manifest "http://$TH_GATEWAY:$HTTP_PORT/sample-8.0.0.manifest"
 check "service answers 8.0.0" expect_served 8.0.0
 check "a missing manifest over http is a clear error" \
 	run_agent 1 "cannot fetch manifest.*nope.manifest.*404" \
-	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/nope.manifest"
+	deploy sample --manifest "http://$TH_GATEWAY:$HTTP_PORT/nope.manifest"
 kill "$http_pid" 2>/dev/null
 wait "$http_pid" 2>/dev/null
 
