@@ -6,6 +6,7 @@
 #   scripts/test.sh            everything
 #   ROLLWAVE_SKIP_DEPS=1       do not call apt-get
 #   ROLLWAVE_TESTS="unit fuzz" only some stages (format unit fuzz integration)
+#   ROLLWAVE_INTEGRATION_JOBS=4 integration tests run at once (ctest -j)
 #
 # Stages: clang-format check; -Werror build; structure check (circles,
 # arrows, sizes: scripts/README.md; stage "structure"); cmocka unit tests under
@@ -92,7 +93,10 @@ fi
 if want integration; then
 	stage "integration tests (test hosts with real systemd)"
 	tests/harness/cleanup-leftovers.sh
-	(cd build && ctest -L integration --output-on-failure)
+	# Every test run has its own bridge, subnet and ports
+	# (tests/harness/README.md): they run side by side. Most of their time
+	# is spent waiting on timers and systemd, so 4 fit a 2-core machine.
+	(cd build && ctest -L integration -j"${ROLLWAVE_INTEGRATION_JOBS:-4}" --output-on-failure)
 	result integration $?
 	tests/harness/cleanup-leftovers.sh
 fi

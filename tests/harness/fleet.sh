@@ -8,7 +8,7 @@
 #   source tests/harness/sample-host.sh
 #   source tests/harness/fleet.sh
 #   th_install_traps                   # hosts torn down on exit
-#   fleet_init WORK                    # release key, coordinator config and init
+#   fleet_init WORK                    # net id, release key, coordinator config, init
 #   fleet_host h1 "ring=0 datacenter=dc1 color=blue"   # boot, configure, start agent
 #   fleet_coordinator_start            # serves on tls+tcp://coordinator.rollwave.test
 #   fleet_accept 6                     # waits for 6 pending hosts, accepts them, waits up
@@ -19,13 +19,16 @@
 #   fleet_link h4 down                 # pulls h4's network cable (up: plugs it in)
 #   fleet_stop                         # stops the coordinator (hosts: th_teardown_all)
 #
-# Hosts reach the coordinator at coordinator.rollwave.test (10.231.0.1, the
-# bridge; testhost.sh puts it in every host's /etc/hosts), a name the
-# coordinator's certificate holds. Releases are file:// URLs under WORK,
-# which hosts see (the machine's disk outside /run, /tmp, /var/tmp, /srv and
-# /etc/rollwave), so WORK must not be under those.
+# Hosts reach the coordinator at coordinator.rollwave.test ($TH_GATEWAY,
+# 10.231.N.1 on the run's own bridge rwbrN; testhost.sh puts it in every
+# host's /etc/hosts), a name the coordinator's certificate holds. fleet_init
+# takes the run's net id (th_run_init), so fleets of parallel test runs have
+# their own bridge, subnet and ports and never see each other. Releases are
+# file:// URLs under WORK, which hosts see (the machine's disk outside /run,
+# /tmp, /var/tmp, /srv and /etc/rollwave), so WORK must not be under those.
 #
-# Environment: BUILD_DIR (the rollwave build), FLEET_PORT (default random).
+# Environment: BUILD_DIR (the rollwave build), FLEET_PORT (default: the
+# run's th_port 0; tests use th_port 1 and up for their other listeners).
 
 FLEET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FLEET_SRC=$(cd "$FLEET_DIR/../.." && pwd)
@@ -37,7 +40,8 @@ rwc() { "$BUILD_DIR/cli/rollwave" --coordinator "ipc://$FLEET_WORK/admin.sock" "
 
 fleet_init() {
 	FLEET_WORK=$1
-	FLEET_PORT=${FLEET_PORT:-$((21400 + RANDOM % 1000))}
+	th_run_init || return 1
+	FLEET_PORT=${FLEET_PORT:-$(th_port 0)}
 	FLEET_COORD_PID=
 	export FLEET_WORK FLEET_PORT
 	mkdir -p "$FLEET_WORK/rel" || return 1
@@ -45,7 +49,7 @@ fleet_init() {
 		-s "$FLEET_WORK/release.key" >/dev/null || return 1
 	cat >"$FLEET_WORK/c.conf" <<EOF
 [Coordinator]
-Listen=tls+tcp://10.231.0.1:$FLEET_PORT
+Listen=tls+tcp://$TH_GATEWAY:$FLEET_PORT
 AdminSocket=ipc://$FLEET_WORK/admin.sock
 Database=$FLEET_WORK/state.db
 KeyFile=$FLEET_WORK/coordinator.key
@@ -147,7 +151,11 @@ fleet_current() { th_exec "$1" readlink /srv/sample/current 2>/dev/null | sed 's
 fleet_version() { curl -s --max-time 2 "http://$(th_ip "$1"):8080/version"; }
 # fleet_link NAME up|down: plugs NAME's network cable in or pulls it (its
 # veth on the bridge).
-fleet_link() { ip link set "rwv-$(cat "$(th__hostdir "$1")/index")" "$2"; }
+fleet_link() {
+	local veth
+	veth=$(th_veth "$1") || return 1
+	ip link set "$veth" "$2"
+}
 fleet_host_id() { rwc hosts --json | jq -r --arg n "$1" '.hosts[] | select(.hostname == $n) | .id'; }
 
 # ---- checks shared by the fleet tests (they use checks.sh's eq) ----

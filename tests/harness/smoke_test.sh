@@ -3,7 +3,7 @@
 # two real systemd hosts with their own /srv and network, nothing but
 # journald and D-Bus running, the sample app deployed by hand and reached
 # over the bridge, busctl inside, and a clean machine afterwards (its /tmp
-# untouched, no rwt- netns, no rwbr0, no veth, no cgroup left).
+# untouched, no netns, veth, bridge or cgroup of the run left).
 #
 #   tests/harness/smoke_test.sh            (as root; BUILD_DIR optional)
 #
@@ -161,8 +161,8 @@ check "the app logs to the host's journal" eval \
 
 # --- resources -------------------------------------------------------------------
 for h in smoke1 smoke2; do
-	rss=$(ps -o rss= -p "$(ip netns pids "rwt-$h" | tr '\n' ',' | sed 's/,$//')" | awk '{ s += $1 } END { print int(s / 1024) }')
-	echo "# $h: $(ip netns pids "rwt-$h" | wc -l) processes, ${rss} MiB RSS"
+	rss=$(ps -o rss= -p "$(ip netns pids "$(th_netns $h)" | tr '\n' ',' | sed 's/,$//')" | awk '{ s += $1 } END { print int(s / 1024) }')
+	echo "# $h: $(ip netns pids "$(th_netns $h)" | wc -l) processes, ${rss} MiB RSS"
 done
 
 # --- kill and teardown -------------------------------------------------------------
@@ -178,18 +178,12 @@ th_teardown_all
 check "th_teardown_all is idempotent" th_teardown_all
 check "smoke2's systemd is gone" eval "! kill -0 $pid2 2>/dev/null"
 check "the machine's /tmp marker survived" eq "keep me" "$(cat "$marker" 2>/dev/null)"
-check "no rwt- netns left" eq "" "$(ip netns list | grep -E '^rwt-(smoke1|smoke2)\b')"
-check "no veth of ours left" eq "" "$(ip -br link | grep -E "^rwv-(${ip1##*.}|${ip2##*.})@")"
-# Other engineers' runs may have hosts on the bridge right now: then it must
-# stay; otherwise it must be gone.
-others=$(ls /sys/class/net/rwbr0/brif 2>/dev/null | tr '\n' ' ')
-if [ -z "$others" ]; then
-	check "no rwbr0 left" eval '! ip link show rwbr0 >/dev/null 2>&1'
-else
-	echo "# rwbr0 kept: other runs' hosts attached: $others"
-	check "rwbr0 kept for other runs only" eval '! ls /sys/class/net/rwbr0/brif | grep -qE "^rwv-(${ip1##*.}|${ip2##*.})$"'
-fi
-check "no rwt- cgroup left" eq "" "$(ls -d /sys/fs/cgroup/*/rwt-smoke* /sys/fs/cgroup/rwt-smoke* 2>/dev/null)"
+check "no netns of the run left" eq "" "$(ip netns list | grep -E "^${TH_NS_PREFIX}(smoke1|smoke2)\b")"
+check "no veth of ours left" eq "" "$(ip -br link | grep -E "^$TH_VETH_PREFIX(${ip1##*.}|${ip2##*.})@")"
+# The bridge is the run's own (other runs have theirs): it must be gone.
+check "no bridge $TH_BRIDGE left" eval '! ip link show "$TH_BRIDGE" >/dev/null 2>&1'
+check "the net id $TH_NET_ID is given back" eval '[ ! -e "$TH_ID_DIR/$TH_NET_ID" ]'
+check "no cgroup of the run left" eq "" "$(ls -d /sys/fs/cgroup/*/${TH_NS_PREFIX}smoke* /sys/fs/cgroup/${TH_NS_PREFIX}smoke* 2>/dev/null)"
 check "no host mounts leaked into the machine" eq "" "$(grep -E ' /(srv|etc/rollwave) ' /proc/self/mountinfo)"
 rm -f "$marker"
 

@@ -8,17 +8,24 @@
 #
 #   source tests/harness/testhost.sh
 #   th_install_traps                  # tear every host down on exit/INT/TERM
-#   th_boot web1                      # 10.231.0.2, running within seconds
-#   th_boot web2 7                    # 10.231.0.7
+#   th_run_init                       # this run's net id N (th_boot does it too)
+#   th_boot web1                      # 10.231.N.2, running within seconds
+#   th_boot web2 7                    # 10.231.N.7
 #   th_write web1 /run/systemd/system/x.service <<<"$unit_text"
 #   th_systemctl web1 daemon-reload
 #   th_exec web1 rollwave-agent deploy sample --manifest ...
 #   curl "http://$(th_ip web1):8080/version"
+#   python3 -m http.server --bind "$TH_GATEWAY" "$(th_port 1)"   # hosts reach it
 #
 # Functions (all return non-zero on failure and say why on stderr):
-#   th_boot NAME [INDEX]    boot host NAME at 10.231.0.INDEX (2..254, default:
-#                           lowest free); waits until `systemctl
-#                           is-system-running` says running/degraded
+#   th_run_init             take this run's net id (runid.sh); sets TH_GATEWAY,
+#                           TH_NET_PREFIX, TH_BRIDGE, ... in the caller's shell
+#   th_port K               this run's port K (0..19), free of other runs'
+#   th_boot NAME [INDEX]    boot host NAME at $TH_NET_PREFIX.INDEX (2..254,
+#                           default: lowest free); waits until `systemctl
+#                           is-system-running` says running/degraded. Call
+#                           th_run_init first if you boot hosts in background
+#                           jobs (th_boot refuses to pick an id in a subshell)
 #   th_exec NAME CMD...     run CMD inside the host (PID+mount+net ns of its
 #                           PID 1, cwd /); stdin/stdout/stderr/exit status pass
 #   th_systemctl NAME ARGS  systemctl inside the host (--no-pager)
@@ -26,13 +33,15 @@
 #   th_put NAME SRC DEST [MODE] copy a machine file to DEST inside the host
 #   th_pid NAME             outer PID of the host's systemd
 #   th_ip NAME              the host's address
+#   th_netns NAME           the host's netns name ($TH_NS_PREFIX NAME)
+#   th_veth NAME            the machine side of the host's veth (on the bridge)
 #   th_console NAME         print the host's console log (systemd's output)
 #   th_kill NAME            kill -9 the host's PID 1 (the host dies at once)
 #   th_hosts                names of hosts started by this harness
 #   th_teardown_all         kill every host this harness started, delete its
-#                           netns, veths, cgroups and (when unused) the
-#                           bridge; idempotent. Leaves TH_RUN_DIR (logs) in
-#                           place; delete it yourself after teardown.
+#                           netns, veths, cgroups and the run's bridge, give
+#                           the net id back; idempotent. Leaves TH_RUN_DIR
+#                           (logs) in place; delete it yourself after teardown.
 #   th_install_traps        EXIT/INT/TERM traps that call th_teardown_all
 #
 # Environment:
@@ -45,19 +54,22 @@
 #
 # Names: each host has its own UTS namespace (hostname NAME) and a private
 # /etc/hosts naming itself and the machine as coordinator.rollwave.test
-# (10.231.0.1), so agents can dial the coordinator by a name its TLS
+# ($TH_GATEWAY), so agents can dial the coordinator by a name its TLS
 # certificate holds.
 #
-# Network: bridge rwbr0 (10.231.0.1/24) in the machine's namespace; host NAME
-# lives in netns rwt-NAME with eth0 = 10.231.0.INDEX/24 (veth, machine side
-# rwv-INDEX) and lo up. Hosts reach each other and the machine (10.231.0.1).
+# Network, one per run so that runs go in parallel (runid.sh allocates the
+# net id N under the machine-wide lock /run/lock/rwt-harness.lock): bridge
+# rwbrN ($TH_GATEWAY = 10.231.N.1/24) in the machine's namespace; host NAME
+# lives in netns rwtN-NAME with eth0 = 10.231.N.INDEX/24 (veth, machine side
+# rwvN-INDEX), lo up and a default route via the gateway; its cgroup is
+# rwtN-NAME. Hosts reach each other and the machine ($TH_GATEWAY), never
+# another run's hosts. th_teardown_all (and its traps) deletes all of it;
+# cleanup-leftovers.sh deletes what a killed run left, of every net id.
 # Processes started with th_exec are in the host's namespaces but not in its
 # cgroup tree; use a unit (or systemd-run inside) for supervised processes.
 
 TH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TH_BRIDGE=rwbr0
-TH_NET_PREFIX=10.231.0
-TH_LOCK=/run/lock/rwt-harness.lock
+source "$TH_DIR/runid.sh"
 TH_CGROUP_ROOTS=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup)
 
 th__err() { echo "testhost: $*" >&2; }
@@ -92,50 +104,51 @@ th__valid_name() {
 	}
 }
 
-# Run "$@" holding the machine-wide harness lock (bridge and index
-# allocation are shared by every harness running on this machine).
-th__locked() {
-	mkdir -p "$(dirname "$TH_LOCK")"
-	(
-		flock -w 60 9 || { th__err "cannot take $TH_LOCK"; exit 1; }
-		"$@"
-	) 9>"$TH_LOCK"
-}
-
 th__bridge_up() {
 	if ! ip link show "$TH_BRIDGE" >/dev/null 2>&1; then
 		ip link add "$TH_BRIDGE" type bridge || return 1
-		ip addr add "$TH_NET_PREFIX.1/24" dev "$TH_BRIDGE" || return 1
+		ip addr add "$TH_GATEWAY/24" dev "$TH_BRIDGE" || return 1
 	fi
 	ip link set "$TH_BRIDGE" up
 }
 
-# Delete the bridge when no veth of any harness is attached any more.
+# The bridge is the run's own: it goes with the run's last host.
 th__bridge_down() {
+	[ -n "${TH_BRIDGE:-}" ] || return 0
 	ip link show "$TH_BRIDGE" >/dev/null 2>&1 || return 0
 	if [ -z "$(ls "/sys/class/net/$TH_BRIDGE/brif" 2>/dev/null)" ]; then
 		ip link del "$TH_BRIDGE"
 	fi
 }
 
+th_netns() { echo "$TH_NS_PREFIX$1"; }
+
+th_veth() {
+	local hdir index
+	hdir=$(th__hostdir "$1") || return 1
+	index=$(cat "$hdir/index" 2>/dev/null) || index=${TH__INDEX[$1]:-}
+	[ -n "$index" ] || { th__err "no host '$1'"; return 1; }
+	echo "$TH_VETH_PREFIX$index"
+}
+
 th__netns_exists() {
-	[ -e "/run/netns/rwt-$1" ] || ip netns list | awk '{ print $1 }' | grep -qx "rwt-$1"
+	[ -e "/run/netns/$TH_NS_PREFIX$1" ] || ip netns list | awk '{ print $1 }' | grep -qx "$TH_NS_PREFIX$1"
 }
 
 # Pick INDEX (or the lowest free one) and create the netns and veth pair.
 th__net_setup() {
-	local name=$1 index=$2 hdir=$3 ns=rwt-$1 i
+	local name=$1 index=$2 hdir=$3 ns=$TH_NS_PREFIX$1 i
 	if th__netns_exists "$name"; then
 		th__err "netns $ns exists already (another run, or a leftover: ip netns del $ns)"
 		return 1
 	fi
 	if [ -z "$index" ]; then
 		for i in $(seq 2 254); do
-			ip link show "rwv-$i" >/dev/null 2>&1 || { index=$i; break; }
+			ip link show "$TH_VETH_PREFIX$i" >/dev/null 2>&1 || { index=$i; break; }
 		done
 		[ -n "$index" ] || { th__err "no free host index"; return 1; }
-	elif ip link show "rwv-$index" >/dev/null 2>&1; then
-		th__err "host index $index is in use (veth rwv-$index exists)"
+	elif ip link show "$TH_VETH_PREFIX$index" >/dev/null 2>&1; then
+		th__err "host index $index is in use (veth $TH_VETH_PREFIX$index exists)"
 		return 1
 	fi
 	th__bridge_up || return 1
@@ -145,18 +158,19 @@ th__net_setup() {
 	# Who owns it: cleanup-leftovers.sh leaves hosts of live harnesses alone.
 	mkdir -p /run/rwt-owners && echo "$$" >"/run/rwt-owners/$ns"
 	echo "$index" >"$hdir/index"
-	ip link add "rwv-$index" type veth peer name eth0 netns "$ns" || return 1
-	ip link set "rwv-$index" master "$TH_BRIDGE" up || return 1
+	ip link add "$TH_VETH_PREFIX$index" type veth peer name eth0 netns "$ns" || return 1
+	ip link set "$TH_VETH_PREFIX$index" master "$TH_BRIDGE" up || return 1
 	ip -n "$ns" link set lo up || return 1
 	ip -n "$ns" addr add "$TH_NET_PREFIX.$index/24" dev eth0 || return 1
 	ip -n "$ns" link set eth0 up || return 1
-	ip -n "$ns" route add default via "$TH_NET_PREFIX.1" || return 1
+	ip -n "$ns" route add default via "$TH_GATEWAY" || return 1
 }
 
-# Outer PID of the process that is PID 1 in netns rwt-NAME, if any.
+# Outer PID of the process that is PID 1 in netns rwtN-NAME, if any.
 th__find_pid1() {
 	local p nspid
-	for p in $(ip netns pids "rwt-$1" 2>/dev/null); do
+	[ -n "${TH_NS_PREFIX:-}" ] || return 1
+	for p in $(ip netns pids "$TH_NS_PREFIX$1" 2>/dev/null); do
 		nspid=$(awk '/^NSpid:/ { print $NF; exit }' "/proc/$p/status" 2>/dev/null)
 		if [ "$nspid" = 1 ]; then
 			echo "$p"
@@ -231,27 +245,27 @@ th_put() {
 	th_write "$1" "$3" "$mode" <"$2"
 }
 
-# Put the calling (sub)shell into cgroup rwt-NAME of every mounted hierarchy
+# Put the calling (sub)shell into cgroup rwtN-NAME of every mounted hierarchy
 # that systemd uses, so the host's systemd takes that as its root and never
 # shares (or cleans up) the machine's root cgroup with other hosts.
 th__cgroup_enter() {
 	local root
 	for root in "${TH_CGROUP_ROOTS[@]}"; do
 		[ -f "$root/cgroup.procs" ] || continue
-		mkdir -p "$root/rwt-$1" && echo "$BASHPID" >"$root/rwt-$1/cgroup.procs" || return 1
+		mkdir -p "$root/$TH_NS_PREFIX$1" && echo "$BASHPID" >"$root/$TH_NS_PREFIX$1/cgroup.procs" || return 1
 	done
 }
 
 th__cgroup_remove() {
-	local root try
+	local root try cg=$TH_NS_PREFIX$1
 	for root in "${TH_CGROUP_ROOTS[@]}"; do
-		[ -d "$root/rwt-$1" ] || continue
+		[ -d "$root/$cg" ] || continue
 		for try in $(seq 1 50); do
-			find "$root/rwt-$1" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$root/rwt-$1" ] || break
+			find "$root/$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$root/$cg" ] || break
 			sleep 0.1
 		done
-		[ -d "$root/rwt-$1" ] && th__err "cannot remove cgroup $root/rwt-$1"
+		[ -d "$root/$cg" ] && th__err "cannot remove cgroup $root/$cg"
 	done
 	return 0
 }
@@ -265,6 +279,11 @@ th_boot() {
 		th__err "host '$name' was booted already in this run"
 		return 1
 	fi
+	if [ -z "${TH_NET_ID:-}" ] && [ "$BASHPID" != "$$" ]; then
+		th__err "th_boot $name in a subshell: call th_run_init first (in the script's shell)"
+		return 1
+	fi
+	th_run_init || return 1
 	mkdir -p "$hdir" || return 1
 	: >"$hdir/console"
 	: >"$hdir/boot.log"
@@ -285,8 +304,8 @@ th_boot() {
 	# it; the command is DESIGN.md's recipe.
 	(
 		th__cgroup_enter "$name" || exit 1
-		exec script -qfec "exec ip netns exec rwt-$name unshare --pid --fork --mount --uts \
---mount-proc --propagation private $TH_DIR/th-boot.sh $name" "$hdir/console"
+		exec script -qfec "exec ip netns exec $TH_NS_PREFIX$name unshare --pid --fork --mount --uts \
+--mount-proc --propagation private $TH_DIR/th-boot.sh $name $TH_GATEWAY" "$hdir/console"
 	) </dev/null >/dev/null 2>>"$hdir/boot.log" &
 	launcher=$!
 	TH__LAUNCHER[$name]=$launcher
@@ -338,26 +357,26 @@ th__teardown_host() {
 	# Anything else still in the netns (e.g. a process the boot script left
 	# before becoming systemd, or a stray nsenter).
 	for t in $(seq 1 50); do
-		pid=$(ip netns pids "rwt-$name" 2>/dev/null)
+		pid=$(ip netns pids "$TH_NS_PREFIX$name" 2>/dev/null)
 		[ -z "$pid" ] && break
 		kill -9 $pid 2>/dev/null
 		sleep 0.1
 	done
 	launcher=$(cat "$hdir/launcher" 2>/dev/null) || launcher=${TH__LAUNCHER[$name]:-}
-	# Only if that PID still is our launcher (script ... rwt-NAME ...).
+	# Only if that PID still is our launcher (script ... rwtN-NAME ...).
 	if [ -n "$launcher" ] && tr '\0' ' ' 2>/dev/null <"/proc/$launcher/cmdline" |
-		grep -q "ip netns exec rwt-$name unshare"; then
+		grep -q "ip netns exec $TH_NS_PREFIX$name unshare"; then
 		kill -9 "$launcher" 2>/dev/null
 		wait "$launcher" 2>/dev/null
 	fi
 	index=$(cat "$hdir/index" 2>/dev/null) || index=${TH__INDEX[$name]:-}
 	if [ -n "$index" ]; then
-		ip link del "rwv-$index" 2>/dev/null
+		ip link del "$TH_VETH_PREFIX$index" 2>/dev/null
 	fi
 	if th__netns_exists "$name"; then
-		ip netns del "rwt-$name" || th__err "cannot delete netns rwt-$name"
-		rm -f "/run/rwt-owners/rwt-$name"
+		ip netns del "$TH_NS_PREFIX$name" || th__err "cannot delete netns $TH_NS_PREFIX$name"
 	fi
+	rm -f "/run/rwt-owners/$TH_NS_PREFIX$name"
 	th__cgroup_remove "$name"
 	rm -f "$hdir/pid" "$hdir/launcher" "$hdir/index" "$hdir/netns" 2>/dev/null
 	unset "TH__INDEX[$name]" "TH__LAUNCHER[$name]"
@@ -371,11 +390,15 @@ th_teardown_all() {
 			[ -d "$h" ] && names+=("$(basename "$h")")
 		done
 	fi
-	[ ${#names[@]} -gt 0 ] || return 0
-	for h in $(printf '%s\n' "${names[@]}" | sort -u); do
-		th__teardown_host "$h"
-	done
-	th__locked th__bridge_down
+	if [ ${#names[@]} -gt 0 ]; then
+		for h in $(printf '%s\n' "${names[@]}" | sort -u); do
+			th__teardown_host "$h"
+		done
+	fi
+	# The bridge goes with the run's last host; the net id is given back
+	# only by the shell that took it (a parent may still check the names).
+	[ -n "${TH_NET_ID:-}" ] && th__locked th__bridge_down
+	th_run_release
 	return 0
 }
 

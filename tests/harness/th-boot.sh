@@ -2,8 +2,11 @@
 # th-boot.sh — boot script of one rollwave test host (see DESIGN.md, "Real
 # components in tests"). testhost.sh runs it as
 #
-#   ip netns exec rwt-NAME unshare --pid --fork --mount --uts --mount-proc \
-#       --propagation private th-boot.sh NAME
+#   ip netns exec rwtN-NAME unshare --pid --fork --mount --uts --mount-proc \
+#       --propagation private th-boot.sh NAME GATEWAY
+#
+# (GATEWAY: the machine's address on the run's bridge, 10.231.N.1, named
+# coordinator.rollwave.test in the host's /etc/hosts)
 #
 # under script(1), so that its stdin is a pseudo-terminal that becomes the
 # host's /dev/console (script records it to the host's console log).
@@ -17,7 +20,8 @@
 #              TH_ETC_SIZE (size of the /etc/rollwave tmpfs, default 16m).
 set -euo pipefail
 
-name=${1:?usage: th-boot.sh NAME}
+name=${1:?usage: th-boot.sh NAME GATEWAY}
+gateway=${2:?usage: th-boot.sh NAME GATEWAY}
 target=rwt-host.target
 
 die() { echo "th-boot[$name]: $*" >&2; exit 1; }
@@ -52,7 +56,7 @@ hostname "$name"
 {
 	grep -v -w -e "$name" -e coordinator.rollwave.test /etc/hosts
 	echo "127.0.1.1 $name"
-	echo "10.231.0.1 coordinator.rollwave.test"
+	echo "$gateway coordinator.rollwave.test"
 } >/run/th-etc-hosts
 mount --bind /run/th-etc-hosts /etc/hosts
 echo "$name" >/run/th-etc-hostname

@@ -15,8 +15,10 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 RWB=$BUILD_DIR/cli/rollwave
 SIM=$BUILD_DIR/bench/agentsim
 D=$(mktemp -d "$BUILD_DIR/rw-admin-tls.XXXXXX")
-PORT=$((19400 + RANDOM % 500))
-APORT=$((PORT + 500))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+APORT=$(th_port 1)
 cpid=
 failed=0
 passed=0

@@ -29,8 +29,10 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 AGENT=$BUILD_DIR/agent/rollwave-agent
 RW_BIN=$BUILD_DIR/cli/rollwave
 D=$(mktemp -d "$BUILD_DIR/rw-agent-commands.XXXXXX")
-PORT=$((20400 + RANDOM % 1000))
-HTTP_PORT=$((PORT + 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+HTTP_PORT=$(th_port 1)
 cpid=
 hpid=
 spid=

@@ -20,7 +20,10 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 AGENT=$BUILD_DIR/agent/rollwave-agent
 RW_BIN=$BUILD_DIR/cli/rollwave
 D=$(mktemp -d "$BUILD_DIR/rw-agent-daemon.XXXXXX")
-PORT=$((18400 + RANDOM % 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+PORT2=$(th_port 1) # the other coordinator's
 cpid=
 opid=
 declare -A apid=()
@@ -251,11 +254,11 @@ check "SIGTERM stops an idle agent with exit 0" eq "$rc" 0
 
 # Another coordinator (another key) at the agent's URL: the agent refuses it.
 mkdir -p "$D/other"
-sed "s|$D/|$D/other/|g; s|127.0.0.1:$PORT|127.0.0.1:$((PORT + 1000))|" "$D/c.conf" >"$D/other/c.conf"
+sed "s|$D/|$D/other/|g; s|127.0.0.1:$PORT|127.0.0.1:$PORT2|" "$D/c.conf" >"$D/other/c.conf"
 "$COORD" --config "$D/other/c.conf" init --san 127.0.0.1 >/dev/null
 "$COORD" --config "$D/other/c.conf" run >>"$D/other/coordinator.log" 2>&1 &
 opid=$!
-sed -i "s|localhost:$PORT|localhost:$((PORT + 1000))|; s|^CA=.*|CA=$D/other/tls/ca.crt|" "$D/agent1/agent.conf"
+sed -i "s|localhost:$PORT|localhost:$PORT2|; s|^CA=.*|CA=$D/other/tls/ca.crt|" "$D/agent1/agent.conf"
 start_agent 1
 check "an agent refuses a coordinator whose key is not the pinned one" \
 	wait_for 15 grep -q "but this host is pinned to" "$D/agent1.log"

@@ -105,16 +105,20 @@ cat >"$WORK/slow_before_activate" <<'HOOK'
 touch /run/rw-before-activate
 sleep 60
 HOOK
+# The validate hooks hold the health check for 3 s per probe round (below
+# ProbeTimeout=5s): the test must see /run/rw-validate and kill the deploy
+# inside that window, also while parallel test runs load the machine (2 s
+# were missed under ctest -j4).
 cat >"$WORK/validate_slow_ok" <<'HOOK'
 #!/bin/sh
 touch /run/rw-validate
-sleep 2
+sleep 3
 exit 0
 HOOK
 cat >"$WORK/validate_slow_bad" <<'HOOK'
 #!/bin/sh
 touch /run/rw-validate
-sleep 2
+sleep 3
 exit 1
 HOOK
 cat >"$WORK/after_activate" <<'HOOK'
@@ -180,10 +184,19 @@ rels=$(agent releases sample)
 check "releases marks current and previous" grep_all "$rels" '^2\.0\.0 +current' '^1\.0\.0 +previous'
 
 # ---- crash safety -----------------------------------------------------------
+# wait_marker PATH: until a hook touched PATH in the host (20 s at most),
+# seen from the machine through its PID 1's root: no nsenter per look, so
+# the kill that follows lands well inside the hook's window under load.
+wait_marker() {
+	local root _
+	root=/proc/$(th_pid $H)/root
+	for _ in $(seq 400); do [ -e "$root$1" ] && return 0; sleep 0.05; done
+	return 1
+}
 th_exec $H mkdir -p /srv/sample/releases/.staging-9.9.9/junk
 agent deploy sample --manifest "$WORK/rel/sample-5.0.0.manifest" >/dev/null 2>&1 &
 apid=$!
-for _ in $(seq 100); do th_exec $H test -e /run/rw-before-activate && break; sleep 0.2; done
+wait_marker /run/rw-before-activate
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
 th_exec $H pkill -9 -f before_activate || true
 wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
@@ -195,7 +208,7 @@ check "service still answers 2.0.0" expect_served 2.0.0
 
 agent deploy sample --manifest "$WORK/rel/sample-6.0.0.manifest" >/dev/null 2>&1 &
 apid=$!
-for _ in $(seq 100); do th_exec $H test -e /run/rw-validate && break; sleep 0.2; done
+wait_marker /run/rw-validate
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
 wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
 check "killed between swap and health: current is the new release" expect_current 6.0.0
@@ -211,7 +224,7 @@ check "pruned to KeepReleases=3, keeping current 6.0.0 and previous 2.0.0" expec
 th_exec $H rm -f /run/rw-validate
 agent deploy sample --manifest "$WORK/rel/sample-7.0.0.manifest" >/dev/null 2>&1 &
 apid=$!
-for _ in $(seq 100); do th_exec $H test -e /run/rw-validate && break; sleep 0.2; done
+wait_marker /run/rw-validate
 th_exec $H pkill -9 -f "rollwave-agent --config /etc/rollwave/agent.conf deploy" || true
 wait "$apid" 2>/dev/null # not plain wait: the host launchers are jobs too
 check "killed during the health check of a sick release: current is 7.0.0" expect_current 7.0.0
@@ -221,16 +234,16 @@ check "service answers 6.0.0" expect_served 6.0.0
 # ---- over HTTP ---------------------------------------------------------------
 # A plain web server on the bridge address (the machine side, reachable only
 # from the test hosts) serves the release directory.
-HTTP_PORT=$((20000 + RANDOM % 10000))
-python3 -m http.server --bind 10.231.0.1 --directory "$WORK/rel" "$HTTP_PORT" >/dev/null 2>&1 &
+HTTP_PORT=$(th_port 0)
+python3 -m http.server --bind $TH_GATEWAY --directory "$WORK/rel" "$HTTP_PORT" >/dev/null 2>&1 &
 http_pid=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://10.231.0.1:$HTTP_PORT/" && break; sleep 0.1; done
+for _ in $(seq 50); do curl -s -o /dev/null "http://$TH_GATEWAY:$HTTP_PORT/" && break; sleep 0.1; done
 check "deploy over http:// goes live" run_agent 0 "sample 8.0.0 is live and healthy" \
-	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/sample-8.0.0.manifest"
+	deploy sample --manifest "http://$TH_GATEWAY:$HTTP_PORT/sample-8.0.0.manifest"
 check "service answers 8.0.0" expect_served 8.0.0
 check "a missing manifest over http is a clear error" \
 	run_agent 1 "cannot fetch manifest.*nope.manifest.*404" \
-	deploy sample --manifest "http://10.231.0.1:$HTTP_PORT/nope.manifest"
+	deploy sample --manifest "http://$TH_GATEWAY:$HTTP_PORT/nope.manifest"
 kill "$http_pid" 2>/dev/null
 wait "$http_pid" 2>/dev/null
 

@@ -14,7 +14,9 @@ SIM=$BUILD_DIR/bench/agentsim
 PROBE=$BUILD_DIR/tests/integration/wire_probe
 D=$(mktemp -d "$BUILD_DIR/rw-coord-bad.XXXXXX")
 chmod 755 "$D"
-PORT=$((18400 + RANDOM % 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
 cpid=
 passed=0
 failed=0

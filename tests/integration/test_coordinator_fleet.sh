@@ -13,8 +13,10 @@ BUILD_DIR=$(readlink -f "${1:?usage: $0 BUILD_DIR}")
 COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 SIM=$BUILD_DIR/bench/agentsim
 D=$(mktemp -d "$BUILD_DIR/rw-coord-fleet.XXXXXX")
-PORT=$((17400 + RANDOM % 1000))
-MPORT=$((PORT + 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+MPORT=$(th_port 1)
 cpid=
 trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$D"' EXIT
 passed=0

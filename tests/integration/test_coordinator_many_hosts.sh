@@ -10,7 +10,9 @@ set -uo pipefail
 BUILD_DIR=$(readlink -f "${1:?usage: $0 BUILD_DIR}")
 COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 D=$(mktemp -d "$BUILD_DIR/rw-many-hosts.XXXXXX")
-PORT=$((18400 + RANDOM % 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
 cpid=
 failed=0
 passed=0

@@ -18,7 +18,10 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 AGENT=$BUILD_DIR/agent/rollwave-agent
 RW_BIN=$BUILD_DIR/cli/rollwave
 D=$(mktemp -d "$BUILD_DIR/rw-fleet-deploy.XXXXXX")
-PORT=$((19400 + RANDOM % 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+MPORT=$(th_port 1)
 cpid=
 declare -A apid=()
 passed=0
@@ -67,7 +70,7 @@ KeyFile=$D/coordinator.key
 JoinTokenFile=$D/join-token
 HeartbeatInterval=1s
 Insecure=no
-MetricsListen=127.0.0.1:$((PORT + 1000))
+MetricsListen=127.0.0.1:$MPORT
 [TLS]
 Certificate=$D/tls/coordinator.pem
 CA=$D/tls/ca.crt
@@ -182,7 +185,7 @@ check "history says this deployment failed, with when it ended" \
 check "... and the rollback before it succeeded" eq "$(jq -r '.deployments[1].state' <<<"$hist")" succeeded
 check "... the history table names it a rollback to each host's previous release" \
 	has "$(RW history demo)" "^[0-9]+ .* demo +previous +rollback +succeeded"
-metric() { curl -fsS "http://127.0.0.1:$((PORT + 1000))/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+metric() { curl -fsS "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 check "metrics: 6 deploy tasks committed" eq "$(metric 'rollwave_task_results_total{kind="deploy",result="committed"}')" 6
 check "metrics: 3 rollback tasks committed" eq "$(metric 'rollwave_task_results_total{kind="rollback",result="committed"}')" 3
 check "metrics: 3 deploy tasks failed" eq "$(metric 'rollwave_task_results_total{kind="deploy",result="failed"}')" 3

@@ -77,7 +77,6 @@ had() { # had VERSION HOST...: VERSION's release dir is on each host
 	shift
 	for h in "$@"; do th_exec "$h" test -d "/srv/sample/releases/$v" || { echo "  $h has no $v" >&2; return 1; }; done
 }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ms() { date +%s%3N; }
 show_if() { [ "$1" = "$2" ] || echo "$out" | sed 's/^/#   /'; } # show_if RC WANTED: $out, when RC is not WANTED
 
@@ -96,9 +95,9 @@ for v in 1.0.0 2.0.0 4.0.0; do fleet_release $v || { echo "not ok - release $v";
 fleet_release 3.0.0 errors=0.3 || { echo "not ok - release 3.0.0"; exit 1; }
 
 # ---- Prometheus, scraping the sample app on every host ----
-PPORT=$(free_port)
-HPORT=$(free_port)
-while [ "$HPORT" = "$PPORT" ]; do HPORT=$(free_port); done
+# The run's own ports (fleet_init took the net id; the coordinator has 0).
+PPORT=$(th_port 1)
+HPORT=$(th_port 2)
 {
 	echo "global:"
 	echo "  scrape_interval: 1s"

@@ -16,6 +16,10 @@ W=$(mktemp -d "$BUILD_DIR/rw-fleet-twenty.XXXXXX")
 passed=0
 failed=0
 source "$(dirname "$0")/../harness/checks.sh"
+# The run's net id is taken here, so that its names (rwtN-, rwvN-, rwbrN)
+# can be checked after the fleet shell tore everything down.
+source "$SRC/tests/harness/runid.sh"
+th_run_init || exit 1
 
 # The fleet runs in a child shell so that its teardown (on that shell's
 # exit) can be checked from here.
@@ -51,8 +55,9 @@ check "... four waves of five" eq "$(sed -n 's/^waves //p' "$W/run.log")" "5,5,5
 served=$(grep -o 'h[0-9]*:2\.0\.0' "$W/run.log" | wc -l)
 check "... every host serves 2.0.0" eq "$served" $N
 check "the fleet shell ended cleanly" eq "$rc" 0
-check "torn down: no network namespace of the run is left" eq "$(ip netns list | grep -c '^rwt-h')" 0
-check "... no veth of the run" eq "$(ip -o link show | grep -c 'rwv-')" 0
+check "torn down: no network namespace of the run is left" eq "$(ip netns list | grep -c "^${TH_NS_PREFIX}h")" 0
+check "... no veth of the run" eq "$(ip -o link show | grep -c ": $TH_VETH_PREFIX")" 0
+check "... no bridge of the run" eq "$(ip -o link show | grep -c ": $TH_BRIDGE[:@]")" 0
 check "... no host mount left" eq "$(grep -c "$(sed -n 's/^dirs //p' "$W/run.log")" /proc/mounts)" 0
 [ "$failed" -eq 0 ] && rm -rf "$W" || echo "# work files kept in $W"
 echo "$passed passed, $failed failed"

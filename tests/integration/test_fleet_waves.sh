@@ -136,7 +136,7 @@ check "... every host runs and serves 6.0.0" on 6.0.0 $ALL
 check "... no host was deployed twice" \
 	eq "$(sqlite3 "$W/state.db" "SELECT max(n) FROM (SELECT count(*) AS n FROM tasks WHERE deployment_id = $dep AND kind = 'deploy' GROUP BY host_id)")" 1
 # ---- a metric gate ----
-PPORT=$((FLEET_PORT + 1500))
+PPORT=$(th_port 1)
 echo '{}' >"$W/prom.json"
 python3 "$SRC/tests/harness/fake_prometheus.py" "$PPORT" "$W/prom.json" >"$W/prom.log" 2>&1 &
 prom_pid=$!

@@ -18,7 +18,10 @@ COORD=$BUILD_DIR/coordinator/rollwave-coordinator
 AGENT=$BUILD_DIR/agent/rollwave-agent
 RW_BIN=$BUILD_DIR/cli/rollwave
 D=$(mktemp -d "$BUILD_DIR/rw-waves-gates.XXXXXX")
-PORT=$((19400 + RANDOM % 1000))
+source "$(dirname "$0")/../harness/runid.sh"
+th_run_init || exit 1 # this run's loopback ports (th_port), free of parallel runs'
+PORT=$(th_port 0)
+PPORT=$(th_port 1)
 cpid=
 declare -A apid=()
 passed=0
@@ -149,7 +152,6 @@ check "all-at-once deploy of 1.0.0 exits 0" eq "$?" 0 || echo "$out" | sed 's/^/
 check "... every host runs 1.0.0" on 1.0.0 1 2 3 4
 
 # ---- metric gates against a server speaking Prometheus' query API ----
-PPORT=$((PORT + 1500))
 echo '{}' >"$D/prom.json"
 python3 "$(dirname "$(readlink -f "$0")")/../harness/fake_prometheus.py" "$PPORT" "$D/prom.json" >"$D/prom.log" 2>&1 &
 ppid_=$!
