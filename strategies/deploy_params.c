@@ -9,7 +9,7 @@
 #include <inttypes.h>
 
 #include "planner.h"
-#include "strategy.h"
+#include "registry.h"
 
 static const struct deploy_key_info keys[] = {
         {DEPLOY_KEY_STRATEGY, "Strategy", "Deployment", NULL,
