@@ -439,21 +439,82 @@ set_freeze(struct deploy_params *p, const char *v, struct rw_err *err)
 	return 0;
 }
 
+/* Sets FIELD of Gate.NAME.FIELD (key) on g. */
+static int
+set_gate_field(struct metric_gate *g, const char *key, const char *field, const char *v,
+        struct rw_err *err)
+{
+	if (strcasecmp(field, "Query") == 0) {
+		if (isempty(v) || !text_is_plain(v))
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.Query= takes a PromQL query, got '%s'", g->name, v);
+		if (strlen(v) >= sizeof(g->query))
+			return rw_err_set(err, -ENAMETOOLONG,
+			        "Gate.%s.Query= is longer than %zu bytes", g->name,
+			        sizeof(g->query) - 1);
+		{
+			char probe[METRIC_GATE_QUERY_MAX * 2];
+
+			if (metric_gate_query_expand(v, "a", "1", probe, sizeof(probe)) == -EINVAL)
+				return rw_err_set(err, -EINVAL,
+				        "Gate.%s.Query= may name ${app} and ${version}, no other "
+				        "${...}: '%s'",
+				        g->name, v);
+		}
+		strcpy(g->query, v);
+	} else if (strcasecmp(field, "Condition") == 0) {
+		if (strlen(v) >= sizeof(g->condition_text) ||
+		        metric_condition_parse(v, &g->condition) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.Condition= takes [all|min|max|avg|sum] OP NUMBER with OP "
+			        "one "
+			        "of < <= > >= == !=, got '%s'",
+			        g->name, v);
+		strcpy(g->condition_text, v);
+	} else if (strcasecmp(field, "MinSamples") == 0) {
+		uint64_t n;
+
+		if (parse_uint64(v, &n) < 0 || n == 0 || n > PROM_SAMPLES_MAX)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.MinSamples= takes a number from 1 to %d, got '%s'",
+			        g->name, PROM_SAMPLES_MAX, v);
+		g->min_samples = n;
+	} else if (strcasecmp(field, "NoData") == 0) {
+		if (metric_no_data_from_string(v, &g->no_data) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.NoData= takes hold, fail or pass, got '%s'", g->name, v);
+	} else if (strcasecmp(field, "OnError") == 0) {
+		if (metric_on_error_from_string(v, &g->on_error) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.OnError= takes hold or fail, got '%s'", g->name, v);
+	} else if (strcasecmp(field, "URL") == 0) {
+		if (!url_is_valid(v))
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.URL= takes an http:// or https:// URL, got '%s'", g->name,
+			        v);
+		strcpy(g->url, v);
+	} else
+		return rw_err_set(err, -EINVAL,
+		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData, OnError or "
+		        "URL)",
+		        key);
+	return 0;
+}
+
 /* Gate.NAME.FIELD: the gate is created by its first key. */
 static int
 set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err *err)
 {
 	const char *name = key + strlen("Gate."), *dot = strchr(name, '.');
-	const char *field;
 	struct metric_gate *g = NULL, fresh;
 	size_t nl;
+	int r;
 
 	if (!dot || !gate_name_is_valid(name, (size_t)(dot - name)))
 		return rw_err_set(err, -EINVAL,
 		        "'%s' is not Gate.NAME.FIELD with NAME of [A-Za-z0-9_-] (at most %d)", key,
 		        METRIC_GATE_NAME_MAX - 1);
 	nl = (size_t)(dot - name);
-	field = dot + 1;
 	for (size_t i = 0; i < p->n_gates; i++)
 		if (strlen(p->gates[i].name) == nl && strncmp(p->gates[i].name, name, nl) == 0)
 			g = &p->gates[i];
@@ -468,62 +529,9 @@ set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err 
 		fresh.name[nl] = 0;
 	}
 
-	if (strcasecmp(field, "Query") == 0) {
-		if (isempty(v) || !text_is_plain(v))
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.Query= takes a PromQL query, got '%s'", fresh.name, v);
-		if (strlen(v) >= sizeof(fresh.query))
-			return rw_err_set(err, -ENAMETOOLONG,
-			        "Gate.%s.Query= is longer than %zu bytes", fresh.name,
-			        sizeof(fresh.query) - 1);
-		{
-			char probe[METRIC_GATE_QUERY_MAX * 2];
-
-			if (metric_gate_query_expand(v, "a", "1", probe, sizeof(probe)) == -EINVAL)
-				return rw_err_set(err, -EINVAL,
-				        "Gate.%s.Query= may name ${app} and ${version}, no other "
-				        "${...}: '%s'",
-				        fresh.name, v);
-		}
-		strcpy(fresh.query, v);
-	} else if (strcasecmp(field, "Condition") == 0) {
-		if (strlen(v) >= sizeof(fresh.condition_text) ||
-		        metric_condition_parse(v, &fresh.condition) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.Condition= takes [all|min|max|avg|sum] OP NUMBER with OP "
-			        "one "
-			        "of < <= > >= == !=, got '%s'",
-			        fresh.name, v);
-		strcpy(fresh.condition_text, v);
-	} else if (strcasecmp(field, "MinSamples") == 0) {
-		uint64_t n;
-
-		if (parse_uint64(v, &n) < 0 || n == 0 || n > PROM_SAMPLES_MAX)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.MinSamples= takes a number from 1 to %d, got '%s'",
-			        fresh.name, PROM_SAMPLES_MAX, v);
-		fresh.min_samples = n;
-	} else if (strcasecmp(field, "NoData") == 0) {
-		if (metric_no_data_from_string(v, &fresh.no_data) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.NoData= takes hold, fail or pass, got '%s'", fresh.name,
-			        v);
-	} else if (strcasecmp(field, "OnError") == 0) {
-		if (metric_on_error_from_string(v, &fresh.on_error) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.OnError= takes hold or fail, got '%s'", fresh.name, v);
-	} else if (strcasecmp(field, "URL") == 0) {
-		if (!url_is_valid(v))
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.URL= takes an http:// or https:// URL, got '%s'",
-			        fresh.name, v);
-		strcpy(fresh.url, v);
-	} else
-		return rw_err_set(err, -EINVAL,
-		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData, OnError or "
-		        "URL)",
-		        key);
-
+	r = set_gate_field(&fresh, key, dot + 1, v, err);
+	if (r < 0)
+		return r;
 	if (!g)
 		g = &p->gates[p->n_gates++];
 	*g = fresh;
