@@ -57,6 +57,21 @@ static const struct deploy_key_info keys[] = {
                 "Query|Condition|MinSamples|NoData|OnError|URL", "a Prometheus metric gate"},
 };
 
+static const char *const approval_names[] = {"no", "first", "every"};
+static const char *const unlabeled_names[] = {"error", "last-ring"};
+
+const char *
+deploy_approval_to_string(enum deploy_approval a)
+{
+	return (size_t)a < ELEMENTSOF(approval_names) ? approval_names[a] : "?";
+}
+
+const char *
+deploy_unlabeled_to_string(enum deploy_unlabeled u)
+{
+	return (size_t)u < ELEMENTSOF(unlabeled_names) ? unlabeled_names[u] : "?";
+}
+
 const struct deploy_key_info *
 deploy_params_keys(size_t *ret_n)
 {
@@ -557,8 +572,6 @@ key_matches(const char *given, const char *name)
 static int
 set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err *err)
 {
-	static const char *const approvals[] = {"no", "first", "every"};
-	static const char *const unlabeled[] = {"error", "last-ring"};
 	static const char *const policies[] = {"wait", "refuse"};
 	const char *name = key_info(k)->name;
 	int r, choice = 0;
@@ -583,7 +596,7 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_RING_APPROVAL:
 		return set_ring_names(p->ring_approval, &p->n_ring_approval, name, v, err);
 	case DEPLOY_KEY_UNLABELED_HOSTS:
-		r = set_choice(&choice, name, v, unlabeled, ELEMENTSOF(unlabeled),
+		r = set_choice(&choice, name, v, unlabeled_names, ELEMENTSOF(unlabeled_names),
 		        "error or last-ring", err);
 		if (r >= 0)
 			p->unlabeled = (enum deploy_unlabeled)choice;
@@ -591,7 +604,7 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_BAKE:
 		return set_duration(&p->bake_usec, name, true, v, err);
 	case DEPLOY_KEY_APPROVAL:
-		r = set_choice(&choice, name, v, approvals, ELEMENTSOF(approvals),
+		r = set_choice(&choice, name, v, approval_names, ELEMENTSOF(approval_names),
 		        "no, first or every", err);
 		if (r >= 0)
 			p->approval = (enum deploy_approval)choice;

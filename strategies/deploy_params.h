@@ -176,6 +176,11 @@ struct deploy_key_info {
 	const char *help;
 };
 
+/* The values Approval= and UnlabeledHosts= take, as written in a
+ * deployment file: "no", "first", "every"; "error", "last-ring". */
+const char *deploy_approval_to_string(enum deploy_approval a);
+const char *deploy_unlabeled_to_string(enum deploy_unlabeled u);
+
 /* The table of keys, in documentation order (the Gate.NAME.* keys are one
  * entry named "Gate.NAME.*"). */
 const struct deploy_key_info *deploy_params_keys(size_t *ret_n);
