@@ -66,6 +66,17 @@ skip_spaces(const char **p)
 		(*p)++;
 }
 
+/* The '-' between the two ends of a range, with spaces around it. */
+static bool
+read_dash(const char **p)
+{
+	skip_spaces(p);
+	if (*(*p)++ != '-')
+		return false;
+	skip_spaces(p);
+	return true;
+}
+
 /* "HH:MM" -> seconds since midnight. 24:00 is allowed as an end. */
 static bool
 read_clock(const char **p, uint64_t *ret)
@@ -206,10 +217,8 @@ parse_weekly(const char *s, int64_t offset, struct freeze_window *w)
 	skip_spaces(&p);
 	if (!read_clock(&p, &t1))
 		return false;
-	skip_spaces(&p);
-	if (*p++ != '-')
+	if (!read_dash(&p))
 		return false;
-	skip_spaces(&p);
 	if (!read_day(&p, &d2))
 		return false;
 	skip_spaces(&p);
@@ -229,10 +238,8 @@ parse_daily(const char *s, int64_t offset, struct freeze_window *w)
 
 	if (!read_clock(&p, &t1))
 		return false;
-	skip_spaces(&p);
-	if (*p++ != '-')
+	if (!read_dash(&p))
 		return false;
-	skip_spaces(&p);
 	if (!read_clock(&p, &t2) || *p)
 		return false;
 	w->kind = FREEZE_DAILY;
