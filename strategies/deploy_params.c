@@ -572,7 +572,6 @@ key_matches(const char *given, const char *name)
 static int
 set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err *err)
 {
-	static const char *const policies[] = {"wait", "refuse"};
 	const char *name = key_info(k)->name;
 	int r, choice = 0;
 
@@ -630,11 +629,10 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_FREEZE:
 		return set_freeze(p, v, err);
 	case DEPLOY_KEY_FREEZE_POLICY:
-		r = set_choice(
-		        &choice, name, v, policies, ELEMENTSOF(policies), "wait or refuse", err);
-		if (r >= 0)
-			p->freeze_policy = (enum freeze_policy)choice;
-		return r;
+		if (freeze_policy_from_string(v, &p->freeze_policy) < 0)
+			return rw_err_set(
+			        err, -EINVAL, "%s= takes wait or refuse, got '%s'", name, v);
+		return 0;
 	case DEPLOY_KEY_GATE:
 	case _DEPLOY_KEY_MAX:
 		break;

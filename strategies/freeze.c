@@ -21,6 +21,18 @@ freeze_policy_to_string(enum freeze_policy p)
 	return p == FREEZE_POLICY_REFUSE ? "refuse" : "wait";
 }
 
+int
+freeze_policy_from_string(const char *s, enum freeze_policy *ret)
+{
+	if (streq(s, "wait"))
+		*ret = FREEZE_POLICY_WAIT;
+	else if (streq(s, "refuse"))
+		*ret = FREEZE_POLICY_REFUSE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * days_from_civil). */
 static int64_t
