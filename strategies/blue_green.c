@@ -24,23 +24,14 @@
 #include "planner.h"
 #include "strategy.h"
 
-static int
-blue_green_plan(const struct deploy_params *p, const struct plan_input *in, struct plan *plan,
-        struct rw_err *err)
-{
-	static const char *const colors[] = {"blue", "green"};
-	_cleanup_free_ const struct plan_host **blue = NULL, **green = NULL;
-	const struct plan_host **by_color[2];
-	size_t n[2] = {0, 0}, running[2] = {0, 0};
-	int live, idle, r;
-	struct plan_wave *w;
+static const char *const colors[] = {"blue", "green"};
 
-	blue = calloc(in->n_hosts, sizeof(*blue));
-	green = calloc(in->n_hosts, sizeof(*green));
-	if (!blue || !green)
-		return -ENOMEM;
-	by_color[0] = blue;
-	by_color[1] = green;
+/* Sorts the hosts into by_color[0] (blue) and [1] (green), n[] of each,
+ * running[] of each with a version; both colors must have hosts. */
+static int
+split_colors(const struct plan_input *in, const struct plan_host **by_color[2], size_t n[2],
+        size_t running[2], struct rw_err *err)
+{
 	for (size_t i = 0; i < in->n_hosts; i++) {
 		const struct plan_host *h = &in->hosts[i];
 		const char *color = plan_host_label(h, "color");
@@ -68,6 +59,28 @@ blue_green_plan(const struct deploy_params *p, const struct plan_input *in, stru
 			return rw_err_set(err, -ENOENT,
 			        "no eligible host has color=%s; blue-green needs both colors",
 			        colors[c]);
+	return 0;
+}
+
+static int
+blue_green_plan(const struct deploy_params *p, const struct plan_input *in, struct plan *plan,
+        struct rw_err *err)
+{
+	_cleanup_free_ const struct plan_host **blue = NULL, **green = NULL;
+	const struct plan_host **by_color[2];
+	size_t n[2] = {0, 0}, running[2] = {0, 0};
+	int live, idle, r;
+	struct plan_wave *w;
+
+	blue = calloc(in->n_hosts, sizeof(*blue));
+	green = calloc(in->n_hosts, sizeof(*green));
+	if (!blue || !green)
+		return -ENOMEM;
+	by_color[0] = blue;
+	by_color[1] = green;
+	r = split_colors(in, by_color, n, running, err);
+	if (r < 0)
+		return r;
 
 	if (p->live_color[0])
 		live = streq(p->live_color, "blue") ? 0 : 1;

@@ -9,7 +9,7 @@
 #include <inttypes.h>
 
 #include "planner.h"
-#include "strategy.h"
+#include "registry.h"
 
 static const struct deploy_key_info keys[] = {
         {DEPLOY_KEY_STRATEGY, "Strategy", "Deployment", NULL,
@@ -56,6 +56,21 @@ static const struct deploy_key_info keys[] = {
         {DEPLOY_KEY_GATE, "Gate.NAME.*", "Gate-NAME", NULL,
                 "Query|Condition|MinSamples|NoData|OnError|URL", "a Prometheus metric gate"},
 };
+
+static const char *const approval_names[] = {"no", "first", "every"};
+static const char *const unlabeled_names[] = {"error", "last-ring"};
+
+const char *
+deploy_approval_to_string(enum deploy_approval a)
+{
+	return (size_t)a < ELEMENTSOF(approval_names) ? approval_names[a] : "?";
+}
+
+const char *
+deploy_unlabeled_to_string(enum deploy_unlabeled u)
+{
+	return (size_t)u < ELEMENTSOF(unlabeled_names) ? unlabeled_names[u] : "?";
+}
 
 const struct deploy_key_info *
 deploy_params_keys(size_t *ret_n)
@@ -439,21 +454,82 @@ set_freeze(struct deploy_params *p, const char *v, struct rw_err *err)
 	return 0;
 }
 
+/* Sets FIELD of Gate.NAME.FIELD (key) on g. */
+static int
+set_gate_field(struct metric_gate *g, const char *key, const char *field, const char *v,
+        struct rw_err *err)
+{
+	if (strcasecmp(field, "Query") == 0) {
+		if (isempty(v) || !text_is_plain(v))
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.Query= takes a PromQL query, got '%s'", g->name, v);
+		if (strlen(v) >= sizeof(g->query))
+			return rw_err_set(err, -ENAMETOOLONG,
+			        "Gate.%s.Query= is longer than %zu bytes", g->name,
+			        sizeof(g->query) - 1);
+		{
+			char probe[METRIC_GATE_QUERY_MAX * 2];
+
+			if (metric_gate_query_expand(v, "a", "1", probe, sizeof(probe)) == -EINVAL)
+				return rw_err_set(err, -EINVAL,
+				        "Gate.%s.Query= may name ${app} and ${version}, no other "
+				        "${...}: '%s'",
+				        g->name, v);
+		}
+		strcpy(g->query, v);
+	} else if (strcasecmp(field, "Condition") == 0) {
+		if (strlen(v) >= sizeof(g->condition_text) ||
+		        metric_condition_parse(v, &g->condition) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.Condition= takes [all|min|max|avg|sum] OP NUMBER with OP "
+			        "one "
+			        "of < <= > >= == !=, got '%s'",
+			        g->name, v);
+		strcpy(g->condition_text, v);
+	} else if (strcasecmp(field, "MinSamples") == 0) {
+		uint64_t n;
+
+		if (parse_uint64(v, &n) < 0 || n == 0 || n > PROM_SAMPLES_MAX)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.MinSamples= takes a number from 1 to %d, got '%s'",
+			        g->name, PROM_SAMPLES_MAX, v);
+		g->min_samples = n;
+	} else if (strcasecmp(field, "NoData") == 0) {
+		if (metric_no_data_from_string(v, &g->no_data) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.NoData= takes hold, fail or pass, got '%s'", g->name, v);
+	} else if (strcasecmp(field, "OnError") == 0) {
+		if (metric_on_error_from_string(v, &g->on_error) < 0)
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.OnError= takes hold or fail, got '%s'", g->name, v);
+	} else if (strcasecmp(field, "URL") == 0) {
+		if (!url_is_valid(v))
+			return rw_err_set(err, -EINVAL,
+			        "Gate.%s.URL= takes an http:// or https:// URL, got '%s'", g->name,
+			        v);
+		strcpy(g->url, v);
+	} else
+		return rw_err_set(err, -EINVAL,
+		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData, OnError or "
+		        "URL)",
+		        key);
+	return 0;
+}
+
 /* Gate.NAME.FIELD: the gate is created by its first key. */
 static int
 set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err *err)
 {
 	const char *name = key + strlen("Gate."), *dot = strchr(name, '.');
-	const char *field;
 	struct metric_gate *g = NULL, fresh;
 	size_t nl;
+	int r;
 
 	if (!dot || !gate_name_is_valid(name, (size_t)(dot - name)))
 		return rw_err_set(err, -EINVAL,
 		        "'%s' is not Gate.NAME.FIELD with NAME of [A-Za-z0-9_-] (at most %d)", key,
 		        METRIC_GATE_NAME_MAX - 1);
 	nl = (size_t)(dot - name);
-	field = dot + 1;
 	for (size_t i = 0; i < p->n_gates; i++)
 		if (strlen(p->gates[i].name) == nl && strncmp(p->gates[i].name, name, nl) == 0)
 			g = &p->gates[i];
@@ -468,62 +544,9 @@ set_gate(struct deploy_params *p, const char *key, const char *v, struct rw_err 
 		fresh.name[nl] = 0;
 	}
 
-	if (strcasecmp(field, "Query") == 0) {
-		if (isempty(v) || !text_is_plain(v))
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.Query= takes a PromQL query, got '%s'", fresh.name, v);
-		if (strlen(v) >= sizeof(fresh.query))
-			return rw_err_set(err, -ENAMETOOLONG,
-			        "Gate.%s.Query= is longer than %zu bytes", fresh.name,
-			        sizeof(fresh.query) - 1);
-		{
-			char probe[METRIC_GATE_QUERY_MAX * 2];
-
-			if (metric_gate_query_expand(v, "a", "1", probe, sizeof(probe)) == -EINVAL)
-				return rw_err_set(err, -EINVAL,
-				        "Gate.%s.Query= may name ${app} and ${version}, no other "
-				        "${...}: '%s'",
-				        fresh.name, v);
-		}
-		strcpy(fresh.query, v);
-	} else if (strcasecmp(field, "Condition") == 0) {
-		if (strlen(v) >= sizeof(fresh.condition_text) ||
-		        metric_condition_parse(v, &fresh.condition) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.Condition= takes [all|min|max|avg|sum] OP NUMBER with OP "
-			        "one "
-			        "of < <= > >= == !=, got '%s'",
-			        fresh.name, v);
-		strcpy(fresh.condition_text, v);
-	} else if (strcasecmp(field, "MinSamples") == 0) {
-		uint64_t n;
-
-		if (parse_uint64(v, &n) < 0 || n == 0 || n > PROM_SAMPLES_MAX)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.MinSamples= takes a number from 1 to %d, got '%s'",
-			        fresh.name, PROM_SAMPLES_MAX, v);
-		fresh.min_samples = n;
-	} else if (strcasecmp(field, "NoData") == 0) {
-		if (metric_no_data_from_string(v, &fresh.no_data) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.NoData= takes hold, fail or pass, got '%s'", fresh.name,
-			        v);
-	} else if (strcasecmp(field, "OnError") == 0) {
-		if (metric_on_error_from_string(v, &fresh.on_error) < 0)
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.OnError= takes hold or fail, got '%s'", fresh.name, v);
-	} else if (strcasecmp(field, "URL") == 0) {
-		if (!url_is_valid(v))
-			return rw_err_set(err, -EINVAL,
-			        "Gate.%s.URL= takes an http:// or https:// URL, got '%s'",
-			        fresh.name, v);
-		strcpy(fresh.url, v);
-	} else
-		return rw_err_set(err, -EINVAL,
-		        "unknown gate key '%s' (Query, Condition, MinSamples, NoData, OnError or "
-		        "URL)",
-		        key);
-
+	r = set_gate_field(&fresh, key, dot + 1, v, err);
+	if (r < 0)
+		return r;
 	if (!g)
 		g = &p->gates[p->n_gates++];
 	*g = fresh;
@@ -549,9 +572,6 @@ key_matches(const char *given, const char *name)
 static int
 set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err *err)
 {
-	static const char *const approvals[] = {"no", "first", "every"};
-	static const char *const unlabeled[] = {"error", "last-ring"};
-	static const char *const policies[] = {"wait", "refuse"};
 	const char *name = key_info(k)->name;
 	int r, choice = 0;
 
@@ -575,7 +595,7 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_RING_APPROVAL:
 		return set_ring_names(p->ring_approval, &p->n_ring_approval, name, v, err);
 	case DEPLOY_KEY_UNLABELED_HOSTS:
-		r = set_choice(&choice, name, v, unlabeled, ELEMENTSOF(unlabeled),
+		r = set_choice(&choice, name, v, unlabeled_names, ELEMENTSOF(unlabeled_names),
 		        "error or last-ring", err);
 		if (r >= 0)
 			p->unlabeled = (enum deploy_unlabeled)choice;
@@ -583,7 +603,7 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_BAKE:
 		return set_duration(&p->bake_usec, name, true, v, err);
 	case DEPLOY_KEY_APPROVAL:
-		r = set_choice(&choice, name, v, approvals, ELEMENTSOF(approvals),
+		r = set_choice(&choice, name, v, approval_names, ELEMENTSOF(approval_names),
 		        "no, first or every", err);
 		if (r >= 0)
 			p->approval = (enum deploy_approval)choice;
@@ -609,11 +629,10 @@ set_key(struct deploy_params *p, enum deploy_key k, const char *v, struct rw_err
 	case DEPLOY_KEY_FREEZE:
 		return set_freeze(p, v, err);
 	case DEPLOY_KEY_FREEZE_POLICY:
-		r = set_choice(
-		        &choice, name, v, policies, ELEMENTSOF(policies), "wait or refuse", err);
-		if (r >= 0)
-			p->freeze_policy = (enum freeze_policy)choice;
-		return r;
+		if (freeze_policy_from_string(v, &p->freeze_policy) < 0)
+			return rw_err_set(
+			        err, -EINVAL, "%s= takes wait or refuse, got '%s'", name, v);
+		return 0;
 	case DEPLOY_KEY_GATE:
 	case _DEPLOY_KEY_MAX:
 		break;

@@ -2,9 +2,10 @@
  * deploy_params: the options of one deployment.
  *
  * They come from command-line flags or from a deployment file checked into
- * the app's repository (format in strategies/README.md); both go through
- * the one setter, deploy_params_set(), so a key means the same everywhere
- * and every bad value gets the same message. The order of use:
+ * the app's repository (format in docs/deployments.md#deployment-file);
+ * both go through the one setter, deploy_params_set(), so a key means the
+ * same everywhere and every bad value gets the same message. The order of
+ * use:
  *
  *   deploy_params_init(&p);                      defaults
  *   deploy_params_load_file(&p, "deploy.ini", &err);   optional
@@ -175,6 +176,11 @@ struct deploy_key_info {
 	const char *help;
 };
 
+/* The values Approval= and UnlabeledHosts= take, as written in a
+ * deployment file: "no", "first", "every"; "error", "last-ring". */
+const char *deploy_approval_to_string(enum deploy_approval a);
+const char *deploy_unlabeled_to_string(enum deploy_unlabeled u);
+
 /* The table of keys, in documentation order (the Gate.NAME.* keys are one
  * entry named "Gate.NAME.*"). */
 const struct deploy_key_info *deploy_params_keys(size_t *ret_n);
@@ -196,9 +202,10 @@ int deploy_params_set(
  * PrometheusURL=), then the strategy's own validate(). */
 int deploy_params_validate(const struct deploy_params *p, struct rw_err *err);
 
-/* Applies a deployment file on top of p (format in strategies/README.md).
- * Errors come back as "NAME:LINE: message". p may be partly updated on
- * failure. Does not validate. */
+/* Applies a deployment file on top of p (format in
+ * docs/deployments.md#deployment-file). Errors come back as
+ * "NAME:LINE: message". p may be partly updated on failure. Does not
+ * validate. */
 int deploy_params_load_buffer(
         struct deploy_params *p, const char *name, const char *buf, size_t len, struct rw_err *err);
 int deploy_params_load_file(struct deploy_params *p, const char *path, struct rw_err *err);

@@ -118,13 +118,47 @@ write_list(FILE *f, const char *key, char (*items)[DEPLOY_RING_MAX], size_t n)
 	fputc('\n', f);
 }
 
+/* KEY=text, nothing if text is empty. */
+static void
+write_text(FILE *f, const char *key, const char *text)
+{
+	if (text[0])
+		fprintf(f, "%s=%s\n", key, text);
+}
+
+static void
+write_steps(FILE *f, const struct deploy_params *p)
+{
+	char buf[32];
+
+	fprintf(f, "Steps=");
+	for (size_t i = 0; i < p->n_steps; i++) {
+		struct deploy_amount a = {DEPLOY_AMOUNT_PERCENT, p->steps[i]};
+
+		deploy_amount_format(&a, buf, sizeof(buf));
+		fprintf(f, "%s%s", i ? "," : "", buf);
+	}
+	fputc('\n', f);
+}
+
+static void
+write_ring_bake(FILE *f, const struct deploy_params *p)
+{
+	char buf[32];
+
+	if (p->n_ring_bake == 0)
+		return;
+	fprintf(f, "RingBake=");
+	for (size_t i = 0; i < p->n_ring_bake; i++) {
+		deploy_duration_format(p->ring_bake[i].bake_usec, buf, sizeof(buf));
+		fprintf(f, "%s%s:%s", i ? "," : "", p->ring_bake[i].ring, buf);
+	}
+	fputc('\n', f);
+}
+
 static void
 write_key(FILE *f, const struct deploy_params *p, const struct deploy_key_info *k)
 {
-	static const char *const approvals[] = {"no", "first", "every"};
-	static const char *const unlabeled[] = {"error", "last-ring"};
-	char buf[32];
-
 	switch (k->key) {
 	case DEPLOY_KEY_STRATEGY:
 		fprintf(f, "Strategy=%s\n", p->strategy);
@@ -142,14 +176,7 @@ write_key(FILE *f, const struct deploy_params *p, const struct deploy_key_info *
 			write_amount(f, k->name, &p->canary);
 		break;
 	case DEPLOY_KEY_STEPS:
-		fprintf(f, "Steps=");
-		for (size_t i = 0; i < p->n_steps; i++) {
-			struct deploy_amount a = {DEPLOY_AMOUNT_PERCENT, p->steps[i]};
-
-			deploy_amount_format(&a, buf, sizeof(buf));
-			fprintf(f, "%s%s", i ? "," : "", buf);
-		}
-		fputc('\n', f);
+		write_steps(f, p);
 		break;
 	case DEPLOY_KEY_RING_LABEL:
 		if (p->n_datacenters == 0)
@@ -159,27 +186,20 @@ write_key(FILE *f, const struct deploy_params *p, const struct deploy_key_info *
 		write_list(f, k->name, (char(*)[DEPLOY_RING_MAX])p->datacenters, p->n_datacenters);
 		break;
 	case DEPLOY_KEY_RING_BAKE:
-		if (p->n_ring_bake == 0)
-			break;
-		fprintf(f, "RingBake=");
-		for (size_t i = 0; i < p->n_ring_bake; i++) {
-			deploy_duration_format(p->ring_bake[i].bake_usec, buf, sizeof(buf));
-			fprintf(f, "%s%s:%s", i ? "," : "", p->ring_bake[i].ring, buf);
-		}
-		fputc('\n', f);
+		write_ring_bake(f, p);
 		break;
 	case DEPLOY_KEY_RING_APPROVAL:
 		write_list(
 		        f, k->name, (char(*)[DEPLOY_RING_MAX])p->ring_approval, p->n_ring_approval);
 		break;
 	case DEPLOY_KEY_UNLABELED_HOSTS:
-		fprintf(f, "UnlabeledHosts=%s\n", unlabeled[p->unlabeled]);
+		fprintf(f, "UnlabeledHosts=%s\n", deploy_unlabeled_to_string(p->unlabeled));
 		break;
 	case DEPLOY_KEY_BAKE:
 		write_duration(f, k->name, p->bake_usec);
 		break;
 	case DEPLOY_KEY_APPROVAL:
-		fprintf(f, "Approval=%s\n", approvals[p->approval]);
+		fprintf(f, "Approval=%s\n", deploy_approval_to_string(p->approval));
 		break;
 	case DEPLOY_KEY_MIN_HEALTHY:
 		write_duration(f, k->name, p->min_healthy_usec);
@@ -194,16 +214,13 @@ write_key(FILE *f, const struct deploy_params *p, const struct deploy_key_info *
 		write_amount(f, k->name, &p->rollback_parallelism);
 		break;
 	case DEPLOY_KEY_TRAFFIC_COMMAND:
-		if (p->traffic_command[0])
-			fprintf(f, "TrafficCommand=%s\n", p->traffic_command);
+		write_text(f, k->name, p->traffic_command);
 		break;
 	case DEPLOY_KEY_LIVE_COLOR:
-		if (p->live_color[0])
-			fprintf(f, "LiveColor=%s\n", p->live_color);
+		write_text(f, k->name, p->live_color);
 		break;
 	case DEPLOY_KEY_PROMETHEUS_URL:
-		if (p->prometheus_url[0])
-			fprintf(f, "PrometheusURL=%s\n", p->prometheus_url);
+		write_text(f, k->name, p->prometheus_url);
 		break;
 	case DEPLOY_KEY_FREEZE:
 		for (size_t i = 0; i < p->n_freeze; i++)

@@ -21,6 +21,18 @@ freeze_policy_to_string(enum freeze_policy p)
 	return p == FREEZE_POLICY_REFUSE ? "refuse" : "wait";
 }
 
+int
+freeze_policy_from_string(const char *s, enum freeze_policy *ret)
+{
+	if (streq(s, "wait"))
+		*ret = FREEZE_POLICY_WAIT;
+	else if (streq(s, "refuse"))
+		*ret = FREEZE_POLICY_REFUSE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * days_from_civil). */
 static int64_t
@@ -64,6 +76,17 @@ skip_spaces(const char **p)
 {
 	while (**p == ' ' || **p == '\t')
 		(*p)++;
+}
+
+/* The '-' between the two ends of a range, with spaces around it. */
+static bool
+read_dash(const char **p)
+{
+	skip_spaces(p);
+	if (*(*p)++ != '-')
+		return false;
+	skip_spaces(p);
+	return true;
 }
 
 /* "HH:MM" -> seconds since midnight. 24:00 is allowed as an end. */
@@ -206,10 +229,8 @@ parse_weekly(const char *s, int64_t offset, struct freeze_window *w)
 	skip_spaces(&p);
 	if (!read_clock(&p, &t1))
 		return false;
-	skip_spaces(&p);
-	if (*p++ != '-')
+	if (!read_dash(&p))
 		return false;
-	skip_spaces(&p);
 	if (!read_day(&p, &d2))
 		return false;
 	skip_spaces(&p);
@@ -229,10 +250,8 @@ parse_daily(const char *s, int64_t offset, struct freeze_window *w)
 
 	if (!read_clock(&p, &t1))
 		return false;
-	skip_spaces(&p);
-	if (*p++ != '-')
+	if (!read_dash(&p))
 		return false;
-	skip_spaces(&p);
 	if (!read_clock(&p, &t2) || *p)
 		return false;
 	w->kind = FREEZE_DAILY;

@@ -46,6 +46,8 @@ struct freeze_window {
 
 /* "wait", "refuse". */
 const char *freeze_policy_to_string(enum freeze_policy p);
+/* "wait" or "refuse" -> the policy; -EINVAL for anything else. */
+int freeze_policy_from_string(const char *s, enum freeze_policy *ret);
 
 /* Parses one window (syntax above). -EINVAL with err naming the value. */
 int freeze_window_parse(const char *s, struct freeze_window *ret, struct rw_err *err);

@@ -16,6 +16,16 @@ static const char *const aggregate_names[] = {"all", "min", "max", "avg", "sum"}
 static const char *const no_data_names[] = {"hold", "fail", "pass"};
 static const char *const on_error_names[] = {"hold", "fail"};
 
+/* The index of s in names, -EINVAL if it is not there. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(s, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
 const char *
 metric_op_to_string(enum metric_op op)
 {
@@ -37,12 +47,12 @@ metric_no_data_to_string(enum metric_no_data d)
 int
 metric_no_data_from_string(const char *s, enum metric_no_data *ret)
 {
-	for (size_t i = 0; i < ELEMENTSOF(no_data_names); i++)
-		if (streq(s, no_data_names[i])) {
-			*ret = (enum metric_no_data)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = name_index(no_data_names, ELEMENTSOF(no_data_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (enum metric_no_data)i;
+	return 0;
 }
 
 const char *
@@ -54,12 +64,12 @@ metric_on_error_to_string(enum metric_on_error e)
 int
 metric_on_error_from_string(const char *s, enum metric_on_error *ret)
 {
-	for (size_t i = 0; i < ELEMENTSOF(on_error_names); i++)
-		if (streq(s, on_error_names[i])) {
-			*ret = (enum metric_on_error)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = name_index(on_error_names, ELEMENTSOF(on_error_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (enum metric_on_error)i;
+	return 0;
 }
 
 int
@@ -226,14 +236,66 @@ aggregate(enum metric_aggregate a, const struct prom_sample *s, size_t n, size_t
 	return a == METRIC_AVG ? acc / (double)usable : acc;
 }
 
+/* Which of the usable samples append_samples() names. */
+enum sample_pick {
+	PICK_ALL,
+	PICK_FAILING, /* those that do not meet the condition */
+	PICK_PASSING,
+};
+
+static void
+append_samples(struct textbuf *t, const struct metric_gate *g, const struct prom_sample *s,
+        size_t n, enum sample_pick pick)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(s[i].value))
+			continue;
+		if (pick != PICK_ALL &&
+		        compare(s[i].value, g->condition.op, g->condition.threshold) !=
+		                (pick == PICK_PASSING))
+			continue;
+		append_sample(t, &s[i], &first);
+	}
+}
+
+/* Condition without an aggregate: every usable sample must meet it. */
+static void
+evaluate_each(const struct metric_gate *g, const struct prom_sample *samples, size_t n,
+        size_t usable, const char *cond, const char *nan_text, struct textbuf *t,
+        struct gate_result *ret)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(samples[i].value) &&
+		        !compare(samples[i].value, g->condition.op, g->condition.threshold))
+			bad++;
+	if (bad == 0) {
+		textbuf_printf(t, "gate '%s' pass: all %zu sample%s %s%s: ", g->name, usable,
+		        usable == 1 ? "" : "s", cond, nan_text);
+		append_samples(t, g, samples, n, PICK_ALL);
+		return;
+	}
+	ret->verdict = GATE_FAIL;
+	textbuf_printf(t, "gate '%s' fail: %zu of %zu samples not %s%s: ", g->name, bad, usable,
+	        cond, nan_text);
+	/* The offenders first: they are what the reader needs. */
+	append_samples(t, g, samples, n, PICK_FAILING);
+	if (usable > bad) {
+		textbuf_printf(t, "; others: ");
+		append_samples(t, g, samples, n, PICK_PASSING);
+	}
+}
+
 void
 metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samples, size_t n,
         struct gate_result *ret)
 {
 	struct textbuf t = textbuf_init(ret->why, sizeof(ret->why));
-	size_t usable = 0, nan = 0, bad = 0;
+	size_t usable = 0, nan = 0;
 	char cond[64], nan_text[32] = "";
-	bool first = true;
 
 	ret->verdict = GATE_PASS;
 	ret->recheck_usec = 0;
@@ -255,43 +317,13 @@ metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samp
 		        nan_text, g->min_samples);
 		if (usable > 0) {
 			textbuf_printf(&t, ": ");
-			for (size_t i = 0; i < n; i++)
-				if (!isnan(samples[i].value))
-					append_sample(&t, &samples[i], &first);
+			append_samples(&t, g, samples, n, PICK_ALL);
 		}
 		return;
 	}
 
 	if (g->condition.aggregate == METRIC_ALL) {
-		for (size_t i = 0; i < n; i++)
-			if (!isnan(samples[i].value) &&
-			        !compare(samples[i].value, g->condition.op, g->condition.threshold))
-				bad++;
-		if (bad == 0) {
-			textbuf_printf(&t, "gate '%s' pass: all %zu sample%s %s%s: ", g->name,
-			        usable, usable == 1 ? "" : "s", cond, nan_text);
-			for (size_t i = 0; i < n; i++)
-				if (!isnan(samples[i].value))
-					append_sample(&t, &samples[i], &first);
-			return;
-		}
-		ret->verdict = GATE_FAIL;
-		textbuf_printf(&t, "gate '%s' fail: %zu of %zu samples not %s%s: ", g->name, bad,
-		        usable, cond, nan_text);
-		/* The offenders first: they are what the reader needs. */
-		for (size_t i = 0; i < n; i++)
-			if (!isnan(samples[i].value) &&
-			        !compare(samples[i].value, g->condition.op, g->condition.threshold))
-				append_sample(&t, &samples[i], &first);
-		if (usable > bad) {
-			textbuf_printf(&t, "; others: ");
-			first = true;
-			for (size_t i = 0; i < n; i++)
-				if (!isnan(samples[i].value) &&
-				        compare(samples[i].value, g->condition.op,
-				                g->condition.threshold))
-					append_sample(&t, &samples[i], &first);
-		}
+		evaluate_each(g, samples, n, usable, cond, nan_text, &t, ret);
 		return;
 	}
 
@@ -307,9 +339,7 @@ metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samp
 		        "gate '%s' %s (NoData=%s): %s of %zu samples is not a number: ", g->name,
 		        gate_verdict_to_string(ret->verdict), metric_no_data_to_string(g->no_data),
 		        metric_aggregate_to_string(g->condition.aggregate), usable);
-		for (size_t i = 0; i < n; i++)
-			if (!isnan(samples[i].value))
-				append_sample(&t, &samples[i], &first);
+		append_samples(&t, g, samples, n, PICK_ALL);
 		return;
 	}
 
@@ -319,9 +349,7 @@ metric_gate_evaluate(const struct metric_gate *g, const struct prom_sample *samp
 	        gate_verdict_to_string(ret->verdict),
 	        metric_aggregate_to_string(g->condition.aggregate), usable, av, ok ? "" : "not ",
 	        cond, nan_text);
-	for (size_t i = 0; i < n; i++)
-		if (!isnan(samples[i].value))
-			append_sample(&t, &samples[i], &first);
+	append_samples(&t, g, samples, n, PICK_ALL);
 }
 
 void

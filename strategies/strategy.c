@@ -1,7 +1,8 @@
 /*
- * strategy: the registry and strategy_plan(), which does for every planner
- * what they all need: validated params, checked and sorted hosts, a plan to
- * append to, the counts, and the worst-case rollback. See strategy.h.
+ * strategy: strategy_plan(), which does for every planner what they all
+ * need: validated params, checked and sorted hosts, a plan to append to, the
+ * counts, and the worst-case rollback. See strategy.h; the registry it
+ * looks strategies up in is registry.c.
  */
 #include "strategy.h"
 
@@ -9,32 +10,6 @@
 
 #include "planner.h"
 #include "version.h"
-
-static const struct strategy_ops *const strategies[] = {
-        &strategy_all_at_once,
-        &strategy_rolling,
-        &strategy_canary,
-        &strategy_ring,
-        &strategy_blue_green,
-};
-
-const struct strategy_ops *
-strategy_lookup(const char *name)
-{
-	if (!name)
-		return NULL;
-	for (size_t i = 0; i < ELEMENTSOF(strategies); i++)
-		if (streq(strategies[i]->name, name))
-			return strategies[i];
-	return NULL;
-}
-
-const struct strategy_ops *const *
-strategy_list(size_t *ret_n)
-{
-	*ret_n = ELEMENTSOF(strategies);
-	return strategies;
-}
 
 /* Planning order: by name, then by id. */
 static int

@@ -1,8 +1,8 @@
 /*
- * strategy: the registry of wave planners and the one entry point to plan.
+ * strategy: the wave planners and the one entry point to plan.
  *
  * Each strategy is one file exporting one const ops table; look them up by
- * the name Strategy= takes. Planners are pure functions of their input:
+ * the name Strategy= takes (registry.h, included here). Planners are pure functions of their input:
  * same hosts and params, same plan, byte for byte.
  *
  *   all-at-once  one wave "all"
@@ -14,7 +14,8 @@
  *                (RingLabel=) or "ring 0 (dc1)" ... (Datacenters=)
  *   blue-green   the idle color, then "switch to COLOR"
  *
- * Policies every planner keeps (README.md has the details):
+ * Policies every planner keeps (docs/deployments.md#policies has
+ * the details):
  * - 0 eligible hosts is an error; so are duplicate ids and empty names.
  * - Percentages round up against the hosts they apply to.
  * - Down hosts are planned and flagged (plan.h); canaries by count or %
@@ -28,29 +29,7 @@
 #define ROLLWAVE_STRATEGIES_STRATEGY_H
 
 #include "plan.h"
-
-struct strategy_ops {
-	const char *name;    /* as Strategy= takes it */
-	const char *summary; /* one line for help output */
-	/* Checks the options only this strategy cares about; NULL: none. */
-	int (*validate)(const struct deploy_params *p, struct rw_err *err);
-	/* Appends the waves to plan (already holding app, version and params).
-	 * Called by strategy_plan() only: in->hosts is sorted, non-empty,
-	 * checked. May fill idle_color, live_color and kept. */
-	int (*plan)(const struct deploy_params *p, const struct plan_input *in, struct plan *plan,
-	        struct rw_err *err);
-};
-
-extern const struct strategy_ops strategy_all_at_once;
-extern const struct strategy_ops strategy_rolling;
-extern const struct strategy_ops strategy_canary;
-extern const struct strategy_ops strategy_ring;
-extern const struct strategy_ops strategy_blue_green;
-
-/* The strategy named name, NULL if none. */
-const struct strategy_ops *strategy_lookup(const char *name);
-/* All strategies, in the order above; *ret_n gets the count. */
-const struct strategy_ops *const *strategy_list(size_t *ret_n);
+#include "registry.h"
 
 /* Validates p (deploy_params_validate()), checks and sorts the hosts, runs
  * the strategy named by p->strategy, and plans the worst-case rollback.
