@@ -21,7 +21,7 @@ static const char approve_usage[] =
         "Lets deployment ID, waiting for approval (--approval first|every,\n"
         "--ring-approval), start its next wave, then prints its state and step.\n"
         "\n"
-        "  --json  print the deployment as one JSON document (fields in README.md)\n"
+        "  --json  print the deployment as one JSON document (fields in docs/json.md)\n"
         "\n" ACTION_EXIT_HELP;
 
 static const char pause_usage[] =
@@ -30,7 +30,7 @@ static const char pause_usage[] =
         "Starts no new host of deployment ID (running or pending) until `rollwave\n"
         "resume ID`; its wave's clocks stop. Then prints its state and step.\n"
         "\n"
-        "  --json  print the deployment as one JSON document (fields in README.md)\n"
+        "  --json  print the deployment as one JSON document (fields in docs/json.md)\n"
         "\n" ACTION_EXIT_HELP;
 
 static const char resume_usage[] =
@@ -39,7 +39,7 @@ static const char resume_usage[] =
         "Resumes paused deployment ID where it stopped, then prints its state and\n"
         "step.\n"
         "\n"
-        "  --json  print the deployment as one JSON document (fields in README.md)\n"
+        "  --json  print the deployment as one JSON document (fields in docs/json.md)\n"
         "\n" ACTION_EXIT_HELP;
 
 static const char abort_usage[] =
@@ -51,7 +51,7 @@ static const char abort_usage[] =
         "its state and step.\n"
         "\n"
         "  --rollback  roll the deployment's hosts back\n"
-        "  --json      print the deployment as one JSON document (fields in README.md)\n"
+        "  --json      print the deployment as one JSON document (fields in docs/json.md)\n"
         "\n" ACTION_EXIT_HELP;
 
 static int

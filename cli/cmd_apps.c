@@ -19,7 +19,7 @@ static const char apps_usage[] =
         "Lists every app the hosts report, with the number of hosts that run it and\n"
         "how many run each current version.\n"
         "\n"
-        "  --json   print one JSON document (fields in README.md)\n";
+        "  --json   print one JSON document (fields in docs/json.md)\n";
 
 static int
 apps_run(int argc, char **argv)

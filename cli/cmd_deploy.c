@@ -48,7 +48,7 @@ static const char deploy_usage[] =
         "                      --hosts: the same, default 30m (the tasks go on)\n"
         "  --force             start even if preflight finds hosts down\n"
         "  --hosts ID,...      host ids as `rollwave hosts` shows them (at most 10000)\n"
-        "  --json              print one JSON document (fields in README.md)\n"
+        "  --json              print one JSON document (fields in docs/json.md)\n"
         "\n"
         "Exit status of deploy --wait:\n" CLI_WAVES_EXIT_HELP "\n"
         "Without --wait: 0 the coordinator took it; 1 it refused it; 2 bad command\n"

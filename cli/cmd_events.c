@@ -23,7 +23,7 @@ static const char events_usage[] =
         "  --since D|T  only events at or after T (UTC, 2026-05-01T10:00:00Z) or in the\n"
         "               last D (90s, 15m, 2h, 7d)\n"
         "  --limit N    at most N events (1 to 1000; default: the coordinator's)\n"
-        "  --json       print one JSON document (fields in README.md)\n";
+        "  --json       print one JSON document (fields in docs/json.md)\n";
 
 static int
 events_run(int argc, char **argv)

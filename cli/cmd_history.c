@@ -19,7 +19,7 @@ static const char history_usage[] =
         "\n"
         "  --limit N  at most N deployments (default 20, at most " XSTR(
                 WIRE_EVENTS_MAX) ")\n"
-                                 "  --json     {\"deployments\": [...]} (fields in README.md)\n"
+                                 "  --json     {\"deployments\": [...]} (fields in docs/json.md)\n"
                                  "\n"
                                  "Exit status: 0 shown; 1 the coordinator unreachable or refused; "
                                  "2 bad\n"

@@ -19,7 +19,7 @@ static const char host_usage[] =
         "agent version, labels, and each app's current and previous release, health\n"
         "and the releases on disk.\n"
         "\n"
-        "  --json   print the host as one JSON object (fields in README.md)\n";
+        "  --json   print the host as one JSON object (fields in docs/json.md)\n";
 
 static int
 host_run(int argc, char **argv)

@@ -31,7 +31,7 @@ static const char hosts_usage[] =
         "\n"
         "  --selector K=V,...  only hosts whose labels match every K=V (the\n"
         "                      coordinator filters)\n"
-        "  --json              print one JSON document (fields in README.md)\n"
+        "  --json              print one JSON document (fields in docs/json.md)\n"
         "\n"
         "  pending     hosts that enrolled with the join token and wait for a decision;\n"
         "              compare the KEY column with the host's key before accepting\n"

@@ -17,7 +17,7 @@ static const char plan_usage[] =
         "\n" CLI_WAVES_OPTIONS_HELP "\n"
         "  -f, --file FILE     a deployment file; flags override it\n"
         "  --selector K=V,...  only the hosts with these labels\n"
-        "  --json              the plan as the status document (fields in README.md)\n"
+        "  --json              the plan as the status document (fields in docs/json.md)\n"
         "\n"
         "Exit status: 0 planned; 1 refused (e.g. no host matches); 2 bad command line.\n";
 

@@ -42,7 +42,7 @@ static const char rollback_usage[] =
         "  --timeout DURATION  with --wait: stop following after this long; with\n"
         "                      --hosts: the same, default 30m (the tasks go on)\n"
         "  --hosts ID,...      host ids as `rollwave hosts` shows them (at most 10000)\n"
-        "  --json              print one JSON document (fields in README.md)\n"
+        "  --json              print one JSON document (fields in docs/json.md)\n"
         "\n"
         "Exit status of rollback --wait:\n" CLI_WAVES_EXIT_HELP "\n"
         "Without --wait: 0 the coordinator took it; 1 it refused it; 2 bad command\n"

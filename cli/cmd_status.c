@@ -20,7 +20,7 @@ static const char status_usage[] =
         "`rollwave history`.\n"
         "\n"
         "  --app APP  the latest deployment of APP\n"
-        "  --json     the status document (fields in README.md)\n"
+        "  --json     the status document (fields in docs/json.md)\n"
         "\n"
         "Exit status: 0 shown; 1 refused (no such deployment) or the coordinator\n"
         "unreachable; 2 bad command line.\n";
