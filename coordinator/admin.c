@@ -91,12 +91,12 @@ admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
 static nng_msg *
 admin_waves(const struct admin_call *c)
 {
-	nng_msg *reply = waves_admin(c->s, c->msgid, c->req, c->actor, c->a);
+	Rollwave__AdminResponse *resp = NULL;
+	struct rw_err err = {{0}};
+	int r = waves_admin(c->s->waves, c->req, c->actor, c->a, &resp, &err);
 
-	if (!reply)
-		reply = admin_error(c->msgid, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
-		        "this coordinator does not handle that request");
-	return reply;
+	return r >= 0 ? admin_reply(c->msgid, resp)
+	              : admin_error(c->msgid, waves_error_code(r), err.msg);
 }
 
 static const struct {

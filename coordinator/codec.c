@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 
+#include "codec.h"
 #include "server_private.h"
 
 /* ---- JSON <-> protobuf for stored facts ---- */

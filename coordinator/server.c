@@ -1094,6 +1094,8 @@ start_agents_socket(struct server *s, struct rw_err *err)
 	return 0;
 }
 
+static int server_waves_start(struct server *s, struct rw_err *err);
+
 int
 server_start(const struct coordinator_config *cfg, struct server **ret, struct rw_err *err)
 {
@@ -1139,7 +1141,7 @@ server_start(const struct coordinator_config *cfg, struct server **ret, struct r
 	r = metrics_start(s, err);
 	if (r < 0)
 		goto fail;
-	r = waves_start(s, err);
+	r = server_waves_start(s, err);
 	if (r < 0)
 		goto fail;
 	(void)db_audit(s->db, "coordinator", "coordinator.start", cfg->listen, NULL);
@@ -1259,7 +1261,7 @@ server_expire_polls(struct server *s)
 void
 server_waves_tick(struct server *s)
 {
-	waves_tick(s);
+	waves_tick(s->waves);
 }
 
 void
@@ -1295,7 +1297,8 @@ server_stop(struct server *s)
 		pthread_cond_wait(&s->flushed, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	metrics_stop(s);
-	waves_stop(s);
+	waves_stop(s->waves);
+	s->waves = NULL;
 	if (s->admin_running) {
 		pthread_join(s->admin_thread, NULL);
 		s->admin_running = false;
@@ -1434,4 +1437,79 @@ metrics_stop(struct server *s)
 {
 	metrics_close(s->metrics);
 	s->metrics = NULL;
+}
+
+/* ---- the fleet as the waves engine sees it (fleet.h) ----
+ *
+ * The engine never touches struct server: it asks for a host's state and
+ * apps report, and queues and takes back commands, through these. */
+
+static int
+fleet_host_get(void *userdata, int64_t host_id, struct fleet_host *ret)
+{
+	struct server *s = userdata;
+	struct host_mem *m;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	m = host_mem(s, host_id, false);
+	if (!m)
+		r = -ENOENT;
+	else {
+		ret->state = m->state;
+		ret->last_seen_ms = m->last_seen_ms;
+		ret->apps_json = NULL;
+		if (m->apps_json && !(ret->apps_json = strdup(m->apps_json)))
+			r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int
+fleet_queue_command(void *userdata, int64_t host_id, const struct fleet_command *c)
+{
+	struct pending_cmd p = {0};
+
+	p.command_id = c->command_id;
+	p.kind = c->kind;
+	p.cancel_command_id = c->cancel_command_id;
+	strbuf_printf(p.app, sizeof(p.app), "%s", c->app);
+	strbuf_printf(p.version, sizeof(p.version), "%s", c->version);
+	p.manifest_url = (char *)c->manifest_url;
+	return server_queue_command(userdata, host_id, &p);
+}
+
+static int
+fleet_unqueue_command(void *userdata, int64_t host_id, uint64_t command_id)
+{
+	return server_unqueue_command(userdata, host_id, command_id);
+}
+
+static uint64_t
+fleet_now_ms(void *userdata)
+{
+	(void)userdata;
+	return now_ms();
+}
+
+static const struct fleet_ops server_fleet_ops = {
+        .host_get = fleet_host_get,
+        .queue_command = fleet_queue_command,
+        .unqueue_command = fleet_unqueue_command,
+        .now_ms = fleet_now_ms,
+};
+
+static int
+server_waves_start(struct server *s, struct rw_err *err)
+{
+	struct waves_config c = {
+	        .db = s->db,
+	        .cfg = s->cfg,
+	        .fleet = &server_fleet_ops,
+	        .fleet_userdata = s,
+	        .started_ms = s->started_ms,
+	};
+
+	return waves_start(&c, &s->waves, err);
 }

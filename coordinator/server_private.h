@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+#include "codec.h"
 #include "db.h"
 #include "identity.h"
 #include "server.h"
@@ -167,13 +168,6 @@ struct server {
 	struct metrics *metrics;
 };
 
-/* A response under construction owns everything it points to through this
- * list of allocations, freed at once after packing. */
-struct arena {
-	void **p;
-	size_t n, cap;
-};
-
 /* ---- server.c ---- */
 uint64_t now_ms(void);
 /* The in-memory record of host id, created if create; NULL if none.
@@ -215,10 +209,7 @@ int metrics_start(struct server *s, struct rw_err *err);
 void metrics_stop(struct server *s);
 
 /* ---- codec.c ---- */
-void *arena_add(struct arena *a, void *ptr);
-void *arena_alloc(struct arena *a, size_t size);
-char *arena_strdup(struct arena *a, const char *s);
-void arena_free(struct arena *a);
+/* arena_*, labels_match, command_kind_*: codec.h */
 char *labels_to_json(Rollwave__Label **labels, size_t n);
 char *apps_to_json(Rollwave__AppStatus **apps, size_t n);
 void labels_from_json(struct arena *a, const char *text, Rollwave__Label ***ret, size_t *ret_n);
@@ -228,11 +219,5 @@ nng_msg *error_msg(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, 
 nng_msg *error_msgv(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, va_list ap)
         _printf_(3, 0);
 void env_init(Rollwave__Envelope *env, uint64_t msgid);
-bool labels_match(const char *labels_json, const char *selector);
-/* "deploy", "rollback", "migrate", "migrate_down", "preflight", "cancel"
- * (the task kinds of the database); "unknown" otherwise. */
-const char *command_kind_to_string(Rollwave__Command__Kind k);
-/* The kind of a name above; KIND_UNSPECIFIED if none. */
-Rollwave__Command__Kind command_kind_from_string(const char *s);
 
 #endif

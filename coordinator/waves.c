@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "promql.h"
 #include "strategy.h"
 #include "textbuf.h"
+#include "version.h"
 
 #define GATE_RECHECK_MS    5000
 #define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */
@@ -103,7 +105,18 @@ struct dep {
 struct waves {
 	pthread_mutex_t lock;
 	struct dep *deps;
+	struct db *db;
+	const struct coordinator_config *cfg;
+	const struct fleet_ops *fleet;
+	void *fleet_ud;
+	uint64_t started_ms;
 };
+
+static uint64_t
+e_now(struct waves *e)
+{
+	return e->fleet->now_ms(e->fleet_ud);
+}
 
 static bool
 task_is_final(const char *t)
@@ -243,11 +256,11 @@ utf8_cut_tail(char *s)
 		s[i - 1] = 0;
 }
 
-static int dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
+static int dep_save(struct waves *e, struct dep *d, const char *actor, const char *action,
         const char *fmt, ...) _printf_(5, 6);
 static int
-dep_save(struct server *s, struct dep *d, const char *actor, const char *action, const char *fmt,
-        ...)
+dep_save(
+        struct waves *e, struct dep *d, const char *actor, const char *action, const char *fmt, ...)
 {
 	char detail[2048] = "";
 	char *plan;
@@ -267,7 +280,7 @@ dep_save(struct server *s, struct dep *d, const char *actor, const char *action,
 	free(d->row.plan);
 	d->row.plan = plan;
 	r = db_deployment_save(
-	        s->db, &d->row, actor ? actor : "coordinator", action, fmt ? detail : NULL);
+	        e->db, &d->row, actor ? actor : "coordinator", action, fmt ? detail : NULL);
 	if (r < 0)
 		log_error("deployment %" PRId64 ": cannot record its state: %s", d->row.id,
 		        strerror(-r));
@@ -296,7 +309,7 @@ set_reason(struct dep *d, const char *reason)
 }
 
 static void
-finish(struct server *s, struct dep *d, const char *state, const char *reason, uint64_t now)
+finish(struct waves *e, struct dep *d, const char *state, const char *reason, uint64_t now)
 {
 	char action[48];
 
@@ -306,7 +319,7 @@ finish(struct server *s, struct dep *d, const char *state, const char *reason, u
 		set_reason(d, reason);
 	d->row.finished_ms = now;
 	strbuf_printf(action, sizeof(action), "deploy.%s", state);
-	dep_save(s, d, "coordinator", action, "%s", d->row.reason);
+	dep_save(e, d, "coordinator", action, "%s", d->row.reason);
 }
 
 /* ---- tasks and health ---- */
@@ -355,11 +368,11 @@ count_failed(const struct dep *d, size_t below_wave)
 	return n;
 }
 
-static void mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt, ...)
+static void mark_failed(struct waves *e, struct dep *d, struct dep_host *h, const char *fmt, ...)
         _printf_(4, 5);
 /* Records the coordinator's verdict that h failed (once; audited). */
 static void
-mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt, ...)
+mark_failed(struct waves *e, struct dep *d, struct dep_host *h, const char *fmt, ...)
 {
 	char why[512];
 	va_list ap;
@@ -374,7 +387,7 @@ mark_failed(struct server *s, struct dep *d, struct dep_host *h, const char *fmt
 	if (h->cmd) {
 		int r;
 
-		r = db_task_set_failed(s->db, h->id, h->cmd, why);
+		r = db_task_set_failed(e->db, h->id, h->cmd, why);
 		if (r < 0)
 			log_error("deployment %" PRId64 ": cannot record that host %" PRId64
 			          " failed: %s",
@@ -435,11 +448,11 @@ task_cb(void *userdata, const struct task_row *t)
 }
 
 static int
-load_tasks(struct server *s, struct dep *d)
+load_tasks(struct waves *e, struct dep *d)
 {
 	int r;
 
-	r = db_deployment_foreach_task(s->db, d->row.id, task_cb, d);
+	r = db_deployment_foreach_task(e->db, d->row.id, task_cb, d);
 	return r == -ENOENT ? 0 : r;
 }
 
@@ -469,31 +482,32 @@ app_status(const char *apps_json, const char *app, char *current, size_t size, i
  * SIZE_MAX) from what heartbeats said; want is the version they should run
  * (NULL: each host's rollback_to). */
 static void
-refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint64_t now)
+refresh_health(struct waves *e, struct dep *d, size_t wave, bool rollback, uint64_t now)
 {
-	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < d->n_hosts; i++) {
 		struct dep_host *h = &d->hosts[i];
-		struct host_mem *m;
+		struct fleet_host fh = {0}, *m = NULL;
 		const char *want;
 		int health = 0;
 		bool healthy;
 
 		if (wave != SIZE_MAX && h->wave != wave)
 			continue;
-		m = host_mem(s, h->id, false);
+		if (e->fleet->host_get(e->fleet_ud, h->id, &fh) == 0)
+			m = &fh;
 		h->up = m && m->state == HOST_UP;
 		/* After a coordinator restart, agents reconnect with backoff:
 		 * nobody is silent before RECONNECT_GRACE_MS have passed. */
 		h->last_seen_ms = m ? m->last_seen_ms : 0;
-		if (h->last_seen_ms < s->started_ms + RECONNECT_GRACE_MS)
-			h->last_seen_ms = s->started_ms + RECONNECT_GRACE_MS < now
-			        ? s->started_ms + RECONNECT_GRACE_MS
+		if (h->last_seen_ms < e->started_ms + RECONNECT_GRACE_MS)
+			h->last_seen_ms = e->started_ms + RECONNECT_GRACE_MS < now
+			        ? e->started_ms + RECONNECT_GRACE_MS
 			        : now;
 		/* Only what heartbeats said since this coordinator started. */
 		h->known = m && m->apps_json &&
 		        app_status(
 		                m->apps_json, d->row.app, h->current, sizeof(h->current), &health);
+		fleet_host_done(&fh);
 		want = rollback ? (h->rollback_to ? h->rollback_to : "") : d->row.version;
 		healthy = h->up && h->known && streq(h->current, want) &&
 		        health == ROLLWAVE__HEALTH__HEALTH_HEALTHY;
@@ -502,8 +516,8 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 		 * it (still showing the old release) do not contradict it for one
 		 * heartbeat interval. */
 		if (!rollback && !healthy && h->up && streq(h->task, "committed") &&
-		        h->final_ms >= s->started_ms &&
-		        now <= h->final_ms + s->cfg->heartbeat_interval_usec / USEC_PER_MSEC +
+		        h->final_ms >= e->started_ms &&
+		        now <= h->final_ms + e->cfg->heartbeat_interval_usec / USEC_PER_MSEC +
 		                        1000 &&
 		        !(h->known && streq(h->current, want))) {
 			if (!h->healthy)
@@ -518,7 +532,6 @@ refresh_health(struct server *s, struct dep *d, size_t wave, bool rollback, uint
 			        : now;
 		h->healthy = healthy;
 	}
-	pthread_mutex_unlock(&s->lock);
 }
 
 /* An agent runs one command at a time and refuses another as busy (a
@@ -561,7 +574,7 @@ cancel_target(const struct dep *d, const struct dep_host *h)
  * first, in one transaction, then the queues). A CANCEL names each host's
  * own deploy command (or its running migrate hook). */
 static int
-send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char *const *versions,
+send_commands(struct waves *e, struct dep *d, struct dep_host **hs, const char *const *versions,
         size_t n, Rollwave__Command__Kind kind)
 {
 	_cleanup_free_ int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
@@ -586,27 +599,28 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 		vs[i] = versions && versions[i] ? versions[i] : "";
 		cancels[i] = kind == ROLLWAVE__COMMAND__KIND__CANCEL ? cancel_target(d, hs[i]) : 0;
 	}
-	r = db_tasks_add(s->db, d->row.id, &spec, n, cids);
+	r = db_tasks_add(e->db, d->row.id, &spec, n, cids);
 	if (r < 0) {
-		log_error("deployment %" PRId64 ": cannot record %zu %s task(s): %s", d->row.id, n,
+		log_error("deployment %" PRId64 ": cannot record %zu %s task(e): %s", d->row.id, n,
 		        command_kind_to_string(kind), strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct dep_host *h = hs[i];
-		struct pending_cmd p = {0};
+		struct fleet_command p = {
+		        .command_id = cids[i],
+		        .kind = kind,
+		        .cancel_command_id = cancels[i],
+		        .app = d->row.app,
+		        .version = vs[i],
+		};
 
-		p.command_id = cids[i];
-		p.kind = kind;
-		p.cancel_command_id = cancels[i];
-		strbuf_printf(p.app, sizeof(p.app), "%s", d->row.app);
-		strbuf_printf(p.version, sizeof(p.version), "%s", vs[i]);
 		p.manifest_url = kind == ROLLWAVE__COMMAND__KIND__DEPLOY ||
 		                kind == ROLLWAVE__COMMAND__KIND__MIGRATE ||
 		                kind == ROLLWAVE__COMMAND__KIND__PREFLIGHT
 		        ? d->row.manifest_url
 		        : NULL;
-		r = server_queue_command(s, h->id, &p);
+		r = e->fleet->queue_command(e->fleet_ud, h->id, &p);
 		if (r < 0)
 			return r;
 		if (kind == ROLLWAVE__COMMAND__KIND__DEPLOY) {
@@ -633,10 +647,10 @@ send_commands(struct server *s, struct dep *d, struct dep_host **hs, const char 
 }
 
 static int
-send_command(struct server *s, struct dep *d, struct dep_host *h, Rollwave__Command__Kind kind,
+send_command(struct waves *e, struct dep *d, struct dep_host *h, Rollwave__Command__Kind kind,
         const char *version)
 {
-	return send_commands(s, d, &h, &version, 1, kind);
+	return send_commands(e, d, &h, &version, 1, kind);
 }
 
 /* ---- traffic switch (blue-green) ---- */
@@ -689,11 +703,11 @@ switch_step(
 
 /* What traffic goes to now, for the app's next blue-green deployment. */
 static void
-record_live_color(struct server *s, struct dep *d, const char *color)
+record_live_color(struct waves *e, struct dep *d, const char *color)
 {
 	int r;
 
-	r = db_traffic_set(s->db, d->row.app, color, d->row.id);
+	r = db_traffic_set(e->db, d->row.app, color, d->row.id);
 	if (r < 0)
 		log_error("deployment %" PRId64 ": cannot record that %s is live: %s", d->row.id,
 		        color, strerror(-r));
@@ -706,7 +720,7 @@ record_live_color(struct server *s, struct dep *d, const char *color)
  * has not polled) is taken back and its task cancelled; the others get a
  * CANCEL, obeyed at their next safe point. */
 static void
-stop_hosts(struct server *s, struct dep *d)
+stop_hosts(struct waves *e, struct dep *d)
 {
 	_cleanup_free_ struct dep_host **hs = calloc(d->n_hosts + 1, sizeof(*hs));
 	size_t k = 0;
@@ -718,8 +732,8 @@ stop_hosts(struct server *s, struct dep *d)
 		if (h->cancel_sent || (!migrating && !(h->cmd && !task_is_final(h->task))))
 			continue;
 		if (!migrating && streq(h->task, "queued") &&
-		        server_unqueue_command(s, h->id, h->cmd) == 1) {
-			(void)db_task_update(s->db, h->id, h->cmd, "cancelled", -1,
+		        e->fleet->unqueue_command(e->fleet_ud, h->id, h->cmd) == 1) {
+			(void)db_task_update(e->db, h->id, h->cmd, "cancelled", -1,
 			        "cancelled by the coordinator before it was sent");
 			strbuf_printf(h->task, sizeof(h->task), "cancelled");
 			continue;
@@ -727,11 +741,11 @@ stop_hosts(struct server *s, struct dep *d)
 		hs[k++] = h;
 	}
 	if (k)
-		(void)send_commands(s, d, hs, NULL, k, ROLLWAVE__COMMAND__KIND__CANCEL);
+		(void)send_commands(e, d, hs, NULL, k, ROLLWAVE__COMMAND__KIND__CANCEL);
 }
 
 static void
-begin_rollback(struct server *s, struct dep *d, const char *actor, const char *reason, uint64_t now)
+begin_rollback(struct waves *e, struct dep *d, const char *actor, const char *reason, uint64_t now)
 {
 	/* A traffic switch still running is stopped: what it did is unknown,
 	 * so the rollback's switch back runs in any case (and its own process
@@ -748,8 +762,8 @@ begin_rollback(struct server *s, struct dep *d, const char *actor, const char *r
 	index_rollback(d);
 	d->rb_verdict[0] = 0;
 	/* Hosts still deploying stop at their next safe point. */
-	stop_hosts(s, d);
-	dep_save(s, d, actor, "deploy.rollback", "%s", reason);
+	stop_hosts(e, d);
+	dep_save(e, d, actor, "deploy.rollback", "%s", reason);
 }
 
 /* Whether the blue-green traffic switch of this deployment ran. */
@@ -805,7 +819,7 @@ plan_the_rollback(struct dep *d, const char *to_version, struct rw_err *err)
  * deployed), and the rollback goes on without its answer. h->up is fresh:
  * refresh_health() runs before every run_rollback(). */
 static void
-run_rollback(struct server *s, struct dep *d, uint64_t now)
+run_rollback(struct waves *e, struct dep *d, uint64_t now)
 {
 	struct rw_err err = {{0}};
 	size_t failed = 0, deferred = 0;
@@ -834,11 +848,11 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 		}
 	if (!d->rollback) {
 		if (plan_the_rollback(d, NULL, &err) < 0) {
-			finish(s, d, "failed", err.msg, now);
+			finish(e, d, "failed", err.msg, now);
 			return;
 		}
 		index_rollback(d);
-		dep_save(s, d, "coordinator", "deploy.rollback_plan", "%zu host(s) in %zu wave(s)",
+		dep_save(e, d, "coordinator", "deploy.rollback_plan", "%zu host(e) in %zu wave(e)",
 		        d->rollback->n_hosts, d->rollback->n_waves);
 	}
 	for (size_t w = 0; w < d->rollback->n_waves; w++) {
@@ -858,14 +872,14 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				return;
 			strbuf_printf(d->rb_verdict, sizeof(d->rb_verdict), "%s%s",
 			        q > 0 ? "switched back: " : "", why);
-			dep_save(s, d, "coordinator",
+			dep_save(e, d, "coordinator",
 			        q > 0 ? "deploy.switch_back" : "deploy.switch_back_failed", "%s",
 			        why);
 			if (q < 0) {
-				finish(s, d, "failed", why, now);
+				finish(e, d, "failed", why, now);
 				return;
 			}
-			record_live_color(s, d, d->plan->live_color);
+			record_live_color(e, d, d->plan->live_color);
 			d->switched_back = true;
 			continue;
 		}
@@ -879,7 +893,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 			if (h->rb_cmd &&
 			        retry_busy(&h->rb_retries, &h->rb_retry_ms, h->rb_task, h->rb_error,
 			                now))
-				(void)send_command(s, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
+				(void)send_command(e, d, h, ROLLWAVE__COMMAND__KIND__ROLLBACK,
 				        rw->hosts[i].rollback_to);
 			if (h->rb_cmd && task_is_final(h->rb_task) &&
 			        !busy_left(h->rb_retries, h->rb_task, h->rb_error))
@@ -903,18 +917,19 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				                streq(h->rb_task, "sent")) &&
 				        now > h->rb_seen_ms &&
 				        now - h->rb_seen_ms > rw->timeout_usec / USEC_PER_MSEC) {
-					char e[128];
+					char msg[128];
 
-					strbuf_printf(e, sizeof(e),
+					strbuf_printf(msg, sizeof(msg),
 					        "no answer to its rollback within "
 					        "WaveTimeout=%" PRIu64 " s",
 					        rw->timeout_usec / USEC_PER_SEC);
-					(void)server_unqueue_command(s, h->id, h->rb_cmd);
+					(void)e->fleet->unqueue_command(
+					        e->fleet_ud, h->id, h->rb_cmd);
 					(void)db_task_update(
-					        s->db, h->id, h->rb_cmd, "failed", -1, e);
+					        e->db, h->id, h->rb_cmd, "failed", -1, msg);
 					strbuf_printf(h->rb_task, sizeof(h->rb_task), "failed");
 					free(h->rb_error);
-					h->rb_error = strdup(e);
+					h->rb_error = strdup(msg);
 					done++;
 				} else
 					in_flight++;
@@ -936,7 +951,7 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				vs[k++] = rw->hosts[i].rollback_to;
 			}
 			if (k &&
-			        send_commands(s, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__ROLLBACK) ==
+			        send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__ROLLBACK) ==
 			                0)
 				in_flight += k;
 		}
@@ -961,8 +976,8 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 				d->migrate_down_retry_ms = now + 1000;
 			}
 			(void)send_command(
-			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
-			dep_save(s, d, "coordinator", "deploy.migrate_down",
+			        e, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE_DOWN, d->row.version);
+			dep_save(e, d, "coordinator", "deploy.migrate_down",
 			        "on host %" PRId64 " (%s)", h->id, h->name);
 		}
 		if (h && !task_is_final(d->migrate_down_task) && !h->up) {
@@ -985,26 +1000,26 @@ run_rollback(struct server *s, struct dep *d, uint64_t now)
 	if (task_is_final(d->migrate_down_task) && !streq(d->migrate_down_task, "committed"))
 		failed++;
 	if (failed) {
-		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(s)",
+		strbuf_printf(why, sizeof(why), "%s; the rollback failed on %zu host(e)",
 		        d->row.reason, failed);
-		finish(s, d, "failed", why, now);
+		finish(e, d, "failed", why, now);
 	} else if (deferred) {
 		strbuf_printf(why, sizeof(why),
 		        "%s; down during the rollback, %s get%s the rollback queued for when "
 		        "%s reconnect%s",
 		        d->row.reason, down, deferred == 1 ? "s" : "",
 		        deferred == 1 ? "it" : "they", deferred == 1 ? "s" : "");
-		finish(s, d, "rolled_back", why, now);
+		finish(e, d, "rolled_back", why, now);
 	} else
-		finish(s, d, "rolled_back", d->row.reason, now);
+		finish(e, d, "rolled_back", d->row.reason, now);
 }
 
 /* ---- before wave one: preflight and the migrate hook ---- */
 
 #define PREFLIGHT_TIMEOUT_MS (2 * 60 * 1000)
 
-static void step_migrate(struct server *s, struct dep *d, uint64_t now);
-static void begin_wave(struct server *s, struct dep *d, uint64_t now);
+static void step_migrate(struct waves *e, struct dep *d, uint64_t now);
+static void begin_wave(struct waves *e, struct dep *d, uint64_t now);
 
 /* Every planned host checks it could take the release (PREFLIGHT: app and
  * units configured, trusted key, manifest, free space, a release to roll
@@ -1020,7 +1035,7 @@ preflight_started(const struct dep *d)
 }
 
 static void
-step_preflight(struct server *s, struct dep *d, uint64_t now)
+step_preflight(struct waves *e, struct dep *d, uint64_t now)
 {
 	size_t pending = 0, failed = 0;
 	char list[1536] = "";
@@ -1036,13 +1051,13 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
 			if (!streq(d->row.step, "freeze")) {
 				set_step(d, "freeze", now);
-				dep_save(s, d, "coordinator", "deploy.freeze", "%s", g.why);
+				dep_save(e, d, "coordinator", "deploy.freeze", "%s", g.why);
 			}
 			return;
 		}
 		if (streq(d->row.step, "freeze")) {
 			set_step(d, "preflight", now);
-			dep_save(s, d, NULL, NULL, NULL);
+			dep_save(e, d, NULL, NULL, NULL);
 		}
 	}
 
@@ -1050,7 +1065,7 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 	 * read when there are such hosts). */
 	for (size_t i = 0; i < d->n_hosts; i++)
 		if (d->hosts[i].planned_down) {
-			refresh_health(s, d, SIZE_MAX, false, now);
+			refresh_health(e, d, SIZE_MAX, false, now);
 			break;
 		}
 	for (size_t i = 0; i < d->n_hosts; i++) {
@@ -1060,7 +1075,7 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 		        retry_busy(
 		                &h->busy_retries, &h->busy_retry_ms, h->pf_task, h->pf_error, now))
 			(void)send_command(
-			        s, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
+			        e, d, h, ROLLWAVE__COMMAND__KIND__PREFLIGHT, d->row.version);
 		/* A host that was down when the deployment was made (--force)
 		 * and still is cannot answer: it fails its preflight at once
 		 * rather than after PREFLIGHT_TIMEOUT_MS. Others may be
@@ -1102,24 +1117,24 @@ step_preflight(struct server *s, struct dep *d, uint64_t now)
 	if (failed) {
 		char why[2048];
 
-		strbuf_printf(why, sizeof(why), "preflight failed on %zu of %zu host(s)%s: %s%s",
+		strbuf_printf(why, sizeof(why), "preflight failed on %zu of %zu host(e)%s: %s%s",
 		        failed, d->n_hosts, d->row.force ? " (--force: going on)" : "", list,
 		        failed > 8 ? "; ..." : "");
 		if (!d->row.force) {
-			finish(s, d, "failed", why, now);
+			finish(e, d, "failed", why, now);
 			return;
 		}
-		dep_save(s, d, "coordinator", "deploy.preflight_forced", "%s", why);
+		dep_save(e, d, "coordinator", "deploy.preflight_forced", "%s", why);
 	} else
-		dep_save(s, d, "coordinator", "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+		dep_save(e, d, "coordinator", "deploy.preflight", "%zu host(e) ready", d->n_hosts);
 	set_step(d, "migrate", now);
-	step_migrate(s, d, now);
+	step_migrate(e, d, now);
 }
 
 /* The release's migrate hook runs once, on the first host of wave one that
  * is up, before any host changes; a failure stops the deployment there. */
 static void
-step_migrate(struct server *s, struct dep *d, uint64_t now)
+step_migrate(struct waves *e, struct dep *d, uint64_t now)
 {
 	char why[3072];
 
@@ -1127,7 +1142,7 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 		const struct plan_wave *w = &d->plan->waves[0];
 		struct dep_host *pick = NULL;
 
-		refresh_health(s, d, 0, false, now);
+		refresh_health(e, d, 0, false, now);
 		for (size_t i = 0; i < w->n_hosts && !pick; i++) {
 			struct dep_host *h = dep_host(d, w->hosts[i].id);
 
@@ -1139,9 +1154,9 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 			        "migrate: waiting for a host of wave 1 to be up");
 			return;
 		}
-		if (send_command(s, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version) < 0)
+		if (send_command(e, d, pick, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version) < 0)
 			return;
-		dep_save(s, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
+		dep_save(e, d, "coordinator", "deploy.migrate", "on host %" PRId64 " (%s)",
 		        pick->id, pick->name);
 	} else if (retry_busy(&d->migrate_retries, &d->migrate_retry_ms, d->migrate_task,
 	                   d->migrate_error, now)) {
@@ -1149,7 +1164,7 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 
 		if (h)
 			(void)send_command(
-			        s, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version);
+			        e, d, h, ROLLWAVE__COMMAND__KIND__MIGRATE, d->row.version);
 	}
 	if (busy_left(d->migrate_retries, d->migrate_task, d->migrate_error)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
@@ -1170,26 +1185,26 @@ step_migrate(struct server *s, struct dep *d, uint64_t now)
 		        d->migrate_output ? "; its output ends:\n" : "",
 		        d->migrate_output ? text_tail(d->migrate_output, 1024) : "");
 		utf8_cut_tail(why);
-		finish(s, d, "failed", why, now);
+		finish(e, d, "failed", why, now);
 		return;
 	}
 	set_step(d, "start", now);
-	begin_wave(s, d, now);
+	begin_wave(e, d, now);
 }
 
 /* ---- the waves ---- */
 
 static bool
-approved(struct server *s, struct dep *d, size_t wave)
+approved(struct waves *e, struct dep *d, size_t wave)
 {
 	int r;
 
-	r = db_approval_get(s->db, d->row.id, (int)wave, NULL, 0, NULL);
+	r = db_approval_get(e->db, d->row.id, (int)wave, NULL, 0, NULL);
 	return r == 0;
 }
 
 static void
-begin_wave(struct server *s, struct dep *d, uint64_t now)
+begin_wave(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
 	struct gate_result g;
@@ -1200,18 +1215,18 @@ begin_wave(struct server *s, struct dep *d, uint64_t now)
 		if (g.verdict != GATE_PASS) {
 			if (!streq(d->row.step, "freeze")) {
 				set_step(d, "freeze", now);
-				dep_save(s, d, "coordinator", "deploy.freeze", "%s", g.why);
+				dep_save(e, d, "coordinator", "deploy.freeze", "%s", g.why);
 			}
 			strbuf_printf(d->verdict, sizeof(d->verdict), "%s", g.why);
 			return;
 		}
 	}
-	if (w->approval && !approved(s, d, d->row.wave)) {
+	if (w->approval && !approved(e, d, d->row.wave)) {
 		if (!streq(d->row.step, "approval")) {
 			set_step(d, "approval", now);
 			strbuf_printf(d->verdict, sizeof(d->verdict),
 			        "waiting for approval of '%s'", w->name);
-			dep_save(s, d, "coordinator", "deploy.awaiting_approval",
+			dep_save(e, d, "coordinator", "deploy.awaiting_approval",
 			        "wave %d/%zu '%s': rollwave approve %" PRId64, d->row.wave + 1,
 			        d->plan->n_waves, w->name, d->row.id);
 		}
@@ -1222,47 +1237,47 @@ begin_wave(struct server *s, struct dep *d, uint64_t now)
 	if (streq(d->row.state, "pending"))
 		strbuf_printf(d->row.state, sizeof(d->row.state), "running");
 	d->verdict[0] = 0;
-	dep_save(s, d, "coordinator", "deploy.wave", "wave %d/%zu '%s': %zu host(s)",
+	dep_save(e, d, "coordinator", "deploy.wave", "wave %d/%zu '%s': %zu host(e)",
 	        d->row.wave + 1, d->plan->n_waves, w->name, w->n_hosts);
 }
 
 static void
-next_wave(struct server *s, struct dep *d, uint64_t now)
+next_wave(struct waves *e, struct dep *d, uint64_t now)
 {
 	d->row.wave++;
 	d->verdict[0] = 0;
 	if ((size_t)d->row.wave >= d->plan->n_waves) {
 		d->row.wave = (int)d->plan->n_waves - 1;
-		finish(s, d, "succeeded", "every wave is healthy", now);
+		finish(e, d, "succeeded", "every wave is healthy", now);
 		return;
 	}
 	set_step(d, "start", now);
-	begin_wave(s, d, now);
+	begin_wave(e, d, now);
 }
 
 /* How long a host may go unheard before it counts as silent. */
 static uint64_t
-silence_ms(const struct server *s)
+silence_ms(const struct waves *e)
 {
-	return 3 * s->cfg->heartbeat_interval_usec / USEC_PER_MSEC + 2000;
+	return 3 * e->cfg->heartbeat_interval_usec / USEC_PER_MSEC + 2000;
 }
 
 /* When the current step's clock started, for its WaveTimeout=: a
  * coordinator that was down during the step gives its hosts the time to
  * reconnect and be heard before anyone can time out. */
 static uint64_t
-wave_clock_start(const struct server *s, const struct dep *d, const struct plan_wave *w)
+wave_clock_start(const struct waves *e, const struct dep *d, const struct plan_wave *w)
 {
 	uint64_t t = d->row.step_since_ms, timeout = w->timeout_usec / USEC_PER_MSEC;
-	uint64_t heard_by = s->started_ms + RECONNECT_GRACE_MS + silence_ms(s);
+	uint64_t heard_by = e->started_ms + RECONNECT_GRACE_MS + silence_ms(e);
 
-	if (t < s->started_ms && timeout && t + timeout < heard_by)
+	if (t < e->started_ms && timeout && t + timeout < heard_by)
 		t = heard_by - timeout;
 	return t;
 }
 
 static void
-step_deploying(struct server *s, struct dep *d, uint64_t now)
+step_deploying(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
 	struct wave_host_status *st = calloc(w->n_hosts ? w->n_hosts : 1, sizeof(*st));
@@ -1273,7 +1288,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 
 	if (!st)
 		return;
-	refresh_health(s, d, (size_t)d->row.wave, false, now);
+	refresh_health(e, d, (size_t)d->row.wave, false, now);
 	/* A host silent for longer than the gate allows (down when planned
 	 * with --force, or gone since; after a coordinator restart, only once
 	 * the reconnect grace is over) holds no slot of MaxUnavailable=: its
@@ -1283,7 +1298,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
 		if (h && h->cmd && !task_is_final(h->task) &&
-		        (h->up || now < h->last_seen_ms + silence_ms(s)))
+		        (h->up || now < h->last_seen_ms + silence_ms(e)))
 			in_flight++;
 	}
 	{
@@ -1302,7 +1317,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 			hs[k] = h;
 			vs[k++] = d->row.version;
 		}
-		if (k && send_commands(s, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__DEPLOY) == 0)
+		if (k && send_commands(e, d, hs, vs, k, ROLLWAVE__COMMAND__KIND__DEPLOY) == 0)
 			in_flight += k;
 	}
 	for (size_t i = 0; i < w->n_hosts; i++) {
@@ -1326,10 +1341,10 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 	}
 	in.hosts = st;
 	in.n_hosts = w->n_hosts;
-	in.started_usec = wave_clock_start(s, d, w) * USEC_PER_MSEC;
+	in.started_usec = wave_clock_start(e, d, w) * USEC_PER_MSEC;
 	in.timeout_usec = w->timeout_usec;
 	in.min_healthy_usec = w->min_healthy_usec;
-	in.silence_usec = silence_ms(s) * USEC_PER_MSEC;
+	in.silence_usec = silence_ms(e) * USEC_PER_MSEC;
 	in.budget = d->params.failure_budget;
 	in.deployment_hosts = d->plan->n_hosts;
 	in.failed_before = count_failed(d, (size_t)d->row.wave);
@@ -1343,7 +1358,7 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 		struct dep_host *h = dep_host(d, w->hosts[i].id);
 
 		if (h && verdicts[i] == GATE_FAIL && !host_failed(h))
-			mark_failed(s, d, h, "wave %d '%s': %s", d->row.wave + 1, w->name,
+			mark_failed(e, d, h, "wave %d '%s': %s", d->row.wave + 1, w->name,
 			        !h->up ? "down or silent"
 			                : !task_is_final(h->task)
 			                ? "not committed within WaveTimeout"
@@ -1357,10 +1372,10 @@ step_deploying(struct server *s, struct dep *d, uint64_t now)
 
 		strbuf_printf(
 		        why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1, w->name, g.why);
-		begin_rollback(s, d, "coordinator", why, now);
+		begin_rollback(e, d, "coordinator", why, now);
 	} else if (g.verdict == GATE_PASS) {
 		set_step(d, "bake", now);
-		dep_save(s, d, "coordinator", "deploy.wave_healthy", "wave %d/%zu '%s': %s",
+		dep_save(e, d, "coordinator", "deploy.wave_healthy", "wave %d/%zu '%s': %s",
 		        d->row.wave + 1, d->plan->n_waves, w->name, g.why);
 	}
 }
@@ -1486,7 +1501,7 @@ gate_job_start(struct dep *d, uint64_t now)
  * the gate's first or differs from its previous one; the status shows
  * every gate's latest. */
 static void
-step_gates(struct server *s, struct dep *d, uint64_t now)
+step_gates(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w = &d->plan->waves[d->row.wave];
 	char verdicts[sizeof(d->verdict)];
@@ -1536,7 +1551,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 		textbuf_printf(&all, "%s%s", i ? "; " : "", g.why);
 		results[i] = g;
 		if (first || g.verdict != d->gate_last[i] || g.verdict == GATE_FAIL) {
-			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
+			dep_save(e, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
 			        d->row.wave + 1, w->name, g.why);
 			audited[i] = true;
 		}
@@ -1548,7 +1563,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 			gate_job_free(j);
 			strbuf_printf(why, sizeof(why), "wave %d '%s': %s", d->row.wave + 1,
 			        w->name, g.why);
-			begin_rollback(s, d, "coordinator", why, now);
+			begin_rollback(e, d, "coordinator", why, now);
 			return;
 		}
 		if (g.verdict == GATE_HOLD)
@@ -1558,23 +1573,23 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
 	/* The verdicts that let the wave through are all on record. */
 	for (size_t i = 0; !hold && i < d->params.n_gates && i < j->n; i++)
 		if (!audited[i])
-			dep_save(s, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
+			dep_save(e, d, "coordinator", "deploy.gate", "wave %d '%s': %s",
 			        d->row.wave + 1, w->name, results[i].why);
 	gate_job_free(j);
 	if (hold) {
 		/* A gate on hold for longer than the wave may take fails it. */
 		if (w->timeout_usec &&
-		        now > wave_clock_start(s, d, w) + w->timeout_usec / USEC_PER_MSEC) {
+		        now > wave_clock_start(e, d, w) + w->timeout_usec / USEC_PER_MSEC) {
 			char why[GATE_WHY_MAX + 96];
 
 			strbuf_printf(why, sizeof(why),
 			        "wave %d '%s': metric gates held for longer than WaveTimeout: %s",
 			        d->row.wave + 1, w->name, d->verdict);
-			begin_rollback(s, d, "coordinator", why, now);
+			begin_rollback(e, d, "coordinator", why, now);
 		}
 		return;
 	}
-	next_wave(s, d, now);
+	next_wave(e, d, now);
 }
 
 /* The bake: the wave's hosts (for a blue-green switch, the idle color's,
@@ -1583,7 +1598,7 @@ step_gates(struct server *s, struct dep *d, uint64_t now)
  * deploy; a breach rolls back. The bake ends only on fresh health: after a
  * coordinator restart every host must have been heard again. */
 static void
-step_bake(struct server *s, struct dep *d, uint64_t now)
+step_bake(struct waves *e, struct dep *d, uint64_t now)
 {
 	size_t wave = (size_t)d->row.wave;
 	const struct plan_wave *w = &d->plan->waves[wave];
@@ -1593,18 +1608,18 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 	char why[GATE_WHY_MAX + 128] = "", first[256] = "";
 	struct gate_result g;
 
-	refresh_health(s, d, hw_index, false, now);
+	refresh_health(e, d, hw_index, false, now);
 	for (size_t i = 0; i < hw->n_hosts; i++) {
 		struct dep_host *h = dep_host(d, hw->hosts[i].id);
 
 		if (!h || host_failed(h))
 			continue;
 		if (h->up && h->known && !h->healthy)
-			mark_failed(s, d, h,
+			mark_failed(e, d, h,
 			        "wave %zu '%s': became unhealthy during the bake (running '%s')",
 			        hw_index + 1, hw->name, h->current);
-		else if (!h->up && now >= h->last_seen_ms + silence_ms(s))
-			mark_failed(s, d, h, "wave %zu '%s': went silent during the bake",
+		else if (!h->up && now >= h->last_seen_ms + silence_ms(e))
+			mark_failed(e, d, h, "wave %zu '%s': went silent during the bake",
 			        hw_index + 1, hw->name);
 		else {
 			if (!h->up || !h->known)
@@ -1620,10 +1635,10 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
 		if (g.verdict == GATE_FAIL) {
 			strbuf_printf(why, sizeof(why), "%s; %s", first, g.why);
-			begin_rollback(s, d, "coordinator", why, now);
+			begin_rollback(e, d, "coordinator", why, now);
 			return;
 		}
-		dep_save(s, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
+		dep_save(e, d, "coordinator", "deploy.host_failed", "%s%s; %s", first,
 		        newly > 1 ? " and others" : "", g.why);
 	}
 	gate_bake_evaluate(
@@ -1639,7 +1654,7 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 	                now <= d->row.step_since_ms + w->bake_usec / USEC_PER_MSEC +
 	                                w->timeout_usec / USEC_PER_MSEC)) {
 		strbuf_printf(d->verdict, sizeof(d->verdict),
-		        "bake over; waiting for fresh health from %zu host(s) of '%s'", unheard,
+		        "bake over; waiting for fresh health from %zu host(e) of '%s'", unheard,
 		        hw->name);
 		return;
 	}
@@ -1648,7 +1663,7 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 			struct dep_host *h = dep_host(d, hw->hosts[i].id);
 
 			if (h && !host_failed(h) && (!h->up || !h->known))
-				mark_failed(s, d, h,
+				mark_failed(e, d, h,
 				        "wave %zu '%s': no health report for %s within WaveTimeout "
 				        "after the bake",
 				        hw_index + 1, hw->name, d->row.app);
@@ -1657,31 +1672,31 @@ step_bake(struct server *s, struct dep *d, uint64_t now)
 		        &d->params.failure_budget, d->plan->n_hosts, count_failed(d, SIZE_MAX), &g);
 		if (g.verdict == GATE_FAIL) {
 			strbuf_printf(why, sizeof(why),
-			        "wave %zu '%s': %zu host(s) sent no health report after the bake; "
+			        "wave %zu '%s': %zu host(e) sent no health report after the bake; "
 			        "%s",
 			        hw_index + 1, hw->name, unheard, g.why);
-			begin_rollback(s, d, "coordinator", why, now);
+			begin_rollback(e, d, "coordinator", why, now);
 			return;
 		}
-		dep_save(s, d, "coordinator", "deploy.host_failed",
-		        "%zu host(s) sent no health report after the bake; %s", unheard, g.why);
+		dep_save(e, d, "coordinator", "deploy.host_failed",
+		        "%zu host(e) sent no health report after the bake; %s", unheard, g.why);
 	}
 	if (w->metric_gates && d->params.n_gates) {
 		set_step(d, "gates", now);
 		d->next_gate_ms = 0;
 		d->gate_rounds = 0;
-		dep_save(s, d, NULL, NULL, NULL);
+		dep_save(e, d, NULL, NULL, NULL);
 		return;
 	}
-	next_wave(s, d, now);
+	next_wave(e, d, now);
 }
 
-static void dep_tick_once(struct server *s, struct dep *d, uint64_t now);
+static void dep_tick_once(struct waves *e, struct dep *d, uint64_t now);
 
 /* Steps that need nothing from outside (a bake of 0 ending, the next wave
  * starting) follow each other in the same tick. */
 static void
-dep_tick(struct server *s, struct dep *d, uint64_t now)
+dep_tick(struct waves *e, struct dep *d, uint64_t now)
 {
 	for (int i = 0; i < 8; i++) {
 		char state[sizeof(d->row.state)], step[sizeof(d->row.step)];
@@ -1689,48 +1704,48 @@ dep_tick(struct server *s, struct dep *d, uint64_t now)
 
 		memcpy(state, d->row.state, sizeof(state));
 		memcpy(step, d->row.step, sizeof(step));
-		dep_tick_once(s, d, now);
+		dep_tick_once(e, d, now);
 		if (wave == d->row.wave && streq(state, d->row.state) && streq(step, d->row.step))
 			break;
 	}
 }
 
 static void
-dep_tick_once(struct server *s, struct dep *d, uint64_t now)
+dep_tick_once(struct waves *e, struct dep *d, uint64_t now)
 {
 	const struct plan_wave *w;
 	char why[GATE_WHY_MAX];
 
 	if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
 		return;
-	if (load_tasks(s, d) < 0)
+	if (load_tasks(e, d) < 0)
 		return;
 	if (streq(d->row.step, "rollback")) {
-		refresh_health(s, d, SIZE_MAX, true, now);
-		run_rollback(s, d, now);
+		refresh_health(e, d, SIZE_MAX, true, now);
+		run_rollback(e, d, now);
 		return;
 	}
 	if (d->plan->n_waves == 0) {
-		finish(s, d, "succeeded", "nothing to do", now);
+		finish(e, d, "succeeded", "nothing to do", now);
 		return;
 	}
 	w = &d->plan->waves[d->row.wave];
 	if (streq(d->row.step, "preflight") ||
 	        (streq(d->row.step, "freeze") && d->row.wave == 0 && !preflight_started(d))) {
-		step_preflight(s, d, now);
+		step_preflight(e, d, now);
 		return;
 	}
 	if (streq(d->row.step, "migrate")) {
-		step_migrate(s, d, now);
+		step_migrate(e, d, now);
 		return;
 	}
 	if (streq(d->row.step, "start") || streq(d->row.step, "freeze") ||
 	        streq(d->row.step, "approval") || !d->row.step[0]) {
-		begin_wave(s, d, now);
+		begin_wave(e, d, now);
 		return;
 	}
 	if (streq(d->row.step, "deploying")) {
-		step_deploying(s, d, now);
+		step_deploying(e, d, now);
 		return;
 	}
 	if (streq(d->row.step, "switch")) {
@@ -1740,20 +1755,20 @@ dep_tick_once(struct server *s, struct dep *d, uint64_t now)
 			return;
 		strbuf_printf(d->verdict, sizeof(d->verdict), "%s", why);
 		if (q < 0) {
-			begin_rollback(s, d, "coordinator", why, now);
+			begin_rollback(e, d, "coordinator", why, now);
 			return;
 		}
 		set_step(d, "bake", now);
-		dep_save(s, d, "coordinator", "deploy.switch", "%s", why);
-		record_live_color(s, d, d->plan->idle_color);
+		dep_save(e, d, "coordinator", "deploy.switch", "%s", why);
+		record_live_color(e, d, d->plan->idle_color);
 		return;
 	}
 	if (streq(d->row.step, "bake")) {
-		step_bake(s, d, now);
+		step_bake(e, d, now);
 		return;
 	}
 	if (streq(d->row.step, "gates")) {
-		step_gates(s, d, now);
+		step_gates(e, d, now);
 		return;
 	}
 }
@@ -1811,7 +1826,7 @@ dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
 static int
 load_active_cb(void *userdata, const struct deployment_row *row)
 {
-	struct server *s = userdata;
+	struct waves *e = userdata;
 	struct rw_err err = {{0}};
 	struct dep *d;
 	int r;
@@ -1830,61 +1845,69 @@ load_active_cb(void *userdata, const struct deployment_row *row)
 		strbuf_printf(failed.state, sizeof(failed.state), "failed");
 		failed.step[0] = 0;
 		failed.reason = why;
-		failed.finished_ms = now_ms();
-		(void)db_deployment_save(s->db, &failed, "coordinator", "deploy.failed", why);
+		failed.finished_ms = e_now(e);
+		(void)db_deployment_save(e->db, &failed, "coordinator", "deploy.failed", why);
 		return 0;
 	}
-	d->next = s->waves->deps;
-	s->waves->deps = d;
+	d->next = e->deps;
+	e->deps = d;
 	log_notice("deployment %" PRId64 " (%s %s) resumes: %s, wave %d/%zu, %s", row->id, row->app,
 	        row->version, row->state, row->wave + 1, d->plan->n_waves,
 	        row->step[0] ? row->step : "start");
 	return 0;
 }
 
-int
-waves_start(struct server *s, struct rw_err *err)
+void
+waves_stop(struct waves *e)
 {
+	if (!e)
+		return;
+	while (e->deps) {
+		struct dep *d = e->deps;
+
+		e->deps = d->next;
+		dep_free(d);
+	}
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+int
+waves_start(const struct waves_config *c, struct waves **ret, struct rw_err *err)
+{
+	struct waves *e = calloc(1, sizeof(*e));
 	int r;
 
-	s->waves = calloc(1, sizeof(*s->waves));
-	if (!s->waves)
+	if (!e)
 		return -ENOMEM;
-	pthread_mutex_init(&s->waves->lock, NULL);
-	r = db_deployments_foreach(s->db, NULL, true, 0, load_active_cb, s);
-	if (r < 0)
+	pthread_mutex_init(&e->lock, NULL);
+	e->db = c->db;
+	e->cfg = c->cfg;
+	e->fleet = c->fleet;
+	e->fleet_ud = c->fleet_userdata;
+	e->started_ms = c->started_ms;
+	r = db_deployments_foreach(e->db, NULL, true, 0, load_active_cb, e);
+	if (r < 0) {
+		waves_stop(e);
 		return rw_err_set(err, r, "cannot load the active deployments: %s", strerror(-r));
+	}
+	*ret = e;
 	return 0;
 }
 
 void
-waves_stop(struct server *s)
+waves_tick(struct waves *e)
 {
-	if (!s->waves)
+	uint64_t now;
+
+	if (!e)
 		return;
-	while (s->waves->deps) {
-		struct dep *d = s->waves->deps;
-
-		s->waves->deps = d->next;
-		dep_free(d);
-	}
-	pthread_mutex_destroy(&s->waves->lock);
-	free(s->waves);
-	s->waves = NULL;
-}
-
-void
-waves_tick(struct server *s)
-{
-	uint64_t now = now_ms();
-
-	if (!s->waves)
-		return;
-	pthread_mutex_lock(&s->waves->lock);
-	for (struct dep **pp = &s->waves->deps; *pp;) {
+	pthread_mutex_lock(&e->lock);
+	now = e_now(e);
+	for (struct dep **pp = &e->deps; *pp;) {
 		struct dep *d = *pp;
 
-		dep_tick(s, d, now);
+		dep_tick(e, d, now);
 		if (!deployment_state_is_active(d->row.state)) {
 			*pp = d->next;
 			dep_free(d);
@@ -1892,7 +1915,7 @@ waves_tick(struct server *s)
 		}
 		pp = &d->next;
 	}
-	pthread_mutex_unlock(&s->waves->lock);
+	pthread_mutex_unlock(&e->lock);
 }
 
 /* ---- admin: status ---- */
@@ -2040,36 +2063,52 @@ dep_status(struct arena *a, const struct dep *d)
 	return st;
 }
 
-static nng_msg *
-status_reply(uint64_t msgid, Rollwave__DeploymentStatus *st)
+/* A response in a; -ENOMEM (err) if st or it could not be allocated. */
+static int
+response(struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
 {
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
+	Rollwave__AdminResponse *resp = arena_alloc(a, sizeof(*resp));
 
-	if (!st)
-		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS;
-	resp.deployment_status = st;
-	return admin_reply(msgid, &resp);
+	if (!resp)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	rollwave__admin_response__init(resp);
+	*ret = resp;
+	return 0;
 }
 
-static nng_msg *refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
-        _printf_(3, 4);
-static nng_msg *
-refuse(uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
+static int
+status_reply(struct arena *a, Rollwave__DeploymentStatus *st, Rollwave__AdminResponse **ret,
+        struct rw_err *err)
 {
-	char text[WIRE_TEXT_MAX];
-	va_list ap;
+	Rollwave__AdminResponse *resp = NULL;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return admin_error(msgid, code, text);
+	if (!st || response(a, &resp, err) < 0)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	resp->response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_STATUS;
+	resp->deployment_status = st;
+	*ret = resp;
+	return 0;
+}
+
+Rollwave__Error__Code
+waves_error_code(int r)
+{
+	switch (r) {
+	case -EINVAL:
+		return ROLLWAVE__ERROR__CODE__INVALID;
+	case -ENOMEM:
+		return ROLLWAVE__ERROR__CODE__BUSY;
+	case -EOPNOTSUPP:
+		return ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE;
+	default:
+		return ROLLWAVE__ERROR__CODE__INTERNAL;
+	}
 }
 
 static struct dep *
-find_dep(struct server *s, int64_t id)
+find_dep(struct waves *e, int64_t id)
 {
-	for (struct dep *d = s->waves->deps; d; d = d->next)
+	for (struct dep *d = e->deps; d; d = d->next)
 		if (d->row.id == id)
 			return d;
 	return NULL;
@@ -2077,7 +2116,7 @@ find_dep(struct server *s, int64_t id)
 
 /* A finished deployment, read from the database, as a status. */
 static Rollwave__DeploymentStatus *
-stored_status(struct server *s, struct arena *a, const struct deployment_row *row)
+stored_status(struct waves *e, struct arena *a, const struct deployment_row *row)
 {
 	struct rw_err err = {{0}};
 	Rollwave__DeploymentStatus *st;
@@ -2095,7 +2134,7 @@ stored_status(struct server *s, struct arena *a, const struct deployment_row *ro
 			row_status(a, row, st);
 		return st;
 	}
-	(void)load_tasks(s, d);
+	(void)load_tasks(e, d);
 	st = dep_status(a, d);
 	dep_free(d);
 	return st;
@@ -2104,7 +2143,7 @@ stored_status(struct server *s, struct arena *a, const struct deployment_row *ro
 /* ---- admin: create ---- */
 
 struct gather {
-	struct server *s;
+	struct waves *e;
 	const char *app, *selector;
 	const uint64_t *ids;
 	size_t n_ids;
@@ -2144,15 +2183,15 @@ gather_cb(void *userdata, const struct host_row *h)
 	} else if (!labels_match(h->labels, g->selector))
 		return 0;
 
-	pthread_mutex_lock(&g->s->lock);
 	{
-		struct host_mem *m = host_mem(g->s, h->id, false);
-		const char *apps = m && m->apps_json ? m->apps_json : h->apps;
+		struct fleet_host fh = {0};
+		bool known = g->e->fleet->host_get(g->e->fleet_ud, h->id, &fh) == 0;
+		const char *apps = known && fh.apps_json ? fh.apps_json : h->apps;
 
-		up = m ? m->state == HOST_UP : h->state == HOST_UP;
+		up = known ? fh.state == HOST_UP : h->state == HOST_UP;
 		configured = app_status(apps, g->app, current, sizeof(current), &health);
+		fleet_host_done(&fh);
 	}
-	pthread_mutex_unlock(&g->s->lock);
 	/* Only hosts that have the app (configured, with or without a
 	 * release), unless named one by one. */
 	if (!configured && !g->n_ids)
@@ -2213,48 +2252,47 @@ gather_done(struct gather *g)
 	free(g->seen_ids);
 }
 
-static nng_msg *
-admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__CreateDeployment *c,
-        const char *actor, struct arena *a)
+static int
+admin_create(struct waves *e, const Rollwave__AdminRequest__CreateDeployment *c, const char *actor,
+        struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
 {
-	struct gather g = {.s = s,
+	struct gather g = {.e = e,
 	        .app = c->app,
 	        .selector = c->selector,
 	        .ids = c->host_ids,
 	        .n_ids = c->n_host_ids};
 	struct deploy_params params;
 	struct plan *plan = NULL;
-	struct rw_err err = {{0}};
+	struct rw_err perr = {{0}};
 	struct deployment_row row = {0};
 	struct dep *d = NULL;
-	nng_msg *reply;
 	char *ini = NULL;
 	int64_t id;
 	int r;
 
 	deploy_params_init(&params);
 	r = deploy_params_load_buffer(
-	        &params, "deployment options", c->params, strlen(c->params), &err);
+	        &params, "deployment options", c->params, strlen(c->params), &perr);
 	if (r >= 0 && c->n_host_ids && !(params.set & (UINT64_C(1) << DEPLOY_KEY_STRATEGY)))
-		r = deploy_params_set(&params, "Strategy", "all-at-once", &err);
+		r = deploy_params_set(&params, "Strategy", "all-at-once", &perr);
 	/* The fleet's freeze windows (coordinator.conf [Freeze]) join the
 	 * deployment's own, and show in its plan and status. */
 	if (r >= 0)
-		r = coordinator_freeze_apply(s->cfg, &params, &err);
+		r = coordinator_freeze_apply(e->cfg, &params, &perr);
 	if (r >= 0)
-		r = deploy_params_validate(&params, &err);
+		r = deploy_params_validate(&params, &perr);
 	if (r < 0)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+		return rw_err_set(err, -EINVAL, "%s", perr.msg);
 	/* Blue-green: the live color is the one the last switch left live. */
 	if (streq(params.strategy, "blue-green")) {
 		char recorded[16] = "";
 		int64_t by = 0;
 
-		r = db_traffic_get(s->db, c->app, recorded, sizeof(recorded), &by);
+		r = db_traffic_get(e->db, c->app, recorded, sizeof(recorded), &by);
 		if (r == 0 && !(params.set & (UINT64_C(1) << DEPLOY_KEY_LIVE_COLOR)))
-			r = deploy_params_set(&params, "LiveColor", recorded, &err);
+			r = deploy_params_set(&params, "LiveColor", recorded, &perr);
 		else if (r == 0 && !streq(params.live_color, recorded) && !c->force)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			return rw_err_set(err, -EINVAL,
 			        "LiveColor=%s, but %s is live for %s since deployment %" PRId64
 			        "'s traffic switch; leave LiveColor= out, or use --force if "
 			        "traffic was switched by hand",
@@ -2262,26 +2300,25 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		else
 			r = 0;
 		if (r < 0)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+			return rw_err_set(err, -EINVAL, "%s", perr.msg);
 	}
 	g.seen_ids = calloc(c->n_host_ids ? c->n_host_ids : 1, sizeof(*g.seen_ids));
 	if (!g.seen_ids)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-	r = db_hosts_foreach(s->db, gather_cb, &g);
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	r = db_hosts_foreach(e->db, gather_cb, &g);
 	if (r < 0) {
 		gather_done(&g);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "cannot read the hosts: %s",
-		        strerror(-r));
+		return rw_err_set(err, -EIO, "cannot read the hosts: %s", strerror(-r));
 	}
 	for (size_t i = 0; i < c->n_host_ids; i++)
 		if (!g.seen_ids[i]) {
 			gather_done(&g);
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			return rw_err_set(err, -EINVAL,
 			        "host %" PRIu64 ": no such host, or not accepted", c->host_ids[i]);
 		}
 	if (g.n == 0) {
 		gather_done(&g);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		return rw_err_set(err, -EINVAL,
 		        "no accepted host has app '%s'%s%s (hosts report the apps of their "
 		        "/etc/rollwave/apps/)",
 		        c->app, isempty(c->selector) ? "" : " and matches ",
@@ -2291,11 +2328,11 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		struct plan_input in = {
 		        .app = c->app, .version = c->version, .hosts = g.hosts, .n_hosts = g.n};
 
-		r = strategy_plan(&params, &in, &plan, &err);
+		r = strategy_plan(&params, &in, &plan, &perr);
 	}
 	gather_done(&g);
 	if (r < 0)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "cannot plan: %s", err.msg);
+		return rw_err_set(err, -EINVAL, "cannot plan: %s", perr.msg);
 
 	if (c->plan_only) {
 		struct dep tmp = {0};
@@ -2314,10 +2351,10 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		tmp.plan = plan;
 		tmp.params = params;
 		st = dep_status(a, &tmp);
-		reply = status_reply(msgid, st);
+		r = status_reply(a, st, ret, err);
 		free(ini);
 		plan_free(plan);
-		return reply;
+		return r;
 	}
 
 	/* Preflight: every host must be up, unless --force. */
@@ -2333,8 +2370,8 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 					        list[0] ? ", " : "", plan->waves[w].hosts[i].name,
 					        plan->waves[w].hosts[i].id);
 		plan_free(plan);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "preflight: %zu host(s) down: %s%s; bring them up, narrow the selector, or "
+		return rw_err_set(err, -EINVAL,
+		        "preflight: %zu host(e) down: %s%s; bring them up, narrow the selector, or "
 		        "use --force",
 		        n, list, n > 10 ? ", ..." : "");
 	}
@@ -2345,13 +2382,13 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 		        now_realtime_usec(), &fg);
 		if (fg.verdict == GATE_FAIL) {
 			plan_free(plan);
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", fg.why);
+			return rw_err_set(err, -EINVAL, "%s", fg.why);
 		}
 	}
 
 	if (deploy_params_to_ini(&params, &ini) < 0) {
 		plan_free(plan);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+		return rw_err_set(err, -ENOMEM, "out of memory");
 	}
 	strbuf_printf(row.app, sizeof(row.app), "%s", c->app);
 	strbuf_printf(row.version, sizeof(row.version), "%s", c->version);
@@ -2367,18 +2404,18 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	row.plan = plan_to_json(plan, NULL);
 	row.reason = (char *)"";
 	row.force = c->force;
-	row.step_since_ms = now_ms();
+	row.step_since_ms = e_now(e);
 	if (!row.plan) {
 		free(ini);
 		plan_free(plan);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
+		return rw_err_set(err, -ENOMEM, "out of memory");
 	}
-	r = db_deployment_insert(s->db, &row, &id);
+	r = db_deployment_insert(e->db, &row, &id);
 	plan_free(plan);
 	if (r == -EEXIST) {
 		free(ini);
 		free(row.plan);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+		return rw_err_set(err, -EINVAL,
 		        "deployment %" PRId64 " of %s is still active: wait for it, or 'rollwave "
 		        "abort %" PRId64 "'",
 		        id, c->app, id);
@@ -2386,23 +2423,22 @@ admin_create(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Cre
 	if (r < 0) {
 		free(ini);
 		free(row.plan);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-		        "cannot record the deployment: %s", strerror(-r));
+		return rw_err_set(err, -EIO, "cannot record the deployment: %s", strerror(-r));
 	}
 	row.id = id;
-	row.created_ms = row.updated_ms = now_ms();
-	r = dep_load(&row, &d, &err);
+	row.created_ms = row.updated_ms = e_now(e);
+	r = dep_load(&row, &d, &perr);
 	free(ini);
 	free(row.plan);
 	if (r < 0)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "deployment %" PRId64 ": %s",
-		        id, err.msg[0] ? err.msg : strerror(-r));
-	d->next = s->waves->deps;
-	s->waves->deps = d;
-	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(s) in %zu wave(s)", id, actor,
+		return rw_err_set(err, -EIO, "deployment %" PRId64 ": %s", id,
+		        perr.msg[0] ? perr.msg : strerror(-r));
+	d->next = e->deps;
+	e->deps = d;
+	log_notice("deployment %" PRId64 " by %s: %s %s, %s, %zu host(e) in %zu wave(e)", id, actor,
 	        c->app, c->version, d->row.strategy, d->n_hosts, d->plan->n_waves);
-	dep_tick(s, d, now_ms());
-	return status_reply(msgid, dep_status(a, d));
+	dep_tick(e, d, e_now(e));
+	return status_reply(a, dep_status(a, d), ret, err);
 }
 
 /* ---- admin: actions ---- */
@@ -2419,21 +2455,21 @@ resume(struct dep *d, uint64_t now)
 	strbuf_printf(d->row.state, sizeof(d->row.state), "running");
 }
 
-static nng_msg *
-admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__DeploymentAction *act,
-        const char *actor, struct arena *a)
+static int
+admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentAction *act,
+        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
 {
-	struct dep *d = find_dep(s, (int64_t)act->deployment_id);
-	uint64_t now = now_ms();
+	struct dep *d = find_dep(e, (int64_t)act->deployment_id);
+	uint64_t now = e_now(e);
 	char why[512], was[sizeof(d->row.state)];
 	int r;
 
 	if (!d) {
 		struct deployment_row row;
 
-		r = db_deployment_get(s->db, (int64_t)act->deployment_id, &row);
+		r = db_deployment_get(e->db, (int64_t)act->deployment_id, &row);
 		if (r < 0)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
+			return rw_err_set(err, -EINVAL, "no such deployment");
 		if (isempty(row.plan))
 			snprintf(why, sizeof(why),
 			        "deployment %" PRIu64 " (%s) was sent with --hosts: it has no "
@@ -2445,52 +2481,49 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			        "deployment %" PRIu64 " is %s; it takes no more actions",
 			        act->deployment_id, row.state);
 		deployment_row_done(&row);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", why);
+		return rw_err_set(err, -EINVAL, "%s", why);
 	}
 	switch (act->action) {
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__APPROVE:
 		if (!streq(d->row.step, "approval"))
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			return rw_err_set(err, -EINVAL,
 			        "deployment %" PRId64
 			        " is not waiting for an approval (wave %d, %s)",
 			        d->row.id, d->row.wave + 1,
 			        d->row.step[0] ? d->row.step : d->row.state);
-		r = db_approval_add(s->db, d->row.id, d->row.wave, actor);
+		r = db_approval_add(e->db, d->row.id, d->row.wave, actor);
 		if (r < 0 && r != -EALREADY)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
+			return rw_err_set(err, -EIO, "%s", strerror(-r));
 		log_notice("deployment %" PRId64 ": wave %d approved by %s", d->row.id,
 		        d->row.wave + 1, actor);
-		dep_tick(s, d, now);
+		dep_tick(e, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE:
 		if (!streq(d->row.state, "running") && !streq(d->row.state, "pending"))
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
+			return rw_err_set(err, -EINVAL,
 			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
 			        d->row.state);
 		memcpy(was, d->row.state, sizeof(was));
 		strbuf_printf(d->row.state, sizeof(d->row.state), "paused");
 		d->row.paused_ms = now;
 		r = dep_save(
-		        s, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
+		        e, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
 		if (r < 0) {
 			memcpy(d->row.state, was, sizeof(was));
 			d->row.paused_ms = 0;
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-			        "cannot record the pause: %s", strerror(-r));
+			return rw_err_set(err, -EIO, "cannot record the pause: %s", strerror(-r));
 		}
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
 		if (!streq(d->row.state, "paused"))
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-			        "deployment %" PRId64 " is %s, not paused", d->row.id,
-			        d->row.state);
+			return rw_err_set(err, -EINVAL, "deployment %" PRId64 " is %s, not paused",
+			        d->row.id, d->row.state);
 		resume(d, now);
 		r = dep_save(
-		        s, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
+		        e, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
 		if (r < 0)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-			        "cannot record the resume: %s", strerror(-r));
-		dep_tick(s, d, now);
+			return rw_err_set(err, -EIO, "cannot record the resume: %s", strerror(-r));
+		dep_tick(e, d, now);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT:
 		snprintf(why, sizeof(why), "aborted by %s", actor);
@@ -2501,24 +2534,24 @@ admin_action(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__Dep
 			 * saying who aborted it. */
 			resume(d, now);
 			if (!streq(d->row.step, "rollback"))
-				begin_rollback(s, d, actor, why, now);
+				begin_rollback(e, d, actor, why, now);
 			else if (was_paused)
-				dep_save(s, d, actor, "deploy.resume", "the rollback goes on (%s)",
+				dep_save(e, d, actor, "deploy.resume", "the rollback goes on (%s)",
 				        why);
 		} else {
 			/* Hosts mid-deploy are stopped; nothing is rolled back. */
-			stop_hosts(s, d);
+			stop_hosts(e, d);
 			strbuf_printf(d->row.state, sizeof(d->row.state), "aborted");
 			set_step(d, "", now);
 			set_reason(d, why);
 			d->row.finished_ms = now;
-			dep_save(s, d, actor, "deploy.aborted", "%s", why);
+			dep_save(e, d, actor, "deploy.aborted", "%s", why);
 		}
 		break;
 	default:
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "unknown action");
+		return rw_err_set(err, -EINVAL, "unknown action");
 	}
-	return status_reply(msgid, dep_status(a, d));
+	return status_reply(a, dep_status(a, d), ret, err);
 }
 
 /* Whether any host of d changed (or may have: its deploy is unfinished),
@@ -2539,26 +2572,25 @@ dep_touched(const struct dep *d)
  * Asking again retries the hosts whose rollback failed; --to sends every
  * host that took the release to VERSION instead of its previous one. A
  * refusal changes nothing. */
-static nng_msg *
-admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminRequest__RollbackApp *rb,
-        const char *actor, struct arena *a)
+static int
+admin_rollback_app(struct waves *e, const Rollwave__AdminRequest__RollbackApp *rb,
+        const char *actor, struct arena *a, Rollwave__AdminResponse **ret, struct rw_err *err)
 {
 	struct deployment_row row;
-	struct rw_err err = {{0}};
-	uint64_t now = now_ms();
+	struct rw_err perr = {{0}};
+	uint64_t now = e_now(e);
 	char why[512];
 	struct plan *old_rollback;
 	struct dep *d;
 	bool loaded = false, was_paused, began;
 	int r;
 
-	r = db_deployment_latest(s->db, rb->app, &row);
+	r = db_deployment_latest(e->db, rb->app, &row);
 	if (r == -ENOENT)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-		        "app %s has no deployment to roll back", rb->app);
+		return rw_err_set(err, -EINVAL, "app %s has no deployment to roll back", rb->app);
 	if (r < 0)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
-	d = find_dep(s, row.id);
+		return rw_err_set(err, -EIO, "%s", strerror(-r));
+	d = find_dep(e, row.id);
 	if (!d) {
 		if (isempty(row.plan) ||
 		        (streq(row.state, "rolled_back") && isempty(rb->to_version))) {
@@ -2566,19 +2598,18 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 			        "the latest deployment of %s (%" PRId64 ") is %s%s", rb->app,
 			        row.id, row.state, isempty(row.plan) ? " (sent with --hosts)" : "");
 			deployment_row_done(&row);
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID,
-			        "%s: nothing to roll back%s", why,
+			return rw_err_set(err, -EINVAL, "%s: nothing to roll back%s", why,
 			        isempty(row.plan) ? "; use 'rollwave rollback APP --hosts ...'"
 			                          : "");
 		}
-		r = dep_load(&row, &d, &err);
+		r = dep_load(&row, &d, &perr);
 		deployment_row_done(&row);
 		if (r < 0)
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", err.msg);
+			return rw_err_set(err, -EIO, "%s", perr.msg);
 		loaded = true;
 	} else
 		deployment_row_done(&row);
-	(void)load_tasks(s, d);
+	(void)load_tasks(e, d);
 	if (loaded && !dep_touched(d)) {
 		snprintf(why, sizeof(why),
 		        "deployment %" PRId64
@@ -2586,26 +2617,26 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 		        "roll back",
 		        d->row.id, rb->app, d->row.state);
 		dep_free(d);
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", why);
+		return rw_err_set(err, -EINVAL, "%s", why);
 	}
 
 	/* Plan first: a --to that cannot be planned changes nothing. */
 	old_rollback = d->rollback;
 	if (!isempty(rb->to_version) || loaded) {
 		d->rollback = NULL;
-		refresh_health(s, d, SIZE_MAX, true, now);
-		if (plan_the_rollback(d, rb->to_version, &err) < 0) {
+		refresh_health(e, d, SIZE_MAX, true, now);
+		if (plan_the_rollback(d, rb->to_version, &perr) < 0) {
 			d->rollback = old_rollback;
 			if (loaded)
 				dep_free(d);
-			return refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "%s", err.msg);
+			return rw_err_set(err, -EINVAL, "%s", perr.msg);
 		}
 		plan_free(old_rollback);
 	}
 	index_rollback(d);
 	if (loaded) {
-		d->next = s->waves->deps;
-		s->waves->deps = d;
+		d->next = e->deps;
+		e->deps = d;
 		d->row.finished_ms = 0;
 	}
 	was_paused = streq(d->row.state, "paused");
@@ -2617,7 +2648,7 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 		struct plan *keep = d->rollback;
 
 		d->rollback = NULL; /* begin_rollback drops any old plan */
-		begin_rollback(s, d, actor, why, now);
+		begin_rollback(e, d, actor, why, now);
 		d->rollback = keep;
 		index_rollback(d);
 	} else {
@@ -2638,17 +2669,16 @@ admin_rollback_app(struct server *s, uint64_t msgid, const Rollwave__AdminReques
 	d->migrate_down_cmd = 0;
 	d->migrate_down_task[0] = 0;
 	d->migrate_down_retries = 0;
-	(void)load_tasks(s, d);
+	(void)load_tasks(e, d);
 	if (began && !was_paused)
-		r = dep_save(s, d, actor, NULL, NULL);
+		r = dep_save(e, d, actor, NULL, NULL);
 	else
-		r = dep_save(s, d, actor, was_paused ? "deploy.resume" : "deploy.rollback",
+		r = dep_save(e, d, actor, was_paused ? "deploy.resume" : "deploy.rollback",
 		        "%s (again)", why);
 	if (r < 0)
-		return refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL,
-		        "cannot record the rollback: %s", strerror(-r));
+		return rw_err_set(err, -EIO, "cannot record the rollback: %s", strerror(-r));
 	/* The rollback itself runs from waves_tick: the request returns now. */
-	return status_reply(msgid, dep_status(a, d));
+	return status_reply(a, dep_status(a, d), ret, err);
 }
 
 struct history_ctx {
@@ -2674,87 +2704,92 @@ history_cb(void *userdata, const struct deployment_row *row)
 	return 0;
 }
 
-nng_msg *
-waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req, const char *actor,
-        struct arena *a)
+static int
+admin_status(struct waves *e, const Rollwave__AdminRequest__GetDeploymentStatus *g, struct arena *a,
+        Rollwave__AdminResponse **ret, struct rw_err *err)
 {
-	nng_msg *reply = NULL;
+	struct deployment_row row;
+	struct dep *d = NULL;
+	int r;
 
-	if (!s->waves)
-		return NULL;
-	pthread_mutex_lock(&s->waves->lock);
+	if (g->deployment_id)
+		d = find_dep(e, (int64_t)g->deployment_id);
+	else
+		for (struct dep *x = e->deps; x; x = x->next)
+			if (streq(x->row.app, g->app))
+				d = x;
+	if (d) {
+		(void)load_tasks(e, d);
+		refresh_health(e, d, SIZE_MAX, streq(d->row.step, "rollback"), e_now(e));
+		return status_reply(a, dep_status(a, d), ret, err);
+	}
+	r = g->deployment_id ? db_deployment_get(e->db, (int64_t)g->deployment_id, &row)
+	                     : db_deployment_latest(e->db, g->app, &row);
+	if (r == -ENOENT)
+		return rw_err_set(err, -EINVAL, "no such deployment");
+	if (r < 0)
+		return rw_err_set(err, -EIO, "%s", strerror(-r));
+	r = status_reply(a, stored_status(e, a, &row), ret, err);
+	deployment_row_done(&row);
+	return r;
+}
+
+static int
+admin_history(struct waves *e, const Rollwave__AdminRequest__History *h, struct arena *a,
+        Rollwave__AdminResponse **ret, struct rw_err *err)
+{
+	Rollwave__AdminResponse *resp = NULL;
+	Rollwave__DeploymentList *l = arena_alloc(a, sizeof(*l));
+	struct history_ctx c = {.a = a};
+	int r;
+
+	c.cap = h->limit ? h->limit : 20;
+	c.v = arena_alloc(a, c.cap * sizeof(*c.v));
+	if (!l || !c.v || response(a, &resp, err) < 0)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	r = db_deployments_foreach(
+	        e->db, isempty(h->app) ? NULL : h->app, false, (unsigned)c.cap, history_cb, &c);
+	if (r < 0)
+		return rw_err_set(err, -EIO, "%s", strerror(-r));
+	rollwave__deployment_list__init(l);
+	l->deployments = c.v;
+	l->n_deployments = c.n;
+	resp->response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_LIST;
+	resp->deployment_list = l;
+	*ret = resp;
+	return 0;
+}
+
+int
+waves_admin(struct waves *e, const Rollwave__AdminRequest *req, const char *actor, struct arena *a,
+        Rollwave__AdminResponse **ret, struct rw_err *err)
+{
+	int r;
+
+	if (!e)
+		return rw_err_set(
+		        err, -EOPNOTSUPP, "this coordinator does not handle that request");
+	pthread_mutex_lock(&e->lock);
 	switch (req->request_case) {
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_CREATE_DEPLOYMENT:
-		reply = admin_create(s, msgid, req->create_deployment, actor, a);
+		r = admin_create(e, req->create_deployment, actor, a, ret, err);
 		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS: {
-		const Rollwave__AdminRequest__GetDeploymentStatus *g = req->get_deployment_status;
-		struct deployment_row row;
-		struct dep *d = NULL;
-		int r;
-
-		if (g->deployment_id)
-			d = find_dep(s, (int64_t)g->deployment_id);
-		else
-			for (struct dep *x = s->waves->deps; x; x = x->next)
-				if (streq(x->row.app, g->app))
-					d = x;
-		if (d) {
-			(void)load_tasks(s, d);
-			refresh_health(s, d, SIZE_MAX, streq(d->row.step, "rollback"), now_ms());
-			reply = status_reply(msgid, dep_status(a, d));
-			break;
-		}
-		r = g->deployment_id ? db_deployment_get(s->db, (int64_t)g->deployment_id, &row)
-		                     : db_deployment_latest(s->db, g->app, &row);
-		if (r == -ENOENT) {
-			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INVALID, "no such deployment");
-			break;
-		}
-		if (r < 0) {
-			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
-			break;
-		}
-		reply = status_reply(msgid, stored_status(s, a, &row));
-		deployment_row_done(&row);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_GET_DEPLOYMENT_STATUS:
+		r = admin_status(e, req->get_deployment_status, a, ret, err);
 		break;
-	}
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOYMENT_ACTION:
-		reply = admin_action(s, msgid, req->deployment_action, actor, a);
+		r = admin_action(e, req->deployment_action, actor, a, ret, err);
 		break;
 	case ROLLWAVE__ADMIN_REQUEST__REQUEST_ROLLBACK_APP:
-		reply = admin_rollback_app(s, msgid, req->rollback_app, actor, a);
+		r = admin_rollback_app(e, req->rollback_app, actor, a, ret, err);
 		break;
-	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HISTORY: {
-		Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-		Rollwave__DeploymentList *l = arena_alloc(a, sizeof(*l));
-		struct history_ctx c = {.a = a};
-		int r;
-
-		c.cap = req->history->limit ? req->history->limit : 20;
-		c.v = arena_alloc(a, c.cap * sizeof(*c.v));
-		if (!l || !c.v) {
-			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
-			break;
-		}
-		r = db_deployments_foreach(s->db,
-		        isempty(req->history->app) ? NULL : req->history->app, false,
-		        (unsigned)c.cap, history_cb, &c);
-		if (r < 0) {
-			reply = refuse(msgid, ROLLWAVE__ERROR__CODE__INTERNAL, "%s", strerror(-r));
-			break;
-		}
-		rollwave__deployment_list__init(l);
-		l->deployments = c.v;
-		l->n_deployments = c.n;
-		resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_DEPLOYMENT_LIST;
-		resp.deployment_list = l;
-		reply = admin_reply(msgid, &resp);
+	case ROLLWAVE__ADMIN_REQUEST__REQUEST_HISTORY:
+		r = admin_history(e, req->history, a, ret, err);
 		break;
-	}
 	default:
+		r = rw_err_set(err, -EOPNOTSUPP, "this coordinator does not handle that request");
 		break;
 	}
-	pthread_mutex_unlock(&s->waves->lock);
-	return reply;
+	pthread_mutex_unlock(&e->lock);
+	return r;
 }

@@ -23,24 +23,46 @@
  * sent again (agents answer a repeated command without running it twice),
  * and health counts only from heartbeats received since the restart.
  *
- * Locking: the engine's own lock comes first (engine -> server -> db).
+ * The engine sees the fleet through struct fleet_ops (fleet.h) and the
+ * store through db.h; it builds admin responses, never socket messages.
+ *
+ * Locking: the engine's own lock comes first (engine -> fleet -> db).
  */
 #ifndef ROLLWAVE_COORDINATOR_WAVES_H
 #define ROLLWAVE_COORDINATOR_WAVES_H
 
-#include "server_private.h"
+#include "codec.h"
+#include "coordinator_config.h"
+#include "db.h"
+#include "fleet.h"
+#include "wire.h"
 
 struct waves;
 
-/* Loads the active deployments of the database. */
-int waves_start(struct server *s, struct rw_err *err);
-void waves_stop(struct server *s);
+struct waves_config {
+	struct db *db;                        /* not owned */
+	const struct coordinator_config *cfg; /* HeartbeatInterval=, [Freeze] */
+	const struct fleet_ops *fleet;
+	void *fleet_userdata;
+	uint64_t started_ms; /* when this coordinator started (fleet clock) */
+};
+
+/* Loads the active deployments of the database; *ret is the engine. The
+ * config's pointers must outlive it. */
+int waves_start(const struct waves_config *c, struct waves **ret, struct rw_err *err);
+/* Frees the engine (NULL: nothing). */
+void waves_stop(struct waves *w);
 /* Moves every active deployment on; call often (every 100-250 ms). */
-void waves_tick(struct server *s);
+void waves_tick(struct waves *w);
 /* The admin requests about deployments: CreateDeployment,
- * GetDeploymentStatus, DeploymentAction, RollbackApp, History. NULL if
- * req is none of them. */
-nng_msg *waves_admin(struct server *s, uint64_t msgid, const Rollwave__AdminRequest *req,
-        const char *actor, struct arena *a);
+ * GetDeploymentStatus, DeploymentAction, RollbackApp, History. 0 and
+ * *ret_resp (allocated in a) on success; a refusal is -errno with err
+ * saying why (waves_error_code() gives its code); -EOPNOTSUPP if req is
+ * none of them. */
+int waves_admin(struct waves *w, const Rollwave__AdminRequest *req, const char *actor,
+        struct arena *a, Rollwave__AdminResponse **ret_resp, struct rw_err *err);
+/* The Error code of a waves_admin() refusal: INVALID (-EINVAL), BUSY
+ * (-ENOMEM), UNKNOWN_TYPE (-EOPNOTSUPP), INTERNAL otherwise. */
+Rollwave__Error__Code waves_error_code(int r);
 
 #endif
