@@ -13,15 +13,40 @@
 #ifndef ROLLWAVE_COORDINATOR_ADMIN_PRIVATE_H
 #define ROLLWAVE_COORDINATOR_ADMIN_PRIVATE_H
 
-#include "server_private.h"
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+
+#include "admin.h"
+#include "envelope.h"
+
+struct admin {
+	const struct coordinator_config *cfg;
+	struct db *db;
+	struct fleet *fleet;
+	struct waves *waves;
+	nng_socket sock;
+	nng_tls_config *tls;
+	pthread_t thread;
+	bool running;
+	volatile bool stopping;
+	uint64_t reqs[COUNTER_TYPES];
+	uint64_t refused[COUNTER_TYPES][COUNTER_CODES];
+};
 
 struct admin_call {
-	struct server *s;
+	struct admin *s;
 	uint64_t msgid;
 	const Rollwave__AdminRequest *req;
 	const char *actor; /* who asked, for the audit log */
 	struct arena *a;
 };
+
+/* ---- admin.c ---- */
+/* An AdminResponse (or, refused, its Error) as the reply to msgid; for the
+ * admin thread only (errors are counted per request). */
+nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);
+nng_msg *admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message);
 
 /* ---- admin_hosts.c ---- */
 /* ListHosts, GetHost and HostsPending: a page of the host registry, with

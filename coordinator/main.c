@@ -27,7 +27,7 @@
 #include "db.h"
 #include "identity.h"
 #include "log.h"
-#include "server.h"
+#include "coordinator.h"
 #include "tlsgen.h"
 
 #define EXIT_USAGE 2
@@ -335,7 +335,7 @@ verb_admin_cert(const struct coordinator_config *c, int argc, char **argv)
 }
 
 struct run_state {
-	struct server *server;
+	struct coordinator *coord;
 	uint64_t watchdog_usec;
 	uint64_t last_status_usec;
 };
@@ -347,11 +347,11 @@ on_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	char status[256];
 	int r;
 
-	server_tick(rs->server);
+	coordinator_tick(rs->coord);
 	if (rs->watchdog_usec)
 		sd_notify(0, "WATCHDOG=1");
 	if (usec - rs->last_status_usec >= 5 * USEC_PER_SEC) {
-		server_status(rs->server, status, sizeof(status));
+		coordinator_status(rs->coord, status, sizeof(status));
 		sd_notifyf(0, "STATUS=%s", status);
 		rs->last_status_usec = usec;
 	}
@@ -368,7 +368,7 @@ on_waves_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	struct run_state *rs = userdata;
 	int r;
 
-	server_waves_tick(rs->server);
+	coordinator_waves_tick(rs->coord);
 	r = sd_event_source_set_time(es, usec + 200 * USEC_PER_MSEC);
 	if (r < 0)
 		return r;
@@ -382,7 +382,7 @@ on_polls_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	struct run_state *rs = userdata;
 	int r;
 
-	server_expire_polls(rs->server);
+	coordinator_expire_polls(rs->coord);
 	r = sd_event_source_set_time(es, usec + 50 * USEC_PER_MSEC);
 	if (r < 0)
 		return r;
@@ -424,7 +424,7 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = server_start(c, &rs.server, &err);
+	r = coordinator_start(c, &rs.coord, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		return 1;
@@ -447,17 +447,17 @@ verb_run(const struct coordinator_config *c, int argc, char **argv)
 		        5 * USEC_PER_MSEC, on_polls_tick, &rs);
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
-		server_stop(rs.server);
+		coordinator_stop(rs.coord);
 		sd_event_unref(ev);
 		return 1;
 	}
 	if (sd_watchdog_enabled(0, &rs.watchdog_usec) <= 0)
 		rs.watchdog_usec = 0;
-	server_status(rs.server, status, sizeof(status));
+	coordinator_status(rs.coord, status, sizeof(status));
 	log_notice("serving agents on %s and admins on %s", c->listen, c->admin_socket);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	r = sd_event_loop(ev);
-	server_stop(rs.server);
+	coordinator_stop(rs.coord);
 	sd_event_unref(ev);
 	if (r < 0) {
 		log_error("event loop failed: %s", strerror(-r));
