@@ -204,10 +204,10 @@ coordinator_stop(struct coordinator *c)
 	admin_stop(c->admin);
 	waves_stop(c->waves);
 	agents_stop(c->agents);
-	if (c->fleet) {
+	if (c->fleet)
 		fleet_tick(c->fleet); /* flush */
+	if (c->db)
 		(void)db_audit(c->db, "coordinator", "coordinator.stop", c->cfg->listen, NULL);
-	}
 	fleet_free(c->fleet);
 	db_close(c->db);
 	identity_done(&c->id);

@@ -14,6 +14,18 @@
 
 struct coordinator;
 
+/* init: creates what is missing of the database, the identity key, the
+ * join token and (for a tls+tcp:// Listen= or AdminSocket=) a CA and a
+ * server certificate valid days, for extra_sans too; prints what it did.
+ * -errno once it has logged why. */
+#define COORDINATOR_SAN_MAX 16
+int coordinator_init(
+        const struct coordinator_config *c, char **extra_sans, size_t n_extra, unsigned days);
+/* admin-cert: a client certificate for name, valid days, written to out,
+ * from init's CA. -errno once it has logged why. */
+int coordinator_admin_cert(
+        const struct coordinator_config *c, const char *name, const char *out, unsigned days);
+
 /* Returns -errno with err naming what failed. */
 int coordinator_start(
         const struct coordinator_config *cfg, struct coordinator **ret, struct rw_err *err);
