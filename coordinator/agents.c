@@ -241,12 +241,18 @@ agents_stop(struct agents *a)
 	 * nng_close() for contexts still holding requests (parked polls). */
 	for (size_t i = 0; i < a->n_workers; i++) {
 		nng_aio_stop(a->workers[i]->aio);
-		if (a->workers[i]->st == W_SEND)
+		if (a->workers[i]->st == W_SEND) {
 			nng_msg_free(nng_aio_get_msg(a->workers[i]->aio));
+			nng_aio_set_msg(a->workers[i]->aio, NULL);
+		}
 		nng_ctx_close(a->workers[i]->ctx);
 	}
 	nng_close(a->sock);
 	for (size_t i = 0; i < a->n_workers; i++) {
+		/* Closing the pipes answered their parked polls (pipe_event),
+		 * with replies nobody sends any more. */
+		if (a->workers[i]->st == W_SEND && nng_aio_get_msg(a->workers[i]->aio))
+			nng_msg_free(nng_aio_get_msg(a->workers[i]->aio));
 		nng_aio_free(a->workers[i]->aio);
 		free(a->workers[i]);
 	}
