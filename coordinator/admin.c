@@ -51,39 +51,6 @@ admin_actor(nng_msg *req, const char *claimed, char *buf, size_t size)
 		strbuf_printf(buf, size, "admin:uid=%" PRIu64, uid);
 }
 
-nng_msg *
-admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
-{
-	Rollwave__Envelope env;
-
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-	env.admin_response = resp;
-	return msg_from_env(&env);
-}
-
-/* The request being served and the code of the error it was answered with,
- * for the metrics (the admin socket is served by one thread). */
-static struct {
-	struct admin *s;
-	size_t type;
-} current;
-
-nng_msg *
-admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
-
-	if (current.s)
-		stat_inc(&current.s->refused[current.type][stat_slot((int)code, COUNTER_CODES)]);
-	e.code = code;
-	e.message = (char *)message;
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
-	resp.error = &e;
-	return admin_reply(msgid, &resp);
-}
-
 /* The one call into the deployments through waves: CreateDeployment,
  * GetDeploymentStatus, DeploymentAction, RollbackApp and History. */
 static nng_msg *
@@ -154,10 +121,10 @@ handle_admin(struct admin *s, nng_msg *req)
 	struct arena a = {0};
 	char actor[128];
 	nng_msg *reply;
+	size_t type;
 	int r;
 
-	current.s = s;
-	current.type = 0;
+	admin_reply_begin(s, 0);
 	r = wire_decode(nng_msg_body(req), nng_msg_len(req), &env, &err);
 	if (r < 0)
 		return undecodable(s, req, r, &err);
@@ -169,8 +136,9 @@ handle_admin(struct admin *s, nng_msg *req)
 		        wire_body_name(env->body_case));
 	}
 	admin_actor(req, env->admin_request->client_user, actor, sizeof(actor));
-	current.type = stat_slot((int)env->admin_request->request_case, COUNTER_TYPES);
-	stat_inc(&s->reqs[current.type]);
+	type = stat_slot((int)env->admin_request->request_case, COUNTER_TYPES);
+	admin_reply_begin(s, type);
+	stat_inc(&s->reqs[type]);
 	reply = dispatch(&(struct admin_call) {
 	        .s = s,
 	        .msgid = env->message_id,

@@ -2,7 +2,7 @@
  * admin_private: what the admin socket's files share. Not an API: admin.c
  * serves AdminSocket= (one thread), decodes each request and looks its
  * handler up in one dispatch table; admin_hosts.c and admin_deploy.c hold
- * the handlers. The deployment requests go to waves_admin() through one
+ * the handlers, and admin_reply.c the replies they build. The deployment requests go to waves_admin() through one
  * adapter in admin.c.
  *
  * Every handler runs on the admin thread, answers exactly one request and
@@ -42,7 +42,10 @@ struct admin_call {
 	struct arena *a;
 };
 
-/* ---- admin.c ---- */
+/* ---- admin_reply.c ---- */
+/* The request the admin thread serves now, of type (a request case), for
+ * the counts of admin_error(). */
+void admin_reply_begin(struct admin *s, size_t type);
 /* An AdminResponse (or, refused, its Error) as the reply to msgid; for the
  * admin thread only (errors are counted per request). */
 nng_msg *admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp);

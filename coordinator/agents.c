@@ -9,30 +9,6 @@
 #include "log.h"
 #include "tlsprefs.h"
 
-struct agent_link *
-agent_link(struct agents *a, int64_t id, bool create)
-{
-	if (id <= 0)
-		return NULL;
-	if ((size_t)id >= a->links_cap) {
-		size_t ncap;
-		struct agent_link *n;
-
-		if (!create)
-			return NULL;
-		ncap = a->links_cap ? a->links_cap : 1024;
-		while (ncap <= (size_t)id)
-			ncap *= 2;
-		n = realloc(a->links, ncap * sizeof(*n));
-		if (!n)
-			return NULL;
-		memset(n + a->links_cap, 0, (ncap - a->links_cap) * sizeof(*n));
-		a->links = n;
-		a->links_cap = ncap;
-	}
-	return &a->links[id];
-}
-
 /* ---- the fleet's callbacks (called without the fleet lock) ---- */
 
 static int

@@ -9,19 +9,6 @@
 #include "agents_private.h"
 #include "log.h"
 
-nng_msg *
-agent_error(struct agents *a, uint64_t msgid, Rollwave__Error__Code code, const char *fmt, ...)
-{
-	nng_msg *m;
-	va_list ap;
-
-	stat_inc(&a->refused[a->type][stat_slot((int)code, COUNTER_CODES)]);
-	va_start(ap, fmt);
-	m = error_msgv(msgid, code, fmt, ap);
-	va_end(ap);
-	return m;
-}
-
 static nng_msg *
 ack_msg(uint64_t msgid)
 {
@@ -31,18 +18,6 @@ ack_msg(uint64_t msgid)
 	env_init(&env, msgid);
 	env.body_case = ROLLWAVE__ENVELOPE__BODY_HEARTBEAT_ACK;
 	env.heartbeat_ack = &ack;
-	return msg_from_env(&env);
-}
-
-nng_msg *
-empty_poll_msg(uint64_t msgid)
-{
-	Rollwave__Poll p = ROLLWAVE__POLL__INIT;
-	Rollwave__Envelope env;
-
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_POLL;
-	env.poll = &p;
 	return msg_from_env(&env);
 }
 

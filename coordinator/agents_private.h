@@ -1,9 +1,10 @@
 /*
  * agents_private: what the agent socket's files share. Not an API:
- * agents.c (start, stop, pipe events, expiry, stats), agents_worker.c (the
- * pool of contexts, park, unpark, flush), agents_session.c (Hello,
- * Challenge, Auth) and agents_dispatch.c (the one switch on a request's
- * body).
+ * agents.c (start, stop, pipe events, expiry, stats, the fleet's
+ * callbacks), agents_worker.c (the pool of contexts), agents_dispatch.c
+ * (the one switch on a request's body), agents_session.c (Hello,
+ * Challenge, Auth), agents_park.c (park, unpark, flush) and agents_base.c
+ * (links, error replies). Each calls only the ones after it.
  *
  * Locking: a->lock guards everything in struct agents but the counters
  * (relaxed atomics). Fleet calls are made with it held (lock order: agent
@@ -105,14 +106,11 @@ struct agents {
 	uint64_t refused[COUNTER_TYPES][COUNTER_CODES];
 };
 
-/* ---- agents.c ---- */
-/* The link of host id, created if create; NULL if none. Under a->lock. */
-struct agent_link *agent_link(struct agents *a, int64_t id, bool create);
-
 /* ---- agents_worker.c ---- */
 /* Opens one more context and starts it receiving. Under a->lock. */
 int worker_new(struct agents *a);
-void worker_cb(void *arg);
+
+/* ---- agents_park.c ---- */
 /* Parks w as host's long poll for message msgid. Under a->lock. */
 void worker_park(struct agents *a, struct worker *w, int64_t host, uint64_t msgid);
 /* Answers a parked poll with reply (NULL: "nothing to do"); takes reply.
@@ -139,6 +137,13 @@ nng_msg *agent_error(struct agents *a, uint64_t msgid, Rollwave__Error__Code cod
 nng_msg *handle_agent(struct agents *a, struct worker *w, nng_msg *req);
 /* The next command of host for pipe as a reply to msgid, or NULL. */
 nng_msg *next_command(struct agents *a, int64_t host, uint32_t pipe, uint64_t msgid);
+
+/* ---- agents_base.c ---- */
+/* The link of host id, created if create; NULL if none. Under a->lock. */
+struct agent_link *agent_link(struct agents *a, int64_t id, bool create);
+/* An error reply to an agent, counted by request type and code. */
+nng_msg *agent_error(struct agents *a, uint64_t msgid, Rollwave__Error__Code code, const char *fmt,
+        ...) _printf_(4, 5);
 nng_msg *empty_poll_msg(uint64_t msgid);
 
 #endif
