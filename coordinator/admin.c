@@ -20,7 +20,6 @@
 
 #include "admin_private.h"
 #include "tlsprefs.h"
-#include "waves.h"
 
 /* Who asked, for the audit log: over ipc:// the peer's user (the kernel
  * says); over TLS, where only holders of a client certificate of our CA get
@@ -50,40 +49,6 @@ admin_actor(nng_msg *req, const char *claimed, char *buf, size_t size)
 		strbuf_printf(buf, size, "admin:%s", pw->pw_name);
 	else
 		strbuf_printf(buf, size, "admin:uid=%" PRIu64, uid);
-}
-
-nng_msg *
-admin_reply(uint64_t msgid, Rollwave__AdminResponse *resp)
-{
-	Rollwave__Envelope env;
-
-	env_init(&env, msgid);
-	env.body_case = ROLLWAVE__ENVELOPE__BODY_ADMIN_RESPONSE;
-	env.admin_response = resp;
-	return msg_from_env(&env);
-}
-
-/* The request being served and the code of the error it was answered with,
- * for the metrics (the admin socket is served by one thread). */
-static struct {
-	struct server *s;
-	size_t type;
-} current;
-
-nng_msg *
-admin_error(uint64_t msgid, Rollwave__Error__Code code, const char *message)
-{
-	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
-	Rollwave__Error e = ROLLWAVE__ERROR__INIT;
-
-	if (current.s)
-		stat_inc(&current.s->stats
-		                  .admin_refused[current.type][stat_slot((int)code, STAT_CODES)]);
-	e.code = code;
-	e.message = (char *)message;
-	resp.response_case = ROLLWAVE__ADMIN_RESPONSE__RESPONSE_ERROR;
-	resp.error = &e;
-	return admin_reply(msgid, &resp);
 }
 
 /* The one call into the deployments through waves: CreateDeployment,
@@ -132,15 +97,14 @@ dispatch(const struct admin_call *c)
 
 /* The reply to a request that did not decode, counted as undecodable. */
 static nng_msg *
-undecodable(struct server *s, nng_msg *req, int r, const struct rw_err *err)
+undecodable(struct admin *s, nng_msg *req, int r, const struct rw_err *err)
 {
 	_cleanup_free_ void *buf = NULL;
 	nng_msg *reply;
 	size_t len;
 
-	stat_inc(&s->stats.admin_reqs[0]);
-	stat_inc(&s->stats.admin_refused[0][stat_slot(
-	        (int)wire_error_code_from_errno(r), STAT_CODES)]);
+	stat_inc(&s->reqs[0]);
+	stat_inc(&s->refused[0][stat_slot((int)wire_error_code_from_errno(r), COUNTER_CODES)]);
 	if (wire_error_reply(wire_peek_message_id(nng_msg_body(req), nng_msg_len(req)), r, err->msg,
 	            &buf, &len) < 0 ||
 	        nng_msg_alloc(&reply, 0) != 0)
@@ -150,30 +114,31 @@ undecodable(struct server *s, nng_msg *req, int r, const struct rw_err *err)
 }
 
 static nng_msg *
-handle_admin(struct server *s, nng_msg *req)
+handle_admin(struct admin *s, nng_msg *req)
 {
 	_cleanup_wire_free_ Rollwave__Envelope *env = NULL;
 	struct rw_err err = {{0}};
 	struct arena a = {0};
 	char actor[128];
 	nng_msg *reply;
+	size_t type;
 	int r;
 
-	current.s = s;
-	current.type = 0;
+	admin_reply_begin(s, 0);
 	r = wire_decode(nng_msg_body(req), nng_msg_len(req), &env, &err);
 	if (r < 0)
 		return undecodable(s, req, r, &err);
 	if (env->body_case != ROLLWAVE__ENVELOPE__BODY_ADMIN_REQUEST) {
-		stat_inc(&s->stats.admin_reqs[0]);
-		stat_inc(&s->stats.admin_refused[0][ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE]);
+		stat_inc(&s->reqs[0]);
+		stat_inc(&s->refused[0][ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE]);
 		return error_msg(env->message_id, ROLLWAVE__ERROR__CODE__UNKNOWN_TYPE,
 		        "the admin socket takes admin requests, not '%s'",
 		        wire_body_name(env->body_case));
 	}
 	admin_actor(req, env->admin_request->client_user, actor, sizeof(actor));
-	current.type = stat_slot((int)env->admin_request->request_case, STAT_TYPES);
-	stat_inc(&s->stats.admin_reqs[current.type]);
+	type = stat_slot((int)env->admin_request->request_case, COUNTER_TYPES);
+	admin_reply_begin(s, type);
+	stat_inc(&s->reqs[type]);
 	reply = dispatch(&(struct admin_call) {
 	        .s = s,
 	        .msgid = env->message_id,
@@ -188,11 +153,11 @@ handle_admin(struct server *s, nng_msg *req)
 static void *
 admin_main(void *arg)
 {
-	struct server *s = arg;
+	struct admin *s = arg;
 
 	while (!s->stopping) {
 		nng_msg *req = NULL, *reply;
-		int rv = nng_recvmsg(s->admin, &req, 0);
+		int rv = nng_recvmsg(s->sock, &req, 0);
 
 		if (rv == NNG_ETIMEDOUT)
 			continue;
@@ -200,25 +165,25 @@ admin_main(void *arg)
 			break;
 		reply = handle_admin(s, req);
 		nng_msg_free(req);
-		if (reply && nng_sendmsg(s->admin, reply, 0) != 0)
+		if (reply && nng_sendmsg(s->sock, reply, 0) != 0)
 			nng_msg_free(reply);
 	}
 	return NULL;
 }
 
-int
-admin_start(struct server *s, struct rw_err *err)
+static int
+admin_listen(struct admin *s, struct rw_err *err)
 {
 	const char *url = s->cfg->admin_socket;
 	nng_listener l;
 	int rv;
 
-	rv = nng_rep0_open(&s->admin);
+	rv = nng_rep0_open(&s->sock);
 	if (rv != 0)
-		return nng_err(err, rv, "cannot open the admin socket", url);
-	nng_socket_set_size(s->admin, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
-	nng_socket_set_ms(s->admin, NNG_OPT_RECVTIMEO, 500);
-	nng_socket_set_ms(s->admin, NNG_OPT_SENDTIMEO, 5000);
+		return rw_nng_error(err, rv, "cannot open the admin socket", url);
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MESSAGE);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, 500);
+	nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, 5000);
 	if (strncmp(url, "ipc://", 6) == 0) {
 		const char *path = url + 6;
 		char dir[PATH_MAX];
@@ -232,36 +197,71 @@ admin_start(struct server *s, struct rw_err *err)
 		}
 		(void)unlink(path); /* a stale socket of a previous run */
 	}
-	rv = nng_listener_create(&l, s->admin, url);
+	rv = nng_listener_create(&l, s->sock, url);
 	if (rv == 0 && strncmp(url, "ipc://", 6) == 0)
 		/* Who may use it is decided by file permissions: owner and group. */
 		(void)nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
 	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
 		/* Admins over the network must show a client certificate signed
 		 * by our CA (rollwave-coordinator admin-cert). */
-		rv = tlsprefs_config_alloc(&s->admin_tls, NNG_TLS_MODE_SERVER);
+		rv = tlsprefs_config_alloc(&s->tls, NNG_TLS_MODE_SERVER);
 		if (rv == 0)
-			rv = nng_tls_config_cert_key_file(
-			        s->admin_tls, s->cfg->tls_certificate, NULL);
+			rv = nng_tls_config_cert_key_file(s->tls, s->cfg->tls_certificate, NULL);
 		if (rv != 0)
 			return rw_err_set(err, -EIO, "TLS certificate %s: %s",
 			        s->cfg->tls_certificate, nng_strerror(rv));
-		rv = nng_tls_config_ca_file(s->admin_tls, s->cfg->tls_ca);
+		rv = nng_tls_config_ca_file(s->tls, s->cfg->tls_ca);
 		if (rv != 0)
 			return rw_err_set(err, -EIO,
 			        "TLS CA %s (admins' certificates are checked "
 			        "against it): %s",
 			        s->cfg->tls_ca, nng_strerror(rv));
-		rv = nng_tls_config_auth_mode(s->admin_tls, NNG_TLS_AUTH_MODE_REQUIRED);
+		rv = nng_tls_config_auth_mode(s->tls, NNG_TLS_AUTH_MODE_REQUIRED);
 		if (rv == 0)
-			rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->admin_tls);
+			rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->tls);
 	}
 	if (rv == 0)
 		rv = nng_listener_start(l, 0);
 	if (rv != 0)
-		return nng_err(err, rv, "cannot listen on", url);
-	if (pthread_create(&s->admin_thread, NULL, admin_main, s) != 0)
+		return rw_nng_error(err, rv, "cannot listen on", url);
+	if (pthread_create(&s->thread, NULL, admin_main, s) != 0)
 		return rw_err_set(err, -EAGAIN, "cannot start the admin thread");
-	s->admin_running = true;
+	s->running = true;
 	return 0;
+}
+
+int
+admin_start(const struct admin_config *c, struct admin **ret, struct rw_err *err)
+{
+	struct admin *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return rw_err_set(err, -ENOMEM, "out of memory");
+	s->cfg = c->cfg;
+	s->db = c->db;
+	s->fleet = c->fleet;
+	s->waves = c->waves;
+	*ret = s;
+	return admin_listen(s, err);
+}
+
+void
+admin_stop(struct admin *s)
+{
+	if (!s)
+		return;
+	s->stopping = true;
+	if (s->running)
+		pthread_join(s->thread, NULL);
+	nng_close(s->sock);
+	if (s->tls)
+		nng_tls_config_free(s->tls);
+	free(s);
+}
+
+void
+admin_stats(struct admin *s, struct admin_stats *ret)
+{
+	stat_copy(ret->reqs, s->reqs, COUNTER_TYPES);
+	stat_copy(&ret->refused[0][0], &s->refused[0][0], COUNTER_TYPES * COUNTER_CODES);
 }

@@ -11,7 +11,7 @@
 /* Copies ids to hosts, checking that each is listed once and accepted;
  * why says what is wrong. */
 static int
-check_hosts(struct server *s, const uint64_t *ids, size_t n, int64_t *hosts, char *why, size_t size)
+check_hosts(struct admin *s, const uint64_t *ids, size_t n, int64_t *hosts, char *why, size_t size)
 {
 	int r = 0;
 
@@ -47,7 +47,7 @@ check_hosts(struct server *s, const uint64_t *ids, size_t n, int64_t *hosts, cha
 
 /* Not beside a deployment through waves of the same app: -EBUSY. */
 static int
-check_no_waves(struct server *s, const char *app, char *why, size_t size)
+check_no_waves(struct admin *s, const char *app, char *why, size_t size)
 {
 	struct deployment_row active;
 	int r = 0;
@@ -67,7 +67,7 @@ check_no_waves(struct server *s, const char *app, char *why, size_t size)
 
 /* Deploy or Rollback to a set of hosts, all at once. */
 static nng_msg *
-deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, const char *version,
+deploy(struct admin *s, uint64_t msgid, bool rollback, const char *app, const char *version,
         const char *url, const uint64_t *ids, size_t n, const char *actor, struct arena *a)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
@@ -100,19 +100,19 @@ deploy(struct server *s, uint64_t msgid, bool rollback, const char *app, const c
 		return admin_error(msgid, ROLLWAVE__ERROR__CODE__BUSY, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		Rollwave__DeployResult__HostResult *hr = arena_alloc(a, sizeof(*hr));
-		struct pending_cmd p = {
+		struct fleet_command p = {
 		        .command_id = cids[i],
 		        .kind = rollback ? ROLLWAVE__COMMAND__KIND__ROLLBACK
 		                         : ROLLWAVE__COMMAND__KIND__DEPLOY,
-		        .manifest_url = (char *)url,
+		        .app = app,
+		        .version = version ? version : "",
+		        .manifest_url = url,
 		};
 		int q;
 
 		if (!hr)
 			continue;
-		strbuf_printf(p.app, sizeof(p.app), "%s", app);
-		strbuf_printf(p.version, sizeof(p.version), "%s", version ? version : "");
-		q = server_queue_command(s, hosts[i], &p);
+		q = fleet_queue(s->fleet, hosts[i], &p);
 		if (q < 0)
 			continue;
 		rollwave__deploy_result__host_result__init(hr);

@@ -10,56 +10,17 @@
 #include "log.h"
 #include "version.h"
 
-/* A copy of the in-memory host table, taken under the server lock, so that
- * code holding the db lock never needs the server lock (lock order: server
- * lock, then db lock; never the other way round). */
-struct host_snap {
-	bool known;
-	enum host_state state;
-	uint64_t last_seen_ms;
-	char *apps_json;
-};
-
-static struct host_snap *
-snapshot_take(struct server *s, size_t *ret_n)
+/* A copy of the fleet's host table (fleet_view()), taken before the store
+ * is read, so that nothing holds the fleet lock and the store's at once. */
+static const struct fleet_host *
+snapshot_get(const struct fleet_view_host *snap, size_t n, int64_t id)
 {
-	struct host_snap *snap;
-
-	pthread_mutex_lock(&s->lock);
-	snap = calloc(s->hosts_cap ? s->hosts_cap : 1, sizeof(*snap));
-	if (snap) {
-		for (size_t i = 1; i < s->hosts_cap; i++) {
-			if (!s->hosts[i].id)
-				continue;
-			snap[i].known = true;
-			snap[i].state = s->hosts[i].state;
-			snap[i].last_seen_ms = s->hosts[i].last_seen_ms;
-			if (s->hosts[i].apps_json)
-				snap[i].apps_json = strdup(s->hosts[i].apps_json);
-		}
-		*ret_n = s->hosts_cap;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return snap;
-}
-
-static void
-snapshot_free(struct host_snap *snap, size_t n)
-{
-	for (size_t i = 0; snap && i < n; i++)
-		free(snap[i].apps_json);
-	free(snap);
-}
-
-static const struct host_snap *
-snapshot_get(const struct host_snap *snap, size_t n, int64_t id)
-{
-	return snap && id > 0 && (size_t)id < n && snap[id].known ? &snap[id] : NULL;
+	return snap && id > 0 && (size_t)id < n && snap[id].id ? &snap[id].h : NULL;
 }
 
 struct host_list_ctx {
-	struct server *s;
-	const struct host_snap *snap;
+	struct admin *s;
+	const struct fleet_view_host *snap;
 	size_t n_snap;
 	struct arena *a;
 	Rollwave__HostInfo **hosts;
@@ -78,7 +39,7 @@ host_list_cb(void *userdata, const struct host_row *h)
 	struct host_list_ctx *c = userdata;
 	struct arena *a = c->a;
 	Rollwave__HostInfo *hi;
-	const struct host_snap *m;
+	const struct fleet_host *m;
 	static const Rollwave__HostState states[] = {
 	        [HOST_PENDING] = ROLLWAVE__HOST_STATE__HOST_STATE_PENDING,
 	        [HOST_UP] = ROLLWAVE__HOST_STATE__HOST_STATE_UP,
@@ -142,8 +103,8 @@ host_list_cb(void *userdata, const struct host_row *h)
 }
 
 struct app_count_ctx {
-	struct server *s;
-	const struct host_snap *snap;
+	struct admin *s;
+	const struct fleet_view_host *snap;
 	size_t n_snap;
 	json_t *apps; /* {"web": {"hosts": n, "versions": {"1.4.2": n}}} */
 };
@@ -152,7 +113,7 @@ static int
 app_count_cb(void *userdata, const struct host_row *h)
 {
 	struct app_count_ctx *c = userdata;
-	const struct host_snap *m = snapshot_get(c->snap, c->n_snap, h->id);
+	const struct fleet_host *m = snapshot_get(c->snap, c->n_snap, h->id);
 	json_t *arr, *o;
 	size_t i;
 
@@ -205,7 +166,7 @@ cmp_app_summary(const void *a, const void *b)
 /* Per app (by name): how many hosts report it, and how many run each
  * version (oldest first). */
 static nng_msg *
-list_apps(struct server *s, uint64_t msgid, struct arena *a)
+list_apps(struct admin *s, uint64_t msgid, struct arena *a)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
 	Rollwave__AppList *al = arena_alloc(a, sizeof(*al));
@@ -216,11 +177,12 @@ list_apps(struct server *s, uint64_t msgid, struct arena *a)
 	nng_msg *reply;
 	int r;
 
-	struct host_snap *snap = snapshot_take(s, &c.n_snap);
+	struct fleet_view_host *snap = NULL;
 
+	(void)fleet_view(s->fleet, &snap, &c.n_snap); /* none: the store's word */
 	c.snap = snap;
 	r = db_hosts_foreach(s->db, app_count_cb, &c);
-	snapshot_free(snap, c.n_snap);
+	fleet_view_free(snap, c.n_snap);
 	if (r < 0 || !al) {
 		json_decref(c.apps);
 		return NULL;
@@ -268,7 +230,7 @@ list_apps(struct server *s, uint64_t msgid, struct arena *a)
 /* Accepts (state HOST_UP) the n hosts of ids, all or none, or revokes one
  * (state HOST_REVOKED, n == 1). */
 static nng_msg *
-set_state(struct server *s, uint64_t msgid, const int64_t *ids, size_t n, enum host_state state,
+set_state(struct admin *s, uint64_t msgid, const int64_t *ids, size_t n, enum host_state state,
         const char *actor)
 {
 	Rollwave__AdminResponse resp = ROLLWAVE__ADMIN_RESPONSE__INIT;
@@ -301,31 +263,7 @@ set_state(struct server *s, uint64_t msgid, const int64_t *ids, size_t n, enum h
 		        text);
 	}
 
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct host_mem *m = host_mem(s, ids[i], true);
-
-		if (!m)
-			continue;
-		/* Accepted hosts are down until their agent connects. */
-		m->state = state == HOST_UP ? HOST_DOWN : state;
-		if (state == HOST_REVOKED) {
-			if (m->parked)
-				worker_unpark(s, m->parked, NULL);
-			if (m->pipe) {
-				nng_pipe p;
-
-				/* Drop its connection: it must authenticate again, and
-				 * will be refused. */
-				memset(&p, 0, sizeof(p));
-				p.id = m->pipe;
-				nng_pipe_close(p);
-				m->pipe = 0;
-			}
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	server_flush_sends(s);
+	fleet_set_state(s->fleet, ids, n, state);
 	if (n == 1) {
 		log_notice("host %" PRId64 " %s by %s", ids[0],
 		        state == HOST_UP ? "accepted" : "revoked", actor);
@@ -362,11 +300,12 @@ admin_hosts_list(const struct admin_call *call)
 		c.pending_only = true;
 		c.after_id = (int64_t)req->hosts_pending->after_id;
 	}
-	struct host_snap *snap = snapshot_take(call->s, &c.n_snap);
+	struct fleet_view_host *snap = NULL;
 
+	(void)fleet_view(call->s->fleet, &snap, &c.n_snap); /* none: the store's word */
 	c.snap = snap;
 	r = hl ? db_hosts_foreach(call->s->db, host_list_cb, &c) : -ENOMEM;
-	snapshot_free(snap, c.n_snap);
+	fleet_view_free(snap, c.n_snap);
 	if (r == -ECANCELED)
 		r = 0; /* a full page */
 	if (r < 0)

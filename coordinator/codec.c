@@ -7,7 +7,7 @@
 #include <stdarg.h>
 
 #include "codec.h"
-#include "server_private.h"
+#include "envelope.h"
 
 /* ---- JSON <-> protobuf for stored facts ---- */
 

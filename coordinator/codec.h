@@ -3,7 +3,7 @@
  * stored facts, with no state of their own: the arena that owns a response
  * under construction, label selectors, and the task kinds of the store.
  * The JSON <-> protobuf conversions of the agent and admin sides are in
- * codec.c too, declared in server_private.h with their users.
+ * codec.c too, declared in envelope.h for the two sockets.
  */
 #ifndef ROLLWAVE_COORDINATOR_CODEC_H
 #define ROLLWAVE_COORDINATOR_CODEC_H

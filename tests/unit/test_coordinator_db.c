@@ -148,7 +148,7 @@ test_audit_log_is_append_only(void **state)
 	sqlite3_close(raw);
 }
 
-/* What server_tick() writes for a fleet at once: one transaction for many
+/* What fleet_tick() writes for a fleet at once: one transaction for many
  * state changes (revoked and unknown hosts skipped, each change audited)
  * and one for last-seen times and reported facts. */
 static void

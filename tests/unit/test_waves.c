@@ -68,7 +68,7 @@ fake_host(struct fixture *f, int64_t id)
 /* ---- the fleet, in memory ---- */
 
 static int
-fleet_host_get(void *userdata, int64_t host_id, struct fleet_host *ret)
+mem_host_get(void *userdata, int64_t host_id, struct fleet_host *ret)
 {
 	struct fixture *f = userdata;
 	struct fake_host *h = fake_host(f, host_id);
@@ -90,7 +90,7 @@ fleet_host_get(void *userdata, int64_t host_id, struct fleet_host *ret)
 }
 
 static int
-fleet_queue_command(void *userdata, int64_t host_id, const struct fleet_command *c)
+mem_queue_command(void *userdata, int64_t host_id, const struct fleet_command *c)
 {
 	struct fixture *f = userdata;
 	struct fake_cmd *q;
@@ -107,7 +107,7 @@ fleet_queue_command(void *userdata, int64_t host_id, const struct fleet_command 
 }
 
 static int
-fleet_unqueue_command(void *userdata, int64_t host_id, uint64_t command_id)
+mem_unqueue_command(void *userdata, int64_t host_id, uint64_t command_id)
 {
 	struct fixture *f = userdata;
 
@@ -121,16 +121,16 @@ fleet_unqueue_command(void *userdata, int64_t host_id, uint64_t command_id)
 }
 
 static uint64_t
-fleet_now_ms(void *userdata)
+mem_now_ms(void *userdata)
 {
 	return ((struct fixture *)userdata)->now;
 }
 
 static const struct fleet_ops fake_fleet = {
-        .host_get = fleet_host_get,
-        .queue_command = fleet_queue_command,
-        .unqueue_command = fleet_unqueue_command,
-        .now_ms = fleet_now_ms,
+        .host_get = mem_host_get,
+        .queue_command = mem_queue_command,
+        .unqueue_command = mem_unqueue_command,
+        .now_ms = mem_now_ms,
 };
 
 /* ---- the engine and the agents ---- */
