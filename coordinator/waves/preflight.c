@@ -129,9 +129,14 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 		        failed > 8 ? "; ..." : "");
 		if (!d->row.force)
 			return result_finish(DEP_FAILED, "%s", why);
-		return result_goto(d, STEP_MIGRATE, "deploy.preflight_forced", "%s", why);
-	}
-	return result_goto(d, STEP_MIGRATE, "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+		r = result_goto(d, STEP_MIGRATE, "deploy.preflight_forced", "%s", why);
+	} else
+		r = result_goto(
+		        d, STEP_MIGRATE, "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+	/* Preflight's verdict is recorded at step preflight: the row shows
+	 * migrate only once the migrate hook is sent. */
+	r.audit_first = true;
+	return r;
 }
 
 /* The release's migrate hook runs once, on the first host of wave one that

@@ -275,6 +275,12 @@ dep_apply(struct waves *e, struct dep *d, const struct step_result *r, uint64_t 
 	case RESULT_HOLD:
 		return;
 	case RESULT_GOTO:
+		if (r->audit_first && r->action) {
+			/* The row keeps the step it leaves until what follows saves. */
+			dep_save(e, d, "coordinator", r->action, "%s", r->why);
+			dep_set_step(d, r->step, now);
+			return;
+		}
 		dep_set_step(d, r->step, now);
 		if (r->state != d->state)
 			dep_set_state(d, r->state);

@@ -175,6 +175,7 @@ struct step_result {
 	enum dep_state state;   /* GOTO (the state from then on), FINISH */
 	bool save;              /* GOTO without action: saved without an audit entry */
 	const char *action;     /* GOTO: audited as this, with why as its detail */
+	bool audit_first;       /* GOTO: saved and audited at the step it leaves */
 	const char *live_color; /* GOTO: recorded as live for the app after the save */
 	bool keep_reason;       /* FINISH: the deployment's reason stays */
 	char why[STEP_WHY_MAX];
