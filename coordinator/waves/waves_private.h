@@ -176,6 +176,7 @@ struct step_result {
 	bool save;              /* GOTO without action: saved without an audit entry */
 	const char *action;     /* GOTO: audited as this, with why as its detail */
 	bool audit_first;       /* GOTO: saved and audited at the step it leaves */
+	bool chain;             /* GOTO: the next step runs at once, in the same round */
 	const char *live_color; /* GOTO: recorded as live for the app after the save */
 	bool keep_reason;       /* FINISH: the deployment's reason stays */
 	char why[STEP_WHY_MAX];

@@ -619,6 +619,37 @@ test_forced_preflight_audited_at_preflight(void **state)
 	assert_string_equal(fake_host(f, h1)->current, "2.0.0");
 }
 
+/* A stored step this coordinator does not know (a row another version
+ * wrote) leaves the deployment as it is, still holding its app, until an
+ * admin acts on it: it is not failed on resume. */
+static void
+test_unknown_step_resumes_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct deployment_row row;
+	int64_t id;
+
+	(void)add_host(f, "web1", "{}");
+	engine_start(f);
+	id = deploy(f, "[Deployment]\nStrategy=rolling\nMinHealthy=1s\nBake=60s\n");
+	run_until(f, id, "bake", 30000);
+	waves_stop(f->w);
+	f->w = NULL;
+	row = stored(f, id);
+	snprintf(row.step, sizeof(row.step), "analysis");
+	assert_int_equal(db_deployment_save(f->db, &row, "test", NULL, NULL), 0);
+	deployment_row_done(&row);
+
+	restart(f);
+	run(f, 120000);
+	assert_stored(f, id, "running", "analysis", 0);
+	assert_int_equal(audited(f, id, "deploy.failed", NULL, 0), 0);
+	act(f, id, ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE);
+	assert_stored(f, id, "paused", "analysis", 0);
+	act(f, id, ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT);
+	assert_stored(f, id, "aborted", "", 0);
+}
+
 int
 main(void)
 {
@@ -633,6 +664,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_pause_stops_the_clocks, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_forced_preflight_audited_at_preflight, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_unknown_step_resumes_untouched, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
