@@ -29,7 +29,10 @@
  *   planned     `rollwave plan`: never stored, no edges
  *
  * A deployment whose resume fails ends failed in the store directly
- * (load_active_cb()): it never becomes a struct dep.
+ * (load_active_cb()): it never becomes a struct dep. One whose stored
+ * state or step this coordinator does not know (another version wrote
+ * it) is loaded as _DEP_STATE_MAX or _WAVE_STEP_MAX, the row keeping its
+ * string: no step runs, and the admin actions take it out along any edge.
  *
  * Within an active deployment, the step (the function that runs it, and
  * each edge out of it with the function that takes it):
@@ -182,7 +185,14 @@ struct step_result {
 	char why[STEP_WHY_MAX];
 };
 
-/* ---- what the files share ---- */
+/* ---- what the files share ----
+ *
+ * The files call down only: the admin requests (actions.c, create.c,
+ * status.c) -> waves.c -> the steps (preflight.c, wave.c, gates.c,
+ * switch.c, rollback.c) -> what the steps share (dep.c, result.c,
+ * traffic.c, gate_job.c, plan_json.c) -> the store, the fleet's ops,
+ * strategies/, lib/. A step never calls waves.c nor another step.
+ */
 
 #define GATE_RECHECK_MS    5000
 #define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */
