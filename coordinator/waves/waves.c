@@ -479,8 +479,8 @@ waves_tick(struct waves *e)
 
 	if (!e)
 		return;
-	pthread_mutex_lock(&e->lock);
 	now = waves_now(e);
+	pthread_mutex_lock(&e->lock);
 	for (struct dep **pp = &e->deps; *pp;) {
 		struct dep *d = *pp;
 
