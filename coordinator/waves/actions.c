@@ -74,8 +74,7 @@ waves_admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentActi
 			        "deployment %" PRId64
 			        " is not waiting for an approval (wave %d, %s)",
 			        d->row.id, d->row.wave + 1,
-			        d->step != STEP_NONE ? wave_step_to_string(d->step)
-			                             : dep_state_to_string(d->state));
+			        d->row.step[0] ? d->row.step : d->row.state);
 		r = db_approval_add(e->db, d->row.id, d->row.wave, actor);
 		if (r < 0 && r != -EALREADY)
 			return rw_err_set(err, -EIO, "%s", strerror(-r));
@@ -87,7 +86,7 @@ waves_admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentActi
 		if (d->state != DEP_RUNNING && d->state != DEP_PENDING)
 			return rw_err_set(err, -EINVAL,
 			        "deployment %" PRId64 " is %s, not running or pending", d->row.id,
-			        dep_state_to_string(d->state));
+			        d->row.state);
 		r = dep_pause(e, d, actor, now);
 		if (r < 0)
 			return rw_err_set(err, -EIO, "cannot record the pause: %s", strerror(-r));
@@ -95,10 +94,10 @@ waves_admin_action(struct waves *e, const Rollwave__AdminRequest__DeploymentActi
 	case ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__RESUME:
 		if (d->state != DEP_PAUSED)
 			return rw_err_set(err, -EINVAL, "deployment %" PRId64 " is %s, not paused",
-			        d->row.id, dep_state_to_string(d->state));
+			        d->row.id, d->row.state);
 		dep_resume(d, now);
-		r = dep_save(e, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1,
-		        wave_step_to_string(d->step));
+		r = dep_save(
+		        e, d, actor, "deploy.resume", "wave %d, %s", d->row.wave + 1, d->row.step);
 		if (r < 0)
 			return rw_err_set(err, -EIO, "cannot record the resume: %s", strerror(-r));
 		dep_tick(e, d, now);
@@ -171,7 +170,7 @@ rollback_find(struct waves *e, const Rollwave__AdminRequest__RollbackApp *rb, st
 		        "deployment %" PRId64
 		        " of %s ended %s without changing any host: nothing to "
 		        "roll back",
-		        d->row.id, rb->app, dep_state_to_string(d->state));
+		        d->row.id, rb->app, d->row.state);
 		dep_free(d);
 		return rw_err_set(err, -EINVAL, "%s", why);
 	}

@@ -44,6 +44,7 @@ preflight_frozen(struct dep *d, uint64_t now, struct step_result *r)
 	if (d->step == STEP_FREEZE) {
 		*r = result_goto(d, STEP_PREFLIGHT, NULL, NULL);
 		r->save = true;
+		r->chain = true;
 		return true;
 	}
 	return false;
@@ -129,9 +130,15 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 		        failed > 8 ? "; ..." : "");
 		if (!d->row.force)
 			return result_finish(DEP_FAILED, "%s", why);
-		return result_goto(d, STEP_MIGRATE, "deploy.preflight_forced", "%s", why);
-	}
-	return result_goto(d, STEP_MIGRATE, "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+		r = result_goto(d, STEP_MIGRATE, "deploy.preflight_forced", "%s", why);
+	} else
+		r = result_goto(
+		        d, STEP_MIGRATE, "deploy.preflight", "%zu host(s) ready", d->n_hosts);
+	/* Preflight's verdict is recorded at step preflight: the row shows
+	 * migrate only once the migrate hook is sent. */
+	r.audit_first = true;
+	r.chain = true;
+	return r;
 }
 
 /* The release's migrate hook runs once, on the first host of wave one that
@@ -139,6 +146,7 @@ step_preflight(struct waves *e, struct dep *d, uint64_t now)
 struct step_result
 step_migrate(struct waves *e, struct dep *d, uint64_t now)
 {
+	struct step_result r;
 	char why[3072];
 
 	if (!d->migrate_task[0]) {
@@ -191,5 +199,7 @@ step_migrate(struct waves *e, struct dep *d, uint64_t now)
 		waves_utf8_cut_tail(why);
 		return result_finish(DEP_FAILED, "%s", why);
 	}
-	return result_goto(d, STEP_START, NULL, NULL);
+	r = result_goto(d, STEP_START, NULL, NULL);
+	r.chain = true;
+	return r;
 }

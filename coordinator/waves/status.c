@@ -35,7 +35,7 @@ wave_status(struct arena *a, const struct dep *d, const struct plan_wave *w, siz
 		if (index < (size_t)d->row.wave || (current && d->state == DEP_SUCCEEDED))
 			state = "done";
 		else if (current && dep_state_is_active(d->state))
-			state = d->step == STEP_ROLLBACK ? "failed" : wave_step_to_string(d->step);
+			state = d->step == STEP_ROLLBACK ? "failed" : d->row.step;
 		else if (current && !dep_state_is_active(d->state))
 			state = d->state == DEP_FAILED || d->state == DEP_ROLLED_BACK ||
 			                d->state == DEP_ABORTED

@@ -56,27 +56,6 @@ step_start(struct waves *e, struct dep *d, uint64_t now)
 	return r;
 }
 
-/* How long a host may go unheard before it counts as silent. */
-static uint64_t
-waves_silence_ms(const struct waves *e)
-{
-	return 3 * e->cfg->heartbeat_interval_usec / USEC_PER_MSEC + 2000;
-}
-
-/* When the current step's clock started, for its WaveTimeout=: a
- * coordinator that was down during the step gives its hosts the time to
- * reconnect and be heard before anyone can time out. */
-uint64_t
-dep_wave_clock_start(const struct waves *e, const struct dep *d, const struct plan_wave *w)
-{
-	uint64_t t = d->row.step_since_ms, timeout = w->timeout_usec / USEC_PER_MSEC;
-	uint64_t heard_by = e->started_ms + RECONNECT_GRACE_MS + waves_silence_ms(e);
-
-	if (t < e->started_ms && timeout && t + timeout < heard_by)
-		t = heard_by - timeout;
-	return t;
-}
-
 /* Sends the release to as many hosts of wave w as MaxUnavailable= allows.
  * A host silent for longer than the gate allows (down when planned with
  * --force, or gone since; after a coordinator restart, only once the

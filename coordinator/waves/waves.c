@@ -124,9 +124,13 @@ bool
 dep_edge_allowed(enum dep_state from_state, enum wave_step from_step, enum dep_state to_state,
         enum wave_step to_step)
 {
-	if ((unsigned)from_state >= _DEP_STATE_MAX || (unsigned)to_state >= _DEP_STATE_MAX ||
-	        (unsigned)from_step >= _WAVE_STEP_MAX || (unsigned)to_step >= _WAVE_STEP_MAX)
+	if ((unsigned)to_state >= _DEP_STATE_MAX ||
+	        ((unsigned)to_step >= _WAVE_STEP_MAX && to_step != from_step))
 		return false;
+	/* Out of a state or step this coordinator does not know (dep_load()),
+	 * there is no drawing to check against. */
+	if ((unsigned)from_state >= _DEP_STATE_MAX || (unsigned)from_step >= _WAVE_STEP_MAX)
+		return true;
 	if (from_state != to_state && !(dep_state_edges[from_state] & EDGE(to_state)))
 		return false;
 	/* Finished: no step; the step of an active one moves along its edges. */
@@ -200,50 +204,6 @@ dep_finish(struct waves *e, struct dep *d, enum dep_state state, const char *rea
 	dep_finish_by(e, d, "coordinator", state, reason, now);
 }
 
-/* ---- step results ---- */
-
-struct step_result
-result_hold(void)
-{
-	return (struct step_result) {.kind = RESULT_HOLD};
-}
-
-/* On to step (the state stays), audited as action with a detail (action
- * NULL: not saved until what follows saves it). */
-struct step_result
-result_goto(const struct dep *d, enum wave_step step, const char *action, const char *fmt, ...)
-{
-	struct step_result r = {
-	        .kind = RESULT_GOTO, .step = step, .state = d->state, .action = action};
-
-	if (fmt) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(r.why, sizeof(r.why), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-struct step_result
-result_end(enum step_kind kind, enum dep_state state, const char *fmt, ...)
-{
-	struct step_result r = {.kind = kind, .state = state};
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r.why, sizeof(r.why), fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-struct step_result
-result_next_wave(void)
-{
-	return (struct step_result) {.kind = RESULT_NEXT_WAVE};
-}
-
 void
 dep_begin_rollback(
         struct waves *e, struct dep *d, const char *actor, const char *reason, uint64_t now)
@@ -267,14 +227,21 @@ dep_begin_rollback(
 	dep_save(e, d, actor, "deploy.rollback", "%s", reason);
 }
 
-/* The one place a step's result becomes a transition. */
-static void
+/* The one place a step's result becomes a transition. True if the next
+ * step runs at once, in the same round (r->chain, a next wave). */
+static bool
 dep_apply(struct waves *e, struct dep *d, const struct step_result *r, uint64_t now)
 {
 	switch (r->kind) {
 	case RESULT_HOLD:
-		return;
+		return false;
 	case RESULT_GOTO:
+		if (r->audit_first && r->action) {
+			/* The row keeps the step it leaves until what follows saves. */
+			dep_save(e, d, "coordinator", r->action, "%s", r->why);
+			dep_set_step(d, r->step, now);
+			return r->chain;
+		}
 		dep_set_step(d, r->step, now);
 		if (r->state != d->state)
 			dep_set_state(d, r->state);
@@ -284,24 +251,25 @@ dep_apply(struct waves *e, struct dep *d, const struct step_result *r, uint64_t 
 			dep_save(e, d, NULL, NULL, NULL);
 		if (r->live_color)
 			dep_record_live_color(e, d, r->live_color);
-		return;
+		return r->chain;
 	case RESULT_NEXT_WAVE:
 		d->row.wave++;
 		d->verdict[0] = 0;
 		if ((size_t)d->row.wave >= d->plan->n_waves) {
 			d->row.wave = (int)d->plan->n_waves - 1;
 			dep_finish(e, d, DEP_SUCCEEDED, "every wave is healthy", now);
-			return;
+			return false;
 		}
 		dep_set_step(d, STEP_START, now);
-		return;
+		return true;
 	case RESULT_ROLLBACK:
 		dep_begin_rollback(e, d, "coordinator", r->why, now);
-		return;
+		return false;
 	case RESULT_FINISH:
 		dep_finish(e, d, r->state, r->keep_reason ? NULL : r->why, now);
-		return;
+		return false;
 	}
+	return false;
 }
 
 /* The step function of d's current step. */
@@ -339,6 +307,8 @@ dep_step(struct waves *e, struct dep *d, uint64_t now)
 	return result_hold();
 }
 
+/* One round: the tasks are read, then d's step runs, and the steps it
+ * chains to (preflight -> migrate -> start, a next wave's start). */
 static void
 dep_tick_once(struct waves *e, struct dep *d, uint64_t now)
 {
@@ -352,16 +322,17 @@ dep_tick_once(struct waves *e, struct dep *d, uint64_t now)
 		dep_finish(e, d, DEP_SUCCEEDED, "nothing to do", now);
 		return;
 	}
-	r = dep_step(e, d, now);
-	dep_apply(e, d, &r, now);
+	do
+		r = dep_step(e, d, now);
+	while (dep_apply(e, d, &r, now));
 }
 
 /* Steps that need nothing from outside (a bake of 0 ending, the next wave
- * starting) follow each other in the same tick. */
+ * starting) follow each other in the same tick, at most 8 rounds. */
 void
 dep_tick(struct waves *e, struct dep *d, uint64_t now)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < 8; i++) {
 		enum dep_state state = d->state;
 		enum wave_step step = d->step;
 		int wave = d->row.wave;
@@ -393,13 +364,13 @@ dep_load(const struct deployment_row *row, struct dep **ret, struct rw_err *err)
 		dep_free(d);
 		return -ENOMEM;
 	}
-	if (dep_state_from_string(d->row.state, &d->state) < 0 ||
-	        wave_step_from_string(d->row.step, &d->step) < 0) {
-		r = rw_err_set(err, -EINVAL, "its state '%s' or step '%s' is unknown", d->row.state,
-		        d->row.step);
-		dep_free(d);
-		return r;
-	}
+	/* A state or step this coordinator does not know (a row written by
+	 * another version) is kept as the row's string: such a deployment is
+	 * loaded, runs no step and takes the admin actions. */
+	if (dep_state_from_string(d->row.state, &d->state) < 0)
+		d->state = _DEP_STATE_MAX;
+	if (wave_step_from_string(d->row.step, &d->step) < 0)
+		d->step = _WAVE_STEP_MAX;
 	deploy_params_init(&d->params);
 	r = deploy_params_load_buffer(
 	        &d->params, "deployment options", d->row.params, strlen(d->row.params), err);
@@ -508,8 +479,8 @@ waves_tick(struct waves *e)
 
 	if (!e)
 		return;
-	pthread_mutex_lock(&e->lock);
 	now = waves_now(e);
+	pthread_mutex_lock(&e->lock);
 	for (struct dep **pp = &e->deps; *pp;) {
 		struct dep *d = *pp;
 
@@ -558,16 +529,17 @@ int
 dep_pause(struct waves *e, struct dep *d, const char *actor, uint64_t now)
 {
 	enum dep_state was = d->state;
+	char was_str[sizeof(d->row.state)];
 	int r;
 
+	memcpy(was_str, d->row.state, sizeof(was_str));
 	dep_set_state(d, DEP_PAUSED);
 	d->row.paused_ms = now;
-	r = dep_save(e, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1,
-	        wave_step_to_string(d->step));
+	r = dep_save(e, d, actor, "deploy.pause", "wave %d, %s", d->row.wave + 1, d->row.step);
 	if (r < 0) {
 		/* Not recorded: it never paused (an undo, not an edge). */
 		d->state = was;
-		strbuf_printf(d->row.state, sizeof(d->row.state), "%s", dep_state_to_string(was));
+		strbuf_printf(d->row.state, sizeof(d->row.state), "%s", was_str);
 		d->row.paused_ms = 0;
 	}
 	return r;

@@ -29,7 +29,10 @@
  *   planned     `rollwave plan`: never stored, no edges
  *
  * A deployment whose resume fails ends failed in the store directly
- * (load_active_cb()): it never becomes a struct dep.
+ * (load_active_cb()): it never becomes a struct dep. One whose stored
+ * state or step this coordinator does not know (another version wrote
+ * it) is loaded as _DEP_STATE_MAX or _WAVE_STEP_MAX, the row keeping its
+ * string: no step runs, and the admin actions take it out along any edge.
  *
  * Within an active deployment, the step (the function that runs it, and
  * each edge out of it with the function that takes it):
@@ -175,12 +178,21 @@ struct step_result {
 	enum dep_state state;   /* GOTO (the state from then on), FINISH */
 	bool save;              /* GOTO without action: saved without an audit entry */
 	const char *action;     /* GOTO: audited as this, with why as its detail */
+	bool audit_first;       /* GOTO: saved and audited at the step it leaves */
+	bool chain;             /* GOTO: the next step runs at once, in the same round */
 	const char *live_color; /* GOTO: recorded as live for the app after the save */
 	bool keep_reason;       /* FINISH: the deployment's reason stays */
 	char why[STEP_WHY_MAX];
 };
 
-/* ---- what the files share ---- */
+/* ---- what the files share ----
+ *
+ * The files call down only: the admin requests (actions.c, create.c,
+ * status.c) -> waves.c -> the steps (preflight.c, wave.c, gates.c,
+ * switch.c, rollback.c) -> what the steps share (dep.c, result.c,
+ * traffic.c, gate_job.c, plan_json.c) -> the store, the fleet's ops,
+ * strategies/, lib/. A step never calls waves.c nor another step.
+ */
 
 #define GATE_RECHECK_MS    5000
 #define HOST_OUTPUT_MAX    2048        /* a failed host's hook output in a status */
@@ -278,20 +290,30 @@ struct waves {
 #define result_finish(state, ...) result_end(RESULT_FINISH, state, __VA_ARGS__)
 #define result_rollback(...)      result_end(RESULT_ROLLBACK, DEP_RUNNING, __VA_ARGS__)
 
-struct gate_job;
+/* The metric gates' queries of one round run on a thread of their own, so
+ * a slow or unreachable Prometheus (PROM_TIMEOUT_USEC per query) never
+ * stalls the coordinator's loop (down detection, long polls, status). The
+ * job belongs to whichever of the thread and the deployment lets go last. */
+struct gate_job {
+	pthread_mutex_t lock;
+	bool done, orphaned;
+	size_t n;
+	uint64_t at_ms;
+	uint64_t step_since_ms; /* the gates step it was started for */
+	struct gate_query {
+		char *url, *query;
+		int rc;
+		char *body;
+		char err[WIRE_TEXT_MAX];
+	} q[DEPLOY_GATES_MAX];
+};
 
-/* ---- waves.c ---- */
+/* ---- waves.c: the registry, the tick, the transitions ---- */
 uint64_t waves_now(struct waves *e);
 void dep_set_step(struct dep *d, enum wave_step step, uint64_t now);
 void dep_set_reason(struct dep *d, const char *reason);
 void dep_finish_by(struct waves *e, struct dep *d, const char *actor, enum dep_state state,
         const char *reason, uint64_t now);
-struct step_result result_hold(void);
-struct step_result result_goto(const struct dep *d, enum wave_step step, const char *action,
-        const char *fmt, ...) _printf_(4, 5);
-struct step_result result_end(enum step_kind kind, enum dep_state state, const char *fmt, ...)
-        _printf_(3, 4);
-struct step_result result_next_wave(void);
 void dep_begin_rollback(
         struct waves *e, struct dep *d, const char *actor, const char *reason, uint64_t now);
 void dep_tick(struct waves *e, struct dep *d, uint64_t now);
@@ -300,6 +322,14 @@ void waves_add(struct waves *e, struct dep *d);
 struct dep *waves_find_dep(struct waves *e, int64_t id);
 void dep_resume(struct dep *d, uint64_t now);
 int dep_pause(struct waves *e, struct dep *d, const char *actor, uint64_t now);
+
+/* ---- result.c ---- */
+struct step_result result_hold(void);
+struct step_result result_goto(const struct dep *d, enum wave_step step, const char *action,
+        const char *fmt, ...) _printf_(4, 5);
+struct step_result result_end(enum step_kind kind, enum dep_state state, const char *fmt, ...)
+        _printf_(3, 4);
+struct step_result result_next_wave(void);
 
 /* ---- dep.c ---- */
 bool dep_task_final(const char *t);
@@ -327,11 +357,21 @@ int dep_send_commands(struct waves *e, struct dep *d, struct dep_host **hs,
         const char *const *versions, size_t n, Rollwave__Command__Kind kind);
 int dep_send_command(struct waves *e, struct dep *d, struct dep_host *h,
         Rollwave__Command__Kind kind, const char *version);
+uint64_t waves_silence_ms(const struct waves *e);
+uint64_t dep_wave_clock_start(
+        const struct waves *e, const struct dep *d, const struct plan_wave *w);
 
-/* ---- switch.c ---- */
+/* ---- traffic.c ---- */
 int switch_run(
         struct dep *d, const char *cmd, uint64_t timeout_ms, uint64_t now, char *why, size_t size);
 void dep_record_live_color(struct waves *e, struct dep *d, const char *color);
+
+/* ---- gate_job.c ---- */
+void gate_job_free(struct gate_job *j);
+void gate_job_drop(struct dep *d);
+struct gate_job *gate_job_take(struct dep *d, uint64_t now);
+
+/* ---- switch.c ---- */
 struct step_result step_switch(struct waves *e, struct dep *d, uint64_t now);
 
 /* ---- rollback.c ---- */
@@ -346,13 +386,10 @@ struct step_result step_migrate(struct waves *e, struct dep *d, uint64_t now);
 
 /* ---- wave.c ---- */
 struct step_result step_start(struct waves *e, struct dep *d, uint64_t now);
-uint64_t dep_wave_clock_start(
-        const struct waves *e, const struct dep *d, const struct plan_wave *w);
 struct step_result step_deploying(struct waves *e, struct dep *d, uint64_t now);
 struct step_result step_bake(struct waves *e, struct dep *d, uint64_t now);
 
 /* ---- gates.c ---- */
-void gate_job_drop(struct dep *d);
 struct step_result step_gates(struct waves *e, struct dep *d, uint64_t now);
 
 /* ---- status.c ---- */

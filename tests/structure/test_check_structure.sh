@@ -106,6 +106,18 @@ proto admin_x | put coordinator/admin.h
 expect 1 "coordinator/waves.c -> coordinator/admin.h (waves -> admin, on includes) is forbidden" \
 	"a forbidden include arrow (waves includes admin) fails"
 
+base wavesinternal
+proto waves_x | put coordinator/waves/waves_private.h
+{ echo '#include "waves/waves_private.h"'; fn admin_x waves_x; } | put coordinator/admin.c
+{ echo '#include "waves/waves_private.h"'; proto lib_a; fn waves_x lib_a; } | put coordinator/waves.c
+expect 1 "coordinator/admin.c -> coordinator/waves/waves_private.h (admin -> waves-internal, on includes) is forbidden" \
+	"an include of the waves engine's private header from outside it fails"
+
+base wavesown
+proto waves_x | put coordinator/waves/waves_private.h
+{ echo '#include "waves/waves_private.h"'; proto lib_a; fn waves_x lib_a; } | put coordinator/waves.c
+expect 0 "structure check passed" "the waves engine including its own private header passes"
+
 base bigfile
 { for ((k = 0; k < 801; k++)); do echo "/* $k */"; done; } | put lib/big.c
 expect 1 "lib/big.c is 801 lines (at most 800): not in the allow-list" "a file over 800 lines fails"

@@ -296,7 +296,7 @@ admin(struct fixture *f, Rollwave__AdminRequest *req, Rollwave__DeploymentStatus
 }
 
 static int64_t
-deploy(struct fixture *f, const char *params)
+deploy_forced(struct fixture *f, const char *params, bool force)
 {
 	Rollwave__AdminRequest req = ROLLWAVE__ADMIN_REQUEST__INIT;
 	Rollwave__AdminRequest__CreateDeployment c =
@@ -307,10 +307,17 @@ deploy(struct fixture *f, const char *params)
 	c.version = (char *)"2.0.0";
 	c.manifest_url = (char *)"https://releases.example/web/2.0.0/manifest.json";
 	c.params = (char *)params;
+	c.force = force;
 	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_CREATE_DEPLOYMENT;
 	req.create_deployment = &c;
 	assert_int_equal(admin(f, &req, &st), 0);
 	return (int64_t)st->deployment_id;
+}
+
+static int64_t
+deploy(struct fixture *f, const char *params)
+{
+	return deploy_forced(f, params, false);
 }
 
 static void
@@ -325,6 +332,39 @@ act(struct fixture *f, int64_t id, Rollwave__AdminRequest__DeploymentAction__Act
 	req.request_case = ROLLWAVE__ADMIN_REQUEST__REQUEST_DEPLOYMENT_ACTION;
 	req.deployment_action = &a;
 	assert_int_equal(admin(f, &req, NULL), 0);
+}
+
+struct audit_find {
+	const char *target, *action;
+	char detail[2048];
+	size_t n;
+};
+
+static int
+audit_find_cb(void *userdata, const struct audit_row *a)
+{
+	struct audit_find *q = userdata;
+
+	if (streq(a->target, q->target) && streq(a->action, q->action)) {
+		q->n++;
+		snprintf(q->detail, sizeof(q->detail), "%s", a->detail ? a->detail : "");
+	}
+	return 0;
+}
+
+/* How many times the store's audit log has action for deployment id (the
+ * latest one's detail in detail). */
+static size_t
+audited(struct fixture *f, int64_t id, const char *action, char *detail, size_t size)
+{
+	char target[64];
+	struct audit_find q = {.target = target, .action = action};
+
+	snprintf(target, sizeof(target), "deployment:%" PRId64, id);
+	assert_int_equal(db_audit_foreach(f->db, 0, 0, 10000, audit_find_cb, &q), 0);
+	if (detail)
+		snprintf(detail, size, "%s", q.detail);
+	return q.n;
 }
 
 /* The deployment as the store has it. */
@@ -550,6 +590,66 @@ test_pause_stops_the_clocks(void **state)
 	assert_stored(f, id, "succeeded", "", 0);
 }
 
+/* A forced preflight is recorded at step preflight: its audit entry is
+ * saved with the row still there, and the row moves to migrate only once
+ * the migrate hook goes out (here: once wave one has a host up). */
+static void
+test_forced_preflight_audited_at_preflight(void **state)
+{
+	struct fixture *f = *state;
+	int64_t h1 = add_host(f, "web1", "{}");
+	char detail[2048];
+	int64_t id;
+
+	fake_host(f, h1)->down = true;
+	engine_start(f);
+	id = deploy_forced(f, "[Deployment]\nStrategy=rolling\nMinHealthy=1s\n", true);
+	run(f, 2000);
+	assert_int_equal(audited(f, id, "deploy.preflight_forced", detail, sizeof(detail)), 1);
+	assert_non_null(strstr(detail, "preflight failed on 1 of 1 host(s) (--force: going on)"));
+	assert_non_null(strstr(detail, "(web1): down"));
+	assert_int_equal(audited(f, id, "deploy.preflight", NULL, 0), 0);
+	assert_int_equal(audited(f, id, "deploy.migrate", NULL, 0), 0);
+	assert_stored(f, id, "pending", "preflight", 0);
+
+	fake_host(f, h1)->down = false;
+	run_until(f, id, "", 30000);
+	assert_int_equal(audited(f, id, "deploy.migrate", NULL, 0), 1);
+	assert_stored(f, id, "succeeded", "", 0);
+	assert_string_equal(fake_host(f, h1)->current, "2.0.0");
+}
+
+/* A stored step this coordinator does not know (a row another version
+ * wrote) leaves the deployment as it is, still holding its app, until an
+ * admin acts on it: it is not failed on resume. */
+static void
+test_unknown_step_resumes_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct deployment_row row;
+	int64_t id;
+
+	(void)add_host(f, "web1", "{}");
+	engine_start(f);
+	id = deploy(f, "[Deployment]\nStrategy=rolling\nMinHealthy=1s\nBake=60s\n");
+	run_until(f, id, "bake", 30000);
+	waves_stop(f->w);
+	f->w = NULL;
+	row = stored(f, id);
+	snprintf(row.step, sizeof(row.step), "analysis");
+	assert_int_equal(db_deployment_save(f->db, &row, "test", NULL, NULL), 0);
+	deployment_row_done(&row);
+
+	restart(f);
+	run(f, 120000);
+	assert_stored(f, id, "running", "analysis", 0);
+	assert_int_equal(audited(f, id, "deploy.failed", NULL, 0), 0);
+	act(f, id, ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__PAUSE);
+	assert_stored(f, id, "paused", "analysis", 0);
+	act(f, id, ROLLWAVE__ADMIN_REQUEST__DEPLOYMENT_ACTION__ACTION__ABORT);
+	assert_stored(f, id, "aborted", "", 0);
+}
+
 int
 main(void)
 {
@@ -562,6 +662,10 @@ main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_budget_breach_mid_wave_rolls_back, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pause_stops_the_clocks, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_forced_preflight_audited_at_preflight, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_unknown_step_resumes_untouched, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
