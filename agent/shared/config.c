@@ -189,12 +189,70 @@ agent_coordinator_url_parse(
 }
 
 static int
+set_coordinator(struct agent_config *c, const char *value, struct rw_err *err)
+{
+	bool tls;
+	int r;
+
+	if (isempty(value)) {
+		c->coordinator[0] = 0;
+		return 0;
+	}
+	if (strlen(value) > AGENT_COORDINATOR_URL_MAX)
+		return rw_err_set(err, -EINVAL, "Coordinator= is too long");
+	r = agent_coordinator_url_parse(value, &tls, NULL, 0, err);
+	if (r < 0)
+		return r;
+	strcpy(c->coordinator, value);
+	return 0;
+}
+
+static int
+set_heartbeat(struct agent_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = set_duration(&c->heartbeat_usec, value, key, err);
+
+	if (r < 0)
+		return r;
+	if (c->heartbeat_usec < AGENT_HEARTBEAT_MIN_USEC ||
+	        c->heartbeat_usec > AGENT_HEARTBEAT_MAX_USEC)
+		return rw_err_set(err, -EINVAL,
+		        "HeartbeatInterval= must be from 100ms to 1h, got '%s'", value);
+	return 0;
+}
+
+static int
+set_health_watch(struct agent_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = set_duration(&c->health_watch_usec, value, key, err);
+
+	if (r < 0)
+		return r;
+	if (c->health_watch_usec != 0 &&
+	        (c->health_watch_usec < AGENT_HEALTH_WATCH_MIN_USEC ||
+	                c->health_watch_usec > AGENT_HEALTH_WATCH_MAX_USEC))
+		return rw_err_set(err, -EINVAL,
+		        "HealthWatch= must be 0 (off) or from 1s to 1h, got '%s'", value);
+	return 0;
+}
+
+static int
+set_join_token(struct agent_config *c, const char *value, struct rw_err *err)
+{
+	/* Never echo the value: it is a secret. */
+	if (strlen(value) > AGENT_JOIN_TOKEN_MAX || !utf8_is_valid_text(value, strlen(value)))
+		return rw_err_set(err, -EINVAL,
+		        "JoinToken= must be at most %d bytes of printable text",
+		        AGENT_JOIN_TOKEN_MAX);
+	strcpy(c->join_token, value);
+	return 0;
+}
+
+static int
 agent_handler(
         void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
 {
 	struct agent_config *c = userdata;
-	bool tls;
-	int r;
 
 	if (streq(section, "TLS")) {
 		if (streq(key, "CA"))
@@ -209,46 +267,18 @@ agent_handler(
 		return ini_set_path(c->apps_dir, sizeof(c->apps_dir), value, key, err);
 	if (streq(key, "TrustedKeys"))
 		return strv_extend(&c->trusted_keys, value, err, key);
-	if (streq(key, "Coordinator")) {
-		if (isempty(value)) {
-			c->coordinator[0] = 0;
-			return 0;
-		}
-		if (strlen(value) > AGENT_COORDINATOR_URL_MAX)
-			return rw_err_set(err, -EINVAL, "Coordinator= is too long");
-		r = agent_coordinator_url_parse(value, &tls, NULL, 0, err);
-		if (r < 0)
-			return r;
-		strcpy(c->coordinator, value);
-		return 0;
-	}
+	if (streq(key, "Coordinator"))
+		return set_coordinator(c, value, err);
 	if (streq(key, "Insecure")) {
 		if (parse_bool(value, &c->insecure) < 0)
 			return rw_err_set(
 			        err, -EINVAL, "Insecure= takes yes or no, got '%s'", value);
 		return 0;
 	}
-	if (streq(key, "HeartbeatInterval")) {
-		r = set_duration(&c->heartbeat_usec, value, key, err);
-		if (r < 0)
-			return r;
-		if (c->heartbeat_usec < AGENT_HEARTBEAT_MIN_USEC ||
-		        c->heartbeat_usec > AGENT_HEARTBEAT_MAX_USEC)
-			return rw_err_set(err, -EINVAL,
-			        "HeartbeatInterval= must be from 100ms to 1h, got '%s'", value);
-		return 0;
-	}
-	if (streq(key, "HealthWatch")) {
-		r = set_duration(&c->health_watch_usec, value, key, err);
-		if (r < 0)
-			return r;
-		if (c->health_watch_usec != 0 &&
-		        (c->health_watch_usec < AGENT_HEALTH_WATCH_MIN_USEC ||
-		                c->health_watch_usec > AGENT_HEALTH_WATCH_MAX_USEC))
-			return rw_err_set(err, -EINVAL,
-			        "HealthWatch= must be 0 (off) or from 1s to 1h, got '%s'", value);
-		return 0;
-	}
+	if (streq(key, "HeartbeatInterval"))
+		return set_heartbeat(c, value, key, err);
+	if (streq(key, "HealthWatch"))
+		return set_health_watch(c, value, key, err);
 	if (streq(key, "Labels")) {
 		if (isempty(value)) {
 			c->n_labels = 0;
@@ -256,16 +286,8 @@ agent_handler(
 		}
 		return agent_labels_parse(value, c->labels, &c->n_labels, err);
 	}
-	if (streq(key, "JoinToken")) {
-		/* Never echo the value: it is a secret. */
-		if (strlen(value) > AGENT_JOIN_TOKEN_MAX ||
-		        !utf8_is_valid_text(value, strlen(value)))
-			return rw_err_set(err, -EINVAL,
-			        "JoinToken= must be at most %d bytes of printable text",
-			        AGENT_JOIN_TOKEN_MAX);
-		strcpy(c->join_token, value);
-		return 0;
-	}
+	if (streq(key, "JoinToken"))
+		return set_join_token(c, value, err);
 	if (streq(key, "JoinTokenFile")) {
 		if (isempty(value)) {
 			c->join_token_file[0] = 0;
@@ -439,109 +461,146 @@ shared_dir_is_valid(const char *d)
 }
 
 static int
+set_units(struct app_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = strv_extend(&c->units, value, err, key);
+
+	if (r < 0)
+		return r;
+	for (char **u = c->units; u && *u; u++)
+		if (!unit_name_is_valid(*u))
+			return rw_err_set(err, -EINVAL, "invalid unit name '%s'", *u);
+	return 0;
+}
+
+static int
+set_shared_dirs(struct app_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = strv_extend(&c->shared_dirs, value, err, key);
+
+	if (r < 0)
+		return r;
+	for (char **d = c->shared_dirs; d && *d; d++) {
+		if (!shared_dir_is_valid(*d))
+			return rw_err_set(err, -EINVAL,
+			        "invalid shared dir '%s' (a relative path without '.' or '..')",
+			        *d);
+		/* One shared dir inside another would link through the first
+		 * one's link. */
+		for (char **o = c->shared_dirs; *o; o++) {
+			size_t l = strlen(*o);
+
+			if (o != d && strncmp(*d, *o, l) == 0 && ((*d)[l] == '/' || (*d)[l] == 0))
+				return rw_err_set(
+				        err, -EINVAL, "shared dirs '%s' and '%s' overlap", *o, *d);
+		}
+	}
+	return 0;
+}
+
+/* A key of [App]; 1 if key is none of them. */
+static int
+app_key(struct app_config *c, const char *key, const char *value, struct rw_err *err)
+{
+	uint64_t v;
+	int r;
+
+	if (streq(key, "Name")) {
+		if (!app_name_is_valid(value))
+			return rw_err_set(err, -EINVAL,
+			        "invalid app name '%s' (use a-z, 0-9, '-', '_')", value);
+		strcpy(c->name, value);
+		return 0;
+	}
+	if (streq(key, "Root"))
+		return ini_set_path(c->root, sizeof(c->root), value, key, err);
+	if (streq(key, "Units"))
+		return set_units(c, value, key, err);
+	if (streq(key, "KeepReleases")) {
+		r = parse_uint64(value, &v);
+		if (r < 0 || v < 2 || v > 1000)
+			return rw_err_set(err, -EINVAL,
+			        "KeepReleases= must be an integer from 2 to 1000, got '%s'", value);
+		c->keep_releases = (unsigned)v;
+		return 0;
+	}
+	if (streq(key, "SharedDirs"))
+		return set_shared_dirs(c, value, key, err);
+	return 1;
+}
+
+static int
+set_http_get(struct app_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = strv_extend(&c->http_get, value, err, key);
+
+	if (r < 0)
+		return r;
+	for (char **u = c->http_get; u && *u; u++)
+		if (strncmp(*u, "http://", 7) != 0 && strncmp(*u, "https://", 8) != 0)
+			return rw_err_set(err, -EINVAL,
+			        "HttpGet= takes http:// or https:// URLs, got '%s'", *u);
+	return 0;
+}
+
+static int
+set_tcp_connect(struct app_config *c, const char *value, const char *key, struct rw_err *err)
+{
+	int r = strv_extend(&c->tcp_connect, value, err, key);
+
+	if (r < 0)
+		return r;
+	for (char **u = c->tcp_connect; u && *u; u++) {
+		const char *colon = strrchr(*u, ':');
+		uint64_t port;
+
+		if (!colon || colon == *u || parse_uint64(colon + 1, &port) < 0 || port == 0 ||
+		        port > 65535)
+			return rw_err_set(
+			        err, -EINVAL, "TcpConnect= takes HOST:PORT, got '%s'", *u);
+	}
+	return 0;
+}
+
+/* A key of [Health]; 1 if key is none of them. */
+static int
+health_key(struct app_config *c, const char *key, const char *value, struct rw_err *err)
+{
+	if (streq(key, "HttpGet"))
+		return set_http_get(c, value, key, err);
+	if (streq(key, "TcpConnect"))
+		return set_tcp_connect(c, value, key, err);
+	if (streq(key, "Exec"))
+		return strv_append_one(&c->exec, value, err, key);
+	if (streq(key, "MinHealthy"))
+		return set_duration(&c->min_healthy_usec, value, key, err);
+	if (streq(key, "Deadline"))
+		return set_duration(&c->deadline_usec, value, key, err);
+	if (streq(key, "Interval"))
+		return set_duration(&c->interval_usec, value, key, err);
+	if (streq(key, "ProbeTimeout"))
+		return set_duration(&c->probe_timeout_usec, value, key, err);
+	return 1;
+}
+
+static int
 app_handler(
         void *userdata, const char *section, const char *key, const char *value, struct rw_err *err)
 {
 	struct app_config *c = userdata;
-	uint64_t v;
-	int r;
+	int r = 1;
 
-	if (streq(section, "App")) {
-		if (streq(key, "Name")) {
-			if (!app_name_is_valid(value))
-				return rw_err_set(err, -EINVAL,
-				        "invalid app name '%s' (use a-z, 0-9, '-', '_')", value);
-			strcpy(c->name, value);
-			return 0;
-		}
-		if (streq(key, "Root"))
-			return ini_set_path(c->root, sizeof(c->root), value, key, err);
-		if (streq(key, "Units")) {
-			r = strv_extend(&c->units, value, err, key);
-			if (r < 0)
-				return r;
-			for (char **u = c->units; u && *u; u++)
-				if (!unit_name_is_valid(*u))
-					return rw_err_set(
-					        err, -EINVAL, "invalid unit name '%s'", *u);
-			return 0;
-		}
-		if (streq(key, "KeepReleases")) {
-			r = parse_uint64(value, &v);
-			if (r < 0 || v < 2 || v > 1000)
-				return rw_err_set(err, -EINVAL,
-				        "KeepReleases= must be an integer from 2 to 1000, got '%s'",
-				        value);
-			c->keep_releases = (unsigned)v;
-			return 0;
-		}
-		if (streq(key, "SharedDirs")) {
-			r = strv_extend(&c->shared_dirs, value, err, key);
-			if (r < 0)
-				return r;
-			for (char **d = c->shared_dirs; d && *d; d++) {
-				if (!shared_dir_is_valid(*d))
-					return rw_err_set(err, -EINVAL,
-					        "invalid shared dir '%s' (a relative path without "
-					        "'.' or '..')",
-					        *d);
-				/* One shared dir inside another would link through
-				 * the first one's link. */
-				for (char **o = c->shared_dirs; *o; o++) {
-					size_t l = strlen(*o);
-
-					if (o != d && strncmp(*d, *o, l) == 0 &&
-					        ((*d)[l] == '/' || (*d)[l] == 0))
-						return rw_err_set(err, -EINVAL,
-						        "shared dirs '%s' and '%s' overlap", *o,
-						        *d);
-				}
-			}
-			return 0;
-		}
-	} else if (streq(section, "Health")) {
-		if (streq(key, "HttpGet")) {
-			r = strv_extend(&c->http_get, value, err, key);
-			if (r < 0)
-				return r;
-			for (char **u = c->http_get; u && *u; u++)
-				if (strncmp(*u, "http://", 7) != 0 &&
-				        strncmp(*u, "https://", 8) != 0)
-					return rw_err_set(err, -EINVAL,
-					        "HttpGet= takes http:// or https:// URLs, got '%s'",
-					        *u);
-			return 0;
-		}
-		if (streq(key, "TcpConnect")) {
-			r = strv_extend(&c->tcp_connect, value, err, key);
-			if (r < 0)
-				return r;
-			for (char **u = c->tcp_connect; u && *u; u++) {
-				const char *colon = strrchr(*u, ':');
-				uint64_t port;
-
-				if (!colon || colon == *u || parse_uint64(colon + 1, &port) < 0 ||
-				        port == 0 || port > 65535)
-					return rw_err_set(err, -EINVAL,
-					        "TcpConnect= takes HOST:PORT, got '%s'", *u);
-			}
-			return 0;
-		}
-		if (streq(key, "Exec"))
-			return strv_append_one(&c->exec, value, err, key);
-		if (streq(key, "MinHealthy"))
-			return set_duration(&c->min_healthy_usec, value, key, err);
-		if (streq(key, "Deadline"))
-			return set_duration(&c->deadline_usec, value, key, err);
-		if (streq(key, "Interval"))
-			return set_duration(&c->interval_usec, value, key, err);
-		if (streq(key, "ProbeTimeout"))
-			return set_duration(&c->probe_timeout_usec, value, key, err);
-	} else if (streq(section, "Hooks")) {
+	if (streq(section, "App"))
+		r = app_key(c, key, value, err);
+	else if (streq(section, "Health"))
+		r = health_key(c, key, value, err);
+	else if (streq(section, "Hooks")) {
 		if (streq(key, "Timeout"))
-			return set_duration(&c->hook_timeout_usec, value, key, err);
+			r = set_duration(&c->hook_timeout_usec, value, key, err);
 	} else
 		return rw_err_set(err, -EINVAL, "unknown section [%s]", section);
+	if (r <= 0)
+		return r;
 	return rw_err_set(err, -EINVAL, "unknown key '%s' in [%s]", key, section);
 }
 
