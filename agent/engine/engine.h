@@ -14,9 +14,9 @@
  * killed at any step leaves enough behind for engine_recover() to finish
  * the job (clean staging, or re-check the activation and roll it back).
  *
- * Besides deploy, rollback and recovery (engine.c) the engine runs the
- * coordinator's other commands: MIGRATE and MIGRATE_DOWN (engine_migrate.c)
- * and PREFLIGHT (engine_preflight.c).
+ * Besides deploy, rollback and recovery (engine_deploy.c, engine_recover.c)
+ * the engine runs the coordinator's other commands: MIGRATE and
+ * MIGRATE_DOWN (engine_migrate.c) and PREFLIGHT (engine_preflight.c).
  *
  * Cancellation (a coordinator's CANCEL, engine_set_cancel()): a deploy or a
  * migrate stops at its next safe point before activation. The safe points

@@ -1,7 +1,17 @@
 /*
- * engine_private: what the engine's files share (engine.c, engine_deploy.c,
- * engine_recover.c, engine_migrate.c, engine_preflight.c, engine_release.c,
- * engine_activate.c). Not for use outside the engine.
+ * engine_private: what the engine's files share (engine.c, engine_op.c,
+ * engine_begin.c, engine_deploy.c, engine_recover.c, engine_migrate.c,
+ * engine_preflight.c, engine_release.c, engine_activate.c). Not for use
+ * outside the engine.
+ *
+ * Their calls point one way, down through these layers:
+ *   the operations: engine_deploy.c, engine_migrate.c, engine_preflight.c
+ *   their preamble: engine_begin.c (recover, then start)
+ *   engine_recover.c
+ *   the steps:      engine_activate.c, engine_release.c
+ *   engine_op.c:    an operation's life and shared steps
+ *   layout, hooks, units, health; agent/shared/, lib/
+ * engine.c, the handle, calls none of them.
  *
  * An operation (struct op) runs on one app: engine_op_init() starts it,
  * engine_op_phase() moves it through the phases (telling the phase
