@@ -36,7 +36,7 @@
  * with the real CLI meanwhile; --ready-file PATH is created once every agent
  * was welcomed. SIGTERM and SIGINT end any run early, with the line printed.
  *
- * Commands, as agent/link.c and agent/daemon.c handle them: once welcomed,
+ * Commands, as agent/daemon/link.c, commands.c handle them: once welcomed,
  * an agent keeps a long Poll outstanding on a second context of its socket
  * (heartbeats, acks and reports go on the first). A Command must verify with
  * the coordinator key pinned from the first Welcome (wire_command_verify())

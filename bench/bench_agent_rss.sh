@@ -14,8 +14,8 @@
 # after the session came up; then samples the agent's VmRSS (and Pss, from
 # /proc/PID/smaps_rollup) three times a second apart and keeps the highest.
 # `rollwave-agent run` recovers interrupted operations and then execs
-# rollwave-agentd in the same process (agent/daemon.h): the pid measured is
-# the one started, and its process name says which program it runs.
+# rollwave-agentd in the same process (agent/daemon/daemon.h): the pid measured
+# is the one started, and its process name says which program it runs.
 #
 # Prints the agent's figure against the target (the 8 MiB), the
 # reference's, their ratio, and the largest mappings. A benchmark: it never

@@ -31,8 +31,8 @@ N=${BENCH_N:-3}
 PAYLOAD_MIB=${BENCH_PAYLOAD_MIB:-50}
 # "Healthy at the first 200", like the manual baseline. MinHealthy=0s would
 # say so, but the agent takes 0 as "unset" and waits its 10 s default
-# (agent/health.c, health_wait); 1ms is the smallest value that counts: any
-# probe takes longer, so the first healthy probe completes the streak.
+# (agent/engine/health.c, health_wait); 1ms is the smallest value that counts:
+# any probe takes longer, so the first healthy probe completes the streak.
 MIN_HEALTHY=${BENCH_MIN_HEALTHY:-1ms}
 RW="$BUILD_DIR/cli/rollwave"
 AGENT="$BUILD_DIR/agent/rollwave-agent"

@@ -1,7 +1,7 @@
 /*
  * test_agent_worker: the lines a `rollwave-agent worker` child writes for
- * the daemon (agent/worker.h), through a real pipe: phases (MIGRATING and
- * CHECKING too), hook output split into hex chunks and put back together,
+ * the daemon (agent/engine/worker.h), through a real pipe: phases (MIGRATING
+ * and CHECKING too), hook output split into hex chunks and put back together,
  * hook_absent, results (CANCELLED too), and lines the daemon must refuse;
  * and the cancel request a worker gets (a byte, then SIGUSR1).
  */
