@@ -226,7 +226,8 @@ enum sim_error {
 	SE_POLL_FAILED,    /* the long poll failed, not by its connection ending */
 	SE_POLL_GARBLED,   /* a poll's answer did not decode */
 	SE_POLL_REFUSED,   /* a poll answered with an error but UNAUTHORIZED */
-	SE_REQ_FAILED,     /* a Hello, Auth, Heartbeat or report failed in transport */
+	SE_ENROL_FAILED,   /* a Hello or Auth failed in transport (enrolling) */
+	SE_REQ_FAILED,     /* a Heartbeat or report failed in transport */
 	SE_REPLY_GARBLED,  /* a reply to one of those did not decode */
 	SE_KEY_CHANGED,    /* a Welcome with another coordinator key than the first */
 	SE_REPORT_REFUSED, /* a report answered with an error but UNAUTHORIZED */
@@ -239,6 +240,7 @@ static const char *const sim_error_names[_SE_MAX] = {
         [SE_POLL_FAILED] = "poll_failed",
         [SE_POLL_GARBLED] = "poll_garbled",
         [SE_POLL_REFUSED] = "poll_refused",
+        [SE_ENROL_FAILED] = "enrol_failed",
         [SE_REQ_FAILED] = "request_failed",
         [SE_REPLY_GARBLED] = "reply_garbled",
         [SE_KEY_CHANGED] = "key_changed",
@@ -836,7 +838,7 @@ agent_cb(void *arg)
 
 	if (rv != 0) {
 		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
-			count_error(SE_REQ_FAILED, rv);
+			count_error(a->phase == S_HEARTBEAT ? SE_REQ_FAILED : SE_ENROL_FAILED, rv);
 		/* A failed send still owns its message. */
 		if (a->sending) {
 			m = nng_aio_get_msg(a->aio);

@@ -120,11 +120,14 @@ echo "heartbeats_per_s = $(val rate_per_s) (target 2000 for 10,000 agents)"
 # so that no error goes unexplained.
 explain() {
 	case $1 in
-	request_failed_ETIMEDOUT) echo "a Hello, Auth, Heartbeat or report got no reply within agentsim's 10 s request timeout (the coordinator or this machine was saturated, e.g. by TLS handshakes of the enrolment storm); the agent retries 1 s later" ;;
+	enrol_failed_ETIMEDOUT) echo "a Hello or Auth got no reply within agentsim's 10 s request timeout while the fleet enrols: the coordinator's 2 cores are busy with the TLS handshakes of the dial storm (both ends run here); the agent says Hello again 1 s later, as a real agent backs off" ;;
+	enrol_failed_*) echo "a Hello or Auth failed in transport with this nng error while enrolling; the agent says Hello again" ;;
+	enrol_failed) echo "Hellos and Auths that failed in transport (by nng error below)" ;;
+	request_failed_ETIMEDOUT) echo "a Heartbeat or report of a welcomed agent got no reply within 10 s: the coordinator stalled for it (outside the measured window when rtt_max_ms is under 10000); not yet explained further" ;;
 	request_failed_ECONNREFUSED | request_failed_ECONNRESET | request_failed_ECONNSHUT | request_failed_ECRYPTO | request_failed_EPEERAUTH)
 		echo "the connection was refused, reset or failed its TLS handshake while a request was outstanding; nng redials and the agent says Hello again" ;;
 	request_failed_*) echo "a request failed in transport with this nng error" ;;
-	request_failed) echo "requests that failed in transport (by nng error below)" ;;
+	request_failed) echo "Heartbeats and reports of welcomed agents that failed in transport (by nng error below)" ;;
 	poll_failed*) echo "a long poll failed other than by its connection closing or the poll timing out" ;;
 	poll_garbled | reply_garbled) echo "a reply that did not decode: a wire fault" ;;
 	poll_refused) echo "a long poll answered with an error other than UNAUTHORIZED: a fault" ;;
